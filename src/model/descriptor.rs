@@ -1,0 +1,381 @@
+//! Descriptors, index.json, and the descriptor graph.
+//!
+//! These types are deliberately lenient readers that preserve what they do not know: an
+//! index.json written by another tool keeps every unknown field and annotation when wharf
+//! rewrites it, and annotation maps are ordered (`BTreeMap`) so output is deterministic.
+//! Strict schema checks (for `verify`) use the `oci-spec` types instead.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use super::digest::Digest;
+use super::media::{self, MediaKind};
+
+/// An OCI content descriptor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    #[serde(default)]
+    pub media_type: String,
+    pub digest: Digest,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_as_default")]
+    pub annotations: BTreeMap<String, String>,
+    /// Fields this version does not model (`urls`, `data`, vendor fields), kept verbatim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Descriptor {
+    pub fn new(media_type: &str, digest: Digest, size: u64) -> Descriptor {
+        Descriptor {
+            media_type: media_type.to_string(),
+            digest,
+            size,
+            platform: None,
+            artifact_type: None,
+            annotations: BTreeMap::new(),
+            extra: Map::new(),
+        }
+    }
+
+    /// The tag this descriptor carries in an index.json (`org.opencontainers.image.ref.name`).
+    pub fn ref_name(&self) -> Option<&str> {
+        self.annotations.get(media::ANNOTATION_REF_NAME).map(String::as_str)
+    }
+
+    pub fn kind(&self) -> MediaKind {
+        MediaKind::of(&self.media_type)
+    }
+}
+
+/// A platform, as in an index entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Platform {
+    #[serde(default)]
+    pub architecture: String,
+    #[serde(default)]
+    pub os: String,
+    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
+    #[serde(rename = "os.features", default, skip_serializing_if = "Option::is_none")]
+    pub os_features: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Platform {
+    /// Parses `OS/ARCH[/VARIANT]`.
+    pub fn parse(s: &str) -> Option<Platform> {
+        let mut parts = s.split('/');
+        let os = parts.next().filter(|p| !p.is_empty())?;
+        let arch = parts.next().filter(|p| !p.is_empty())?;
+        let variant = parts.next().map(str::to_string);
+        if parts.next().is_some() || variant.as_deref() == Some("") {
+            return None;
+        }
+        Some(Platform {
+            architecture: arch.to_string(),
+            os: os.to_string(),
+            os_version: None,
+            os_features: None,
+            variant,
+            extra: Map::new(),
+        })
+    }
+
+    /// True when `self` (a selector such as `linux/arm64`) matches `other`; a selector
+    /// without a variant matches every variant.
+    pub fn matches(&self, other: &Platform) -> bool {
+        self.os == other.os
+            && self.architecture == other.architecture
+            && (self.variant.is_none() || self.variant == other.variant)
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// The `index.json` at the top of an OCI layout. `"manifests": null` (Docker 25's
+/// `docker save` of an untagged image) reads as an empty list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexFile {
+    pub schema_version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub manifests: Vec<Descriptor>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_as_default")]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Default for IndexFile {
+    fn default() -> Self {
+        IndexFile {
+            schema_version: 2,
+            media_type: Some(media::OCI_INDEX.to_string()),
+            manifests: Vec::new(),
+            annotations: BTreeMap::new(),
+            extra: Map::new(),
+        }
+    }
+}
+
+impl IndexFile {
+    pub fn parse(bytes: &[u8]) -> Result<IndexFile, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// Pretty JSON with a trailing newline, stable for the same content.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).expect("index serialises");
+        out.push(b'\n');
+        out
+    }
+}
+
+/// The role of an edge in the descriptor graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Manifest,
+    Config,
+    Layer,
+    Subject,
+    Blob,
+}
+
+/// One outgoing edge of a manifest or index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Child {
+    pub role: Role,
+    pub digest: Digest,
+    /// The size the parent declares; `None` for schema 1 `fsLayers`, which declare none.
+    pub size: Option<u64>,
+    pub media_type: String,
+    pub descriptor: Option<Descriptor>,
+}
+
+/// Why a manifest or index could not be read as one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocumentError {
+    #[error("not valid JSON: {0}")]
+    Json(String),
+    #[error("not a manifest or index: it has neither `manifests` nor `config`/`layers` nor `fsLayers`")]
+    Unrecognised,
+}
+
+/// A parsed manifest or index: only the fields the graph and the registry need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub kind: MediaKind,
+    /// The `mediaType` field inside the document, if any.
+    pub media_type: Option<String>,
+    pub artifact_type: Option<String>,
+    pub config: Option<Descriptor>,
+    pub layers: Vec<Descriptor>,
+    pub manifests: Vec<Descriptor>,
+    pub subject: Option<Descriptor>,
+    pub annotations: BTreeMap<String, String>,
+    /// Schema 1 `fsLayers[].blobSum`.
+    pub schema1_layers: Vec<Digest>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawDocument {
+    #[serde(default)]
+    schema_version: Option<u32>,
+    #[serde(default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    artifact_type: Option<String>,
+    #[serde(default)]
+    config: Option<Descriptor>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    layers: Vec<Descriptor>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    blobs: Vec<Descriptor>,
+    #[serde(default)]
+    manifests: Option<Vec<Descriptor>>,
+    #[serde(default)]
+    subject: Option<Descriptor>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    fs_layers: Option<Vec<Schema1Layer>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Schema1Layer {
+    blob_sum: Digest,
+}
+
+impl Document {
+    /// Parses a manifest or index. `declared` is the media type of the descriptor that
+    /// pointed at it; the document's own `mediaType` wins, then its shape decides.
+    pub fn parse(bytes: &[u8], declared: &str) -> Result<Document, DocumentError> {
+        let raw: RawDocument = serde_json::from_slice(bytes).map_err(|e| DocumentError::Json(e.to_string()))?;
+        let _ = raw.schema_version;
+        let by_type = raw.media_type.as_deref().map(MediaKind::of).filter(|k| k.has_children());
+        let kind = by_type
+            .or_else(|| Some(MediaKind::of(declared)).filter(|k| k.has_children()))
+            .or(if raw.manifests.is_some() {
+                Some(MediaKind::Index)
+            } else if raw.config.is_some() || !raw.layers.is_empty() || !raw.blobs.is_empty() {
+                Some(MediaKind::Manifest)
+            } else if raw.fs_layers.is_some() {
+                Some(MediaKind::Schema1)
+            } else {
+                None
+            })
+            .ok_or(DocumentError::Unrecognised)?;
+        let mut layers = raw.layers;
+        layers.extend(raw.blobs);
+        Ok(Document {
+            kind,
+            media_type: raw.media_type,
+            artifact_type: raw.artifact_type,
+            config: raw.config,
+            layers,
+            manifests: raw.manifests.unwrap_or_default(),
+            subject: raw.subject,
+            annotations: raw.annotations,
+            schema1_layers: raw.fs_layers.unwrap_or_default().into_iter().map(|l| l.blob_sum).collect(),
+        })
+    }
+
+    /// Every outgoing edge: an index's manifests; a manifest's config, layers (and an
+    /// artifact manifest's blobs); the subject of either; a schema 1 manifest's blobSums.
+    pub fn children(&self) -> Vec<Child> {
+        let mut out = Vec::new();
+        let mut push = |role: Role, d: &Descriptor| {
+            out.push(Child {
+                role,
+                digest: d.digest.clone(),
+                size: Some(d.size),
+                media_type: d.media_type.clone(),
+                descriptor: Some(d.clone()),
+            })
+        };
+        for m in &self.manifests {
+            push(Role::Manifest, m);
+        }
+        if let Some(c) = &self.config {
+            push(Role::Config, c);
+        }
+        for l in &self.layers {
+            push(Role::Layer, l);
+        }
+        if let Some(s) = &self.subject {
+            push(Role::Subject, s);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for d in &self.schema1_layers {
+            if seen.insert(d.clone()) {
+                out.push(Child { role: Role::Layer, digest: d.clone(), size: None, media_type: String::new(), descriptor: None });
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(n: u8) -> String {
+        format!("sha256:{}", hex::encode([n; 32]))
+    }
+
+    #[test]
+    fn index_with_null_manifests_reads_empty() {
+        let idx = IndexFile::parse(br#"{"schemaVersion":2,"manifests":null}"#).unwrap();
+        assert!(idx.manifests.is_empty());
+    }
+
+    #[test]
+    fn index_round_trip_keeps_unknown_fields() {
+        let src = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[{{"mediaType":"{}","digest":"{}","size":7,"urls":["u"],"annotations":{{"z":"1","a":"2"}}}}],"vendor":{{"k":true}}}}"#,
+            media::OCI_INDEX,
+            media::OCI_MANIFEST,
+            d(1)
+        );
+        let idx = IndexFile::parse(src.as_bytes()).unwrap();
+        let again = IndexFile::parse(&idx.to_bytes()).unwrap();
+        assert_eq!(idx, again);
+        assert_eq!(again.extra.get("vendor"), Some(&serde_json::json!({"k": true})));
+        assert_eq!(again.manifests[0].extra.get("urls"), Some(&serde_json::json!(["u"])));
+    }
+
+    #[test]
+    fn children_of_each_shape() {
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"{c}","digest":"{d1}","size":1}},"layers":[{{"mediaType":"{l}","digest":"{d2}","size":2}}],"subject":{{"mediaType":"{m}","digest":"{d3}","size":3}}}}"#,
+            c = media::OCI_CONFIG,
+            l = media::OCI_LAYER_GZIP,
+            m = media::OCI_MANIFEST,
+            d1 = d(1),
+            d2 = d(2),
+            d3 = d(3)
+        );
+        let doc = Document::parse(manifest.as_bytes(), media::OCI_MANIFEST).unwrap();
+        assert_eq!(doc.kind, MediaKind::Manifest);
+        let roles: Vec<Role> = doc.children().iter().map(|c| c.role).collect();
+        assert_eq!(roles, vec![Role::Config, Role::Layer, Role::Subject]);
+
+        let index = format!(r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{}","digest":"{}","size":9}}]}}"#, media::OCI_MANIFEST, d(4));
+        let doc = Document::parse(index.as_bytes(), "").unwrap();
+        assert_eq!(doc.kind, MediaKind::Index);
+        assert_eq!(doc.children()[0].digest.to_string(), d(4));
+
+        let schema1 = format!(r#"{{"schemaVersion":1,"fsLayers":[{{"blobSum":"{}"}},{{"blobSum":"{}"}}]}}"#, d(5), d(5));
+        let doc = Document::parse(schema1.as_bytes(), "").unwrap();
+        assert_eq!(doc.kind, MediaKind::Schema1);
+        assert_eq!(doc.children().len(), 1, "duplicate blobSums are one edge");
+        assert_eq!(doc.children()[0].size, None);
+
+        assert_eq!(Document::parse(b"{}", ""), Err(DocumentError::Unrecognised));
+        assert!(matches!(Document::parse(b"nope", ""), Err(DocumentError::Json(_))));
+    }
+
+    #[test]
+    fn platform_parse_and_match() {
+        let p = Platform::parse("linux/arm64/v8").unwrap();
+        assert_eq!(p.to_string(), "linux/arm64/v8");
+        assert!(Platform::parse("linux/arm64").unwrap().matches(&p));
+        assert!(!Platform::parse("linux/amd64").unwrap().matches(&p));
+        assert!(Platform::parse("linux").is_none());
+        assert!(Platform::parse("linux/arm/v7/x").is_none());
+        assert!(Platform::parse("linux//").is_none());
+    }
+}

@@ -1,0 +1,35 @@
+//! `.wharf/registry.json`: the registry's format version and policies.
+
+use serde::{Deserialize, Serialize};
+
+pub const REGISTRY_VERSION: u64 = 1;
+
+/// Registry-wide settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegistryConfig {
+    pub wharf_registry_version: u64,
+    #[serde(default)]
+    pub retention: Retention,
+    #[serde(default)]
+    pub soft_delete: SoftDelete,
+}
+
+/// Untagged-manifest retention: `None` means disabled.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    #[serde(default)]
+    pub untagged_days: Option<u32>,
+}
+
+/// Soft delete: `None` means disabled (deletes are immediate).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SoftDelete {
+    #[serde(default)]
+    pub days: Option<u32>,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig { wharf_registry_version: REGISTRY_VERSION, retention: Retention::default(), soft_delete: SoftDelete::default() }
+    }
+}

@@ -1,0 +1,491 @@
+//! One repository: a standalone OCI image layout plus its sidecar.
+//!
+//! Tags are descriptors in index.json carrying `org.opencontainers.image.ref.name`;
+//! untagged manifests are descriptors without it, kept and addressable by digest. Every
+//! mutation checks the locks of each object on its path (repository → tag → manifest)
+//! first, changes the in-memory state, and [`Repository::save`] writes index.json then the
+//! sidecar (each atomically), so a crash between the two leaves a sidecar that the next
+//! load reconciles.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::meta::{IndexView, META_FILE, META_VERSION, ManifestMeta, Meta, TagMeta, TimeSource};
+use crate::error::{Error, Result};
+use crate::model::media::{ANNOTATION_CREATED, ANNOTATION_REF_NAME, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION};
+use crate::model::time::parse_timestamp;
+use crate::model::{Action, Descriptor, Digest, Document, IndexFile, LockAttribute, Locks, MediaKind, Reference, RepoName, Tag, Timestamp};
+use crate::store::BlobStore;
+use crate::store::fs::{atomic_write, create_dir_all_durable, read_limited};
+
+/// Largest index.json wharf reads (tens of thousands of tags fit easily).
+pub const MAX_INDEX_BYTES: u64 = 256 << 20;
+/// Largest manifest, index or config blob wharf parses.
+pub const MAX_DOCUMENT_BYTES: u64 = 16 << 20;
+
+/// A repository loaded into memory.
+#[derive(Debug)]
+pub struct Repository {
+    pub name: RepoName,
+    pub dir: PathBuf,
+    pub index: IndexFile,
+    pub meta: Meta,
+    pub blobs: BlobStore,
+    /// True when the loaded sidecar differed from index.json (or was absent) and the
+    /// reconciled one has not been written yet.
+    pub meta_dirty: bool,
+}
+
+/// A resolved reference.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub digest: Digest,
+    pub descriptor: Descriptor,
+    pub tag: Option<Tag>,
+}
+
+/// What [`Repository::set_tag`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "change")]
+pub enum TagChange {
+    Created,
+    Unchanged,
+    Moved { from: Digest },
+}
+
+/// Which object a lock change applies to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockTarget {
+    Repository,
+    Tag(Tag),
+    Manifest(Digest),
+}
+
+/// Requested attribute changes; `None` leaves an attribute as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LockChanges {
+    pub write_enabled: Option<bool>,
+    pub delete_enabled: Option<bool>,
+    pub read_enabled: Option<bool>,
+    pub list_enabled: Option<bool>,
+}
+
+impl LockChanges {
+    pub fn apply(&self, l: &mut Locks) {
+        if let Some(v) = self.write_enabled {
+            l.write_enabled = v;
+        }
+        if let Some(v) = self.delete_enabled {
+            l.delete_enabled = v;
+        }
+        if let Some(v) = self.read_enabled {
+            l.read_enabled = v;
+        }
+        if let Some(v) = self.list_enabled {
+            l.list_enabled = v;
+        }
+    }
+}
+
+impl Repository {
+    /// Writes a new, empty layout at `dir`.
+    pub fn create(name: RepoName, dir: &Path, now: Timestamp) -> Result<Repository> {
+        create_dir_all_durable(&dir.join("blobs").join("sha256"))?;
+        atomic_write(&dir.join(OCI_LAYOUT_FILE), format!("{{\"imageLayoutVersion\":\"{OCI_LAYOUT_VERSION}\"}}\n").as_bytes())?;
+        let mut repo = Repository {
+            name,
+            dir: dir.to_path_buf(),
+            index: IndexFile::default(),
+            meta: Meta::new(now),
+            blobs: BlobStore::new(dir.join("blobs")),
+            meta_dirty: true,
+        };
+        repo.save()?;
+        Ok(repo)
+    }
+
+    /// Loads the layout at `dir`, reconciling its sidecar with index.json as of `now`.
+    pub fn load(name: RepoName, dir: &Path, now: Timestamp) -> Result<Repository> {
+        let layout_path = dir.join(OCI_LAYOUT_FILE);
+        let layout = read_limited(&layout_path, 1 << 16)?;
+        let version = serde_json::from_slice::<serde_json::Value>(&layout)
+            .ok()
+            .and_then(|v| v.get("imageLayoutVersion").and_then(|s| s.as_str()).map(str::to_string));
+        match version.as_deref() {
+            Some(OCI_LAYOUT_VERSION) => {}
+            Some(v) => {
+                return Err(Error::corrupt(&layout_path, format!("imageLayoutVersion is `{v}`; wharf reads layouts of version {OCI_LAYOUT_VERSION}")));
+            }
+            None => return Err(Error::corrupt(&layout_path, "not an oci-layout file: expected {\"imageLayoutVersion\":\"1.0.0\"}")),
+        }
+        let index_path = dir.join("index.json");
+        let index = IndexFile::parse(&read_limited(&index_path, MAX_INDEX_BYTES)?).map_err(|e| {
+            Error::corrupt(&index_path, format!("not a valid OCI index: {e}; restore it from a backup or re-import the repository"))
+        })?;
+        let blobs = BlobStore::new(dir.join("blobs"));
+        let meta_path = dir.join(META_FILE);
+        let (mut meta, mut dirty) = match std::fs::read(&meta_path) {
+            Ok(bytes) => (parse_meta(&meta_path, &bytes)?, false),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Meta::new(adopted_repo_time(dir, now)), true),
+            Err(e) => return Err(Error::Io { action: "read", path: meta_path, source: e }),
+        };
+        let mut repo_probe = Repository { name, dir: dir.to_path_buf(), index, meta: Meta::new(now), blobs, meta_dirty: false };
+        let view = repo_probe.index_view_owned();
+        let view_ref = IndexView {
+            tags: view.0.iter().map(|(t, d)| (t.as_str(), d)).collect(),
+            manifests: view.1.iter().collect(),
+        };
+        dirty |= meta.reconcile(&view_ref, now, &mut |d| repo_probe.backfill_created(d, now));
+        repo_probe.meta = meta;
+        repo_probe.meta_dirty = dirty;
+        Ok(repo_probe)
+    }
+
+    fn index_view_owned(&self) -> (Vec<(String, Digest)>, Vec<Digest>) {
+        let tags = self.tag_entries().into_iter().map(|(t, d)| (t.to_string(), d.digest.clone())).collect();
+        (tags, self.manifest_digests())
+    }
+
+    /// Creation time of a manifest wharf did not record: the index entry's
+    /// `org.opencontainers.image.created`, else the config's `created`, else the blob's
+    /// mtime, else `now`.
+    fn backfill_created(&self, digest: &Digest, now: Timestamp) -> (Timestamp, TimeSource) {
+        if let Some(t) = self
+            .index
+            .manifests
+            .iter()
+            .filter(|d| &d.digest == digest)
+            .find_map(|d| d.annotations.get(ANNOTATION_CREATED).and_then(|s| parse_timestamp(s).ok()))
+        {
+            return (t, TimeSource::Annotation);
+        }
+        if let Some(t) = self.config_created(digest) {
+            return (t, TimeSource::Config);
+        }
+        if let Ok(m) = std::fs::metadata(self.blobs.path(digest)).and_then(|m| m.modified()) {
+            return (Timestamp::from(m), TimeSource::Mtime);
+        }
+        (now, TimeSource::Observed)
+    }
+
+    fn config_created(&self, digest: &Digest) -> Option<Timestamp> {
+        let doc = self.read_document(digest, "").ok()?;
+        if doc.kind != MediaKind::Manifest {
+            return None;
+        }
+        let config = doc.config?;
+        let bytes = self.blobs.read(&config.digest, MAX_DOCUMENT_BYTES).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        parse_timestamp(v.get("created")?.as_str()?).ok()
+    }
+
+    /// Reads and parses a manifest or index blob of this repository.
+    pub fn read_document(&self, digest: &Digest, declared: &str) -> Result<Document> {
+        let bytes = self.blobs.read(digest, MAX_DOCUMENT_BYTES)?;
+        Document::parse(&bytes, declared).map_err(|e| Error::corrupt(self.blobs.path(digest), e.to_string()))
+    }
+
+    /// Writes index.json, then the sidecar.
+    pub fn save(&mut self) -> Result<()> {
+        atomic_write(&self.dir.join("index.json"), &self.index.to_bytes())?;
+        self.save_meta()
+    }
+
+    /// Writes the sidecar alone (lock changes, backfilled metadata).
+    pub fn save_meta(&mut self) -> Result<()> {
+        let mut bytes = serde_json::to_vec_pretty(&self.meta).expect("meta serialises");
+        bytes.push(b'\n');
+        atomic_write(&self.dir.join(META_FILE), &bytes)?;
+        self.meta_dirty = false;
+        Ok(())
+    }
+
+    /// Every (tag, descriptor) of index.json whose ref.name is a valid tag, sorted by tag.
+    /// A ref.name that is not a valid tag (a full image name, say) is not a tag here.
+    pub fn tag_entries(&self) -> Vec<(Tag, &Descriptor)> {
+        let mut out: Vec<(Tag, &Descriptor)> =
+            self.index.manifests.iter().filter_map(|d| Some((Tag::parse(d.ref_name()?).ok()?, d))).collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.dedup_by(|a, b| a.0 == b.0);
+        out
+    }
+
+    /// The distinct manifest digests of index.json, sorted.
+    pub fn manifest_digests(&self) -> Vec<Digest> {
+        let set: BTreeSet<Digest> = self.index.manifests.iter().map(|d| d.digest.clone()).collect();
+        set.into_iter().collect()
+    }
+
+    /// The index.json descriptor of `digest`, if it is a top-level entry.
+    pub fn descriptor_of(&self, digest: &Digest) -> Option<&Descriptor> {
+        self.index.manifests.iter().find(|d| &d.digest == digest)
+    }
+
+    pub fn tags_of(&self, digest: &Digest) -> Vec<Tag> {
+        self.tag_entries().into_iter().filter(|(_, d)| &d.digest == digest).map(|(t, _)| t).collect()
+    }
+
+    pub fn tag_digest(&self, tag: &Tag) -> Option<&Digest> {
+        self.tag_entries().into_iter().find(|(t, _)| t == tag).map(|(_, d)| &d.digest)
+    }
+
+    pub fn repo_locks(&self) -> Locks {
+        self.meta.repository.locks
+    }
+
+    pub fn tag_locks(&self, tag: &Tag) -> Locks {
+        self.meta.tags.get(tag.as_str()).map(|m| m.locks).unwrap_or_default()
+    }
+
+    pub fn manifest_locks(&self, digest: &Digest) -> Locks {
+        self.meta.manifests.get(digest).map(|m| m.locks).unwrap_or_default()
+    }
+
+    /// Resolves a reference to a top-level manifest of this repository. With both a tag
+    /// and a digest, the tag must point at that digest.
+    pub fn resolve(&self, r: &Reference) -> Result<Resolved> {
+        match (&r.tag, &r.digest) {
+            (Some(tag), digest) => {
+                let d = self.tag_digest(tag).ok_or_else(|| Error::TagNotFound {
+                    reference: format!("{}:{tag}", self.name),
+                    repo: self.name.to_string(),
+                })?;
+                if let Some(want) = digest {
+                    if want != d {
+                        return Err(Error::TagDigestMismatch { reference: r.to_string(), expected: want.to_string(), actual: d.to_string() });
+                    }
+                }
+                let descriptor = self.descriptor_of(d).cloned().expect("tagged digest is in the index");
+                Ok(Resolved { digest: d.clone(), descriptor, tag: Some(tag.clone()) })
+            }
+            (None, Some(d)) => {
+                let descriptor = self.descriptor_of(d).cloned().ok_or_else(|| Error::ManifestNotFound {
+                    reference: format!("{}@{d}", self.name),
+                    repo: self.name.to_string(),
+                })?;
+                Ok(Resolved { digest: d.clone(), descriptor, tag: None })
+            }
+            (None, None) => Err(Error::Usage(format!("`{r}` names no tag or digest"))),
+        }
+    }
+
+    /// Refuses `action` on `what` if the repository, any of `tags`, or any of `digests`
+    /// forbids it. The error names the lock and the command that lifts it.
+    pub fn check(&self, what: &str, tags: &[Tag], digests: &[Digest], action: Action) -> Result<()> {
+        let locked = |object: String, object_ref: String, attribute: LockAttribute| Error::Locked {
+            target: what.to_string(),
+            object,
+            object_ref,
+            attribute,
+        };
+        if let Some(a) = self.repo_locks().forbids(action) {
+            return Err(locked(format!("the repository {}", self.name), self.name.to_string(), a));
+        }
+        for t in tags {
+            if let Some(a) = self.tag_locks(t).forbids(action) {
+                let r = format!("{}:{t}", self.name);
+                return Err(locked(format!("the tag {r}"), r, a));
+            }
+        }
+        for d in digests {
+            if let Some(a) = self.manifest_locks(d).forbids(action) {
+                let r = format!("{}@{d}", self.name);
+                return Err(locked(format!("the manifest {r}"), r, a));
+            }
+        }
+        Ok(())
+    }
+
+    /// Points `tag` at the manifest `desc` (whose blobs must already be present). A tag
+    /// that points elsewhere moves only with `force`; the manifest it leaves stays,
+    /// untagged, with its `untagged_at` recorded. Checks write locks on the repository and
+    /// on the tag.
+    pub fn set_tag(&mut self, tag: &Tag, desc: &Descriptor, force: bool, now: Timestamp) -> Result<TagChange> {
+        let reference = format!("{}:{tag}", self.name);
+        let current = self.tag_digest(tag).cloned();
+        if current.as_ref() == Some(&desc.digest) {
+            return Ok(TagChange::Unchanged);
+        }
+        self.check(&format!("writing {reference}"), std::slice::from_ref(tag), &[], Action::Write)?;
+        if let Some(cur) = &current {
+            if !force {
+                return Err(Error::TagExists { reference, current: cur.to_string() });
+            }
+        }
+        let old_entry = self.index.manifests.iter().find(|d| d.ref_name() == Some(tag.as_str())).cloned();
+        self.index.manifests.retain(|d| d.ref_name() != Some(tag.as_str()));
+        // The manifest gains a tag: drop its untagged entry, if any.
+        self.index.manifests.retain(|d| !(d.digest == desc.digest && d.ref_name().is_none()));
+        let mut entry = desc.clone();
+        entry.annotations.insert(ANNOTATION_REF_NAME.to_string(), tag.to_string());
+        self.index.manifests.push(entry);
+        self.note_manifest(&desc.digest, now);
+        let m = self.meta.manifests.get_mut(&desc.digest).expect("noted");
+        m.untagged_at = None;
+        m.untagged_source = None;
+        let created = self.meta.tags.get(tag.as_str()).map_or(now, |t| t.created);
+        let locks = self.meta.tags.get(tag.as_str()).map(|t| t.locks).unwrap_or_default();
+        self.meta.tags.insert(
+            tag.to_string(),
+            TagMeta { digest: desc.digest.clone(), created, updated: now, created_source: TimeSource::Wharf, locks },
+        );
+        if let Some(old) = old_entry {
+            self.keep_untagged_if_orphaned(old, now);
+        }
+        self.meta.repository.updated = now;
+        Ok(match current {
+            Some(from) => TagChange::Moved { from },
+            None => TagChange::Created,
+        })
+    }
+
+    /// Adds `desc` as an untagged manifest (no-op when it is already in the index).
+    pub fn add_untagged(&mut self, desc: &Descriptor, now: Timestamp) {
+        if self.descriptor_of(&desc.digest).is_some() {
+            return;
+        }
+        let mut entry = desc.clone();
+        entry.annotations.remove(ANNOTATION_REF_NAME);
+        self.index.manifests.push(entry);
+        self.note_manifest(&desc.digest, now);
+        let m = self.meta.manifests.get_mut(&desc.digest).expect("noted");
+        m.untagged_at = Some(now);
+        m.untagged_source = Some(TimeSource::Wharf);
+        self.meta.repository.updated = now;
+    }
+
+    fn note_manifest(&mut self, digest: &Digest, now: Timestamp) {
+        self.meta.manifests.entry(digest.clone()).or_insert(ManifestMeta {
+            created: now,
+            created_source: TimeSource::Wharf,
+            untagged_at: None,
+            untagged_source: None,
+            locks: Locks::default(),
+        });
+    }
+
+    /// After `removed` (an index entry) left index.json: if no other entry names its
+    /// manifest, keep the manifest as an untagged entry and record when it lost its tags.
+    fn keep_untagged_if_orphaned(&mut self, removed: Descriptor, now: Timestamp) {
+        let digest = removed.digest.clone();
+        if self.index.manifests.iter().any(|d| d.digest == digest) {
+            return;
+        }
+        let mut entry = removed;
+        entry.annotations.remove(ANNOTATION_REF_NAME);
+        self.index.manifests.push(entry);
+        if let Some(m) = self.meta.manifests.get_mut(&digest) {
+            m.untagged_at = Some(now);
+            m.untagged_source = Some(TimeSource::Wharf);
+        }
+    }
+
+    /// Removes one tag; its manifest stays, untagged when this was its last tag. Refused
+    /// when the repository, the tag or the manifest forbids untagging.
+    pub fn untag(&mut self, tag: &Tag, now: Timestamp) -> Result<Descriptor> {
+        let reference = format!("{}:{tag}", self.name);
+        let digest = self
+            .tag_digest(tag)
+            .cloned()
+            .ok_or_else(|| Error::TagNotFound { reference: reference.clone(), repo: self.name.to_string() })?;
+        self.check(&format!("untagging {reference}"), std::slice::from_ref(tag), std::slice::from_ref(&digest), Action::Untag)?;
+        let entry = self.index.manifests.iter().find(|d| d.ref_name() == Some(tag.as_str())).cloned().expect("tag found");
+        self.index.manifests.retain(|d| d.ref_name() != Some(tag.as_str()));
+        self.meta.tags.remove(tag.as_str());
+        self.keep_untagged_if_orphaned(entry.clone(), now);
+        self.meta.repository.updated = now;
+        Ok(entry)
+    }
+
+    /// The top-level index manifests of this repository that list `digest` as a child.
+    pub fn parents_of(&self, digest: &Digest) -> Result<Vec<Digest>> {
+        let mut out = Vec::new();
+        for d in self.manifest_digests() {
+            let desc = self.descriptor_of(&d).expect("listed");
+            if desc.kind() == MediaKind::Index || desc.media_type.is_empty() {
+                if let Ok(doc) = self.read_document(&d, &desc.media_type) {
+                    if doc.manifests.iter().any(|m| &m.digest == digest) {
+                        out.push(d);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The index entries a delete of `digest` would remove (every tag on it), after
+    /// checking the delete locks of the repository, every tag and the manifest, and that
+    /// no other top-level index of the repository lists it.
+    pub fn plan_remove_manifest(&self, digest: &Digest) -> Result<Vec<Descriptor>> {
+        let reference = format!("{}@{digest}", self.name);
+        let entries: Vec<Descriptor> = self.index.manifests.iter().filter(|d| &d.digest == digest).cloned().collect();
+        if entries.is_empty() {
+            return Err(Error::ManifestNotFound { reference, repo: self.name.to_string() });
+        }
+        let tags = self.tags_of(digest);
+        self.check(&format!("deleting {reference}"), &tags, std::slice::from_ref(digest), Action::Delete)?;
+        let parents = self.parents_of(digest)?;
+        if !parents.is_empty() {
+            let by: Vec<String> = parents.iter().map(|p| format!("the index {}@{p}", self.name)).collect();
+            return Err(Error::InUse { what: reference, by: by.join(", ") });
+        }
+        Ok(entries)
+    }
+
+    /// Removes a manifest and every tag on it (see [`Repository::plan_remove_manifest`]).
+    pub fn remove_manifest(&mut self, digest: &Digest, now: Timestamp) -> Result<Vec<Descriptor>> {
+        let entries = self.plan_remove_manifest(digest)?;
+        self.index.manifests.retain(|d| &d.digest != digest);
+        self.meta.tags.retain(|_, t| &t.digest != digest);
+        self.meta.manifests.remove(digest);
+        self.meta.repository.updated = now;
+        Ok(entries)
+    }
+
+    /// Changes lock attributes. Never refused: this is how locks are lifted.
+    pub fn set_locks(&mut self, target: &LockTarget, changes: LockChanges) -> Result<Locks> {
+        let locks = match target {
+            LockTarget::Repository => &mut self.meta.repository.locks,
+            LockTarget::Tag(tag) => {
+                let reference = format!("{}:{tag}", self.name);
+                &mut self
+                    .meta
+                    .tags
+                    .get_mut(tag.as_str())
+                    .ok_or_else(|| Error::TagNotFound { reference, repo: self.name.to_string() })?
+                    .locks
+            }
+            LockTarget::Manifest(d) => {
+                let reference = format!("{}@{d}", self.name);
+                &mut self
+                    .meta
+                    .manifests
+                    .get_mut(d)
+                    .ok_or_else(|| Error::ManifestNotFound { reference, repo: self.name.to_string() })?
+                    .locks
+            }
+        };
+        changes.apply(locks);
+        Ok(*locks)
+    }
+}
+
+/// Parses a sidecar, refusing a version this wharf does not know.
+fn parse_meta(path: &Path, bytes: &[u8]) -> Result<Meta> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        Error::corrupt(path, format!("not valid JSON ({e}); move it aside and wharf rebuilds it from index.json"))
+    })?;
+    let found = v.get("wharf_meta_version").and_then(|v| v.as_u64()).unwrap_or(0);
+    if found != META_VERSION {
+        return Err(Error::SidecarVersion { path: path.to_path_buf(), found, supported: META_VERSION });
+    }
+    serde_json::from_value(v).map_err(|e| {
+        Error::corrupt(path, format!("not a valid sidecar ({e}); move it aside and wharf rebuilds it from index.json"))
+    })
+}
+
+fn adopted_repo_time(dir: &Path, now: Timestamp) -> Timestamp {
+    std::fs::metadata(dir.join("oci-layout")).and_then(|m| m.modified()).map(Timestamp::from).unwrap_or(now)
+}

@@ -1,0 +1,327 @@
+//! A content-addressed blob directory (`…/blobs/sha256/<hex>`), the layout of an OCI
+//! image layout and of the registry's dedupe pool.
+//!
+//! Contracts: a blob file's name is always the digest wharf computed of its bytes; a blob
+//! is never modified in place; temp files never sit inside `blobs/sha256/` (umoci's gc
+//! aborts on a name there that is not a digest). Deleting a blob that is absent succeeds.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+
+use super::fs::{TEMP_PREFIX, create_dir_all_durable, fsync_dir};
+use crate::error::{Error, Result};
+use crate::model::Digest;
+
+/// One directory of blobs.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+/// A file found in `blobs/sha256/`.
+#[derive(Debug, Clone)]
+pub struct BlobEntry {
+    pub digest: Digest,
+    pub size: u64,
+    pub path: PathBuf,
+    pub modified: Option<std::time::SystemTime>,
+}
+
+/// The result of listing a blob directory: blobs, and anything that is not one.
+#[derive(Debug, Default)]
+pub struct BlobListing {
+    pub blobs: Vec<BlobEntry>,
+    /// Files or directories under `blobs/` whose name is not a sha256 digest.
+    pub strays: Vec<PathBuf>,
+}
+
+impl BlobStore {
+    /// A store rooted at `root` (the `blobs` directory itself).
+    pub fn new(root: impl Into<PathBuf>) -> BlobStore {
+        BlobStore { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn alg_dir(&self) -> PathBuf {
+        self.root.join("sha256")
+    }
+
+    /// Where `digest` lives. The path is built from the digest's hex only, never from input.
+    pub fn path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("sha256").join(digest.hex())
+    }
+
+    pub fn contains(&self, digest: &Digest) -> bool {
+        self.path(digest).is_file()
+    }
+
+    /// The size of a stored blob, `None` when absent.
+    pub fn size(&self, digest: &Digest) -> Result<Option<u64>> {
+        match fs::metadata(self.path(digest)) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::Io { action: "stat blob", path: self.path(digest), source: e }),
+        }
+    }
+
+    pub fn open(&self, digest: &Digest) -> Result<File> {
+        let p = self.path(digest);
+        File::open(&p).map_err(Error::io("open blob", p))
+    }
+
+    /// Reads a small blob (a manifest, index or config), refusing one over `limit` bytes.
+    pub fn read(&self, digest: &Digest, limit: u64) -> Result<Vec<u8>> {
+        super::fs::read_limited(&self.path(digest), limit)
+    }
+
+    /// Reads a small blob and checks that its bytes hash to `digest`.
+    pub fn read_verified(&self, digest: &Digest, limit: u64) -> Result<Vec<u8>> {
+        let bytes = self.read(digest, limit)?;
+        let actual = Digest::of(&bytes);
+        if &actual != digest {
+            return Err(Error::DigestMismatch {
+                what: format!("blob {}", self.path(digest).display()),
+                expected: digest.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Lists every blob; a missing directory is an empty store.
+    pub fn list(&self) -> Result<BlobListing> {
+        let mut out = BlobListing::default();
+        let rd = match fs::read_dir(&self.root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(Error::Io { action: "list", path: self.root.clone(), source: e }),
+        };
+        for alg in rd {
+            let alg = alg.map_err(Error::io("list", self.root.clone()))?;
+            let alg_path = alg.path();
+            if alg.file_name() != "sha256" || !alg_path.is_dir() {
+                out.strays.push(alg_path);
+                continue;
+            }
+            for e in fs::read_dir(&alg_path).map_err(Error::io("list", alg_path.clone()))? {
+                let e = e.map_err(Error::io("list", alg_path.clone()))?;
+                let path = e.path();
+                let name = e.file_name();
+                let meta = e.metadata().map_err(Error::io("stat", path.clone()))?;
+                match name.to_str().and_then(Digest::from_hex) {
+                    Some(digest) if meta.is_file() => out.blobs.push(BlobEntry {
+                        digest,
+                        size: meta.len(),
+                        path,
+                        modified: meta.modified().ok(),
+                    }),
+                    _ => out.strays.push(path),
+                }
+            }
+        }
+        out.blobs.sort_by(|a, b| a.digest.cmp(&b.digest));
+        out.strays.sort();
+        Ok(out)
+    }
+
+    /// Removes a blob; absent is success.
+    pub fn remove(&self, digest: &Digest) -> Result<()> {
+        let p = self.path(digest);
+        match fs::remove_file(&p) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::Io { action: "remove blob", path: p, source: e }),
+        }
+    }
+
+    /// Starts a blob whose temp file lives in `temp_dir` (same filesystem, never inside
+    /// `blobs/sha256/`).
+    pub fn writer(&self, temp_dir: &Path) -> Result<BlobWriter> {
+        let file = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(temp_dir)
+            .map_err(Error::io("create a temp file in", temp_dir))?;
+        Ok(BlobWriter { file, hasher: Sha256::new(), written: 0, limit: None, store: self.clone() })
+    }
+
+    /// Stores `bytes` (a manifest, config or index wharf made) and returns its digest.
+    pub fn put_bytes(&self, temp_dir: &Path, bytes: &[u8]) -> Result<Digest> {
+        let digest = Digest::of(bytes);
+        if self.size(&digest)? == Some(bytes.len() as u64) {
+            return Ok(digest);
+        }
+        let mut w = self.writer(temp_dir)?;
+        w.write_all(bytes).map_err(Error::io("write", temp_dir))?;
+        w.finish(Some((&digest, bytes.len() as u64)))
+    }
+
+    /// Makes `digest` from `source` present here: a hard link (one inode for both), or a
+    /// verified copy where links are impossible (another filesystem). Present already is
+    /// success.
+    pub fn link_from(&self, source: &BlobStore, digest: &Digest, temp_dir: &Path) -> Result<()> {
+        let dest = self.path(digest);
+        if dest.is_file() {
+            return Ok(());
+        }
+        create_dir_all_durable(&self.alg_dir())?;
+        let src = source.path(digest);
+        match fs::hard_link(&src, &dest) {
+            Ok(()) => return fsync_dir(&self.alg_dir()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::Io { action: "link blob from", path: src, source: e });
+            }
+            Err(_) => {}
+        }
+        let mut input = source.open(digest)?;
+        let mut w = self.writer(temp_dir)?;
+        io::copy(&mut input, &mut w).map_err(Error::io("copy blob from", src))?;
+        let size = source.size(digest)?.unwrap_or(0);
+        w.finish(Some((digest, size))).map(|_| ())
+    }
+}
+
+/// Writes one blob: hashes while writing, and [`BlobWriter::finish`] places the file only
+/// when the digest and size match. Dropped unfinished, it leaves nothing behind.
+pub struct BlobWriter {
+    file: tempfile::NamedTempFile,
+    hasher: Sha256,
+    written: u64,
+    limit: Option<u64>,
+    store: BlobStore,
+}
+
+impl BlobWriter {
+    /// Refuse to write more than `limit` bytes (a descriptor's declared size).
+    pub fn with_limit(mut self, limit: u64) -> BlobWriter {
+        self.limit = Some(limit);
+        self
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Checks the content against `expected` (digest and size), fsyncs it and renames it
+    /// into `blobs/sha256/<hex>`. A nil error means the content is stored at the returned
+    /// digest.
+    pub fn finish(self, expected: Option<(&Digest, u64)>) -> Result<Digest> {
+        let actual = Digest::from_bytes(self.hasher.finalize().into());
+        if let Some((digest, size)) = expected {
+            if self.written != size {
+                return Err(Error::SizeMismatch { what: format!("blob {digest}"), expected: size, actual: self.written });
+            }
+            if &actual != digest {
+                return Err(Error::DigestMismatch {
+                    what: format!("blob of {size} bytes"),
+                    expected: digest.to_string(),
+                    actual: actual.to_string(),
+                });
+            }
+        }
+        let dest = self.store.path(&actual);
+        if dest.is_file() {
+            return Ok(actual);
+        }
+        create_dir_all_durable(&self.store.alg_dir())?;
+        let tmp_path = self.file.path().to_path_buf();
+        self.file.as_file().sync_all().map_err(Error::io("fsync", tmp_path.clone()))?;
+        self.file
+            .persist(&dest)
+            .map_err(|e| Error::Io { action: "rename a blob into", path: dest.clone(), source: e.error })?;
+        fsync_dir(&self.store.alg_dir())?;
+        Ok(actual)
+    }
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(limit) = self.limit {
+            if self.written + buf.len() as u64 > limit {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("blob is larger than its declared size of {limit} bytes"),
+                ));
+            }
+        }
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writer_checks_digest_and_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(dir.path().join("blobs"));
+        let tmp = dir.path();
+        let good = Digest::of(b"hello");
+
+        let mut w = store.writer(tmp).unwrap();
+        w.write_all(b"hello").unwrap();
+        assert!(matches!(w.finish(Some((&good, 4))), Err(Error::SizeMismatch { .. })));
+
+        let mut w = store.writer(tmp).unwrap();
+        w.write_all(b"hellp").unwrap();
+        assert!(matches!(w.finish(Some((&good, 5))), Err(Error::DigestMismatch { .. })));
+        assert!(!store.contains(&good));
+
+        let mut w = store.writer(tmp).unwrap();
+        w.write_all(b"hello").unwrap();
+        assert_eq!(w.finish(Some((&good, 5))).unwrap(), good);
+        assert_eq!(fs::read(store.path(&good)).unwrap(), b"hello");
+
+        let listing = store.list().unwrap();
+        assert_eq!(listing.blobs.len(), 1);
+        assert!(listing.strays.is_empty());
+        let leftovers: Vec<_> = fs::read_dir(tmp).unwrap().filter_map(|e| {
+            let n = e.unwrap().file_name().to_string_lossy().to_string();
+            n.starts_with(TEMP_PREFIX).then_some(n)
+        }).collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn writer_limit_stops_oversized_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(dir.path().join("blobs"));
+        let mut w = store.writer(dir.path()).unwrap().with_limit(3);
+        assert!(w.write_all(b"abcd").is_err());
+    }
+
+    #[test]
+    fn link_shares_the_inode_and_strays_are_listed() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let pool = BlobStore::new(dir.path().join("pool"));
+        let repo = BlobStore::new(dir.path().join("repo/blobs"));
+        let d = pool.put_bytes(dir.path(), b"layer").unwrap();
+        repo.link_from(&pool, &d, dir.path()).unwrap();
+        repo.link_from(&pool, &d, dir.path()).unwrap();
+        let a = fs::metadata(pool.path(&d)).unwrap();
+        let b = fs::metadata(repo.path(&d)).unwrap();
+        assert_eq!(a.ino(), b.ino());
+        fs::write(repo.alg_dir().join("not-a-digest"), b"x").unwrap();
+        let l = repo.list().unwrap();
+        assert_eq!(l.blobs.len(), 1);
+        assert_eq!(l.strays.len(), 1);
+        repo.remove(&d).unwrap();
+        repo.remove(&d).unwrap();
+        assert!(!repo.contains(&d));
+    }
+}

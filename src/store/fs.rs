@@ -1,0 +1,93 @@
+//! Durable file writes: temp file in the same directory → fsync → rename → fsync dir.
+//! Nothing here knows what the bytes mean.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Prefix of every temp file wharf creates; gc removes stale ones.
+pub const TEMP_PREFIX: &str = ".wharf-tmp-";
+
+/// Writes `bytes` to `path` atomically: readers see the old file or the new one, never a
+/// mix, and after return the new one survives a crash.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = parent(path);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)
+        .map_err(Error::io("create a temp file in", dir))?;
+    tmp.write_all(bytes).map_err(Error::io("write", tmp.path().to_path_buf()))?;
+    tmp.as_file().sync_all().map_err(Error::io("fsync", tmp.path().to_path_buf()))?;
+    tmp.persist(path).map_err(|e| Error::Io { action: "rename a temp file onto", path: path.to_path_buf(), source: e.error })?;
+    fsync_dir(dir)
+}
+
+/// Makes a directory entry change (create, rename, unlink) durable.
+pub fn fsync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|f| f.sync_all()).map_err(Error::io("fsync directory", dir))
+}
+
+/// Creates a directory and its parents, fsyncing each directory that gained an entry.
+pub fn create_dir_all_durable(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(p) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_dir_all_durable(p)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => fsync_dir(parent(dir)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::Io { action: "create directory", path: dir.to_path_buf(), source: e }),
+    }
+}
+
+/// Reads a whole file, refusing one larger than `limit` (manifests and JSON files are
+/// small; a huge one is hostile or corrupt).
+pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let f = File::open(path).map_err(Error::io("open", path))?;
+    let len = f.metadata().map_err(Error::io("stat", path))?.len();
+    if len > limit {
+        return Err(Error::TooLarge { what: path.display().to_string(), limit });
+    }
+    let mut out = Vec::with_capacity(len as usize);
+    std::io::Read::read_to_end(&mut std::io::Read::take(f, limit + 1), &mut out).map_err(Error::io("read", path))?;
+    if out.len() as u64 > limit {
+        return Err(Error::TooLarge { what: path.display().to_string(), limit });
+    }
+    Ok(out)
+}
+
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.json");
+        atomic_write(&p, b"one").unwrap();
+        atomic_write(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("f.json")]);
+    }
+
+    #[test]
+    fn read_limited_refuses_large() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big");
+        fs::write(&p, vec![b'x'; 100]).unwrap();
+        assert_eq!(read_limited(&p, 100).unwrap().len(), 100);
+        assert!(matches!(read_limited(&p, 99), Err(Error::TooLarge { .. })));
+    }
+}

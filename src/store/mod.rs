@@ -1,0 +1,11 @@
+//! Bytes on disk: the content-addressed blob store, durable writes, the registry lock,
+//! staging areas. Knows nothing of tags or repositories.
+
+pub mod blobs;
+pub mod fs;
+pub mod lock;
+pub mod staging;
+
+pub use blobs::{BlobEntry, BlobListing, BlobStore, BlobWriter};
+pub use lock::{LockGuard, LockMode};
+pub use staging::Staging;

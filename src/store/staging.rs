@@ -1,0 +1,121 @@
+//! Staging areas (`.wharf/staging/<id>/`): where a process writes blobs that nothing
+//! references yet. Each area holds an `owner` file flock-held exclusively by its process
+//! for as long as the [`Staging`] value lives, so a concurrent cleaner can tell a live
+//! import (lock held) from the leftovers of a dead one (lock free) and never takes the
+//! former. Dropping a `Staging` removes its directory.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+
+use super::blobs::BlobStore;
+use super::fs::create_dir_all_durable;
+use crate::error::{Error, Result};
+
+pub const OWNER_FILE: &str = "owner";
+
+/// A staging area owned by this process.
+#[derive(Debug)]
+pub struct Staging {
+    dir: PathBuf,
+    _owner: File,
+}
+
+impl Staging {
+    /// Creates a fresh area under `staging_root` and takes ownership of it.
+    pub fn create(staging_root: &Path) -> Result<Staging> {
+        create_dir_all_durable(staging_root)?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{}-", std::process::id()))
+            .tempdir_in(staging_root)
+            .map_err(Error::io("create a staging directory in", staging_root))?
+            .keep();
+        let owner_path = dir.join(OWNER_FILE);
+        let owner = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&owner_path)
+            .map_err(Error::io("create", owner_path.clone()))?;
+        owner.try_lock().map_err(|e| Error::Io {
+            action: "lock",
+            path: owner_path.clone(),
+            source: match e {
+                TryLockError::Error(e) => e,
+                TryLockError::WouldBlock => std::io::Error::other("owner lock already held"),
+            },
+        })?;
+        Ok(Staging { dir, _owner: owner })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Directory for temp files (never inside a `blobs/sha256/`).
+    pub fn temp_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A blob store inside the area for blobs received but not yet committed.
+    pub fn blobs(&self) -> BlobStore {
+        BlobStore::new(self.dir.join("blobs"))
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// What a cleaner finds in the staging root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagingEntry {
+    pub dir: PathBuf,
+    /// True when a live process holds the owner lock.
+    pub live: bool,
+}
+
+/// Lists the staging areas under `staging_root` and whether each is owned by a live
+/// process. An area without an owner file is not live (it was never finished being set
+/// up, or its owner died mid-way).
+pub fn scan(staging_root: &Path) -> Result<Vec<StagingEntry>> {
+    let rd = match fs::read_dir(staging_root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::Io { action: "list", path: staging_root.to_path_buf(), source: e }),
+    };
+    let mut out = Vec::new();
+    for e in rd {
+        let e = e.map_err(Error::io("list", staging_root))?;
+        let dir = e.path();
+        let live = match File::open(dir.join(OWNER_FILE)) {
+            Ok(f) => matches!(f.try_lock_shared(), Err(TryLockError::WouldBlock)),
+            Err(_) => false,
+        };
+        out.push(StagingEntry { dir, live });
+    }
+    out.sort_by(|a, b| a.dir.cmp(&b.dir));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_while_owned_gone_after_drop() {
+        let root = tempfile::tempdir().unwrap();
+        let s = Staging::create(root.path()).unwrap();
+        let found = scan(root.path()).unwrap();
+        assert_eq!(found.len(), 1);
+        assert!(found[0].live);
+        let dir = s.dir().to_path_buf();
+        drop(s);
+        assert!(!dir.exists());
+        assert!(scan(root.path()).unwrap().is_empty());
+        // A leftover without a live owner is reported as not live.
+        fs::create_dir_all(root.path().join("123-dead")).unwrap();
+        fs::write(root.path().join("123-dead").join(OWNER_FILE), b"").unwrap();
+        assert!(!scan(root.path()).unwrap()[0].live);
+    }
+}
