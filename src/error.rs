@@ -77,7 +77,9 @@ pub enum Error {
     )]
     Locked { target: String, object: String, object_ref: String, attribute: LockAttribute },
 
-    #[error("tag `{reference}` already points at {current}; pass --force to move it (the old manifest stays, untagged)")]
+    #[error(
+        "tag `{reference}` already points at {current}; pass --force to move it (the old manifest stays, untagged)"
+    )]
     TagExists { reference: String, current: String },
 
     #[error("{what} is referenced by {by}; remove that first")]

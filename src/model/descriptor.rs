@@ -301,7 +301,13 @@ impl Document {
         let mut seen = std::collections::BTreeSet::new();
         for d in &self.schema1_layers {
             if seen.insert(d.clone()) {
-                out.push(Child { role: Role::Layer, digest: d.clone(), size: None, media_type: String::new(), descriptor: None });
+                out.push(Child {
+                    role: Role::Layer,
+                    digest: d.clone(),
+                    size: None,
+                    media_type: String::new(),
+                    descriptor: None,
+                });
             }
         }
         out
@@ -353,12 +359,17 @@ mod tests {
         let roles: Vec<Role> = doc.children().iter().map(|c| c.role).collect();
         assert_eq!(roles, vec![Role::Config, Role::Layer, Role::Subject]);
 
-        let index = format!(r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{}","digest":"{}","size":9}}]}}"#, media::OCI_MANIFEST, d(4));
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{}","digest":"{}","size":9}}]}}"#,
+            media::OCI_MANIFEST,
+            d(4)
+        );
         let doc = Document::parse(index.as_bytes(), "").unwrap();
         assert_eq!(doc.kind, MediaKind::Index);
         assert_eq!(doc.children()[0].digest.to_string(), d(4));
 
-        let schema1 = format!(r#"{{"schemaVersion":1,"fsLayers":[{{"blobSum":"{}"}},{{"blobSum":"{}"}}]}}"#, d(5), d(5));
+        let schema1 =
+            format!(r#"{{"schemaVersion":1,"fsLayers":[{{"blobSum":"{}"}},{{"blobSum":"{}"}}]}}"#, d(5), d(5));
         let doc = Document::parse(schema1.as_bytes(), "").unwrap();
         assert_eq!(doc.kind, MediaKind::Schema1);
         assert_eq!(doc.children().len(), 1, "duplicate blobSums are one edge");

@@ -61,10 +61,9 @@ impl Digest {
         };
         match alg {
             "sha256" => Digest::from_hex(hex_part).ok_or_else(|| DigestError::Malformed(s.to_string())),
-            "sha384" | "sha512" | "blake3" => Err(DigestError::UnsupportedAlgorithm {
-                input: s.to_string(),
-                algorithm: alg.to_string(),
-            }),
+            "sha384" | "sha512" | "blake3" => {
+                Err(DigestError::UnsupportedAlgorithm { input: s.to_string(), algorithm: alg.to_string() })
+            }
             _ => Err(DigestError::Malformed(s.to_string())),
         }
     }

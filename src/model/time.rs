@@ -9,7 +9,9 @@ pub type Timestamp = DateTime<Utc>;
 pub enum TimeError {
     #[error("`{0}` is not a timestamp: expected RFC 3339 (2026-01-31T12:00:00Z) or a date (2026-01-31)")]
     Timestamp(String),
-    #[error("`{0}` is not a duration: expected a number with a unit d, h or m, optionally combined (7d, 12h, 1d12h, 30m)")]
+    #[error(
+        "`{0}` is not a duration: expected a number with a unit d, h or m, optionally combined (7d, 12h, 1d12h, 30m)"
+    )]
     Duration(String),
 }
 

@@ -1,1 +1,40 @@
-//! ops
+//! One module per user-visible operation. Each takes an open registry, `now` (never the
+//! clock: the CLI reads it, or takes `--as-of`) and typed options, and returns a
+//! serialisable report; it prints nothing. Destructive operations build a plan first and
+//! apply it second, so `--dry-run` is the plan alone.
+
+pub mod init;
+pub mod listing;
+pub mod tagging;
+
+use std::path::Path;
+
+use crate::error::Result;
+use crate::model::Timestamp;
+use crate::registry::{LockWait, Registry};
+use crate::store::LockGuard;
+
+/// What every operation needs besides its own options.
+pub struct Ctx<'a> {
+    pub registry: &'a Registry,
+    pub now: Timestamp,
+    pub lock_wait: LockWait<'a>,
+    /// Show progress bars on stderr (the CLI decides: a terminal, and not --quiet).
+    pub progress: bool,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(registry: &'a Registry, now: Timestamp, on_wait: &'a dyn Fn(&Path)) -> Ctx<'a> {
+        Ctx { registry, now, lock_wait: LockWait { wait: true, on_wait }, progress: false }
+    }
+
+    /// The shared registry lock, for operations that only read.
+    pub fn read_lock(&self) -> Result<Option<LockGuard>> {
+        self.registry.lock_shared(&self.lock_wait)
+    }
+
+    /// The exclusive registry lock, for operations that change anything.
+    pub fn write_lock(&self) -> Result<LockGuard> {
+        self.registry.lock_exclusive(&self.lock_wait)
+    }
+}

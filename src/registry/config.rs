@@ -30,6 +30,10 @@ pub struct SoftDelete {
 
 impl Default for RegistryConfig {
     fn default() -> Self {
-        RegistryConfig { wharf_registry_version: REGISTRY_VERSION, retention: Retention::default(), soft_delete: SoftDelete::default() }
+        RegistryConfig {
+            wharf_registry_version: REGISTRY_VERSION,
+            retention: Retention::default(),
+            soft_delete: SoftDelete::default(),
+        }
     }
 }

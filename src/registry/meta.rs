@@ -105,7 +105,13 @@ impl Meta {
                 let (created, created_source) = backfill(d);
                 self.manifests.insert(
                     (*d).clone(),
-                    ManifestMeta { created, created_source, untagged_at: None, untagged_source: None, locks: Locks::default() },
+                    ManifestMeta {
+                        created,
+                        created_source,
+                        untagged_at: None,
+                        untagged_source: None,
+                        locks: Locks::default(),
+                    },
                 );
                 changed = true;
             }
@@ -124,10 +130,19 @@ impl Meta {
                     changed = true;
                 }
                 None => {
-                    let (created, source) = self.manifests.get(*digest).map_or((now, TimeSource::Observed), |m| (m.created, m.created_source));
+                    let (created, source) = self
+                        .manifests
+                        .get(*digest)
+                        .map_or((now, TimeSource::Observed), |m| (m.created, m.created_source));
                     self.tags.insert(
                         tag.to_string(),
-                        TagMeta { digest: (*digest).clone(), created, updated: created, created_source: source, locks: Locks::default() },
+                        TagMeta {
+                            digest: (*digest).clone(),
+                            created,
+                            updated: created,
+                            created_source: source,
+                            locks: Locks::default(),
+                        },
                     );
                     changed = true;
                 }
@@ -166,11 +181,23 @@ mod tests {
         let mut meta = Meta::new(t0);
         meta.tags.insert(
             "old".into(),
-            TagMeta { digest: gone.clone(), created: t0, updated: t0, created_source: TimeSource::Wharf, locks: Locks::default() },
+            TagMeta {
+                digest: gone.clone(),
+                created: t0,
+                updated: t0,
+                created_source: TimeSource::Wharf,
+                locks: Locks::default(),
+            },
         );
         meta.manifests.insert(
             gone.clone(),
-            ManifestMeta { created: t0, created_source: TimeSource::Wharf, untagged_at: None, untagged_source: None, locks: Locks::default() },
+            ManifestMeta {
+                created: t0,
+                created_source: TimeSource::Wharf,
+                untagged_at: None,
+                untagged_source: None,
+                locks: Locks::default(),
+            },
         );
         let view = IndexView { tags: vec![("v1", &a)], manifests: vec![&a, &b] };
         let changed = meta.reconcile(&view, t1, &mut |_| (t0, TimeSource::Mtime));

@@ -4,6 +4,7 @@
 //! is a registry of one repository.
 
 pub mod config;
+pub mod graph;
 pub mod meta;
 pub mod repository;
 
@@ -15,9 +16,9 @@ pub use repository::{LockChanges, LockTarget, Repository, Resolved, TagChange};
 use crate::error::{Error, Result};
 use crate::model::media::OCI_LAYOUT_FILE;
 use crate::model::{RepoName, Timestamp};
+use crate::store::BlobStore;
 use crate::store::fs::{atomic_write, create_dir_all_durable, read_limited};
 use crate::store::lock::{self, LockGuard, LockMode};
-use crate::store::BlobStore;
 
 pub const STATE_DIR: &str = ".wharf";
 pub const CONFIG_FILE: &str = "registry.json";
@@ -72,17 +73,22 @@ impl Registry {
         let config_path = root.join(STATE_DIR).join(CONFIG_FILE);
         if config_path.is_file() {
             let bytes = read_limited(&config_path, 1 << 20)?;
-            let v: serde_json::Value =
-                serde_json::from_slice(&bytes).map_err(|e| Error::corrupt(&config_path, format!("not valid JSON: {e}")))?;
+            let v: serde_json::Value = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::corrupt(&config_path, format!("not valid JSON: {e}")))?;
             let found = v.get("wharf_registry_version").and_then(|v| v.as_u64()).unwrap_or(0);
             if found != config::REGISTRY_VERSION {
                 return Err(Error::RegistryVersion { path: config_path, found, supported: config::REGISTRY_VERSION });
             }
-            let config = serde_json::from_value(v).map_err(|e| Error::corrupt(&config_path, format!("not a valid registry config: {e}")))?;
+            let config = serde_json::from_value(v)
+                .map_err(|e| Error::corrupt(&config_path, format!("not a valid registry config: {e}")))?;
             return Ok(Registry { root: root.to_path_buf(), kind: RegistryKind::Root, config });
         }
         if root.join(OCI_LAYOUT_FILE).is_file() {
-            return Ok(Registry { root: root.to_path_buf(), kind: RegistryKind::Layout(layout_repo_name(root)), config: RegistryConfig::default() });
+            return Ok(Registry {
+                root: root.to_path_buf(),
+                kind: RegistryKind::Layout(layout_repo_name(root)),
+                config: RegistryConfig::default(),
+            });
         }
         Err(Error::NotARegistry { path: root.to_path_buf() })
     }
@@ -225,10 +231,13 @@ impl Registry {
         let mut p = self.root.clone();
         for c in name.components() {
             p.push(c);
-            if let Ok(m) = std::fs::symlink_metadata(&p) {
-                if m.file_type().is_symlink() {
-                    return Err(Error::Invalid(format!("{} is a symbolic link; wharf does not create repositories through links", p.display())));
-                }
+            if let Ok(m) = std::fs::symlink_metadata(&p)
+                && m.file_type().is_symlink()
+            {
+                return Err(Error::Invalid(format!(
+                    "{} is a symbolic link; wharf does not create repositories through links",
+                    p.display()
+                )));
             }
         }
         Repository::create(name.clone(), &dir, now)

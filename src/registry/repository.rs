@@ -16,7 +16,10 @@ use super::meta::{IndexView, META_FILE, META_VERSION, ManifestMeta, Meta, TagMet
 use crate::error::{Error, Result};
 use crate::model::media::{ANNOTATION_CREATED, ANNOTATION_REF_NAME, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION};
 use crate::model::time::parse_timestamp;
-use crate::model::{Action, Descriptor, Digest, Document, IndexFile, LockAttribute, Locks, MediaKind, Reference, RepoName, Tag, Timestamp};
+use crate::model::{
+    Action, Descriptor, Digest, Document, IndexFile, LockAttribute, Locks, MediaKind, Reference, RepoName, Tag,
+    Timestamp,
+};
 use crate::store::BlobStore;
 use crate::store::fs::{atomic_write, create_dir_all_durable, read_limited};
 
@@ -93,7 +96,10 @@ impl Repository {
     /// Writes a new, empty layout at `dir`.
     pub fn create(name: RepoName, dir: &Path, now: Timestamp) -> Result<Repository> {
         create_dir_all_durable(&dir.join("blobs").join("sha256"))?;
-        atomic_write(&dir.join(OCI_LAYOUT_FILE), format!("{{\"imageLayoutVersion\":\"{OCI_LAYOUT_VERSION}\"}}\n").as_bytes())?;
+        atomic_write(
+            &dir.join(OCI_LAYOUT_FILE),
+            format!("{{\"imageLayoutVersion\":\"{OCI_LAYOUT_VERSION}\"}}\n").as_bytes(),
+        )?;
         let mut repo = Repository {
             name,
             dir: dir.to_path_buf(),
@@ -116,13 +122,24 @@ impl Repository {
         match version.as_deref() {
             Some(OCI_LAYOUT_VERSION) => {}
             Some(v) => {
-                return Err(Error::corrupt(&layout_path, format!("imageLayoutVersion is `{v}`; wharf reads layouts of version {OCI_LAYOUT_VERSION}")));
+                return Err(Error::corrupt(
+                    &layout_path,
+                    format!("imageLayoutVersion is `{v}`; wharf reads layouts of version {OCI_LAYOUT_VERSION}"),
+                ));
             }
-            None => return Err(Error::corrupt(&layout_path, "not an oci-layout file: expected {\"imageLayoutVersion\":\"1.0.0\"}")),
+            None => {
+                return Err(Error::corrupt(
+                    &layout_path,
+                    "not an oci-layout file: expected {\"imageLayoutVersion\":\"1.0.0\"}",
+                ));
+            }
         }
         let index_path = dir.join("index.json");
         let index = IndexFile::parse(&read_limited(&index_path, MAX_INDEX_BYTES)?).map_err(|e| {
-            Error::corrupt(&index_path, format!("not a valid OCI index: {e}; restore it from a backup or re-import the repository"))
+            Error::corrupt(
+                &index_path,
+                format!("not a valid OCI index: {e}; restore it from a backup or re-import the repository"),
+            )
         })?;
         let blobs = BlobStore::new(dir.join("blobs"));
         let meta_path = dir.join(META_FILE);
@@ -131,7 +148,8 @@ impl Repository {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Meta::new(adopted_repo_time(dir, now)), true),
             Err(e) => return Err(Error::Io { action: "read", path: meta_path, source: e }),
         };
-        let mut repo_probe = Repository { name, dir: dir.to_path_buf(), index, meta: Meta::new(now), blobs, meta_dirty: false };
+        let mut repo_probe =
+            Repository { name, dir: dir.to_path_buf(), index, meta: Meta::new(now), blobs, meta_dirty: false };
         let view = repo_probe.index_view_owned();
         let view_ref = IndexView {
             tags: view.0.iter().map(|(t, d)| (t.as_str(), d)).collect(),
@@ -252,10 +270,14 @@ impl Repository {
                     reference: format!("{}:{tag}", self.name),
                     repo: self.name.to_string(),
                 })?;
-                if let Some(want) = digest {
-                    if want != d {
-                        return Err(Error::TagDigestMismatch { reference: r.to_string(), expected: want.to_string(), actual: d.to_string() });
-                    }
+                if let Some(want) = digest
+                    && want != d
+                {
+                    return Err(Error::TagDigestMismatch {
+                        reference: r.to_string(),
+                        expected: want.to_string(),
+                        actual: d.to_string(),
+                    });
                 }
                 let descriptor = self.descriptor_of(d).cloned().expect("tagged digest is in the index");
                 Ok(Resolved { digest: d.clone(), descriptor, tag: Some(tag.clone()) })
@@ -309,10 +331,10 @@ impl Repository {
             return Ok(TagChange::Unchanged);
         }
         self.check(&format!("writing {reference}"), std::slice::from_ref(tag), &[], Action::Write)?;
-        if let Some(cur) = &current {
-            if !force {
-                return Err(Error::TagExists { reference, current: cur.to_string() });
-            }
+        if let Some(cur) = &current
+            && !force
+        {
+            return Err(Error::TagExists { reference, current: cur.to_string() });
         }
         let old_entry = self.index.manifests.iter().find(|d| d.ref_name() == Some(tag.as_str())).cloned();
         self.index.manifests.retain(|d| d.ref_name() != Some(tag.as_str()));
@@ -390,8 +412,14 @@ impl Repository {
             .tag_digest(tag)
             .cloned()
             .ok_or_else(|| Error::TagNotFound { reference: reference.clone(), repo: self.name.to_string() })?;
-        self.check(&format!("untagging {reference}"), std::slice::from_ref(tag), std::slice::from_ref(&digest), Action::Untag)?;
-        let entry = self.index.manifests.iter().find(|d| d.ref_name() == Some(tag.as_str())).cloned().expect("tag found");
+        self.check(
+            &format!("untagging {reference}"),
+            std::slice::from_ref(tag),
+            std::slice::from_ref(&digest),
+            Action::Untag,
+        )?;
+        let entry =
+            self.index.manifests.iter().find(|d| d.ref_name() == Some(tag.as_str())).cloned().expect("tag found");
         self.index.manifests.retain(|d| d.ref_name() != Some(tag.as_str()));
         self.meta.tags.remove(tag.as_str());
         self.keep_untagged_if_orphaned(entry.clone(), now);
@@ -404,12 +432,11 @@ impl Repository {
         let mut out = Vec::new();
         for d in self.manifest_digests() {
             let desc = self.descriptor_of(&d).expect("listed");
-            if desc.kind() == MediaKind::Index || desc.media_type.is_empty() {
-                if let Ok(doc) = self.read_document(&d, &desc.media_type) {
-                    if doc.manifests.iter().any(|m| &m.digest == digest) {
-                        out.push(d);
-                    }
-                }
+            if (desc.kind() == MediaKind::Index || desc.media_type.is_empty())
+                && let Ok(doc) = self.read_document(&d, &desc.media_type)
+                && doc.manifests.iter().any(|m| &m.digest == digest)
+            {
+                out.push(d);
             }
         }
         Ok(out)

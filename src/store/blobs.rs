@@ -115,12 +115,9 @@ impl BlobStore {
                 let name = e.file_name();
                 let meta = e.metadata().map_err(Error::io("stat", path.clone()))?;
                 match name.to_str().and_then(Digest::from_hex) {
-                    Some(digest) if meta.is_file() => out.blobs.push(BlobEntry {
-                        digest,
-                        size: meta.len(),
-                        path,
-                        modified: meta.modified().ok(),
-                    }),
+                    Some(digest) if meta.is_file() => {
+                        out.blobs.push(BlobEntry { digest, size: meta.len(), path, modified: meta.modified().ok() })
+                    }
                     _ => out.strays.push(path),
                 }
             }
@@ -215,7 +212,11 @@ impl BlobWriter {
         let actual = Digest::from_bytes(self.hasher.finalize().into());
         if let Some((digest, size)) = expected {
             if self.written != size {
-                return Err(Error::SizeMismatch { what: format!("blob {digest}"), expected: size, actual: self.written });
+                return Err(Error::SizeMismatch {
+                    what: format!("blob {digest}"),
+                    expected: size,
+                    actual: self.written,
+                });
             }
             if &actual != digest {
                 return Err(Error::DigestMismatch {
@@ -232,9 +233,11 @@ impl BlobWriter {
         create_dir_all_durable(&self.store.alg_dir())?;
         let tmp_path = self.file.path().to_path_buf();
         self.file.as_file().sync_all().map_err(Error::io("fsync", tmp_path.clone()))?;
-        self.file
-            .persist(&dest)
-            .map_err(|e| Error::Io { action: "rename a blob into", path: dest.clone(), source: e.error })?;
+        self.file.persist(&dest).map_err(|e| Error::Io {
+            action: "rename a blob into",
+            path: dest.clone(),
+            source: e.error,
+        })?;
         fsync_dir(&self.store.alg_dir())?;
         Ok(actual)
     }
@@ -242,13 +245,13 @@ impl BlobWriter {
 
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(limit) = self.limit {
-            if self.written + buf.len() as u64 > limit {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("blob is larger than its declared size of {limit} bytes"),
-                ));
-            }
+        if let Some(limit) = self.limit
+            && self.written + buf.len() as u64 > limit
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("blob is larger than its declared size of {limit} bytes"),
+            ));
         }
         let n = self.file.write(buf)?;
         self.hasher.update(&buf[..n]);
@@ -289,10 +292,13 @@ mod tests {
         let listing = store.list().unwrap();
         assert_eq!(listing.blobs.len(), 1);
         assert!(listing.strays.is_empty());
-        let leftovers: Vec<_> = fs::read_dir(tmp).unwrap().filter_map(|e| {
-            let n = e.unwrap().file_name().to_string_lossy().to_string();
-            n.starts_with(TEMP_PREFIX).then_some(n)
-        }).collect();
+        let leftovers: Vec<_> = fs::read_dir(tmp)
+            .unwrap()
+            .filter_map(|e| {
+                let n = e.unwrap().file_name().to_string_lossy().to_string();
+                n.starts_with(TEMP_PREFIX).then_some(n)
+            })
+            .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 

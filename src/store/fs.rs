@@ -20,7 +20,11 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(Error::io("create a temp file in", dir))?;
     tmp.write_all(bytes).map_err(Error::io("write", tmp.path().to_path_buf()))?;
     tmp.as_file().sync_all().map_err(Error::io("fsync", tmp.path().to_path_buf()))?;
-    tmp.persist(path).map_err(|e| Error::Io { action: "rename a temp file onto", path: path.to_path_buf(), source: e.error })?;
+    tmp.persist(path).map_err(|e| Error::Io {
+        action: "rename a temp file onto",
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
     fsync_dir(dir)
 }
 

@@ -1,0 +1,101 @@
+//! The command line: clap arguments, human and `--json` rendering, exit codes. No domain
+//! logic lives here: each command parses its arguments, calls one operation in `ops`, and
+//! renders the report it returns.
+//!
+//! Exit codes: 0 success; 1 completed with findings; 2 usage or operational error.
+//! stdout carries data; stderr carries progress, notes and errors.
+
+mod args;
+mod output;
+mod render;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{Cli, Command, Global};
+use output::{Outcome, Printer};
+
+use crate::error::{Error, Result};
+use crate::model::time::parse_timestamp;
+use crate::model::{Reference, RepoName, Timestamp};
+use crate::ops::{self, Ctx};
+use crate::registry::Registry;
+
+/// Entry point of the `wharf` binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let printer = Printer::new(cli.global.json, cli.global.quiet, cli.global.verbose);
+    match run(&cli, &printer) {
+        Ok(outcome) => {
+            printer.emit(&outcome);
+            ExitCode::from(outcome.exit_code)
+        }
+        Err(e) => {
+            printer.error(&e);
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The registry root: `--root`, else `$WHARF_ROOT` (clap reads it), else the per-user
+/// data directory.
+fn root_dir(g: &Global) -> Result<PathBuf> {
+    if let Some(r) = &g.root {
+        return Ok(r.clone());
+    }
+    dirs::data_dir()
+        .map(|d| d.join("wharf"))
+        .ok_or_else(|| Error::Usage("no registry root: pass --root DIR or set WHARF_ROOT".into()))
+}
+
+fn now(g: &Global) -> Result<Timestamp> {
+    match &g.as_of {
+        Some(t) => Ok(parse_timestamp(t)?),
+        None => Ok(chrono::Utc::now()),
+    }
+}
+
+fn waiting(path: &Path) {
+    eprintln!("waiting for lock on {} (another wharf process holds it)…", path.display());
+}
+
+fn repo_arg(s: &str) -> Result<RepoName> {
+    Ok(RepoName::parse(s)?)
+}
+
+fn reference_arg(s: &str) -> Result<Reference> {
+    Ok(Reference::parse(s)?)
+}
+
+fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
+    let g = &cli.global;
+    let root = root_dir(g)?;
+    let now = now(g)?;
+    if let Command::Init = cli.command {
+        return Outcome::ok(ops::init::run(&root)?);
+    }
+    let registry = Registry::open(&root)?;
+    let mut ctx = Ctx::new(&registry, now, &waiting);
+    ctx.lock_wait.wait = !g.no_wait;
+    ctx.progress = !g.quiet && std::io::stderr().is_terminal();
+    let _ = printer;
+    match &cli.command {
+        Command::Init => unreachable!("handled above"),
+        Command::Repos => Outcome::ok(ops::listing::repos(&ctx)?),
+        Command::Tags { repo } => Outcome::ok(ops::listing::tags(&ctx, &repo_arg(repo)?)?),
+        Command::Tag { source, target, force } => {
+            Outcome::ok(ops::tagging::tag(&ctx, &reference_arg(source)?, &reference_arg(target)?, *force)?)
+        }
+        Command::Untag { reference } => Outcome::ok(ops::tagging::untag(&ctx, &reference_arg(reference)?)?),
+    }
+}

@@ -1,0 +1,84 @@
+//! `wharf tag` and `wharf untag`.
+
+use serde::Serialize;
+
+use super::Ctx;
+use crate::error::{Error, Result};
+use crate::model::{Digest, Reference, Tag};
+use crate::registry::TagChange;
+
+#[derive(Debug, Serialize)]
+pub struct TagReport {
+    pub source: String,
+    pub target: String,
+    pub digest: Digest,
+    #[serde(flatten)]
+    pub change: TagChange,
+}
+
+/// `wharf tag SOURCE TARGET [--force]`: points TARGET's tag at SOURCE's manifest. Across
+/// repositories the manifest's blobs are linked into the target repository first.
+pub fn tag(ctx: &Ctx<'_>, source: &Reference, target: &Reference, force: bool) -> Result<TagReport> {
+    let target_tag: Tag =
+        target.tag.clone().ok_or_else(|| Error::Usage(format!("target `{target}` names no tag: expected REPO:TAG")))?;
+    if target.digest.is_some() {
+        return Err(Error::Usage(format!("target `{target}` must be REPO:TAG, without a digest")));
+    }
+    let _lock = ctx.write_lock()?;
+    let src_repo = ctx.registry.open_repo(&source.repo, ctx.now)?;
+    let resolved = src_repo.resolve(source)?;
+    src_repo.check(
+        &format!("reading {source}"),
+        resolved.tag.as_slice(),
+        std::slice::from_ref(&resolved.digest),
+        crate::model::Action::Read,
+    )?;
+    let mut desc = resolved.descriptor.clone();
+    desc.annotations.remove(crate::model::media::ANNOTATION_REF_NAME);
+    let mut dst_repo = if target.repo == source.repo {
+        src_repo
+    } else {
+        let mut dst = ctx.registry.open_or_create_repo(&target.repo, ctx.now)?;
+        // Refuse before any blob moves when the target forbids the write.
+        let current: Vec<Digest> = dst.tag_digest(&target_tag).cloned().into_iter().collect();
+        if current.first() != Some(&resolved.digest) {
+            dst.check(
+                &format!("writing {target}"),
+                std::slice::from_ref(&target_tag),
+                &[],
+                crate::model::Action::Write,
+            )?;
+        }
+        ctx.registry.copy_closure(&src_repo, &dst, &resolved.digest, &desc.media_type)?;
+        dst.meta_dirty = true;
+        dst
+    };
+    let change = dst_repo.set_tag(&target_tag, &desc, force, ctx.now)?;
+    if change != TagChange::Unchanged || dst_repo.meta_dirty {
+        dst_repo.save()?;
+    }
+    Ok(TagReport { source: source.to_string(), target: target.to_string(), digest: resolved.digest, change })
+}
+
+#[derive(Debug, Serialize)]
+pub struct UntagReport {
+    pub reference: String,
+    pub digest: Digest,
+    /// Tags the manifest still has; empty means it is now untagged.
+    pub remaining_tags: Vec<String>,
+}
+
+/// `wharf untag REPO:TAG`.
+pub fn untag(ctx: &Ctx<'_>, reference: &Reference) -> Result<UntagReport> {
+    let tag =
+        reference.tag.clone().ok_or_else(|| Error::Usage(format!("`{reference}` names no tag: expected REPO:TAG")))?;
+    let _lock = ctx.write_lock()?;
+    let mut repo = ctx.registry.open_repo(&reference.repo, ctx.now)?;
+    if reference.digest.is_some() {
+        repo.resolve(reference)?;
+    }
+    let removed = repo.untag(&tag, ctx.now)?;
+    repo.save()?;
+    let remaining_tags = repo.tags_of(&removed.digest).iter().map(|t| t.to_string()).collect();
+    Ok(UntagReport { reference: reference.to_string(), digest: removed.digest, remaining_tags })
+}

@@ -1,0 +1,84 @@
+//! Walking the descriptor graph of a repository, and moving a manifest's closure between
+//! repositories through the dedupe pool.
+
+use std::collections::BTreeMap;
+
+use super::Registry;
+use super::repository::Repository;
+use crate::error::{Error, Result};
+use crate::model::{Digest, MediaKind, Role};
+
+/// One blob of a closure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosureBlob {
+    pub digest: Digest,
+    /// The size a parent declared (`None` for the root and for schema 1 layers).
+    pub size: Option<u64>,
+    pub media_type: String,
+    /// False when the blob file is absent from the repository.
+    pub present: bool,
+}
+
+impl Repository {
+    /// Every blob reachable from `root` inside this repository: the root itself, nested
+    /// indexes and manifests, configs, layers, and with `follow_subject` the subject
+    /// chain. Unknown media types are leaves. A manifest that cannot be parsed is an
+    /// error (callers that must fail closed rely on it); an absent blob is listed with
+    /// `present: false`. Sorted by digest.
+    pub fn closure(&self, root: &Digest, root_media_type: &str, follow_subject: bool) -> Result<Vec<ClosureBlob>> {
+        let mut seen: BTreeMap<Digest, ClosureBlob> = BTreeMap::new();
+        let mut stack = vec![(root.clone(), None, root_media_type.to_string())];
+        while let Some((digest, size, media_type)) = stack.pop() {
+            if seen.contains_key(&digest) {
+                continue;
+            }
+            let present = self.blobs.contains(&digest);
+            let kind = MediaKind::of(&media_type);
+            let maybe_document = kind.has_children() || (media_type.is_empty() && &digest == root);
+            seen.insert(
+                digest.clone(),
+                ClosureBlob { digest: digest.clone(), size, media_type: media_type.clone(), present },
+            );
+            if !present || !maybe_document {
+                continue;
+            }
+            let doc = self.read_document(&digest, &media_type)?;
+            for child in doc.children() {
+                if child.role == Role::Subject && !follow_subject {
+                    continue;
+                }
+                stack.push((child.digest, child.size, child.media_type));
+            }
+        }
+        Ok(seen.into_values().collect())
+    }
+}
+
+impl Registry {
+    /// Makes every present blob of `root`'s closure in `src` present in `dst` as well:
+    /// linked through the pool (one inode for all), copied where links fail. The subject
+    /// of an artifact is not copied along (it need not be present).
+    pub fn copy_closure(&self, src: &Repository, dst: &Repository, root: &Digest, media_type: &str) -> Result<usize> {
+        let blobs = src.closure(root, media_type, false)?;
+        let temp = self.state_dir().join("staging");
+        crate::store::fs::create_dir_all_durable(&temp)?;
+        let mut linked = 0;
+        for b in blobs.iter().filter(|b| b.present) {
+            if dst.blobs.contains(&b.digest) {
+                continue;
+            }
+            match self.pool() {
+                Some(pool) => {
+                    pool.link_from(&src.blobs, &b.digest, &temp)?;
+                    dst.blobs.link_from(&pool, &b.digest, &temp)?;
+                }
+                None => dst.blobs.link_from(&src.blobs, &b.digest, &temp)?,
+            }
+            linked += 1;
+        }
+        if !dst.blobs.contains(root) {
+            return Err(Error::Invalid(format!("manifest {root} is missing from {}", src.dir.display())));
+        }
+        Ok(linked)
+    }
+}

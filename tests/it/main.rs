@@ -1,0 +1,5 @@
+//! The integration tests: one binary, driving the real `wharf` CLI on temporary
+//! registries, and the real skopeo / umoci / oci-image-tool on what it writes.
+
+mod common;
+mod foundation;
