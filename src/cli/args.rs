@@ -60,4 +60,53 @@ pub enum Command {
         /// REPO:TAG
         reference: String,
     },
+    /// List a repository's manifests (tagged and untagged) with tags, times and locks.
+    Manifests {
+        /// Repository name.
+        repo: String,
+        /// Order by creation time: time_asc (oldest first, the default) or time_desc.
+        #[arg(long, value_name = "ORDER", default_value = "time_asc")]
+        orderby: String,
+        /// Show only the first N rows (after ordering).
+        #[arg(long, value_name = "N")]
+        top: Option<usize>,
+    },
+    /// Show one manifest: digest, size, media type, platforms, tags, times, locks,
+    /// children and referrers.
+    Show {
+        /// REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST.
+        reference: String,
+    },
+    /// List the manifests whose subject is REF's manifest (OCI 1.1 referrers).
+    Referrers {
+        /// REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST.
+        reference: String,
+    },
+    /// Set lock attributes of a repository (REPO), a tag (REPO:TAG) or a manifest (REPO@DIGEST).
+    Update {
+        /// REPO, REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST (the tag, pinned to the digest).
+        reference: String,
+        /// Allow (true) or forbid (false) overwrite, re-point, untag and delete.
+        #[arg(long, value_name = "B", value_parser = clap::value_parser!(bool))]
+        write_enabled: Option<bool>,
+        /// Allow (true) or forbid (false) delete and untag.
+        #[arg(long, value_name = "B", value_parser = clap::value_parser!(bool))]
+        delete_enabled: Option<bool>,
+        /// Allow (true) or forbid (false) export.
+        #[arg(long, value_name = "B", value_parser = clap::value_parser!(bool))]
+        read_enabled: Option<bool>,
+        /// Show (true) or hide (false) in listings.
+        #[arg(long, value_name = "B", value_parser = clap::value_parser!(bool))]
+        list_enabled: Option<bool>,
+    },
+    /// Lock REF: write and delete disabled (shorthand for update).
+    Lock {
+        /// REPO, REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST.
+        reference: String,
+    },
+    /// Unlock REF: write and delete enabled (shorthand for update).
+    Unlock {
+        /// REPO, REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST.
+        reference: String,
+    },
 }

@@ -8,6 +8,7 @@
 mod args;
 mod output;
 mod render;
+mod render_found;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -77,6 +78,11 @@ fn reference_arg(s: &str) -> Result<Reference> {
     Ok(Reference::parse(s)?)
 }
 
+/// A lock target: a reference, or a bare repository name.
+fn lock_ref_arg(s: &str) -> Result<Reference> {
+    Ok(Reference::parse_loose(s)?)
+}
+
 fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
     let g = &cli.global;
     let root = root_dir(g)?;
@@ -97,5 +103,21 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
             Outcome::ok(ops::tagging::tag(&ctx, &reference_arg(source)?, &reference_arg(target)?, *force)?)
         }
         Command::Untag { reference } => Outcome::ok(ops::tagging::untag(&ctx, &reference_arg(reference)?)?),
+        Command::Manifests { repo, orderby, top } => {
+            Outcome::ok(ops::inspect::manifests(&ctx, &repo_arg(repo)?, ops::inspect::OrderBy::parse(orderby)?, *top)?)
+        }
+        Command::Show { reference } => Outcome::ok(ops::inspect::show(&ctx, &reference_arg(reference)?)?),
+        Command::Referrers { reference } => Outcome::ok(ops::inspect::referrers(&ctx, &reference_arg(reference)?)?),
+        Command::Update { reference, write_enabled, delete_enabled, read_enabled, list_enabled } => {
+            let changes = crate::registry::LockChanges {
+                write_enabled: *write_enabled,
+                delete_enabled: *delete_enabled,
+                read_enabled: *read_enabled,
+                list_enabled: *list_enabled,
+            };
+            Outcome::ok(ops::locking::update(&ctx, &lock_ref_arg(reference)?, changes)?)
+        }
+        Command::Lock { reference } => Outcome::ok(ops::locking::lock(&ctx, &lock_ref_arg(reference)?)?),
+        Command::Unlock { reference } => Outcome::ok(ops::locking::unlock(&ctx, &lock_ref_arg(reference)?)?),
     }
 }

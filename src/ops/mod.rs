@@ -4,7 +4,9 @@
 //! apply it second, so `--dry-run` is the plan alone.
 
 pub mod init;
+pub mod inspect;
 pub mod listing;
+pub mod locking;
 pub mod tagging;
 
 use std::path::Path;

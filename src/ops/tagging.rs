@@ -38,17 +38,15 @@ pub fn tag(ctx: &Ctx<'_>, source: &Reference, target: &Reference, force: bool) -
     let mut dst_repo = if target.repo == source.repo {
         src_repo
     } else {
-        let mut dst = ctx.registry.open_or_create_repo(&target.repo, ctx.now)?;
-        // Refuse before any blob moves when the target forbids the write.
-        let current: Vec<Digest> = dst.tag_digest(&target_tag).cloned().into_iter().collect();
-        if current.first() != Some(&resolved.digest) {
-            dst.check(
-                &format!("writing {target}"),
-                std::slice::from_ref(&target_tag),
-                &[],
-                crate::model::Action::Write,
-            )?;
-        }
+        // Refuse before anything is written (the repository created, a blob linked) when
+        // the target forbids the change or the tag exists without --force.
+        let mut dst = if ctx.registry.repo_exists(&target.repo) {
+            let dst = ctx.registry.open_repo(&target.repo, ctx.now)?;
+            dst.check_set_tag(&target_tag, &resolved.digest, force)?;
+            dst
+        } else {
+            ctx.registry.open_or_create_repo(&target.repo, ctx.now)?
+        };
         ctx.registry.copy_closure(&src_repo, &dst, &resolved.digest, &desc.media_type)?;
         dst.meta_dirty = true;
         dst

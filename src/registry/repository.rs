@@ -135,6 +135,13 @@ impl Repository {
             }
         }
         let index_path = dir.join("index.json");
+        if !index_path.is_file() {
+            return Err(Error::corrupt(
+                &index_path,
+                "missing: an OCI image layout needs an index.json next to oci-layout; restore it from a backup or \
+                 re-import the repository",
+            ));
+        }
         let index = IndexFile::parse(&read_limited(&index_path, MAX_INDEX_BYTES)?).map_err(|e| {
             Error::corrupt(
                 &index_path,
@@ -188,8 +195,18 @@ impl Repository {
         (now, TimeSource::Observed)
     }
 
+    /// The config's `created` of an image manifest; for an index, the newest of its
+    /// children's (the moment the last platform was built).
     fn config_created(&self, digest: &Digest) -> Option<Timestamp> {
         let doc = self.read_document(digest, "").ok()?;
+        if doc.kind == MediaKind::Index {
+            return doc
+                .manifests
+                .iter()
+                .filter(|m| m.kind() != MediaKind::Index)
+                .filter_map(|m| self.config_created(&m.digest))
+                .max();
+        }
         if doc.kind != MediaKind::Manifest {
             return None;
         }
@@ -320,23 +337,40 @@ impl Repository {
         Ok(())
     }
 
-    /// Points `tag` at the manifest `desc` (whose blobs must already be present). A tag
-    /// that points elsewhere moves only with `force`; the manifest it leaves stays,
-    /// untagged, with its `untagged_at` recorded. Checks write locks on the repository and
-    /// on the tag.
-    pub fn set_tag(&mut self, tag: &Tag, desc: &Descriptor, force: bool, now: Timestamp) -> Result<TagChange> {
+    /// Checks, without changing anything, that `tag` may be pointed at `digest`: returns
+    /// the digest it points at now (`None` for a new tag). Moving a tag writes the
+    /// repository and the tag (write_enabled) and takes a tag away from the manifest it
+    /// points at now, which that manifest's locks must allow as they would an untag;
+    /// a tag that points elsewhere moves only with `force`. Pointing a tag at the digest
+    /// it already has is always allowed (nothing changes).
+    pub fn check_set_tag(&self, tag: &Tag, digest: &Digest, force: bool) -> Result<Option<Digest>> {
         let reference = format!("{}:{tag}", self.name);
         let current = self.tag_digest(tag).cloned();
+        if current.as_ref() == Some(digest) {
+            return Ok(current);
+        }
+        let what = format!("writing {reference}");
+        self.check(&what, std::slice::from_ref(tag), &[], Action::Write)?;
+        if let Some(cur) = &current {
+            self.check(&what, &[], std::slice::from_ref(cur), Action::Untag)?;
+            if !force {
+                return Err(Error::TagExists { reference, current: cur.to_string() });
+            }
+        }
+        Ok(current)
+    }
+
+    /// Points `tag` at the manifest `desc` (whose blobs must already be present). A tag
+    /// that points elsewhere moves only with `force`; the manifest it leaves stays,
+    /// untagged, with its `untagged_at` recorded. Checks locks as
+    /// [`Repository::check_set_tag`] says.
+    pub fn set_tag(&mut self, tag: &Tag, desc: &Descriptor, force: bool, now: Timestamp) -> Result<TagChange> {
+        let current = self.check_set_tag(tag, &desc.digest, force)?;
         if current.as_ref() == Some(&desc.digest) {
             return Ok(TagChange::Unchanged);
         }
-        self.check(&format!("writing {reference}"), std::slice::from_ref(tag), &[], Action::Write)?;
-        if let Some(cur) = &current
-            && !force
-        {
-            return Err(Error::TagExists { reference, current: cur.to_string() });
-        }
-        let old_entry = self.index.manifests.iter().find(|d| d.ref_name() == Some(tag.as_str())).cloned();
+        let old_entries: Vec<Descriptor> =
+            self.index.manifests.iter().filter(|d| d.ref_name() == Some(tag.as_str())).cloned().collect();
         self.index.manifests.retain(|d| d.ref_name() != Some(tag.as_str()));
         // The manifest gains a tag: drop its untagged entry, if any.
         self.index.manifests.retain(|d| !(d.digest == desc.digest && d.ref_name().is_none()));
@@ -353,7 +387,7 @@ impl Repository {
             tag.to_string(),
             TagMeta { digest: desc.digest.clone(), created, updated: now, created_source: TimeSource::Wharf, locks },
         );
-        if let Some(old) = old_entry {
+        for old in old_entries {
             self.keep_untagged_if_orphaned(old, now);
         }
         self.meta.repository.updated = now;
@@ -393,6 +427,14 @@ impl Repository {
     fn keep_untagged_if_orphaned(&mut self, removed: Descriptor, now: Timestamp) {
         let digest = removed.digest.clone();
         if self.index.manifests.iter().any(|d| d.digest == digest) {
+            // Still listed: untagged only if no valid tag is left on it.
+            if self.tags_of(&digest).is_empty()
+                && let Some(m) = self.meta.manifests.get_mut(&digest)
+                && m.untagged_at.is_none()
+            {
+                m.untagged_at = Some(now);
+                m.untagged_source = Some(TimeSource::Wharf);
+            }
             return;
         }
         let mut entry = removed;
@@ -412,17 +454,26 @@ impl Repository {
             .tag_digest(tag)
             .cloned()
             .ok_or_else(|| Error::TagNotFound { reference: reference.clone(), repo: self.name.to_string() })?;
-        self.check(
-            &format!("untagging {reference}"),
-            std::slice::from_ref(tag),
-            std::slice::from_ref(&digest),
-            Action::Untag,
-        )?;
-        let entry =
-            self.index.manifests.iter().find(|d| d.ref_name() == Some(tag.as_str())).cloned().expect("tag found");
+        let mut digests: Vec<Digest> = self
+            .index
+            .manifests
+            .iter()
+            .filter(|d| d.ref_name() == Some(tag.as_str()))
+            .map(|d| d.digest.clone())
+            .collect();
+        digests.sort();
+        digests.dedup();
+        self.check(&format!("untagging {reference}"), std::slice::from_ref(tag), &digests, Action::Untag)?;
+        // index.json written by another tool may carry the same ref.name twice: every
+        // entry goes, and every manifest left without an entry is kept untagged.
+        let entries: Vec<Descriptor> =
+            self.index.manifests.iter().filter(|d| d.ref_name() == Some(tag.as_str())).cloned().collect();
         self.index.manifests.retain(|d| d.ref_name() != Some(tag.as_str()));
         self.meta.tags.remove(tag.as_str());
-        self.keep_untagged_if_orphaned(entry.clone(), now);
+        let entry = entries.iter().find(|d| d.digest == digest).cloned().expect("tag found");
+        for e in entries {
+            self.keep_untagged_if_orphaned(e, now);
+        }
         self.meta.repository.updated = now;
         Ok(entry)
     }

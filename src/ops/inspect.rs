@@ -1,0 +1,378 @@
+//! Read-only inspection: `manifests`, `show` and `referrers`.
+//!
+//! `manifests` lists a repository's top-level manifests (the entries of its index.json)
+//! with their tags, times and locks. `show` describes one manifest in full. `referrers`
+//! finds the manifests whose `subject` is a given manifest, by scanning the repository
+//! and by honouring the OCI referrers tag schema (`sha256-<hex>` tags). All of them take
+//! the shared registry lock and change nothing on disk.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::Ctx;
+use crate::error::{Error, Result};
+use crate::model::media::OCI_INDEX;
+use crate::model::{Descriptor, Digest, Document, Locks, MediaKind, Reference, RepoName, Role, Timestamp};
+use crate::registry::Repository;
+use crate::registry::meta::TimeSource;
+use crate::registry::repository::MAX_DOCUMENT_BYTES;
+
+/// How `manifests` orders its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderBy {
+    /// Oldest `created` first (ties by digest). The default.
+    #[default]
+    TimeAsc,
+    /// Newest `created` first (ties by digest).
+    TimeDesc,
+}
+
+impl OrderBy {
+    pub fn parse(s: &str) -> Result<OrderBy> {
+        match s {
+            "time_asc" => Ok(OrderBy::TimeAsc),
+            "time_desc" => Ok(OrderBy::TimeDesc),
+            other => Err(Error::Usage(format!("--orderby `{other}`: expected time_asc or time_desc"))),
+        }
+    }
+}
+
+/// One row of `wharf manifests`.
+#[derive(Debug, Serialize)]
+pub struct ManifestInfo {
+    pub digest: Digest,
+    pub media_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    pub size: u64,
+    /// The manifest's visible tags (tags with list_enabled=false are left out), sorted.
+    pub tags: Vec<String>,
+    pub created: Timestamp,
+    pub created_source: TimeSource,
+    /// When the manifest lost its last tag; absent while it is tagged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untagged_at: Option<Timestamp>,
+    pub locks: Locks,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ManifestsReport {
+    pub repository: RepoName,
+    pub orderby: OrderBy,
+    pub manifests: Vec<ManifestInfo>,
+}
+
+fn manifest_info(repo: &Repository, digest: &Digest) -> Option<ManifestInfo> {
+    let desc = repo.descriptor_of(digest)?;
+    let meta = repo.meta.manifests.get(digest)?;
+    let tags =
+        repo.tags_of(digest).into_iter().filter(|t| repo.tag_locks(t).list_enabled).map(|t| t.to_string()).collect();
+    Some(ManifestInfo {
+        digest: digest.clone(),
+        media_type: desc.media_type.clone(),
+        artifact_type: desc.artifact_type.clone(),
+        size: desc.size,
+        tags,
+        created: meta.created,
+        created_source: meta.created_source,
+        untagged_at: meta.untagged_at,
+        locks: meta.locks,
+    })
+}
+
+/// `wharf manifests REPO [--orderby time_asc|time_desc] [--top N]`: every top-level
+/// manifest (tagged or not) whose list_enabled is true.
+pub fn manifests(ctx: &Ctx<'_>, repo: &RepoName, orderby: OrderBy, top: Option<usize>) -> Result<ManifestsReport> {
+    let _lock = ctx.read_lock()?;
+    let repo = ctx.registry.open_repo(repo, ctx.now)?;
+    let mut rows: Vec<ManifestInfo> = repo
+        .manifest_digests()
+        .iter()
+        .filter(|d| repo.manifest_locks(d).list_enabled)
+        .filter_map(|d| manifest_info(&repo, d))
+        .collect();
+    match orderby {
+        OrderBy::TimeAsc => rows.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.digest.cmp(&b.digest))),
+        OrderBy::TimeDesc => rows.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| a.digest.cmp(&b.digest))),
+    }
+    if let Some(n) = top {
+        rows.truncate(n);
+    }
+    Ok(ManifestsReport { repository: repo.name.clone(), orderby, manifests: rows })
+}
+
+/// One outgoing edge of the shown manifest.
+#[derive(Debug, Serialize)]
+pub struct ChildInfo {
+    pub role: Role,
+    pub digest: Digest,
+    pub media_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    /// False when the blob is not in the repository (a subject kept elsewhere, a
+    /// foreign layer, a partial layout).
+    pub present: bool,
+}
+
+/// The locks on every object of the shown manifest's path.
+#[derive(Debug, Serialize)]
+pub struct PathLocks {
+    pub repository: Locks,
+    /// Per tag on the manifest.
+    pub tags: BTreeMap<String, Locks>,
+    pub manifest: Locks,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ShowReport {
+    pub repository: RepoName,
+    pub reference: String,
+    pub digest: Digest,
+    pub media_type: String,
+    pub kind: MediaKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    pub size: u64,
+    /// False for a manifest that is only a child of a top-level index (it has no tags,
+    /// times or locks of its own).
+    pub top_level: bool,
+    /// An index's children's platforms, or an image manifest's own (from its config).
+    pub platforms: Vec<String>,
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_source: Option<TimeSource>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untagged_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untagged_source: Option<TimeSource>,
+    pub locks: PathLocks,
+    /// Top-level indexes of the repository that list this manifest.
+    pub parents: Vec<Digest>,
+    pub annotations: BTreeMap<String, String>,
+    pub children: Vec<ChildInfo>,
+    pub referrers: Vec<ReferrerInfo>,
+}
+
+/// Finds a manifest by reference: a top-level entry of index.json, or (by digest only) a
+/// manifest listed by a top-level index. Returns its descriptor, the tag the reference
+/// named, and whether it is top-level.
+fn locate(repo: &Repository, r: &Reference) -> Result<(Descriptor, Vec<Digest>, bool)> {
+    if r.tag.is_none()
+        && let Some(d) = &r.digest
+        && repo.descriptor_of(d).is_none()
+    {
+        let parents = repo.parents_of(d)?;
+        if let Some(p) = parents.first() {
+            let pdesc = repo.descriptor_of(p).expect("parent is top-level");
+            let doc = repo.read_document(p, &pdesc.media_type)?;
+            let desc = doc.manifests.iter().find(|m| &m.digest == d).cloned().expect("parent lists it");
+            return Ok((desc, parents, false));
+        }
+    }
+    let resolved = repo.resolve(r)?;
+    let parents = repo.parents_of(&resolved.digest)?;
+    Ok((resolved.descriptor, parents, true))
+}
+
+/// The platform of an image manifest, from its config's os/architecture/variant.
+fn config_platform(repo: &Repository, doc: &Document) -> Option<String> {
+    let config = doc.config.as_ref()?;
+    let bytes = repo.blobs.read(&config.digest, MAX_DOCUMENT_BYTES).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let os = v.get("os")?.as_str()?;
+    let arch = v.get("architecture")?.as_str()?;
+    Some(match v.get("variant").and_then(|v| v.as_str()) {
+        Some(var) if !var.is_empty() => format!("{os}/{arch}/{var}"),
+        _ => format!("{os}/{arch}"),
+    })
+}
+
+/// `wharf show REF`.
+pub fn show(ctx: &Ctx<'_>, r: &Reference) -> Result<ShowReport> {
+    let _lock = ctx.read_lock()?;
+    let repo = ctx.registry.open_repo(&r.repo, ctx.now)?;
+    let (desc, parents, top_level) = locate(&repo, r)?;
+    let digest = desc.digest.clone();
+    let doc = repo.read_document(&digest, &desc.media_type)?;
+    let children: Vec<ChildInfo> = doc
+        .children()
+        .into_iter()
+        .map(|c| {
+            let d = c.descriptor.as_ref();
+            ChildInfo {
+                role: c.role,
+                present: repo.blobs.contains(&c.digest),
+                platform: d.and_then(|d| d.platform.as_ref()).map(|p| p.to_string()),
+                artifact_type: d.and_then(|d| d.artifact_type.clone()),
+                digest: c.digest,
+                media_type: c.media_type,
+                size: c.size,
+            }
+        })
+        .collect();
+    let mut platforms: Vec<String> = if doc.kind == MediaKind::Index {
+        children.iter().filter_map(|c| c.platform.clone()).collect()
+    } else {
+        config_platform(&repo, &doc).into_iter().collect()
+    };
+    platforms.dedup();
+    let tags: Vec<String> = repo.tags_of(&digest).iter().map(|t| t.to_string()).collect();
+    let meta = repo.meta.manifests.get(&digest);
+    let locks = PathLocks {
+        repository: repo.repo_locks(),
+        tags: repo.tags_of(&digest).iter().map(|t| (t.to_string(), repo.tag_locks(t))).collect(),
+        manifest: repo.manifest_locks(&digest),
+    };
+    let media_type = doc.media_type.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| desc.media_type.clone());
+    Ok(ShowReport {
+        repository: repo.name.clone(),
+        reference: r.to_string(),
+        kind: doc.kind,
+        artifact_type: doc.artifact_type.clone().or(desc.artifact_type.clone()),
+        size: desc.size,
+        top_level,
+        platforms,
+        tags,
+        created: meta.map(|m| m.created),
+        created_source: meta.map(|m| m.created_source),
+        untagged_at: meta.and_then(|m| m.untagged_at),
+        untagged_source: meta.and_then(|m| m.untagged_source),
+        locks,
+        parents,
+        annotations: doc.annotations.clone(),
+        children,
+        referrers: find_referrers(&repo, &digest),
+        media_type,
+        digest,
+    })
+}
+
+/// How a referrer was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FoundBy {
+    /// A top-level manifest of the repository whose `subject` is the manifest.
+    Subject,
+    /// Listed in the index tagged `sha256-<hex>` (the OCI referrers tag schema).
+    TagSchema,
+}
+
+/// One referrer of a manifest.
+#[derive(Debug, Serialize)]
+pub struct ReferrerInfo {
+    pub digest: Digest,
+    pub media_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    pub size: u64,
+    /// Tags on the referrer in this repository.
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    pub found_by: Vec<FoundBy>,
+    pub present: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReferrersReport {
+    pub repository: RepoName,
+    pub reference: String,
+    pub digest: Digest,
+    pub referrers: Vec<ReferrerInfo>,
+}
+
+/// The name of the referrers-tag-schema tag of `digest`: `sha256-<hex>`.
+pub fn tag_schema_name(digest: &Digest) -> String {
+    format!("{}-{}", digest.algorithm(), digest.hex())
+}
+
+/// The referrers of `digest` in `repo`, sorted by digest. A manifest that cannot be read
+/// is skipped (verify reports it); this is a listing, not a check.
+pub fn find_referrers(repo: &Repository, digest: &Digest) -> Vec<ReferrerInfo> {
+    let mut out: BTreeMap<Digest, ReferrerInfo> = BTreeMap::new();
+    for d in repo.manifest_digests() {
+        if &d == digest {
+            continue;
+        }
+        let desc = repo.descriptor_of(&d).expect("listed");
+        if !(desc.kind().has_children() || desc.media_type.is_empty()) {
+            continue;
+        }
+        let Ok(doc) = repo.read_document(&d, &desc.media_type) else { continue };
+        if doc.subject.as_ref().is_some_and(|s| &s.digest == digest) {
+            // As the distribution spec's referrers API: artifactType, else the config's
+            // media type.
+            let artifact_type = doc
+                .artifact_type
+                .clone()
+                .or_else(|| desc.artifact_type.clone())
+                .or_else(|| doc.config.as_ref().map(|c| c.media_type.clone()));
+            let annotations = if doc.annotations.is_empty() { desc.annotations.clone() } else { doc.annotations };
+            let mut annotations = annotations;
+            annotations.remove(crate::model::media::ANNOTATION_REF_NAME);
+            out.insert(
+                d.clone(),
+                ReferrerInfo {
+                    digest: d.clone(),
+                    media_type: doc.media_type.unwrap_or_else(|| desc.media_type.clone()),
+                    artifact_type,
+                    size: desc.size,
+                    tags: repo.tags_of(&d).iter().map(|t| t.to_string()).collect(),
+                    annotations,
+                    found_by: vec![FoundBy::Subject],
+                    present: true,
+                },
+            );
+        }
+    }
+    // The tag schema: an index tagged sha256-<hex> lists the referrers.
+    if let Ok(tag) = crate::model::Tag::parse(&tag_schema_name(digest))
+        && let Some(idx) = repo.tag_digest(&tag)
+        && let Some(idesc) = repo.descriptor_of(idx)
+        && (idesc.kind() == MediaKind::Index || idesc.media_type.is_empty() || idesc.media_type == OCI_INDEX)
+        && let Ok(doc) = repo.read_document(idx, &idesc.media_type)
+        && doc.kind == MediaKind::Index
+    {
+        for m in &doc.manifests {
+            if let Some(existing) = out.get_mut(&m.digest) {
+                existing.found_by.push(FoundBy::TagSchema);
+                continue;
+            }
+            out.insert(
+                m.digest.clone(),
+                ReferrerInfo {
+                    digest: m.digest.clone(),
+                    media_type: m.media_type.clone(),
+                    artifact_type: m.artifact_type.clone(),
+                    size: m.size,
+                    tags: repo.tags_of(&m.digest).iter().map(|t| t.to_string()).collect(),
+                    annotations: m.annotations.clone(),
+                    found_by: vec![FoundBy::TagSchema],
+                    present: repo.blobs.contains(&m.digest),
+                },
+            );
+        }
+    }
+    out.into_values().collect()
+}
+
+/// `wharf referrers REF`.
+pub fn referrers(ctx: &Ctx<'_>, r: &Reference) -> Result<ReferrersReport> {
+    let _lock = ctx.read_lock()?;
+    let repo = ctx.registry.open_repo(&r.repo, ctx.now)?;
+    let (desc, _, _) = locate(&repo, r)?;
+    Ok(ReferrersReport {
+        repository: repo.name.clone(),
+        reference: r.to_string(),
+        referrers: find_referrers(&repo, &desc.digest),
+        digest: desc.digest,
+    })
+}
