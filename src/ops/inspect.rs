@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::error::{Error, Result};
 use crate::model::media::OCI_INDEX;
-use crate::model::{Descriptor, Digest, Document, Locks, MediaKind, Reference, RepoName, Role, Timestamp};
+use crate::model::{Digest, Document, Locks, MediaKind, Reference, RepoName, Role, Timestamp};
 use crate::registry::Repository;
 use crate::registry::meta::TimeSource;
 use crate::registry::repository::MAX_DOCUMENT_BYTES;
@@ -161,27 +161,6 @@ pub struct ShowReport {
     pub referrers: Vec<ReferrerInfo>,
 }
 
-/// Finds a manifest by reference: a top-level entry of index.json, or (by digest only) a
-/// manifest listed by a top-level index. Returns its descriptor, the tag the reference
-/// named, and whether it is top-level.
-fn locate(repo: &Repository, r: &Reference) -> Result<(Descriptor, Vec<Digest>, bool)> {
-    if r.tag.is_none()
-        && let Some(d) = &r.digest
-        && repo.descriptor_of(d).is_none()
-    {
-        let parents = repo.parents_of(d)?;
-        if let Some(p) = parents.first() {
-            let pdesc = repo.descriptor_of(p).expect("parent is top-level");
-            let doc = repo.read_document(p, &pdesc.media_type)?;
-            let desc = doc.manifests.iter().find(|m| &m.digest == d).cloned().expect("parent lists it");
-            return Ok((desc, parents, false));
-        }
-    }
-    let resolved = repo.resolve(r)?;
-    let parents = repo.parents_of(&resolved.digest)?;
-    Ok((resolved.descriptor, parents, true))
-}
-
 /// The platform of an image manifest, from its config's os/architecture/variant.
 fn config_platform(repo: &Repository, doc: &Document) -> Option<String> {
     let config = doc.config.as_ref()?;
@@ -199,7 +178,9 @@ fn config_platform(repo: &Repository, doc: &Document) -> Option<String> {
 pub fn show(ctx: &Ctx<'_>, r: &Reference) -> Result<ShowReport> {
     let _lock = ctx.read_lock()?;
     let repo = ctx.registry.open_repo(&r.repo, ctx.now)?;
-    let (desc, parents, top_level) = locate(&repo, r)?;
+    let (resolved, parents, top_level) = repo.locate(r)?;
+    let parents = if top_level { repo.parents_of(&resolved.digest)? } else { parents };
+    let desc = resolved.descriptor;
     let digest = desc.digest.clone();
     let doc = repo.read_document(&digest, &desc.media_type)?;
     let children: Vec<ChildInfo> = doc
@@ -286,6 +267,8 @@ pub struct ReferrersReport {
     pub repository: RepoName,
     pub reference: String,
     pub digest: Digest,
+    /// False when the subject manifest is not in the repository.
+    pub subject_present: bool,
     pub referrers: Vec<ReferrerInfo>,
 }
 
@@ -368,11 +351,18 @@ pub fn find_referrers(repo: &Repository, digest: &Digest) -> Vec<ReferrerInfo> {
 pub fn referrers(ctx: &Ctx<'_>, r: &Reference) -> Result<ReferrersReport> {
     let _lock = ctx.read_lock()?;
     let repo = ctx.registry.open_repo(&r.repo, ctx.now)?;
-    let (desc, _, _) = locate(&repo, r)?;
+    // Like the distribution API, referrers of a digest are listed even when the subject
+    // itself is not in the repository (an artifact pushed before, or without, its image).
+    let (digest, subject_present) = match (repo.locate(r), &r.tag, &r.digest) {
+        (Ok((resolved, _, _)), _, _) => (resolved.digest, true),
+        (Err(Error::ManifestNotFound { .. }), None, Some(d)) => (d.clone(), false),
+        (Err(e), _, _) => return Err(e),
+    };
     Ok(ReferrersReport {
         repository: repo.name.clone(),
         reference: r.to_string(),
-        referrers: find_referrers(&repo, &desc.digest),
-        digest: desc.digest,
+        referrers: find_referrers(&repo, &digest),
+        digest,
+        subject_present,
     })
 }

@@ -26,13 +26,12 @@ pub fn tag(ctx: &Ctx<'_>, source: &Reference, target: &Reference, force: bool) -
     }
     let _lock = ctx.write_lock()?;
     let src_repo = ctx.registry.open_repo(&source.repo, ctx.now)?;
-    let resolved = src_repo.resolve(source)?;
-    src_repo.check(
-        &format!("reading {source}"),
-        resolved.tag.as_slice(),
-        std::slice::from_ref(&resolved.digest),
-        crate::model::Action::Read,
-    )?;
+    // The source may be a platform manifest inside a top-level index (by digest); the
+    // index's read locks then apply to it as well.
+    let (resolved, parents, _) = src_repo.locate(source)?;
+    let mut read_path = parents;
+    read_path.push(resolved.digest.clone());
+    src_repo.check(&format!("reading {source}"), resolved.tag.as_slice(), &read_path, crate::model::Action::Read)?;
     let mut desc = resolved.descriptor.clone();
     desc.annotations.remove(crate::model::media::ANNOTATION_REF_NAME);
     let mut dst_repo = if target.repo == source.repo {

@@ -310,6 +310,27 @@ impl Repository {
         }
     }
 
+    /// Like [`Repository::resolve`], but a `REPO@DIGEST` that is not a top-level entry may
+    /// also name a manifest listed by a top-level index (a platform manifest of a
+    /// multi-arch image). Returns the resolution, the top-level indexes that list a nested
+    /// manifest (empty for a top-level one: see [`Repository::parents_of`]), and whether
+    /// it is a top-level entry.
+    pub fn locate(&self, r: &Reference) -> Result<(Resolved, Vec<Digest>, bool)> {
+        if r.tag.is_none()
+            && let Some(d) = &r.digest
+            && self.descriptor_of(d).is_none()
+        {
+            let parents = self.parents_of(d)?;
+            if let Some(p) = parents.first() {
+                let pdesc = self.descriptor_of(p).expect("parent is top-level");
+                let doc = self.read_document(p, &pdesc.media_type)?;
+                let descriptor = doc.manifests.iter().find(|m| &m.digest == d).cloned().expect("parent lists it");
+                return Ok((Resolved { digest: d.clone(), descriptor, tag: None }, parents, false));
+            }
+        }
+        Ok((self.resolve(r)?, Vec::new(), true))
+    }
+
     /// Refuses `action` on `what` if the repository, any of `tags`, or any of `digests`
     /// forbids it. The error names the lock and the command that lifts it.
     pub fn check(&self, what: &str, tags: &[Tag], digests: &[Digest], action: Action) -> Result<()> {

@@ -816,3 +816,50 @@ fn no_wait_fails_fast_and_waiting_is_announced() {
     drop(h);
     assert_eq!(wharf_tags(&reg, "app"), vec!["b"]);
 }
+
+#[test]
+fn referrers_of_an_absent_subject_are_listed() {
+    let Some(src) = fixture("regclient/external") else { return };
+    let reg = Reg::new();
+    reg.adopt_layout(&src, "external");
+    let v2 = "sha256:dfae8f425735a5e3a72e40d6609e03079995511d48157c74d54801ff4430491e";
+    let r = reg.json(&["referrers", &format!("external@{v2}")]);
+    assert_eq!(r["subject_present"], false);
+    let rows: Vec<(String, Value)> = r["referrers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["tags"][0].as_str().unwrap_or("").to_string(), x["found_by"].clone()))
+        .collect();
+    assert_eq!(
+        rows.iter().map(|(t, _)| t.as_str()).filter(|t| !t.is_empty()).collect::<Vec<_>>(),
+        vec!["a3", "a4"],
+        "{r}"
+    );
+    assert!(rows.iter().all(|(_, f)| f.as_array().unwrap().contains(&json!("tag_schema"))), "{r}");
+    // By tag, an absent tag is still an error.
+    reg.wharf(&["referrers", "external:nope"]).code(2).stderr_has("does not exist");
+}
+
+#[test]
+fn a_platform_manifest_can_be_tagged_by_digest() {
+    let Some(src) = fixture("regclient/testrepo") else { return };
+    let reg = Reg::new();
+    reg.adopt_layout(&src, "testrepo");
+    let s = reg.json(&["show", "testrepo:v2"]);
+    let child = s["children"][1]["digest"].as_str().unwrap().to_string();
+    let t = reg.json(&["tag", &format!("testrepo@{child}"), "testrepo:arm64"]);
+    assert_eq!(t["change"], "created");
+    let shown = reg.json(&["show", "testrepo:arm64"]);
+    assert_eq!((shown["digest"].as_str(), shown["top_level"].as_bool()), (Some(child.as_str()), Some(true)));
+    assert_eq!(strs(&shown["platforms"]), vec!["linux/arm64"]);
+    reg.json(&["tag", &format!("testrepo@{child}"), "plat/only:arm64"]);
+    assert_eq!(wharf_tags(&reg, "plat/only"), vec!["arm64"]);
+    // The parent index's read lock covers its platform manifests.
+    let v2 = s["digest"].as_str().unwrap();
+    reg.json(&["update", &format!("testrepo@{v2}"), "--read-enabled", "false"]);
+    let other = s["children"][0]["digest"].as_str().unwrap();
+    let before = reg.snapshot();
+    reg.wharf(&["tag", &format!("testrepo@{other}"), "plat/only:amd64"]).code(2).stderr_has("read_enabled = false");
+    assert_eq!(before, reg.snapshot());
+}
