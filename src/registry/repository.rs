@@ -402,11 +402,13 @@ impl Repository {
         let m = self.meta.manifests.get_mut(&desc.digest).expect("noted");
         m.untagged_at = None;
         m.untagged_source = None;
-        let created = self.meta.tags.get(tag.as_str()).map_or(now, |t| t.created);
+        // A moved tag keeps its creation time, the source of that time and its locks.
+        let (created, created_source) =
+            self.meta.tags.get(tag.as_str()).map_or((now, TimeSource::Wharf), |t| (t.created, t.created_source));
         let locks = self.meta.tags.get(tag.as_str()).map(|t| t.locks).unwrap_or_default();
         self.meta.tags.insert(
             tag.to_string(),
-            TagMeta { digest: desc.digest.clone(), created, updated: now, created_source: TimeSource::Wharf, locks },
+            TagMeta { digest: desc.digest.clone(), created, updated: now, created_source, locks },
         );
         for old in old_entries {
             self.keep_untagged_if_orphaned(old, now);

@@ -863,3 +863,19 @@ fn a_platform_manifest_can_be_tagged_by_digest() {
     reg.wharf(&["tag", &format!("testrepo@{other}"), "plat/only:amd64"]).code(2).stderr_has("read_enabled = false");
     assert_eq!(before, reg.snapshot());
 }
+
+#[test]
+fn a_moved_tag_keeps_its_created_time_and_source() {
+    // Regression: moving a backfilled tag kept its created time but relabelled its source
+    // as `wharf`.
+    let (reg, _, b) = app_registry();
+    reg.json(&["--as-of", "2026-04-04T00:00:00Z", "tag", "app:b", "app:a", "--force"]);
+    let side: Value = serde_json::from_slice(&std::fs::read(reg.root.join("app/wharf-meta.json")).unwrap()).unwrap();
+    let a = &side["tags"]["a"];
+    assert_eq!(a["digest"], b.digest.as_str());
+    assert_eq!((a["created"].as_str(), a["created_source"].as_str()), (Some("2026-01-01T00:00:00Z"), Some("config")));
+    assert_eq!(a["updated"], "2026-04-04T00:00:00Z");
+    let t = reg.json(&["tags", "app"]);
+    assert_eq!(t["tags"][0]["created"], "2026-01-01T00:00:00Z");
+    assert_eq!(t["tags"][0]["updated"], "2026-04-04T00:00:00Z");
+}
