@@ -182,6 +182,16 @@ pub fn show(ctx: &Ctx<'_>, r: &Reference) -> Result<ShowReport> {
     let parents = if top_level { repo.parents_of(&resolved.digest)? } else { parents };
     let desc = resolved.descriptor;
     let digest = desc.digest.clone();
+    if !repo.blobs.contains(&digest) {
+        return Err(Error::corrupt(
+            repo.blobs.path(&digest),
+            format!(
+                "{r} resolves to {digest}, whose blob is missing: the layout is incomplete; re-import the image, or \
+                 see `wharf verify {}`",
+                repo.name
+            ),
+        ));
+    }
     let doc = repo.read_document(&digest, &desc.media_type)?;
     let children: Vec<ChildInfo> = doc
         .children()

@@ -225,6 +225,15 @@ impl Registry {
         if self.repo_exists(name) {
             return self.open_repo(name, now);
         }
+        // A component `blobs` would put the repository inside another layout's blob
+        // store (where umoci's gc chokes on non-digest names), and listings never look
+        // there.
+        if name.components().any(|c| c == "blobs") {
+            return Err(Error::Invalid(format!(
+                "repository name `{name}` has a component `blobs`: wharf does not create repositories there (it \
+                 would sit inside a layout's blob store, and listings skip blobs/ directories); choose another name"
+            )));
+        }
         let dir = self.repo_dir(name)?;
         // A repository may not live inside another repository's blobs, nor be created
         // through a symlink planted in the tree.

@@ -96,10 +96,6 @@ impl Repository {
     /// Writes a new, empty layout at `dir`.
     pub fn create(name: RepoName, dir: &Path, now: Timestamp) -> Result<Repository> {
         create_dir_all_durable(&dir.join("blobs").join("sha256"))?;
-        atomic_write(
-            &dir.join(OCI_LAYOUT_FILE),
-            format!("{{\"imageLayoutVersion\":\"{OCI_LAYOUT_VERSION}\"}}\n").as_bytes(),
-        )?;
         let mut repo = Repository {
             name,
             dir: dir.to_path_buf(),
@@ -109,6 +105,13 @@ impl Repository {
             meta_dirty: true,
         };
         repo.save()?;
+        // `oci-layout` last: the directory becomes a repository only once complete, so a
+        // crash part-way leaves a directory that nothing lists (and the next create
+        // finishes it), never a layout without index.json.
+        atomic_write(
+            &dir.join(OCI_LAYOUT_FILE),
+            format!("{{\"imageLayoutVersion\":\"{OCI_LAYOUT_VERSION}\"}}\n").as_bytes(),
+        )?;
         Ok(repo)
     }
 

@@ -879,3 +879,50 @@ fn a_moved_tag_keeps_its_created_time_and_source() {
     assert_eq!(t["tags"][0]["created"], "2026-01-01T00:00:00Z");
     assert_eq!(t["tags"][0]["updated"], "2026-04-04T00:00:00Z");
 }
+
+#[test]
+fn a_repository_is_never_created_inside_a_blob_store() {
+    // Regression: `app/blobs` and `app/blobs/sha256` are valid repository names, and
+    // tagging into them wrote index.json into app's blob store.
+    let (reg, _, _) = app_registry();
+    let before = reg.snapshot();
+    for target in ["app/blobs:x", "app/blobs/sha256:x", "blobs:x"] {
+        reg.wharf(&["tag", "app:a", target]).code(2).stderr_has("has a component `blobs`");
+    }
+    assert_eq!(before, reg.snapshot());
+}
+
+#[test]
+fn show_of_a_manifest_whose_blob_is_missing_says_so() {
+    let (reg, a, _) = app_registry();
+    std::fs::remove_file(reg.root.join("app/blobs/sha256").join(a.digest.trim_start_matches("sha256:"))).unwrap();
+    let before = reg.snapshot();
+    reg.wharf(&["show", "app:a"]).code(2).stderr_has("whose blob is missing").stderr_has("wharf verify app");
+    // Listing still works: the entry is in index.json.
+    assert_eq!(wharf_tags(&reg, "app"), vec!["a", "b"]);
+    assert_eq!(before, reg.snapshot());
+}
+
+#[test]
+fn a_new_repository_is_complete_before_it_is_a_layout() {
+    let (reg, a, _) = app_registry();
+    reg.json(&["tag", "app:a", "fresh/repo:v"]);
+    let dir = reg.root.join("fresh/repo");
+    for f in ["oci-layout", "index.json", "wharf-meta.json"] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    assert_eq!(index_json(&dir)["manifests"][0]["digest"], a.digest.as_str());
+    // A half-made repository (no oci-layout yet) is not listed and is finished by the
+    // next write.
+    std::fs::create_dir_all(reg.root.join("half/blobs/sha256")).unwrap();
+    std::fs::write(reg.root.join("half/index.json"), br#"{"schemaVersion":2,"manifests":[]}"#).unwrap();
+    let names: Vec<String> = reg.json(&["repos"])["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, vec!["app", "fresh/repo"]);
+    reg.json(&["tag", "app:a", "half:v"]);
+    assert_eq!(wharf_tags(&reg, "half"), vec!["v"]);
+}
