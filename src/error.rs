@@ -72,8 +72,8 @@ pub enum Error {
     TooLarge { what: String, limit: u64 },
 
     #[error(
-        "{target} is locked: {object} has {} = false; lift it with `wharf update {object_ref} {} true`",
-        attribute.name(), attribute.flag()
+        "{target} is locked: {object} has {} = false; lift it with `wharf update {object_ref} {} true`{}",
+        attribute.name(), attribute.flag(), unlock_hint(*attribute, object_ref)
     )]
     Locked { target: String, object: String, object_ref: String, attribute: LockAttribute },
 
@@ -90,6 +90,17 @@ pub enum Error {
 
     #[error("{0}")]
     Invalid(String),
+}
+
+/// `wharf lock` disables write and delete together; lifting one of them alone then meets
+/// the other, so a refusal on either also names `wharf unlock`.
+fn unlock_hint(attribute: LockAttribute, object_ref: &str) -> String {
+    match attribute {
+        LockAttribute::WriteEnabled | LockAttribute::DeleteEnabled => {
+            format!(" (or `wharf unlock {object_ref}`, which enables write and delete)")
+        }
+        LockAttribute::ReadEnabled | LockAttribute::ListEnabled => String::new(),
+    }
 }
 
 impl Error {
