@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::error::{Error, Result};
 use crate::model::media::OCI_INDEX;
-use crate::model::{Digest, Document, Locks, MediaKind, Reference, RepoName, Role, Timestamp};
+use crate::model::{Descriptor, Digest, Document, Locks, MediaKind, Reference, RepoName, Role, Timestamp};
 use crate::registry::Repository;
 use crate::registry::meta::TimeSource;
 use crate::registry::repository::MAX_DOCUMENT_BYTES;
@@ -64,11 +64,9 @@ pub struct ManifestsReport {
     pub manifests: Vec<ManifestInfo>,
 }
 
-fn manifest_info(repo: &Repository, digest: &Digest) -> Option<ManifestInfo> {
-    let desc = repo.descriptor_of(digest)?;
+fn manifest_info(repo: &Repository, desc: &Descriptor, tags: Vec<String>) -> Option<ManifestInfo> {
+    let digest = &desc.digest;
     let meta = repo.meta.manifests.get(digest)?;
-    let tags =
-        repo.tags_of(digest).into_iter().filter(|t| repo.tag_locks(t).list_enabled).map(|t| t.to_string()).collect();
     Some(ManifestInfo {
         digest: digest.clone(),
         media_type: desc.media_type.clone(),
@@ -82,16 +80,29 @@ fn manifest_info(repo: &Repository, digest: &Digest) -> Option<ManifestInfo> {
     })
 }
 
+/// The first index.json entry of each distinct manifest, in index.json order.
+fn distinct_entries(repo: &Repository) -> Vec<&Descriptor> {
+    let mut seen = std::collections::BTreeSet::new();
+    repo.index.manifests.iter().filter(|d| seen.insert(&d.digest)).collect()
+}
+
 /// `wharf manifests REPO [--orderby time_asc|time_desc] [--top N]`: every top-level
 /// manifest (tagged or not) whose list_enabled is true.
 pub fn manifests(ctx: &Ctx<'_>, repo: &RepoName, orderby: OrderBy, top: Option<usize>) -> Result<ManifestsReport> {
     let _lock = ctx.read_lock()?;
     let repo = ctx.registry.open_repo(repo, ctx.now)?;
-    let mut rows: Vec<ManifestInfo> = repo
-        .manifest_digests()
-        .iter()
-        .filter(|d| repo.manifest_locks(d).list_enabled)
-        .filter_map(|d| manifest_info(&repo, d))
+    // One pass over the tags (sorted by name), not one per manifest: repositories with
+    // tens of thousands of tags list in linear time.
+    let mut visible_tags: BTreeMap<&Digest, Vec<String>> = BTreeMap::new();
+    for (tag, desc) in repo.tag_entries() {
+        if repo.tag_locks(&tag).list_enabled {
+            visible_tags.entry(&desc.digest).or_default().push(tag.to_string());
+        }
+    }
+    let mut rows: Vec<ManifestInfo> = distinct_entries(&repo)
+        .into_iter()
+        .filter(|d| repo.manifest_locks(&d.digest).list_enabled)
+        .filter_map(|d| manifest_info(&repo, d, visible_tags.remove(&d.digest).unwrap_or_default()))
         .collect();
     match orderby {
         OrderBy::TimeAsc => rows.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.digest.cmp(&b.digest))),
@@ -291,11 +302,11 @@ pub fn tag_schema_name(digest: &Digest) -> String {
 /// is skipped (verify reports it); this is a listing, not a check.
 pub fn find_referrers(repo: &Repository, digest: &Digest) -> Vec<ReferrerInfo> {
     let mut out: BTreeMap<Digest, ReferrerInfo> = BTreeMap::new();
-    for d in repo.manifest_digests() {
+    for desc in distinct_entries(repo) {
+        let d = desc.digest.clone();
         if &d == digest {
             continue;
         }
-        let desc = repo.descriptor_of(&d).expect("listed");
         if !(desc.kind().has_children() || desc.media_type.is_empty()) {
             continue;
         }

@@ -507,8 +507,9 @@ impl Repository {
     /// The top-level index manifests of this repository that list `digest` as a child.
     pub fn parents_of(&self, digest: &Digest) -> Result<Vec<Digest>> {
         let mut out = Vec::new();
-        for d in self.manifest_digests() {
-            let desc = self.descriptor_of(&d).expect("listed");
+        let mut seen = BTreeSet::new();
+        for desc in self.index.manifests.iter().filter(|d| seen.insert(&d.digest)) {
+            let d = desc.digest.clone();
             if (desc.kind() == MediaKind::Index || desc.media_type.is_empty())
                 && let Ok(doc) = self.read_document(&d, &desc.media_type)
                 && doc.manifests.iter().any(|m| &m.digest == digest)
@@ -516,6 +517,7 @@ impl Repository {
                 out.push(d);
             }
         }
+        out.sort();
         Ok(out)
     }
 
