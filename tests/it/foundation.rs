@@ -857,8 +857,11 @@ fn a_platform_manifest_can_be_tagged_by_digest() {
     assert_eq!(wharf_tags(&reg, "plat/only"), vec!["arm64"]);
     // The parent index's read lock covers its platform manifests.
     let v2 = s["digest"].as_str().unwrap();
-    reg.json(&["update", &format!("testrepo@{v2}"), "--read-enabled", "false"]);
     let other = s["children"][0]["digest"].as_str().unwrap();
+    let before = reg.snapshot();
+    reg.wharf(&["lock", &format!("testrepo@{other}")]).code(2).stderr_has("lock the index instead");
+    assert_eq!(before, reg.snapshot());
+    reg.json(&["update", &format!("testrepo@{v2}"), "--read-enabled", "false"]);
     let before = reg.snapshot();
     reg.wharf(&["tag", &format!("testrepo@{other}"), "plat/only:amd64"]).code(2).stderr_has("read_enabled = false");
     assert_eq!(before, reg.snapshot());
