@@ -210,4 +210,24 @@ mod tests {
         assert_eq!(meta.manifests[&b].created_source, TimeSource::Mtime);
         assert!(!meta.reconcile(&view, t1, &mut |_| unreachable!()), "second pass changes nothing");
     }
+
+    #[test]
+    fn reconcile_follows_a_tag_moved_behind_wharfs_back() {
+        let t0 = parse_timestamp("2026-01-01").unwrap();
+        let t1 = parse_timestamp("2026-02-01").unwrap();
+        let a = Digest::of(b"a");
+        let b = Digest::of(b"b");
+        let mut meta = Meta::new(t0);
+        let view = IndexView { tags: vec![("v1", &a)], manifests: vec![&a] };
+        meta.reconcile(&view, t0, &mut |_| (t0, TimeSource::Config));
+        // Another tool moved v1 to b; a stays as an untagged entry.
+        let view = IndexView { tags: vec![("v1", &b)], manifests: vec![&a, &b] };
+        assert!(meta.reconcile(&view, t1, &mut |_| (t1, TimeSource::Mtime)));
+        let v1 = &meta.tags["v1"];
+        assert_eq!((&v1.digest, v1.created, v1.updated), (&b, t0, t1), "created kept, updated now");
+        assert_eq!(meta.manifests[&a].untagged_at, Some(t1));
+        assert_eq!(meta.manifests[&a].untagged_source, Some(TimeSource::Observed));
+        assert_eq!(meta.manifests[&b].created_source, TimeSource::Mtime);
+        assert_eq!(meta.manifests[&b].untagged_at, None);
+    }
 }

@@ -227,6 +227,12 @@ fn umoci_layout_used_directly_as_a_registry() {
         &["config", "--image", &format!("{}:t1", layout.display()), "--tag", "t4", "--config.env", "B=2"],
     );
     assert_agree(&t, &layout, &repo, &layout, &["t1", "t3", "t4"]);
+    // A foreign removal is followed too (locks are wharf's, not umoci's).
+    wharf_at(&layout, &["lock", "umoci-layout:t3"]).ok();
+    ok_tool(&t.umoci, &["rm", "--image", &format!("{}:t3", layout.display())]);
+    assert_agree(&t, &layout, &repo, &layout, &["t1", "t4"]);
+    let m = wharf_at(&layout, &["--json", "manifests", "umoci-layout"]).ok().json();
+    assert!(m["manifests"].as_array().unwrap().iter().all(|m| !m["tags"].as_array().unwrap().contains(&"t3".into())));
 }
 
 #[test]
