@@ -418,8 +418,16 @@ impl Repository {
             std::slice::from_ref(&digest),
             Action::Untag,
         )?;
+        self.untag_unchecked(tag, now)
+    }
+
+    /// Removes one tag without checking locks (purge with `--include-locked`; callers
+    /// check everything else). The manifest stays, untagged when this was its last tag.
+    pub fn untag_unchecked(&mut self, tag: &Tag, now: Timestamp) -> Result<Descriptor> {
         let entry =
-            self.index.manifests.iter().find(|d| d.ref_name() == Some(tag.as_str())).cloned().expect("tag found");
+            self.index.manifests.iter().find(|d| d.ref_name() == Some(tag.as_str())).cloned().ok_or_else(|| {
+                Error::TagNotFound { reference: format!("{}:{tag}", self.name), repo: self.name.to_string() }
+            })?;
         self.index.manifests.retain(|d| d.ref_name() != Some(tag.as_str()));
         self.meta.tags.remove(tag.as_str());
         self.keep_untagged_if_orphaned(entry.clone(), now);
@@ -464,11 +472,19 @@ impl Repository {
     /// Removes a manifest and every tag on it (see [`Repository::plan_remove_manifest`]).
     pub fn remove_manifest(&mut self, digest: &Digest, now: Timestamp) -> Result<Vec<Descriptor>> {
         let entries = self.plan_remove_manifest(digest)?;
+        self.remove_manifest_unchecked(digest, now);
+        Ok(entries)
+    }
+
+    /// Removes a manifest and every tag on it without checking locks or parents (purge and
+    /// retention decide those themselves). Returns the removed index entries.
+    pub fn remove_manifest_unchecked(&mut self, digest: &Digest, now: Timestamp) -> Vec<Descriptor> {
+        let entries: Vec<Descriptor> = self.index.manifests.iter().filter(|d| &d.digest == digest).cloned().collect();
         self.index.manifests.retain(|d| &d.digest != digest);
         self.meta.tags.retain(|_, t| &t.digest != digest);
         self.meta.manifests.remove(digest);
         self.meta.repository.updated = now;
-        Ok(entries)
+        entries
     }
 
     /// Changes lock attributes. Never refused: this is how locks are lifted.
