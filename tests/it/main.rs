@@ -3,3 +3,6 @@
 
 mod common;
 mod foundation;
+mod gc;
+mod lifecycle;
+mod lifecycle_util;

@@ -1,0 +1,1 @@
+//! delete, purge, retention sweeps, soft delete with restore, and the policies.
