@@ -179,5 +179,8 @@ pub fn with_testrepo() -> Option<Reg> {
 /// A gc report with the run-specific flag removed, for dry-run/real-run comparisons.
 pub fn plan_of(mut v: serde_json::Value) -> serde_json::Value {
     v.as_object_mut().unwrap().remove("dry_run");
+    if let Some(gc) = v.get_mut("gc").and_then(|g| g.as_object_mut()) {
+        gc.remove("dry_run");
+    }
     v
 }
