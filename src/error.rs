@@ -5,6 +5,7 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::model::retention::FilterError;
 use crate::model::{DigestError, LockAttribute, ReferenceError, time::TimeError};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -22,6 +23,9 @@ pub enum Error {
 
     #[error(transparent)]
     Time(#[from] TimeError),
+
+    #[error(transparent)]
+    Filter(#[from] FilterError),
 
     #[error("{0}")]
     Usage(String),

@@ -109,4 +109,96 @@ pub enum Command {
         /// REPO, REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST.
         reference: String,
     },
+    /// Delete a manifest and every tag on it (REPO:TAG or REPO@DIGEST), or a repository.
+    Delete {
+        /// REPO:TAG or REPO@sha256:HEX
+        #[arg(required_unless_present = "repository", conflicts_with = "repository")]
+        reference: Option<String>,
+        /// Delete this whole repository (permanent, even with soft delete on).
+        #[arg(long, value_name = "REPO")]
+        repository: Option<String>,
+        /// Print what would be deleted and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Remove blobs, pool entries, staging areas and temp files nothing needs.
+    Gc {
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Spare anything younger than this (d/h/m/s units, e.g. 1h, 30m, 0s).
+        #[arg(long, value_name = "DURATION", default_value = crate::ops::gc::DEFAULT_GRACE)]
+        grace: String,
+    },
+    /// Remove tags (and with --untagged, manifests) matching filters, as acr purge does.
+    Purge {
+        /// REPO_REGEX:TAG_REGEX, both anchored; repeatable.
+        #[arg(long = "filter", value_name = "REPO_RE:TAG_RE", required = true)]
+        filters: Vec<String>,
+        /// Only tags last updated at least this long ago (d/h/m units, e.g. 30d, 1d12h).
+        #[arg(long, value_name = "DURATION")]
+        ago: Option<String>,
+        /// Keep the N most recently updated matching tags of each repository.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        keep: usize,
+        /// Also delete the manifests left untagged, and old untagged manifests.
+        #[arg(long, conflicts_with = "untagged_only")]
+        untagged: bool,
+        /// Delete old untagged manifests only; no tags.
+        #[arg(long)]
+        untagged_only: bool,
+        /// Also remove tags and manifests locked against delete.
+        #[arg(long)]
+        include_locked: bool,
+        /// Print what would be removed and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show or set the registry's lifecycle policies.
+    Config {
+        #[command(subcommand)]
+        policy: ConfigCommand,
+    },
+    /// Retention, soft-delete expiry and gc in one run, for cron.
+    Sweep {
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List soft-deleted items with their deletion and expiry times.
+    Deleted {
+        /// Only this repository.
+        repo: Option<String>,
+    },
+    /// Bring back a soft-deleted manifest with its tag (and an index with its children).
+    Restore {
+        /// REPO:TAG (or REPO@DIGEST for an untagged manifest)
+        reference: String,
+        /// Restore the item with this digest (when the tag was deleted more than once).
+        #[arg(long, value_name = "DIGEST")]
+        digest: Option<String>,
+        /// Move tags that now point at another manifest.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Untagged-manifest retention: `wharf sweep` deletes untagged manifests older than N days.
+    Retention {
+        /// 0 to 365.
+        #[arg(long, value_name = "N", conflicts_with = "disable")]
+        untagged_days: Option<u32>,
+        #[arg(long)]
+        disable: bool,
+    },
+    /// Soft delete: deletes go to the trash for N days and can be restored.
+    SoftDelete {
+        /// 1 to 90.
+        #[arg(long, value_name = "N", conflicts_with = "disable")]
+        days: Option<u32>,
+        #[arg(long)]
+        disable: bool,
+    },
 }

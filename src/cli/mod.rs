@@ -9,6 +9,7 @@ mod args;
 mod output;
 mod render;
 mod render_found;
+mod render_lifecycle;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -16,11 +17,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{Cli, Command, Global};
+pub use args::{Cli, Command, ConfigCommand, Global};
 use output::{Outcome, Printer};
 
 use crate::error::{Error, Result};
-use crate::model::time::parse_timestamp;
+use crate::model::retention::Filter;
+use crate::model::time::{parse_duration, parse_timestamp};
 use crate::model::{Reference, RepoName, Timestamp};
 use crate::ops::{self, Ctx};
 use crate::registry::Registry;
@@ -119,5 +121,51 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
         }
         Command::Lock { reference } => Outcome::ok(ops::locking::lock(&ctx, &lock_ref_arg(reference)?)?),
         Command::Unlock { reference } => Outcome::ok(ops::locking::unlock(&ctx, &lock_ref_arg(reference)?)?),
+        Command::Delete { reference, repository, dry_run } => match (reference, repository) {
+            (Some(r), None) => Outcome::ok(ops::delete::manifest(&ctx, &reference_arg(r)?, *dry_run)?),
+            (None, Some(repo)) => Outcome::ok(ops::delete::repository(&ctx, &repo_arg(repo)?, *dry_run)?),
+            _ => Err(Error::Usage("give either REF or --repository REPO".into())),
+        },
+        Command::Gc { dry_run, grace } => {
+            let opts = ops::gc::GcOptions { dry_run: *dry_run, grace: parse_duration(grace)? };
+            Outcome::ok(ops::gc::run(&ctx, &opts)?)
+        }
+        Command::Purge { filters, ago, keep, untagged, untagged_only, include_locked, dry_run } => {
+            let opts = ops::purge::PurgeOptions {
+                filters: filters.iter().map(|f| Filter::parse(f)).collect::<Result<_, _>>()?,
+                ago: ago.as_deref().map(parse_duration).transpose()?,
+                keep: *keep,
+                untagged: *untagged,
+                untagged_only: *untagged_only,
+                include_locked: *include_locked,
+                dry_run: *dry_run,
+            };
+            Outcome::ok(ops::purge::run(&ctx, &opts)?)
+        }
+        Command::Config { policy } => {
+            use ops::config::PolicyChange;
+            let change = |n: Option<u32>, disable: bool| match (n, disable) {
+                (Some(n), _) => PolicyChange::Set(n),
+                (None, true) => PolicyChange::Disable,
+                (None, false) => PolicyChange::Show,
+            };
+            match policy {
+                ConfigCommand::Retention { untagged_days, disable } => {
+                    Outcome::ok(ops::config::retention(&ctx, change(*untagged_days, *disable))?)
+                }
+                ConfigCommand::SoftDelete { days, disable } => {
+                    Outcome::ok(ops::config::soft_delete(&ctx, change(*days, *disable))?)
+                }
+            }
+        }
+        Command::Sweep { dry_run } => Outcome::ok(ops::sweep::run(&ctx, *dry_run)?),
+        Command::Deleted { repo } => {
+            let repo = repo.as_deref().map(repo_arg).transpose()?;
+            Outcome::ok(ops::trash::deleted(&ctx, repo.as_ref())?)
+        }
+        Command::Restore { reference, digest, force } => {
+            let digest = digest.as_deref().map(crate::model::Digest::parse).transpose()?;
+            Outcome::ok(ops::trash::restore(&ctx, &reference_arg(reference)?, digest.as_ref(), *force)?)
+        }
     }
 }

@@ -7,6 +7,7 @@ pub mod digest;
 pub mod locks;
 pub mod media;
 pub mod reference;
+pub mod retention;
 pub mod time;
 
 pub use descriptor::{Child, Descriptor, Document, DocumentError, IndexFile, Platform, Role};

@@ -3,11 +3,17 @@
 //! serialisable report; it prints nothing. Destructive operations build a plan first and
 //! apply it second, so `--dry-run` is the plan alone.
 
+pub mod config;
+pub mod delete;
+pub mod gc;
 pub mod init;
 pub mod inspect;
 pub mod listing;
 pub mod locking;
+pub mod purge;
+pub mod sweep;
 pub mod tagging;
+pub mod trash;
 
 use std::path::Path;
 

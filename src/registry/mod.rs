@@ -7,6 +7,7 @@ pub mod config;
 pub mod graph;
 pub mod meta;
 pub mod repository;
+pub mod trash;
 
 use std::path::{Path, PathBuf};
 

@@ -476,9 +476,7 @@ impl Repository {
     /// when the repository, the tag or the manifest forbids untagging.
     pub fn untag(&mut self, tag: &Tag, now: Timestamp) -> Result<Descriptor> {
         let reference = format!("{}:{tag}", self.name);
-        let digest = self
-            .tag_digest(tag)
-            .cloned()
+        self.tag_digest(tag)
             .ok_or_else(|| Error::TagNotFound { reference: reference.clone(), repo: self.name.to_string() })?;
         let mut digests: Vec<Digest> = self
             .index
@@ -490,6 +488,16 @@ impl Repository {
         digests.sort();
         digests.dedup();
         self.check(&format!("untagging {reference}"), std::slice::from_ref(tag), &digests, Action::Untag)?;
+        self.untag_unchecked(tag, now)
+    }
+
+    /// Removes one tag without checking locks (purge with `--include-locked`; callers
+    /// check everything else). The manifest stays, untagged when this was its last tag.
+    pub fn untag_unchecked(&mut self, tag: &Tag, now: Timestamp) -> Result<Descriptor> {
+        let digest = self.tag_digest(tag).cloned().ok_or_else(|| Error::TagNotFound {
+            reference: format!("{}:{tag}", self.name),
+            repo: self.name.to_string(),
+        })?;
         // index.json written by another tool may carry the same ref.name twice: every
         // entry goes, and every manifest left without an entry is kept untagged.
         let entries: Vec<Descriptor> =
@@ -543,11 +551,19 @@ impl Repository {
     /// Removes a manifest and every tag on it (see [`Repository::plan_remove_manifest`]).
     pub fn remove_manifest(&mut self, digest: &Digest, now: Timestamp) -> Result<Vec<Descriptor>> {
         let entries = self.plan_remove_manifest(digest)?;
+        self.remove_manifest_unchecked(digest, now);
+        Ok(entries)
+    }
+
+    /// Removes a manifest and every tag on it without checking locks or parents (purge and
+    /// retention decide those themselves). Returns the removed index entries.
+    pub fn remove_manifest_unchecked(&mut self, digest: &Digest, now: Timestamp) -> Vec<Descriptor> {
+        let entries: Vec<Descriptor> = self.index.manifests.iter().filter(|d| &d.digest == digest).cloned().collect();
         self.index.manifests.retain(|d| &d.digest != digest);
         self.meta.tags.retain(|_, t| &t.digest != digest);
         self.meta.manifests.remove(digest);
         self.meta.repository.updated = now;
-        Ok(entries)
+        entries
     }
 
     /// Changes lock attributes. Never refused: this is how locks are lifted.

@@ -4,3 +4,6 @@
 mod common;
 mod foundation;
 mod interop;
+mod gc;
+mod lifecycle;
+mod lifecycle_util;

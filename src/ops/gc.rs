@@ -1,0 +1,517 @@
+//! `wharf gc`: mark and sweep, planned first, applied second.
+//!
+//! **Mark.** Roots are every index.json descriptor of every repository, the manifests of
+//! soft-deleted items that have not expired, and what imports in flight hold: every blob
+//! in a live staging area (one whose owner lock is held) and every digest a document there
+//! names. Every edge is followed (nested indexes, config, layers, subject); unknown media
+//! types are leaves. A root that cannot be read or parsed (index.json, a manifest of a
+//! known type, a trash record) aborts the gc before anything is deleted.
+//!
+//! **Sweep.** A repository's blobs that nothing in it reaches; pool entries that no
+//! repository keeps; staging areas whose owner is gone; stale `.wharf-tmp-*` files;
+//! expired trash records. Everything younger than the grace period stays. An untagged
+//! referrer whose subject is gone (not reachable from anything else that stays) is
+//! removed from index.json first, as zot's deleteReferrers does (to the trash when soft
+//! delete is on); a locked one stays.
+//!
+//! The mark phase reads index.json directly (no sidecar reconciliation), so it is fast on
+//! adopted layouts and changes nothing; it runs across repositories in parallel.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::Ctx;
+use crate::error::{Error, Result};
+use crate::model::media::OCI_LAYOUT_FILE;
+use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, RepoName, Timestamp};
+use crate::registry::Registry;
+use crate::registry::repository::{MAX_DOCUMENT_BYTES, MAX_INDEX_BYTES};
+use crate::registry::trash::TrashReason;
+use crate::store::fs::{TEMP_PREFIX, fsync_dir, read_limited};
+use crate::store::{BlobStore, staging};
+
+/// Default `--grace`.
+pub const DEFAULT_GRACE: &str = "1h";
+
+#[derive(Debug, Clone)]
+pub struct GcOptions {
+    pub dry_run: bool,
+    pub grace: chrono::Duration,
+}
+
+/// Changes another operation would make first (sweep's dry run): gc plans as if they were
+/// already applied, so a dry run and the real run agree.
+#[derive(Debug, Clone, Default)]
+pub struct Simulation {
+    /// Top-level digests that will have left each repository's index.json.
+    pub removed: BTreeMap<RepoName, BTreeSet<Digest>>,
+    /// Manifests that new trash records will pin, per repository.
+    pub pinned: BTreeMap<RepoName, BTreeSet<(Digest, String)>>,
+    /// Trash record ids that will be gone.
+    pub expired: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FreedBlob {
+    pub digest: Digest,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemovedReferrer {
+    pub digest: Digest,
+    pub subject: Digest,
+    /// True when soft delete put it in the trash (its blobs stay pinned).
+    pub trashed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepoGc {
+    pub repository: RepoName,
+    pub referrers_removed: Vec<RemovedReferrer>,
+    pub blobs: Vec<FreedBlob>,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathFreed {
+    pub path: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GcReport {
+    pub dry_run: bool,
+    pub grace_seconds: i64,
+    /// Repositories with something to free, sorted by name.
+    pub repositories: Vec<RepoGc>,
+    pub pool: Vec<FreedBlob>,
+    pub pool_bytes: u64,
+    pub staging: Vec<PathFreed>,
+    pub temp_files: Vec<PathFreed>,
+    pub expired_trash: Vec<String>,
+    /// Unreachable blobs kept because they are younger than the grace period.
+    pub spared_young: usize,
+    pub total_blobs: usize,
+    pub total_bytes: u64,
+}
+
+impl GcReport {
+    /// True when the plan changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.repositories.is_empty()
+            && self.pool.is_empty()
+            && self.staging.is_empty()
+            && self.temp_files.is_empty()
+            && self.expired_trash.is_empty()
+    }
+}
+
+/// `wharf gc [--dry-run] [--grace DURATION]`.
+pub fn run(ctx: &Ctx<'_>, opts: &GcOptions) -> Result<GcReport> {
+    if opts.dry_run {
+        let _lock = ctx.read_lock()?;
+        plan(ctx.registry, ctx.now, opts, &Simulation::default())
+    } else {
+        let _lock = ctx.write_lock()?;
+        let report = plan(ctx.registry, ctx.now, opts, &Simulation::default())?;
+        apply(ctx.registry, ctx.now, &report)?;
+        Ok(report)
+    }
+}
+
+/// Runs gc under a lock the caller already holds (sweep).
+pub fn run_locked(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulation) -> Result<GcReport> {
+    let report = plan(registry, now, opts, sim)?;
+    if !opts.dry_run {
+        apply(registry, now, &report)?;
+    }
+    Ok(report)
+}
+
+struct RepoPlan {
+    gc: RepoGc,
+    /// Blob digests that stay in the repository.
+    keep: Vec<Digest>,
+    spared: usize,
+}
+
+/// Builds the plan; reads only.
+pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulation) -> Result<GcReport> {
+    let cutoff = now - opts.grace;
+    let young = |m: Option<SystemTime>| m.is_none_or(|m| Timestamp::from(m) > cutoff);
+
+    let records = registry.trash_records()?;
+    let mut pins: BTreeMap<RepoName, BTreeSet<(Digest, String)>> = sim.pinned.clone();
+    let mut expired_trash = Vec::new();
+    for r in &records {
+        if r.expired(now) || sim.expired.contains(&r.id) {
+            if !sim.expired.contains(&r.id) {
+                expired_trash.push(r.id.clone());
+            }
+            continue;
+        }
+        let set = pins.entry(r.repo_name()?).or_default();
+        for it in &r.items {
+            set.insert((it.digest.clone(), it.media_type.clone()));
+        }
+    }
+
+    let staging_root = registry.staging_root();
+    let staging_entries = staging::scan(&staging_root)?;
+    let mut in_flight: HashSet<Digest> = HashSet::new();
+    for s in staging_entries.iter().filter(|s| s.live) {
+        pin_staging(&s.dir, &mut in_flight);
+    }
+
+    let names = registry.repo_names()?;
+    let soft = registry.config().soft_delete.days.is_some();
+    let mut plans: Vec<RepoPlan> = names
+        .par_iter()
+        .map(|name| {
+            let empty_rm = BTreeSet::new();
+            let empty_pin = BTreeSet::new();
+            plan_repo(
+                registry,
+                name,
+                sim.removed.get(name).unwrap_or(&empty_rm),
+                pins.get(name).unwrap_or(&empty_pin),
+                &in_flight,
+                &young,
+                soft,
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    plans.sort_by(|a, b| a.gc.repository.cmp(&b.gc.repository));
+
+    let mut pool = Vec::new();
+    let mut spared_young: usize = plans.iter().map(|p| p.spared).sum();
+    if let Some(store) = registry.pool() {
+        let mut keep: HashSet<&Digest> = in_flight.iter().collect();
+        for p in &plans {
+            keep.extend(p.keep.iter());
+        }
+        for b in store.list()?.blobs {
+            if keep.contains(&b.digest) {
+                continue;
+            }
+            if young(b.modified) {
+                spared_young += 1;
+                continue;
+            }
+            pool.push(FreedBlob { digest: b.digest, size: b.size });
+        }
+    }
+
+    let mut staging_freed = Vec::new();
+    let mut temp_files = Vec::new();
+    for s in staging_entries.iter().filter(|s| !s.live) {
+        let Ok(meta) = std::fs::symlink_metadata(&s.dir) else { continue };
+        if young(meta.modified().ok()) {
+            continue;
+        }
+        let name = s.dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        if meta.is_dir() {
+            staging_freed.push(PathFreed { path: s.dir.display().to_string(), bytes: dir_bytes(&s.dir) });
+        } else if name.starts_with(TEMP_PREFIX) {
+            temp_files.push(PathFreed { path: s.dir.display().to_string(), bytes: meta.len() });
+        }
+    }
+    let mut temp_dirs = vec![registry.state_dir(), registry.trash_dir()];
+    for name in &names {
+        temp_dirs.push(registry.repo_dir(name)?);
+    }
+    for dir in temp_dirs {
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            let Ok(meta) = e.metadata() else { continue };
+            if name.starts_with(TEMP_PREFIX) && meta.is_file() && !young(meta.modified().ok()) {
+                temp_files.push(PathFreed { path: e.path().display().to_string(), bytes: meta.len() });
+            }
+        }
+    }
+    staging_freed.sort_by(|a, b| a.path.cmp(&b.path));
+    temp_files.sort_by(|a, b| a.path.cmp(&b.path));
+    temp_files.dedup();
+    expired_trash.sort();
+
+    let repositories: Vec<RepoGc> =
+        plans.into_iter().map(|p| p.gc).filter(|g| !g.blobs.is_empty() || !g.referrers_removed.is_empty()).collect();
+    let pool_bytes = pool.iter().map(|b| b.size).sum();
+    let total_blobs = repositories.iter().map(|r| r.blobs.len()).sum::<usize>() + pool.len();
+    let total_bytes = repositories.iter().map(|r| r.bytes).sum::<u64>()
+        + pool_bytes
+        + staging_freed.iter().map(|s| s.bytes).sum::<u64>()
+        + temp_files.iter().map(|s| s.bytes).sum::<u64>();
+    Ok(GcReport {
+        dry_run: opts.dry_run,
+        grace_seconds: opts.grace.num_seconds(),
+        repositories,
+        pool,
+        pool_bytes,
+        staging: staging_freed,
+        temp_files,
+        expired_trash,
+        spared_young,
+        total_blobs,
+        total_bytes,
+    })
+}
+
+/// Pins every blob in a live staging area and every digest its documents name.
+fn pin_staging(dir: &Path, pins: &mut HashSet<Digest>) {
+    for e in walkdir::WalkDir::new(dir).follow_links(false).into_iter().flatten() {
+        if !e.file_type().is_file() {
+            continue;
+        }
+        let name = e.file_name().to_string_lossy();
+        if let Some(d) = Digest::from_hex(&name) {
+            pins.insert(d);
+        }
+        let small = e.metadata().map(|m| m.len() <= MAX_DOCUMENT_BYTES).unwrap_or(false);
+        if small
+            && let Ok(bytes) = std::fs::read(e.path())
+            && bytes.first() == Some(&b'{')
+            && let Ok(doc) = Document::parse(&bytes, "")
+        {
+            pins.extend(doc.children().into_iter().map(|c| c.digest));
+        }
+    }
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Reads index.json of a repository directory (fail closed).
+pub(crate) fn read_index(dir: &Path) -> Result<IndexFile> {
+    let path = dir.join("index.json");
+    IndexFile::parse(&read_limited(&path, MAX_INDEX_BYTES)?)
+        .map_err(|e| Error::corrupt(&path, format!("not a valid OCI index ({e}); gc stopped with nothing deleted")))
+}
+
+/// Marks from `roots` in `blobs`, following every edge; returns the subjects seen on
+/// roots (for referrer checks) through `subject_of`. Documents of known manifest/index
+/// types must parse; an absent blob is a leaf.
+fn mark(
+    blobs: &BlobStore,
+    present: &HashSet<Digest>,
+    roots: Vec<(Digest, String)>,
+    marked: &mut HashSet<Digest>,
+) -> Result<()> {
+    let mut frontier: Vec<(Digest, String, bool)> = roots.into_iter().map(|(d, m)| (d, m, true)).collect();
+    while !frontier.is_empty() {
+        let mut todo = Vec::new();
+        for (d, m, is_root) in frontier {
+            if marked.insert(d.clone()) {
+                todo.push((d, m, is_root));
+            }
+        }
+        let next: Vec<Vec<(Digest, String, bool)>> = todo
+            .par_iter()
+            .map(|(d, m, is_root)| -> Result<Vec<(Digest, String, bool)>> {
+                Ok(children(blobs, present, d, m, *is_root)?.into_iter().map(|(d, m)| (d, m, false)).collect())
+            })
+            .collect::<Result<_>>()?;
+        frontier = next.into_iter().flatten().collect();
+    }
+    Ok(())
+}
+
+/// The children of one node, or none for a leaf.
+fn children(
+    blobs: &BlobStore,
+    present: &HashSet<Digest>,
+    d: &Digest,
+    media_type: &str,
+    is_root: bool,
+) -> Result<Vec<(Digest, String)>> {
+    if !present.contains(d) {
+        return Ok(Vec::new());
+    }
+    let kind = MediaKind::of(media_type);
+    let known = kind.has_children();
+    if !(known || (is_root && media_type.is_empty())) {
+        return Ok(Vec::new());
+    }
+    let path = blobs.path(d);
+    let bytes = read_limited(&path, MAX_DOCUMENT_BYTES)?;
+    match Document::parse(&bytes, media_type) {
+        Ok(doc) => Ok(doc.children().into_iter().map(|c| (c.digest, c.media_type)).collect()),
+        Err(_) if !known => Ok(Vec::new()),
+        Err(e) => {
+            Err(Error::corrupt(path, format!("{media_type} does not parse ({e}); gc stopped with nothing deleted")))
+        }
+    }
+}
+
+/// The subject of a top-level entry, if it is a readable manifest or index with one.
+fn subject_of(blobs: &BlobStore, present: &HashSet<Digest>, desc: &Descriptor) -> Result<Option<Digest>> {
+    if !present.contains(&desc.digest) || !(desc.kind().has_children() || desc.media_type.is_empty()) {
+        return Ok(None);
+    }
+    let path = blobs.path(&desc.digest);
+    let bytes = read_limited(&path, MAX_DOCUMENT_BYTES)?;
+    match Document::parse(&bytes, &desc.media_type) {
+        Ok(doc) => Ok(doc.subject.map(|s| s.digest)),
+        Err(_) if !desc.kind().has_children() => Ok(None),
+        Err(e) => Err(Error::corrupt(path, format!("does not parse ({e}); gc stopped with nothing deleted"))),
+    }
+}
+
+fn plan_repo(
+    registry: &Registry,
+    name: &RepoName,
+    removed: &BTreeSet<Digest>,
+    pins: &BTreeSet<(Digest, String)>,
+    in_flight: &HashSet<Digest>,
+    young: &(dyn Fn(Option<SystemTime>) -> bool + Sync),
+    soft: bool,
+) -> Result<RepoPlan> {
+    let dir = registry.repo_dir(name)?;
+    if !dir.join(OCI_LAYOUT_FILE).is_file() {
+        return Err(Error::Invalid(format!("repository {name} vanished during gc; run gc again")));
+    }
+    let index = read_index(&dir)?;
+    let blobs = BlobStore::new(dir.join("blobs"));
+    let listing = blobs.list()?;
+    let present: HashSet<Digest> = listing.blobs.iter().map(|b| b.digest.clone()).collect();
+    let entries: Vec<&Descriptor> = index.manifests.iter().filter(|d| !removed.contains(&d.digest)).collect();
+    let tagged: HashSet<&Digest> = entries.iter().filter(|d| d.ref_name().is_some()).map(|d| &d.digest).collect();
+
+    // Untagged referrers are candidates for removal when their subject is gone.
+    let mut candidates: BTreeMap<Digest, (Digest, String)> = BTreeMap::new();
+    let mut roots: Vec<(Digest, String)> = Vec::new();
+    for e in &entries {
+        if !tagged.contains(&e.digest)
+            && let Some(s) = subject_of(&blobs, &present, e)?
+        {
+            candidates.insert(e.digest.clone(), (s, e.media_type.clone()));
+            continue;
+        }
+        roots.push((e.digest.clone(), e.media_type.clone()));
+    }
+    roots.extend(pins.iter().cloned());
+    let mut marked: HashSet<Digest> = HashSet::new();
+    mark(&blobs, &present, roots, &mut marked)?;
+    loop {
+        let alive: Vec<Digest> = candidates
+            .iter()
+            .filter(|(d, (s, _))| marked.contains(s) || marked.contains(*d))
+            .map(|(d, _)| d.clone())
+            .collect();
+        if alive.is_empty() {
+            break;
+        }
+        let roots = alive.iter().map(|d| (d.clone(), candidates[d].1.clone())).collect();
+        for d in &alive {
+            candidates.remove(d);
+        }
+        mark(&blobs, &present, roots, &mut marked)?;
+    }
+    let mut referrers_removed = Vec::new();
+    if !candidates.is_empty() {
+        // Locked referrers stay: read the sidecar only now that it matters.
+        let repo = registry.open_repo(name, Timestamp::UNIX_EPOCH)?;
+        let repo_protected = repo.repo_locks().protects();
+        let mut locked = Vec::new();
+        for (d, (s, mt)) in &candidates {
+            if repo_protected || repo.manifest_locks(d).protects() {
+                locked.push((d.clone(), mt.clone()));
+            } else {
+                referrers_removed.push(RemovedReferrer { digest: d.clone(), subject: s.clone(), trashed: soft });
+                if soft {
+                    locked.push((d.clone(), mt.clone()));
+                }
+            }
+        }
+        mark(&blobs, &present, locked, &mut marked)?;
+    }
+    let mut freed = Vec::new();
+    let mut keep = Vec::new();
+    let mut spared = 0;
+    for b in listing.blobs {
+        if marked.contains(&b.digest) || in_flight.contains(&b.digest) {
+            keep.push(b.digest);
+        } else if young(b.modified) {
+            spared += 1;
+            keep.push(b.digest);
+        } else {
+            freed.push(FreedBlob { digest: b.digest, size: b.size });
+        }
+    }
+    let bytes = freed.iter().map(|b| b.size).sum();
+    Ok(RepoPlan { gc: RepoGc { repository: name.clone(), referrers_removed, blobs: freed, bytes }, keep, spared })
+}
+
+/// Carries out a plan. Order: dangling referrers leave index.json (pinned in the trash
+/// first when soft delete is on); expired trash records go; then blobs, pool entries,
+/// dead staging and temp files, none of which anything references.
+pub fn apply(registry: &Registry, now: Timestamp, report: &GcReport) -> Result<()> {
+    for r in report.repositories.iter().filter(|r| !r.referrers_removed.is_empty()) {
+        let mut repo = registry.open_repo(&r.repository, now)?;
+        let items = r
+            .referrers_removed
+            .iter()
+            .filter(|rr| rr.trashed)
+            .map(|rr| super::trash::manifest_item(&repo, &rr.digest))
+            .collect();
+        super::trash::pin(registry, &r.repository, TrashReason::Gc, now, items)?;
+        for rr in &r.referrers_removed {
+            repo.remove_manifest_unchecked(&rr.digest, now);
+        }
+        repo.save()?;
+    }
+    for id in &report.expired_trash {
+        registry.remove_trash(id)?;
+    }
+    for r in &report.repositories {
+        if r.blobs.is_empty() {
+            continue;
+        }
+        let store = BlobStore::new(registry.repo_dir(&r.repository)?.join("blobs"));
+        remove_blobs(&store, &r.blobs)?;
+    }
+    if let Some(pool) = registry.pool()
+        && !report.pool.is_empty()
+    {
+        remove_blobs(&pool, &report.pool)?;
+    }
+    for s in &report.staging {
+        let p = PathBuf::from(&s.path);
+        match std::fs::remove_dir_all(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::Io { action: "remove dead staging area", path: p, source: e }),
+        }
+    }
+    if !report.staging.is_empty() {
+        fsync_dir(&registry.staging_root())?;
+    }
+    for t in &report.temp_files {
+        let p = PathBuf::from(&t.path);
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::Io { action: "remove temp file", path: p, source: e }),
+        }
+    }
+    Ok(())
+}
+
+fn remove_blobs(store: &BlobStore, blobs: &[FreedBlob]) -> Result<()> {
+    blobs.par_iter().try_for_each(|b| store.remove(&b.digest))?;
+    fsync_dir(&store.alg_dir())
+}

@@ -1,0 +1,294 @@
+//! `wharf purge`: acr purge's semantics, made safe.
+//!
+//! For every repository that a `--filter 'REPO_RE:TAG_RE'` matches: the tags matching
+//! TAG_RE, except the `--keep` newest, that were last updated at or before now − `--ago`
+//! are removed (their manifests stay, untagged). With `--untagged` the manifests left
+//! untagged by that, and the untagged manifests whose `untagged_at` is at or before the
+//! cutoff, are deleted too; `--untagged-only` does only the latter. Never removed: the
+//! children of indexes that stay, the referrers of manifests that stay, the subjects of
+//! referrers that stay, and (without `--include-locked`) anything locked against delete.
+//! A locked repository is never touched. Decisions are made by `model::retention`; the
+//! plan is built on the unchanged registry and applied as planned, so the dry run and
+//! the real run agree item for item.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use serde::Serialize;
+
+use super::Ctx;
+use super::trash::{manifest_item, pin, tag_item};
+use crate::error::{Error, Result};
+use crate::model::retention::{Filter, GraphNode, Protection, TagDecision, TagRow, decide_tags, older_than, protect};
+use crate::model::{Digest, Document, MediaKind, RepoName, Tag, Timestamp};
+use crate::registry::Repository;
+use crate::registry::repository::MAX_DOCUMENT_BYTES;
+use crate::registry::trash::TrashReason;
+
+#[derive(Debug, Clone)]
+pub struct PurgeOptions {
+    pub filters: Vec<Filter>,
+    pub ago: Option<chrono::Duration>,
+    pub keep: usize,
+    pub untagged: bool,
+    pub untagged_only: bool,
+    pub include_locked: bool,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PurgedTag {
+    pub tag: String,
+    pub digest: Digest,
+    pub updated: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeptManifest {
+    pub digest: Digest,
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PurgeRepo {
+    pub repository: RepoName,
+    pub tags: Vec<PurgedTag>,
+    pub manifests: Vec<Digest>,
+    /// Matching tags left because they are locked.
+    pub locked_tags: Vec<String>,
+    /// Untagged manifests that qualified but stay.
+    pub kept_manifests: Vec<KeptManifest>,
+    /// Set when the whole repository was skipped (a repository lock).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PurgeReport {
+    pub dry_run: bool,
+    pub filters: Vec<String>,
+    pub cutoff: Option<Timestamp>,
+    pub repositories: Vec<PurgeRepo>,
+    pub total_tags: usize,
+    pub total_manifests: usize,
+    pub soft_deleted: bool,
+}
+
+/// `wharf purge …`.
+pub fn run(ctx: &Ctx<'_>, opts: &PurgeOptions) -> Result<PurgeReport> {
+    if opts.filters.is_empty() {
+        return Err(Error::Usage("purge needs at least one --filter 'REPO_REGEX:TAG_REGEX'".into()));
+    }
+    if opts.untagged && opts.untagged_only {
+        return Err(Error::Usage("--untagged and --untagged-only exclude each other".into()));
+    }
+    let _lock = ctx.write_lock()?;
+    let cutoff = opts.ago.map(|a| ctx.now - a);
+    let mut repositories = Vec::new();
+    for name in ctx.registry.repo_names()? {
+        let filters: Vec<&Filter> = opts.filters.iter().filter(|f| f.repo.is_match(name.as_str())).collect();
+        if filters.is_empty() {
+            continue;
+        }
+        let mut repo = ctx.registry.open_repo(&name, ctx.now)?;
+        let plan = plan_repo(&repo, &filters, cutoff, opts)?;
+        if !opts.dry_run {
+            apply_repo(ctx, &mut repo, &plan)?;
+        }
+        if !plan.tags.is_empty()
+            || !plan.manifests.is_empty()
+            || !plan.locked_tags.is_empty()
+            || !plan.kept_manifests.is_empty()
+            || plan.skipped.is_some()
+        {
+            repositories.push(plan);
+        }
+    }
+    Ok(PurgeReport {
+        dry_run: opts.dry_run,
+        filters: opts.filters.iter().map(|f| f.text.clone()).collect(),
+        cutoff,
+        total_tags: repositories.iter().map(|r| r.tags.len()).sum(),
+        total_manifests: repositories.iter().map(|r| r.manifests.len()).sum(),
+        repositories,
+        soft_deleted: ctx.registry.config().soft_delete.days.is_some(),
+    })
+}
+
+fn plan_repo(
+    repo: &Repository,
+    filters: &[&Filter],
+    cutoff: Option<Timestamp>,
+    opts: &PurgeOptions,
+) -> Result<PurgeRepo> {
+    let mut out = PurgeRepo {
+        repository: repo.name.clone(),
+        tags: Vec::new(),
+        manifests: Vec::new(),
+        locked_tags: Vec::new(),
+        kept_manifests: Vec::new(),
+        skipped: None,
+    };
+    if repo.repo_locks().protects() {
+        out.skipped = Some(format!(
+            "the repository is locked; lift it with `wharf update {} --write-enabled true --delete-enabled true`",
+            repo.name
+        ));
+        return Ok(out);
+    }
+    let mut purge: BTreeMap<String, PurgedTag> = BTreeMap::new();
+    let mut locked: BTreeSet<String> = BTreeSet::new();
+    if !opts.untagged_only {
+        let rows: Vec<TagRow> = repo
+            .tag_entries()
+            .into_iter()
+            .map(|(t, d)| TagRow {
+                tag: t.to_string(),
+                digest: d.digest.clone(),
+                updated: repo.meta.tags.get(t.as_str()).map_or(repo.meta.repository.updated, |m| m.updated),
+                locked: repo.tag_locks(&t).protects() || repo.manifest_locks(&d.digest).protects(),
+            })
+            .collect();
+        for f in filters {
+            for (row, decision) in decide_tags(&rows, &f.tag, cutoff, opts.keep, opts.include_locked) {
+                match decision {
+                    TagDecision::Purge => {
+                        purge.insert(
+                            row.tag.clone(),
+                            PurgedTag { tag: row.tag, digest: row.digest, updated: row.updated },
+                        );
+                    }
+                    TagDecision::Locked => {
+                        locked.insert(row.tag);
+                    }
+                    TagDecision::Keep | TagDecision::TooNew => {}
+                }
+            }
+        }
+    }
+    locked.retain(|t| !purge.contains_key(t));
+    if opts.untagged || opts.untagged_only {
+        // Manifests with no tag left after the tag purge, plus old untagged ones.
+        let mut remaining: HashSet<&Digest> = HashSet::new();
+        for (t, d) in repo.tag_entries() {
+            if !purge.contains_key(t.as_str()) {
+                remaining.insert(&d.digest);
+            }
+        }
+        let newly: BTreeSet<Digest> =
+            purge.values().map(|p| p.digest.clone()).filter(|d| !remaining.contains(d)).collect();
+        let untagged: Vec<(Digest, Timestamp)> = repo
+            .manifest_digests()
+            .into_iter()
+            .filter(|d| repo.tags_of(d).is_empty())
+            .map(|d| {
+                let m = repo.meta.manifests.get(&d);
+                let t = m.and_then(|m| m.untagged_at.or(Some(m.created))).unwrap_or(repo.meta.repository.updated);
+                (d, t)
+            })
+            .collect();
+        let old: Vec<Digest> = match cutoff {
+            Some(c) => older_than(&untagged, c),
+            None => untagged.into_iter().map(|(d, _)| d).collect(),
+        };
+        let mut candidates: BTreeSet<Digest> = newly.into_iter().chain(old).collect();
+        let mut kept = Vec::new();
+        if !opts.include_locked {
+            candidates.retain(|d| {
+                let locked = repo.manifest_locks(d).protects()
+                    || repo.tags_of(d).iter().any(|t| !purge.contains_key(t.as_str()) && repo.tag_locks(t).protects());
+                if locked {
+                    kept.push(KeptManifest { digest: d.clone(), reason: "locked" });
+                }
+                !locked
+            });
+        }
+        let nodes = graph_nodes(repo)?;
+        let (remove, protected) = protect(&nodes, &candidates);
+        kept.extend(protected.into_iter().map(|(d, why)| KeptManifest { digest: d, reason: protection_name(why) }));
+        kept.sort_by(|a, b| a.digest.cmp(&b.digest));
+        out.manifests = remove;
+        out.kept_manifests = kept;
+    }
+    out.tags = purge.into_values().collect();
+    out.locked_tags = locked.into_iter().collect();
+    Ok(out)
+}
+
+pub(crate) fn protection_name(p: Protection) -> &'static str {
+    match p {
+        Protection::ReachableFromLive => "child_or_subject_of_live",
+        Protection::ReferrerOfLive => "referrer_of_live",
+    }
+}
+
+fn apply_repo(ctx: &Ctx<'_>, repo: &mut Repository, plan: &PurgeRepo) -> Result<()> {
+    if plan.tags.is_empty() && plan.manifests.is_empty() {
+        if repo.meta_dirty {
+            repo.save_meta()?;
+        }
+        return Ok(());
+    }
+    let removed: HashSet<&Digest> = plan.manifests.iter().collect();
+    let mut items = Vec::new();
+    for d in &plan.manifests {
+        items.push(manifest_item(repo, d));
+    }
+    for t in plan.tags.iter().filter(|t| !removed.contains(&t.digest)) {
+        let tag = Tag::parse(&t.tag)?;
+        items.extend(tag_item(repo, &tag));
+    }
+    pin(ctx.registry, &repo.name.clone(), TrashReason::Purge, ctx.now, items)?;
+    for t in &plan.tags {
+        repo.untag_unchecked(&Tag::parse(&t.tag)?, ctx.now)?;
+    }
+    for d in &plan.manifests {
+        repo.remove_manifest_unchecked(d, ctx.now);
+    }
+    repo.save()
+}
+
+/// The protection graph of a repository: for each top-level manifest, the manifest-level
+/// digests it reaches (nested manifests and indexes, subjects) and its own subject.
+/// A document of a known type that does not parse is an error (fail closed).
+pub(crate) fn graph_nodes(repo: &Repository) -> Result<BTreeMap<Digest, GraphNode>> {
+    let mut docs: BTreeMap<Digest, Option<Document>> = BTreeMap::new();
+    let read = |d: &Digest, mt: &str, docs: &mut BTreeMap<Digest, Option<Document>>| -> Result<Option<Document>> {
+        if let Some(doc) = docs.get(d) {
+            return Ok(doc.clone());
+        }
+        let kind = MediaKind::of(mt);
+        let doc = if (kind.has_children() || mt.is_empty()) && repo.blobs.contains(d) {
+            let bytes = repo.blobs.read(d, MAX_DOCUMENT_BYTES)?;
+            match Document::parse(&bytes, mt) {
+                Ok(doc) => Some(doc),
+                Err(_) if !kind.has_children() => None,
+                Err(e) => return Err(Error::corrupt(repo.blobs.path(d), e.to_string())),
+            }
+        } else {
+            None
+        };
+        docs.insert(d.clone(), doc.clone());
+        Ok(doc)
+    };
+    let mut nodes = BTreeMap::new();
+    for d in repo.manifest_digests() {
+        let mt = repo.descriptor_of(&d).map(|e| e.media_type.clone()).unwrap_or_default();
+        let root = read(&d, &mt, &mut docs)?;
+        let subject = root.as_ref().and_then(|doc| doc.subject.as_ref().map(|s| s.digest.clone()));
+        let mut reaches = BTreeSet::new();
+        let mut stack: Vec<Document> = root.into_iter().collect();
+        while let Some(doc) = stack.pop() {
+            let edges = doc.manifests.iter().chain(doc.subject.iter());
+            for e in edges {
+                if e.digest != d
+                    && reaches.insert(e.digest.clone())
+                    && let Some(child) = read(&e.digest, &e.media_type, &mut docs)?
+                {
+                    stack.push(child);
+                }
+            }
+        }
+        nodes.insert(d, GraphNode { reaches, subject });
+    }
+    Ok(nodes)
+}

@@ -1,0 +1,147 @@
+//! `wharf sweep [--dry-run]`: the cron job. Under one exclusive lock, in this order:
+//!
+//! 1. retention (when `config retention` set N days): every untagged manifest whose
+//!    `untagged_at` is at least N days before now is deleted (to the trash when soft
+//!    delete is on), except locked ones, children of indexes that stay, referrers of
+//!    manifests that stay and subjects of referrers that stay;
+//! 2. soft-delete expiry: trash records whose `expires_at` has passed are removed;
+//! 3. gc with the default grace period.
+//!
+//! `--as-of` previews a sweep at a future date. The dry run plans gc as if steps 1 and 2
+//! had been applied, so it lists exactly what the real run removes.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use super::Ctx;
+use super::gc::{self, GcOptions, GcReport, Simulation};
+use super::purge::{KeptManifest, graph_nodes, protection_name};
+use super::trash::{manifest_item, pin};
+use crate::error::Result;
+use crate::model::retention::{older_than, protect};
+use crate::model::time::parse_duration;
+use crate::model::{Digest, RepoName, Timestamp};
+use crate::registry::trash::TrashReason;
+
+#[derive(Debug, Serialize)]
+pub struct RetentionRepo {
+    pub repository: RepoName,
+    pub manifests: Vec<Digest>,
+    pub kept_manifests: Vec<KeptManifest>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RetentionReport {
+    pub untagged_days: u32,
+    pub cutoff: Timestamp,
+    pub repositories: Vec<RetentionRepo>,
+    pub total_manifests: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExpiredRecord {
+    pub id: String,
+    pub repository: String,
+    pub items: usize,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SweepReport {
+    pub dry_run: bool,
+    pub now: Timestamp,
+    /// Absent when no retention policy is set.
+    pub retention: Option<RetentionReport>,
+    pub expired: Vec<ExpiredRecord>,
+    pub gc: GcReport,
+}
+
+/// `wharf sweep [--dry-run]`.
+pub fn run(ctx: &Ctx<'_>, dry_run: bool) -> Result<SweepReport> {
+    let _lock = ctx.write_lock()?;
+    let registry = ctx.registry;
+    let mut sim = Simulation::default();
+    let retention = match registry.config().retention.untagged_days {
+        None => None,
+        Some(days) => {
+            let cutoff = ctx.now - chrono::Duration::days(i64::from(days));
+            let mut repositories = Vec::new();
+            for name in registry.repo_names()? {
+                let mut repo = registry.open_repo(&name, ctx.now)?;
+                if repo.repo_locks().protects() {
+                    continue;
+                }
+                let untagged: Vec<(Digest, Timestamp)> = repo
+                    .manifest_digests()
+                    .into_iter()
+                    .filter(|d| repo.tags_of(d).is_empty())
+                    .filter_map(|d| {
+                        let t = repo.meta.manifests.get(&d)?.untagged_at?;
+                        Some((d, t))
+                    })
+                    .collect();
+                let mut candidates: BTreeSet<Digest> = older_than(&untagged, cutoff).into_iter().collect();
+                let mut kept = Vec::new();
+                candidates.retain(|d| {
+                    let locked = repo.manifest_locks(d).protects();
+                    if locked {
+                        kept.push(KeptManifest { digest: d.clone(), reason: "locked" });
+                    }
+                    !locked
+                });
+                let (remove, protected) = if candidates.is_empty() {
+                    (Vec::new(), Vec::new())
+                } else {
+                    protect(&graph_nodes(&repo)?, &candidates)
+                };
+                kept.extend(protected.into_iter().map(|(d, w)| KeptManifest { digest: d, reason: protection_name(w) }));
+                kept.sort_by(|a, b| a.digest.cmp(&b.digest));
+                if dry_run {
+                    let soft = registry.config().soft_delete.days.is_some();
+                    for d in &remove {
+                        if soft {
+                            let mt = repo.descriptor_of(d).map(|e| e.media_type.clone()).unwrap_or_default();
+                            sim.pinned.entry(name.clone()).or_default().insert((d.clone(), mt));
+                        }
+                        sim.removed.entry(name.clone()).or_default().insert(d.clone());
+                    }
+                } else if !remove.is_empty() {
+                    let items = remove.iter().map(|d| manifest_item(&repo, d)).collect();
+                    pin(registry, &name, TrashReason::Retention, ctx.now, items)?;
+                    for d in &remove {
+                        repo.remove_manifest_unchecked(d, ctx.now);
+                    }
+                    repo.save()?;
+                } else if repo.meta_dirty {
+                    // Keep the observed untagged_at times, so that retention counts from them.
+                    repo.save_meta()?;
+                }
+                if !remove.is_empty() || !kept.is_empty() {
+                    repositories.push(RetentionRepo { repository: name, manifests: remove, kept_manifests: kept });
+                }
+            }
+            let total_manifests = repositories.iter().map(|r| r.manifests.len()).sum();
+            Some(RetentionReport { untagged_days: days, cutoff, repositories, total_manifests })
+        }
+    };
+    let mut expired = Vec::new();
+    for rec in registry.trash_records()? {
+        if rec.expired(ctx.now) {
+            if dry_run {
+                sim.expired.insert(rec.id.clone());
+            } else {
+                registry.remove_trash(&rec.id)?;
+            }
+            expired.push(ExpiredRecord {
+                id: rec.id,
+                repository: rec.repository,
+                items: rec.items.len(),
+                expires_at: rec.expires_at,
+            });
+        }
+    }
+    let opts = GcOptions { dry_run, grace: parse_duration(gc::DEFAULT_GRACE)? };
+    let gc = gc::run_locked(registry, ctx.now, &opts, &sim)?;
+    Ok(SweepReport { dry_run, now: ctx.now, retention, expired, gc })
+}
