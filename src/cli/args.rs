@@ -60,4 +60,24 @@ pub enum Command {
         /// REPO:TAG
         reference: String,
     },
+    /// Check integrity: every blob hashed, every descriptor followed, every problem reported.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// What to verify: REPO, REPO:TAG, REPO@DIGEST, or the PATH of an OCI layout or a
+    /// registry (an argument starting with `/` or `.` is always a path). None: the whole
+    /// registry.
+    #[arg(value_name = "REPO|REF|PATH")]
+    pub targets: Vec<String>,
+    /// Hashing threads (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Check presence, sizes and structure only; hash nothing.
+    #[arg(long)]
+    pub quick: bool,
+    /// How blob bytes are read: `read` (1 MiB reads, the default) or `mmap` (for benchmarks).
+    #[arg(long, value_name = "MODE", default_value = "read", hide = true)]
+    pub io: String,
 }

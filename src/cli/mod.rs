@@ -8,6 +8,7 @@
 mod args;
 mod output;
 mod render;
+mod render_verify;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -84,6 +85,9 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
     if let Command::Init = cli.command {
         return Outcome::ok(ops::init::run(&root)?);
     }
+    if let Command::Verify(a) = &cli.command {
+        return render_verify::run(&root, a, g);
+    }
     let registry = Registry::open(&root)?;
     let mut ctx = Ctx::new(&registry, now, &waiting);
     ctx.lock_wait.wait = !g.no_wait;
@@ -97,5 +101,6 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
             Outcome::ok(ops::tagging::tag(&ctx, &reference_arg(source)?, &reference_arg(target)?, *force)?)
         }
         Command::Untag { reference } => Outcome::ok(ops::tagging::untag(&ctx, &reference_arg(reference)?)?),
+        Command::Verify(_) => unreachable!("handled above"),
     }
 }

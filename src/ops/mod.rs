@@ -6,6 +6,7 @@
 pub mod init;
 pub mod listing;
 pub mod tagging;
+pub mod verify;
 
 use std::path::Path;
 
