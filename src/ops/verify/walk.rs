@@ -16,9 +16,9 @@ use super::{BlobFile, FileKey, Finding, Kind, Link, Owner, Pending, Selection, S
 use crate::error::{Error, Result};
 use crate::model::media::{Compression, OCI_ARTIFACT_MANIFEST, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION, layer_compression};
 use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, RepoName, Role, Tag};
+use crate::registry::Registry;
 use crate::registry::meta::{META_FILE, META_VERSION, Meta};
 use crate::registry::repository::{MAX_DOCUMENT_BYTES, MAX_INDEX_BYTES};
-use crate::registry::{Registry, RegistryKind};
 use crate::store::BlobStore;
 use crate::store::fs::read_limited;
 
@@ -106,7 +106,6 @@ pub(crate) fn read_head(path: &Path, n: usize) -> io::Result<Vec<u8>> {
 /// The walk of one repository.
 pub(crate) struct RepoWalk<'a> {
     registry_root: &'a Path,
-    is_registry_root: bool,
     repository: Option<String>,
     dir: &'a Path,
     quick: bool,
@@ -128,7 +127,6 @@ impl<'a> RepoWalk<'a> {
     pub fn new(registry: &'a Registry, name: Option<&RepoName>, dir: &'a Path, quick: bool) -> RepoWalk<'a> {
         RepoWalk {
             registry_root: registry.root(),
-            is_registry_root: matches!(registry.kind(), RegistryKind::Root),
             repository: name.map(|n| n.to_string()),
             dir,
             quick,
@@ -441,8 +439,9 @@ impl<'a> RepoWalk<'a> {
     }
 
     /// Reads a document-sized blob and, unless --quick, hashes it (the engine will not
-    /// read it again). `None` when it is unreadable, too large, or not what its digest
-    /// says (the digest mismatch is reported once the engine's results are settled).
+    /// read it again). `None` when it is unreadable or too large. Content that does not
+    /// match its digest is still checked and followed (every problem is reported); the
+    /// mismatch itself is reported when the engine's results are settled.
     fn read_small(&mut self, digest: &Digest, file: &BlobFile, chain: &[Link]) -> Option<Vec<u8>> {
         let bytes = match read_limited(&file.path, MAX_DOCUMENT_BYTES) {
             Ok(b) => b,
@@ -460,10 +459,7 @@ impl<'a> RepoWalk<'a> {
         };
         if !self.quick {
             let actual = Digest::of(&bytes);
-            self.hashed.insert(file.key, (actual.clone(), bytes[..bytes.len().min(super::HEAD_BYTES)].to_vec()));
-            if &actual != digest {
-                return None;
-            }
+            self.hashed.insert(file.key, (actual, bytes[..bytes.len().min(super::HEAD_BYTES)].to_vec()));
         }
         Some(bytes)
     }
@@ -543,18 +539,8 @@ impl<'a> RepoWalk<'a> {
         let path = self.dir.join(META_FILE);
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if self.is_registry_root {
-                    self.push_file(
-                        Severity::Info,
-                        Kind::SidecarMismatch,
-                        None,
-                        &path,
-                        "no sidecar: timestamps and locks are rebuilt from index.json on the next write".into(),
-                    );
-                }
-                return;
-            }
+            // No sidecar is fine: it is rebuilt from index.json on the next write.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return,
             Err(e) => {
                 self.push_file(Severity::Error, Kind::InvalidSidecar, None, &path, format!("unreadable: {e}"));
                 return;
