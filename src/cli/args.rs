@@ -77,7 +77,8 @@ pub struct VerifyArgs {
     /// Check presence, sizes and structure only; hash nothing.
     #[arg(long)]
     pub quick: bool,
-    /// How blob bytes are read: `read` (1 MiB reads, the default) or `mmap` (for benchmarks).
-    #[arg(long, value_name = "MODE", default_value = "read", hide = true)]
+    /// How blob bytes are read: `auto` (mmap for files of 1 MiB and more, the default),
+    /// `read` (1 MiB reads) or `mmap`; for benchmarks.
+    #[arg(long, value_name = "MODE", default_value = "auto", hide = true)]
     pub io: String,
 }

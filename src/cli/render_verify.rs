@@ -13,8 +13,9 @@ use crate::ops::verify::{self, Finding, IoMode, Link, Severity, VerifyOptions, V
 use crate::registry::LockWait;
 
 pub(super) fn run(root: &Path, a: &VerifyArgs, g: &Global) -> Result<Outcome> {
-    let io = IoMode::parse(&a.io)
-        .ok_or_else(|| Error::Usage(format!("--io `{}` is not an I/O mode: expected `read` or `mmap`", a.io)))?;
+    let io = IoMode::parse(&a.io).ok_or_else(|| {
+        Error::Usage(format!("--io `{}` is not an I/O mode: expected `auto`, `read` or `mmap`", a.io))
+    })?;
     let opts = VerifyOptions {
         jobs: a.jobs.map(usize::from),
         quick: a.quick,

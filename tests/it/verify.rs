@@ -504,3 +504,70 @@ fn layouts_made_by_skopeo_and_umoci_verify_clean() {
     assert_eq!((code, &r["findings"]), (0, &json!([])));
     assert_eq!(r["counts"]["repositories"], 2);
 }
+
+#[test]
+fn schema1_manifest_is_reported_as_legacy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&tmp.path().join("old"));
+    let layer = l.put(&gzip(&tar_of("f", b"v1")));
+    let m = json!({"schemaVersion": 1, "name": "old", "tag": "1", "architecture": "amd64",
+        "fsLayers": [{"blobSum": layer.digest}], "history": [{"v1Compatibility": "{}"}]});
+    let m = l.put(&serde_json::to_vec(&m).unwrap());
+    l.tag("1", &m, "application/vnd.docker.distribution.manifest.v1+prettyjws");
+    let (code, r) = verify_path(&[&dir_arg(&l)]);
+    assert_eq!(code, 1);
+    assert_eq!(summary(&r), vec![s("warning", "legacy_schema1", "old", &m.digest)]);
+    // Its blobSums are still followed: remove the layer and it is missing.
+    std::fs::remove_file(l.blob_path(&layer)).unwrap();
+    let (_, r) = verify_path(&[&dir_arg(&l)]);
+    assert_eq!(
+        summary(&r),
+        vec![s("error", "missing_blob", "old", &layer.digest), s("warning", "legacy_schema1", "old", &m.digest)]
+    );
+}
+
+#[test]
+fn registry_pool_strays_and_stale_staging() {
+    let Some(src) = fixture("regclient/external") else { return };
+    let reg = Reg::new();
+    reg.adopt_layout(&src, "external");
+    let dead = reg.root.join(".wharf/staging/999-dead");
+    std::fs::create_dir_all(&dead).unwrap();
+    std::fs::write(dead.join("owner"), b"").unwrap();
+    std::fs::write(reg.root.join(".wharf/blobs/sha256/junk"), b"x").unwrap();
+    let orphan = sha(b"orphan");
+    std::fs::write(reg.root.join(".wharf/blobs/sha256").join(&orphan[7..]), b"orphan").unwrap();
+    let (code, r) = verify_reg(&reg, &[]);
+    assert_eq!(code, 1);
+    let subject = "sha256:dfae8f425735a5e3a72e40d6609e03079995511d48157c74d54801ff4430491e";
+    assert_eq!(
+        summary(&r),
+        vec![
+            s("warning", "stray_file", "", ""),
+            s("info", "stale_staging", "", ""),
+            s("info", "unreferenced_blob", "", &orphan),
+            s("info", "subject_absent", "external", subject),
+            s("info", "subject_absent", "external", subject),
+        ]
+    );
+    assert_eq!(r["findings"][0]["file"], ".wharf/blobs/sha256/junk");
+    assert_eq!(r["findings"][1]["file"], ".wharf/staging/999-dead");
+}
+
+#[test]
+fn a_reference_includes_its_referrers() {
+    let Some(src) = fixture("regclient/testrepo") else { return };
+    let reg = Reg::new();
+    let dir = reg.adopt_layout(&src, "testrepo");
+    // a1 is an SBOM whose subject is v2; damage a blob only a1 reaches.
+    let sbom = "sha256:e9c3c1c06f1825ffa801eac2930fc97e8cecf63d41c7f5d92a8bb21d7ed288bc";
+    std::fs::write(dir.join("blobs/sha256").join(&sbom[7..]), b"xxxxx").unwrap();
+    let (code, r) = verify_reg(&reg, &["testrepo:v2"]);
+    assert_eq!(code, 1);
+    assert_eq!(summary(&r), vec![s("error", "digest_mismatch", "testrepo", sbom)]);
+    let a1 = "sha256:0484e93c23cddf24a8400547119558312023295af241d4cd1eaf1b27145c5026";
+    assert_eq!(chain(&r["findings"][0]), vec![a1.to_string(), sbom.to_string()]);
+    assert_eq!(r["findings"][0]["path"][0]["tag"], "a1");
+    // A reference that does not resolve cannot be verified.
+    reg.wharf(&["verify", "testrepo:nope"]).code(2).stderr_has("tag `testrepo:nope` does not exist");
+}

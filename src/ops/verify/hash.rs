@@ -21,9 +21,12 @@ use crate::model::Digest;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IoMode {
-    /// `read(2)` into a 1 MiB buffer per thread. The default: measured as fast as mmap
-    /// on large cached files and faster on small ones (docs/VERIFY.md).
+    /// The default: `mmap` for files of [`MMAP_MIN`] bytes and more, `read` below, as
+    /// measured (docs/VERIFY.md: mmap saves the copy on large files, read saves the
+    /// mapping's set-up on small ones).
     #[default]
+    Auto,
+    /// `read(2)` into a 1 MiB buffer per thread.
     Read,
     /// `mmap(2)`, one window of [`MMAP_WINDOW`] bytes at a time.
     Mmap,
@@ -32,6 +35,7 @@ pub enum IoMode {
 impl IoMode {
     pub fn parse(s: &str) -> Option<IoMode> {
         match s {
+            "auto" => Some(IoMode::Auto),
             "read" => Some(IoMode::Read),
             "mmap" => Some(IoMode::Mmap),
             _ => None,
@@ -42,7 +46,9 @@ impl IoMode {
 /// Size of the read buffer.
 pub const READ_BUF: usize = 1 << 20;
 /// Size of one mmap window: bounds the resident mapped pages per thread.
-pub const MMAP_WINDOW: u64 = 64 << 20;
+pub const MMAP_WINDOW: u64 = 16 << 20;
+/// Smallest file [`IoMode::Auto`] maps.
+pub const MMAP_MIN: u64 = 1 << 20;
 
 /// One file to hash.
 #[derive(Debug, Clone)]
@@ -65,10 +71,12 @@ pub struct FileHash {
 /// Hashes one file, keeping its first `head` bytes.
 pub fn hash_file(path: &Path, mode: IoMode, head: usize, progress: &(dyn Fn(u64) + Sync)) -> io::Result<FileHash> {
     let file = File::open(path)?;
-    match mode {
-        IoMode::Read => hash_read(file, head, progress),
-        IoMode::Mmap => hash_mmap(&file, head, progress),
-    }
+    let mmap = match mode {
+        IoMode::Read => false,
+        IoMode::Mmap => true,
+        IoMode::Auto => file.metadata()?.len() >= MMAP_MIN,
+    };
+    if mmap { hash_mmap(&file, head, progress) } else { hash_read(file, head, progress) }
 }
 
 /// Hashes every job on the current rayon pool, largest first (so that one big file does
@@ -146,13 +154,14 @@ fn hash_mmap(file: &File, head_len: usize, progress: &(dyn Fn(u64) + Sync)) -> i
 /// Maps `len` bytes of `file` from `offset`, read-only. The only `unsafe` of the crate.
 fn map_window(file: &File, offset: u64, len: usize) -> io::Result<memmap2::Mmap> {
     // SAFETY: the mapping is read-only and private to this function's caller, which only
-    // reads it as a byte slice while `file` stays open. Mapped memory can change under us
+    // reads it as a byte slice while `file` stays open. `populate` pre-faults the window
+    // (one system call instead of a page fault per few pages). Mapped memory can change under us
     // only if another process modifies the file in place; wharf never modifies a blob in
     // place (blobs are written to a temp file and renamed), verify holds the registry's
     // shared lock, and the worst a foreign writer can cause is a wrong digest (reported
     // as a finding) or SIGBUS if it truncates the file mid-hash — the documented cost of
     // mmap, which is why `read` is the default mode.
-    unsafe { memmap2::MmapOptions::new().offset(offset).len(len).map(file) }
+    unsafe { memmap2::MmapOptions::new().offset(offset).len(len).populate().map(file) }
 }
 
 #[cfg(test)]
@@ -163,7 +172,7 @@ mod tests {
     #[test]
     fn both_modes_agree_with_the_reference_digest() {
         let dir = tempfile::tempdir().unwrap();
-        let sizes = [0usize, 1, 511, READ_BUF - 1, READ_BUF, READ_BUF + 7, 3 * READ_BUF + 5];
+        let sizes = [0usize, 1, 511, READ_BUF - 1, READ_BUF, READ_BUF + 7, 3 * READ_BUF + 5, MMAP_WINDOW as usize + 3];
         let mut jobs = Vec::new();
         let mut want = Vec::new();
         for (i, n) in sizes.iter().enumerate() {
@@ -173,7 +182,7 @@ mod tests {
             want.push((Digest::of(&bytes), bytes.len() as u64, bytes[..bytes.len().min(8)].to_vec()));
             jobs.push(HashJob { path: p, size: *n as u64 });
         }
-        for mode in [IoMode::Read, IoMode::Mmap] {
+        for mode in [IoMode::Read, IoMode::Mmap, IoMode::Auto] {
             let seen = AtomicU64::new(0);
             let got = hash_files(&jobs, mode, 8, &|n| {
                 seen.fetch_add(n, Ordering::Relaxed);
