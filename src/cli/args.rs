@@ -181,6 +181,8 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Check integrity: every blob hashed, every descriptor followed, every problem reported.
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -201,4 +203,23 @@ pub enum ConfigCommand {
         #[arg(long)]
         disable: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// What to verify: REPO, REPO:TAG, REPO@DIGEST, or the PATH of an OCI layout or a
+    /// registry (an argument starting with `/` or `.` is always a path). None: the whole
+    /// registry.
+    #[arg(value_name = "REPO|REF|PATH")]
+    pub targets: Vec<String>,
+    /// Hashing threads (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Check presence, sizes and structure only; hash nothing.
+    #[arg(long)]
+    pub quick: bool,
+    /// How blob bytes are read: `auto` (mmap for files of 1 MiB and more, the default),
+    /// `read` (1 MiB reads) or `mmap`; for benchmarks.
+    #[arg(long, value_name = "MODE", default_value = "auto", hide = true)]
+    pub io: String,
 }

@@ -10,6 +10,7 @@ mod output;
 mod render;
 mod render_found;
 mod render_lifecycle;
+mod render_verify;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -92,6 +93,9 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
     if let Command::Init = cli.command {
         return Outcome::ok(ops::init::run(&root)?);
     }
+    if let Command::Verify(a) = &cli.command {
+        return render_verify::run(&root, a, g);
+    }
     let registry = Registry::open(&root)?;
     let mut ctx = Ctx::new(&registry, now, &waiting);
     ctx.lock_wait.wait = !g.no_wait;
@@ -167,5 +171,6 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
             let digest = digest.as_deref().map(crate::model::Digest::parse).transpose()?;
             Outcome::ok(ops::trash::restore(&ctx, &reference_arg(reference)?, digest.as_ref(), *force)?)
         }
+        Command::Verify(_) => unreachable!("handled above"),
     }
 }

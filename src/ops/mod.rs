@@ -14,6 +14,7 @@ pub mod purge;
 pub mod sweep;
 pub mod tagging;
 pub mod trash;
+pub mod verify;
 
 use std::path::Path;
 

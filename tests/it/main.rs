@@ -7,3 +7,4 @@ mod interop;
 mod gc;
 mod lifecycle;
 mod lifecycle_util;
+mod verify;

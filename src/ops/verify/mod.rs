@@ -1,0 +1,568 @@
+//! `wharf verify`: every byte hashed, every edge followed, every problem reported.
+//!
+//! It owns the integrity check of a registry, of some of its repositories or references,
+//! or of a plain OCI layout, and returns a [`VerifyReport`] whose findings are data
+//! (severity, kind, repository, digest, the chain of descriptors from index.json, a
+//! message), never errors: an error (exit 2) means verify could not run at all. It reads
+//! only; it never changes a file. The structure and graph checks live in [`walk`], the
+//! parallel hashing engine in [`hash`] (reusable by other operations).
+
+pub mod hash;
+mod walk;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::model::media::OCI_LAYOUT_FILE;
+use crate::model::{Digest, Reference, RepoName, Role};
+use crate::registry::{CONFIG_FILE, LockWait, Registry, RegistryKind, STATE_DIR};
+use crate::store::{BlobStore, LockGuard};
+pub use hash::IoMode;
+
+/// How much of each blob's head the engine keeps for magic-number checks.
+const HEAD_BYTES: usize = 512;
+
+/// Options of one verify run.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Size of the hashing thread pool; `None` uses one thread per core.
+    pub jobs: Option<usize>,
+    /// Check presence, sizes and structure only; hash nothing.
+    pub quick: bool,
+    pub io: IoMode,
+    /// Draw a progress bar (bytes/s) on stderr.
+    pub progress: bool,
+}
+
+/// How bad a finding is. Errors and warnings make verify exit 1; info does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+/// What kind of problem a finding is (a stable, machine-readable name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// `oci-layout` is missing, unreadable, or names another version.
+    LayoutVersion,
+    /// index.json is missing, unreadable or does not follow the schema.
+    InvalidIndex,
+    /// A descriptor points at a blob that is not in the repository.
+    MissingBlob,
+    /// A blob's content does not hash to its file name.
+    DigestMismatch,
+    /// A blob's size differs from the size a descriptor declares.
+    SizeMismatch,
+    /// A manifest, index or config does not parse or does not follow its schema.
+    InvalidDocument,
+    /// A media type disagrees with the bytes or with the document it labels.
+    MediaTypeMismatch,
+    /// A Docker v2 schema 1 manifest: recognised, legacy.
+    LegacySchema1,
+    /// An image config's diff_ids count differs from the manifest's layer count.
+    DiffIdsMismatch,
+    /// Two index.json entries carry the same tag.
+    DuplicateTag,
+    /// wharf-meta.json does not parse.
+    InvalidSidecar,
+    /// wharf-meta.json disagrees with index.json.
+    SidecarMismatch,
+    /// A file in blobs/ whose name is not a sha256 digest.
+    StrayFile,
+    /// A staging area left by an import whose process is gone.
+    StaleStaging,
+    /// A blob nothing reachable references (gc's job).
+    UnreferencedBlob,
+    /// A referrer's subject is not in the repository (allowed by OCI 1.1).
+    SubjectAbsent,
+    /// A blob or file could not be read.
+    Unreadable,
+}
+
+/// One step of the chain of descriptors from index.json to a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Link {
+    /// `manifest` for an index.json entry or an index's child; `config`, `layer`,
+    /// `subject` for a manifest's edges.
+    pub role: Role,
+    /// Position in the parent's list (`manifests[i]`, `layers[i]`); none for config and
+    /// subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    pub digest: Digest,
+    pub media_type: String,
+    /// The tag of an index.json entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
+
+/// One problem found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub kind: Kind,
+    /// The repository, or none for registry-wide findings (pool, staging).
+    pub repository: Option<String>,
+    pub digest: Option<Digest>,
+    /// The chain of descriptors from index.json; empty for a blob nothing references and
+    /// for file-level findings.
+    pub path: Vec<Link>,
+    /// The file concerned, relative to its registry (or layout) root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    pub message: String,
+}
+
+/// Counters of one run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    pub repositories: usize,
+    /// Manifests and indexes parsed.
+    pub documents: usize,
+    /// Blob files seen (a file hard-linked into three repositories counts three times).
+    pub blob_files: usize,
+    /// Distinct files (inodes) hashed; a blob shared through the pool is hashed once.
+    pub blobs_hashed: usize,
+    pub bytes_hashed: u64,
+    pub errors: usize,
+    pub warnings: usize,
+    pub info: usize,
+}
+
+/// The report of `wharf verify`.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    /// What was verified, one entry per argument (or the registry root).
+    pub scope: Vec<String>,
+    /// False with `--quick`: no blob was hashed.
+    pub hashed: bool,
+    pub io: IoMode,
+    pub jobs: usize,
+    pub counts: Counts,
+    pub seconds: f64,
+    pub bytes_per_second: f64,
+    pub findings: Vec<Finding>,
+}
+
+impl VerifyReport {
+    /// 1 when there is an error or a warning, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.counts.errors + self.counts.warnings > 0 { 1 } else { 0 }
+    }
+}
+
+/// Which manifests of a repository to check.
+#[derive(Debug, Clone)]
+pub(crate) enum Selection {
+    /// Everything index.json lists, plus the files-level checks (strays, unreferenced
+    /// blobs, sidecar).
+    All,
+    /// These references' closures and their referrers.
+    Refs(Vec<Reference>),
+}
+
+/// One repository to check.
+struct Unit {
+    reg: usize,
+    name: Option<RepoName>,
+    dir: PathBuf,
+    selection: Selection,
+}
+
+/// An opened registry (or layout) and whether the whole of it is in scope.
+struct OpenReg {
+    registry: Registry,
+    whole: bool,
+    _lock: Option<LockGuard>,
+}
+
+/// Identity of a file: the same inode under several names is one file, hashed once.
+pub(crate) type FileKey = (u64, u64);
+
+/// A blob file seen somewhere, and who owns it (for findings).
+#[derive(Debug, Clone)]
+pub(crate) struct Owner {
+    pub repository: Option<String>,
+    pub digest: Digest,
+    pub file: String,
+    /// The first chain of descriptors that reached it (empty: unreferenced).
+    pub path: Vec<Link>,
+}
+
+/// What the run learned about one file.
+enum FileResult {
+    Hashed(Digest, Vec<u8>),
+    /// `--quick`: only the first bytes were read.
+    Head(Vec<u8>),
+    Failed(String),
+}
+
+/// The file behind a blob of a repository.
+#[derive(Debug, Clone)]
+pub(crate) struct BlobFile {
+    pub path: PathBuf,
+    pub size: u64,
+    pub key: FileKey,
+}
+
+/// What the walk found that only hashing can settle.
+#[derive(Default)]
+pub(crate) struct Pending {
+    /// Every distinct file to hash, with its owners.
+    pub files: BTreeMap<FileKey, (PathBuf, u64, Vec<Owner>)>,
+    /// Results already known (documents hashed while being parsed).
+    pub done: HashMap<FileKey, (Digest, Vec<u8>)>,
+    /// Layers whose bytes must agree with their media type, checked on the head bytes.
+    pub layer_checks: Vec<walk::LayerCheck>,
+    /// Blobs that are unreferenced, reported as info unless their content is wrong.
+    pub unreferenced: Vec<Owner>,
+}
+
+/// Runs verify. `root` is the registry root (opened only when an argument needs it);
+/// `args` are REPO, REF or PATH arguments (none: the whole registry).
+pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'_>) -> Result<VerifyReport> {
+    let started = Instant::now();
+    let (regs, units, scope) = resolve_targets(root, args, wait)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.unwrap_or(0))
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start {} hashing threads: {e}", opts.jobs.unwrap_or(0))))?;
+    let jobs = pool.current_num_threads();
+
+    let mut findings = Vec::new();
+    let mut pending = Pending::default();
+    let mut counts = Counts::default();
+    let mut seen_units = BTreeSet::new();
+    for unit in &units {
+        if !seen_units.insert((unit.reg, unit.dir.clone(), format!("{:?}", unit.selection))) {
+            continue;
+        }
+        let reg = &regs[unit.reg];
+        let mut w = walk::RepoWalk::new(&reg.registry, unit.name.as_ref(), &unit.dir, opts.quick);
+        w.run(&unit.selection)?;
+        counts.repositories += 1;
+        counts.documents += w.documents;
+        counts.blob_files += w.blob_files;
+        findings.append(&mut w.findings);
+        w.into_pending(&mut pending);
+    }
+    for reg in regs.iter().filter(|r| r.whole) {
+        registry_checks(&reg.registry, &mut findings, &mut pending)?;
+    }
+
+    // Hash every distinct file once, largest first, on the pool.
+    let mut results: HashMap<FileKey, FileResult> = HashMap::new();
+    for (k, (d, head)) in &pending.done {
+        results.insert(*k, FileResult::Hashed(d.clone(), head.clone()));
+    }
+    counts.blobs_hashed = pending.done.len();
+    counts.bytes_hashed = pending.files.iter().filter(|(k, _)| pending.done.contains_key(k)).map(|(_, f)| f.1).sum();
+    let todo: Vec<(FileKey, hash::HashJob)> = pending
+        .files
+        .iter()
+        .filter(|(k, _)| !pending.done.contains_key(k))
+        .map(|(k, (p, size, _))| (*k, hash::HashJob { path: p.clone(), size: *size }))
+        .collect();
+    if opts.quick {
+        for (k, job) in &todo {
+            let r = match walk::read_head(&job.path, HEAD_BYTES) {
+                Ok(head) => FileResult::Head(head),
+                Err(e) => FileResult::Failed(e.to_string()),
+            };
+            results.insert(*k, r);
+        }
+    } else {
+        let total: u64 = todo.iter().map(|(_, j)| j.size).sum();
+        let bar = opts.progress.then(|| progress_bar(total));
+        let done = AtomicU64::new(0);
+        let tick = |n: u64| {
+            let so_far = done.fetch_add(n, Ordering::Relaxed) + n;
+            if let Some(b) = &bar {
+                b.set_position(so_far);
+            }
+        };
+        let job_list: Vec<hash::HashJob> = todo.iter().map(|(_, j)| j.clone()).collect();
+        let hashed = pool.install(|| hash::hash_files(&job_list, opts.io, HEAD_BYTES, &tick));
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        for ((k, _), r) in todo.iter().zip(hashed) {
+            let r = match r {
+                Ok(fh) => {
+                    counts.blobs_hashed += 1;
+                    counts.bytes_hashed += fh.len;
+                    FileResult::Hashed(fh.digest, fh.head)
+                }
+                Err(e) => FileResult::Failed(e.to_string()),
+            };
+            results.insert(*k, r);
+        }
+    }
+
+    // Settle what hashing decides: content digests, layer magic, unreferenced blobs.
+    let mut bad_content: BTreeSet<(Option<String>, Digest)> = BTreeSet::new();
+    for (k, (_, _, owners)) in &pending.files {
+        let (kind, message) = match results.get(k) {
+            Some(FileResult::Hashed(actual, _)) => {
+                (Kind::DigestMismatch, format!("content hashes to {actual}, not to the digest it is stored under"))
+            }
+            Some(FileResult::Failed(e)) => (Kind::Unreadable, format!("could not read the blob: {e}")),
+            _ => continue,
+        };
+        for o in owners {
+            if let Some(FileResult::Hashed(actual, _)) = results.get(k)
+                && actual == &o.digest
+            {
+                continue;
+            }
+            bad_content.insert((o.repository.clone(), o.digest.clone()));
+            findings.push(Finding {
+                severity: Severity::Error,
+                kind,
+                repository: o.repository.clone(),
+                digest: Some(o.digest.clone()),
+                path: o.path.clone(),
+                file: Some(o.file.clone()),
+                message: message.clone(),
+            });
+        }
+    }
+    for check in &pending.layer_checks {
+        let head = match results.get(&check.key) {
+            Some(FileResult::Hashed(_, head)) | Some(FileResult::Head(head)) => head,
+            _ => continue,
+        };
+        if bad_content.contains(&(check.repository.clone(), check.digest.clone())) {
+            continue;
+        }
+        if let Some(f) = check.judge(head) {
+            findings.push(f);
+        }
+    }
+    for o in &pending.unreferenced {
+        if bad_content.contains(&(o.repository.clone(), o.digest.clone())) {
+            continue;
+        }
+        findings.push(Finding {
+            severity: Severity::Info,
+            kind: Kind::UnreferencedBlob,
+            repository: o.repository.clone(),
+            digest: Some(o.digest.clone()),
+            path: Vec::new(),
+            file: Some(o.file.clone()),
+            message: "nothing reachable from index.json references this blob; `wharf gc` removes it".into(),
+        });
+    }
+
+    findings.sort_by(|a, b| {
+        (a.severity, &a.repository, a.kind, &a.digest, &a.file, a.path.len(), &a.message).cmp(&(
+            b.severity,
+            &b.repository,
+            b.kind,
+            &b.digest,
+            &b.file,
+            b.path.len(),
+            &b.message,
+        ))
+    });
+    findings.dedup();
+    for f in &findings {
+        match f.severity {
+            Severity::Error => counts.errors += 1,
+            Severity::Warning => counts.warnings += 1,
+            Severity::Info => counts.info += 1,
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let bytes_per_second = if seconds > 0.0 { counts.bytes_hashed as f64 / seconds } else { 0.0 };
+    Ok(VerifyReport { scope, hashed: !opts.quick, io: opts.io, jobs, counts, seconds, bytes_per_second, findings })
+}
+
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "verifying {wide_bar} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+        )
+        .expect("valid template"),
+    );
+    bar
+}
+
+/// True when `arg` names a directory that is an OCI layout or a wharf registry.
+fn is_layout_or_registry(arg: &str) -> bool {
+    let p = Path::new(arg);
+    p.join(OCI_LAYOUT_FILE).is_file() || p.join(STATE_DIR).join(CONFIG_FILE).is_file()
+}
+
+/// Tells PATH arguments from REPO and REF arguments, opens what they need, takes the
+/// shared lock of each registry. See docs/VERIFY.md ("Arguments") for the rule.
+fn resolve_targets(
+    root: &Path,
+    args: &[String],
+    wait: &LockWait<'_>,
+) -> Result<(Vec<OpenReg>, Vec<Unit>, Vec<String>)> {
+    let mut regs: Vec<OpenReg> = Vec::new();
+    let mut units = Vec::new();
+    let mut scope = Vec::new();
+    let mut root_idx: Option<usize> = None;
+    let open = |path: &Path, whole: bool, regs: &mut Vec<OpenReg>| -> Result<usize> {
+        let registry = Registry::open(path)?;
+        let lock = registry.lock_shared(wait)?;
+        regs.push(OpenReg { registry, whole, _lock: lock });
+        Ok(regs.len() - 1)
+    };
+    let add_whole = |idx: usize, regs: &Vec<OpenReg>, units: &mut Vec<Unit>| -> Result<()> {
+        let r = &regs[idx].registry;
+        for name in r.repo_names()? {
+            let dir = r.repo_dir(&name)?;
+            units.push(Unit { reg: idx, name: Some(name), dir, selection: Selection::All });
+        }
+        Ok(())
+    };
+    if args.is_empty() {
+        let idx = open(root, true, &mut regs)?;
+        add_whole(idx, &regs, &mut units)?;
+        scope.push(format!("registry {}", root.display()));
+        return Ok((regs, units, scope));
+    }
+    for arg in args {
+        let explicit_path = arg.starts_with('/') || arg.starts_with('.') || arg.ends_with('/');
+        let parsed = if explicit_path { None } else { Reference::parse_loose(arg).ok() };
+        let in_root = match &parsed {
+            Some(r) => {
+                let idx = match root_idx {
+                    Some(i) => Some(i),
+                    None if Registry::open(root).is_ok() => {
+                        let i = open(root, false, &mut regs)?;
+                        root_idx = Some(i);
+                        Some(i)
+                    }
+                    None => None,
+                };
+                idx.filter(|&i| regs[i].registry.repo_exists(&r.repo)).map(|i| (i, r.clone()))
+            }
+            None => None,
+        };
+        match in_root {
+            Some((idx, r)) => {
+                let dir = regs[idx].registry.repo_dir(&r.repo)?;
+                let selection = if r.tag.is_none() && r.digest.is_none() {
+                    scope.push(format!("repository {}", r.repo));
+                    Selection::All
+                } else {
+                    scope.push(format!("reference {r}"));
+                    Selection::Refs(vec![r.clone()])
+                };
+                units.push(Unit { reg: idx, name: Some(r.repo.clone()), dir, selection });
+            }
+            None if explicit_path || is_layout_or_registry(arg) => {
+                let idx = open(Path::new(arg), true, &mut regs)?;
+                add_whole(idx, &regs, &mut units)?;
+                scope.push(format!("layout {arg}"));
+                if let RegistryKind::Root = regs[idx].registry.kind() {
+                    scope.pop();
+                    scope.push(format!("registry {arg}"));
+                }
+            }
+            None => {
+                return Err(match parsed {
+                    Some(r) if root_idx.is_some() => Error::RepoNotFound { repo: r.repo.to_string() },
+                    Some(_) => Error::Usage(format!(
+                        "`{arg}` is neither a repository of the registry at {} (no registry there) nor a directory holding an OCI layout",
+                        root.display()
+                    )),
+                    None => Error::Usage(format!(
+                        "`{arg}` is neither a repository or reference (REPO, REPO:TAG, REPO@DIGEST) nor a directory holding an OCI layout (oci-layout) or a registry"
+                    )),
+                });
+            }
+        }
+    }
+    Ok((regs, units, scope))
+}
+
+/// Checks of a registry as a whole: the pool (strays, content, blobs no repository
+/// holds) and staging areas left by dead processes.
+fn registry_checks(registry: &Registry, findings: &mut Vec<Finding>, pending: &mut Pending) -> Result<()> {
+    let Some(pool) = registry.pool() else { return Ok(()) };
+    let root = registry.root();
+    let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+    let listing = match pool.list() {
+        Ok(l) => l,
+        Err(e) => {
+            findings.push(file_finding(Severity::Error, Kind::Unreadable, None, None, rel(pool.root()), e.to_string()));
+            return Ok(());
+        }
+    };
+    for s in &listing.strays {
+        findings.push(file_finding(
+            Severity::Warning,
+            Kind::StrayFile,
+            None,
+            None,
+            rel(s),
+            "not a blob (its name is not a sha256 digest); move it out of blobs/".into(),
+        ));
+    }
+    // Digests some repository holds, to tell pool blobs nothing uses.
+    let mut held: BTreeSet<Digest> = BTreeSet::new();
+    for name in registry.repo_names()? {
+        if let Ok(l) = BlobStore::new(registry.repo_dir(&name)?.join("blobs")).list() {
+            held.extend(l.blobs.into_iter().map(|b| b.digest));
+        }
+    }
+    for b in &listing.blobs {
+        let key = match std::fs::metadata(&b.path) {
+            Ok(m) => (m.dev(), m.ino()),
+            Err(e) => {
+                findings.push(file_finding(
+                    Severity::Error,
+                    Kind::Unreadable,
+                    None,
+                    Some(b.digest.clone()),
+                    rel(&b.path),
+                    e.to_string(),
+                ));
+                continue;
+            }
+        };
+        let owner = Owner { repository: None, digest: b.digest.clone(), file: rel(&b.path), path: Vec::new() };
+        pending.files.entry(key).or_insert_with(|| (b.path.clone(), b.size, Vec::new())).2.push(owner.clone());
+        if !held.contains(&b.digest) {
+            pending.unreferenced.push(owner);
+        }
+    }
+    for s in crate::store::staging::scan(&registry.staging_root())?.into_iter().filter(|s| !s.live) {
+        findings.push(file_finding(
+            Severity::Info,
+            Kind::StaleStaging,
+            None,
+            None,
+            rel(&s.dir),
+            "staging area of an import whose process is gone; `wharf gc` removes it".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn file_finding(
+    severity: Severity,
+    kind: Kind,
+    repository: Option<String>,
+    digest: Option<Digest>,
+    file: String,
+    message: String,
+) -> Finding {
+    Finding { severity, kind, repository, digest, path: Vec::new(), file: Some(file), message }
+}
