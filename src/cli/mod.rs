@@ -8,6 +8,7 @@
 mod args;
 mod output;
 mod render;
+mod render_import;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -97,5 +98,24 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
             Outcome::ok(ops::tagging::tag(&ctx, &reference_arg(source)?, &reference_arg(target)?, *force)?)
         }
         Command::Untag { reference } => Outcome::ok(ops::tagging::untag(&ctx, &reference_arg(reference)?)?),
+        Command::Import { sources, repo, tags, platforms, force, scoped } => {
+            let opts = render_import::import_options(sources, repo, tags, platforms, *force, *scoped)?;
+            Outcome::ok(ops::import::run(&ctx, &opts)?)
+        }
+        Command::Export { refs, output, format } => {
+            let opts = ops::export::Options {
+                refs: refs.iter().map(|r| reference_arg(r)).collect::<Result<_>>()?,
+                output: output.clone(),
+                format: ops::export::Format::parse(format)?,
+            };
+            if opts.output == "-" && g.json {
+                return Err(Error::Usage("--json cannot be combined with -o - (stdout carries the archive)".into()));
+            }
+            let mut outcome = Outcome::ok(ops::export::run(&ctx, &opts)?)?;
+            if opts.output == "-" {
+                outcome.human.clear();
+            }
+            Ok(outcome)
+        }
     }
 }

@@ -3,6 +3,8 @@
 //! serialisable report; it prints nothing. Destructive operations build a plan first and
 //! apply it second, so `--dry-run` is the plan alone.
 
+pub mod export;
+pub mod import;
 pub mod init;
 pub mod listing;
 pub mod tagging;
