@@ -2,4 +2,7 @@
 //! registries, and the real skopeo / umoci / oci-image-tool on what it writes.
 
 mod common;
+mod export;
 mod foundation;
+mod import;
+mod shapes;

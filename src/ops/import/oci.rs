@@ -205,6 +205,26 @@ fn select_root(
     let what = format!("{label}: {}", desc.digest);
     let doc = Document::parse(&root_blob.read_small(&what)?, &desc.media_type)
         .map_err(|e| Error::Invalid(format!("{what}: not a manifest or index: {e}")))?;
+    // The document's own mediaType wins over the entry's (Docker 25+ types OCI manifests
+    // as Docker v2 in index.json, which hides them from skopeo's oci: transport).
+    let mut desc = desc;
+    // A Docker v2 manifest always carries its mediaType; one without it, with an OCI
+    // config, is an OCI manifest.
+    let own = doc.media_type.clone().or_else(|| {
+        (desc.media_type == media::DOCKER_MANIFEST
+            && doc.config.as_ref().is_some_and(|c| c.media_type == media::OCI_CONFIG))
+        .then(|| media::OCI_MANIFEST.to_string())
+    });
+    if let Some(own) = &own
+        && own != &desc.media_type
+        && MediaKind::of(own).has_children()
+    {
+        notes.push(format!(
+            "{}: the index entry said {}, the manifest itself says {own}; recorded as {own}",
+            desc.digest, desc.media_type
+        ));
+        desc.media_type = own.clone();
+    }
     if doc.kind != MediaKind::Index {
         let mut c = Closure::default();
         collect(content, sink, &desc, true, &mut c)?;
