@@ -3,7 +3,7 @@
 //! view of what a source holds ([`Content`]).
 
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
@@ -82,14 +82,15 @@ impl<'a> Sink<'a> {
         } else {
             check_free_space(self.staging.dir(), size, what)?;
             let store = self.staging.blobs();
-            let mut w = store.writer(self.staging.temp_dir())?;
+            let mut w = store.pipelined_writer(self.staging.temp_dir(), CHUNK, 4)?;
             loop {
-                let n = read_some(r, &mut self.buf, size - got, what)?;
+                let mut b = w.buffer();
+                let n = read_some(r, &mut b, size - got, what)?;
                 if n == 0 {
                     break;
                 }
-                note_head(&mut head, &self.buf[..n]);
-                w.write_all(&self.buf[..n]).map_err(Error::io("write to the staging area", self.staging.dir()))?;
+                note_head(&mut head, &b[..n]);
+                w.submit(b, n)?;
                 got += n as u64;
             }
             if got != size {
