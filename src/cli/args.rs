@@ -181,6 +181,38 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Import images from archives or layouts (docker-archive, oci-archive, OCI layout, skopeo dir:; gzip/zstd/xz/bzip2; - for stdin).
+    Import {
+        /// Files or directories, detected by content; `-` reads stdin.
+        #[arg(required = true, value_name = "SOURCE")]
+        sources: Vec<String>,
+        /// Put every image into this repository (overrides the names in the source).
+        #[arg(long, value_name = "R")]
+        repo: Option<String>,
+        /// Tag the image with T (repeatable; replaces the source's tags; one image only).
+        #[arg(long = "tag", value_name = "T")]
+        tags: Vec<String>,
+        /// Import only these platforms of multi-platform images (repeatable).
+        #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
+        platforms: Vec<String>,
+        /// Move tags that already point at another manifest (the old one stays, untagged).
+        #[arg(long)]
+        force: bool,
+        /// Keep the registry host as the first path component (localhost:5000/app -> localhost-5000/app).
+        #[arg(long)]
+        scoped: bool,
+    },
+    /// Export manifests (REPO:TAG or REPO@DIGEST) as an archive or a layout.
+    Export {
+        #[arg(required = true, value_name = "REF")]
+        refs: Vec<String>,
+        /// Output file (or directory for oci-layout); `-` writes an archive to stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: String,
+        /// oci-archive, docker-archive or oci-layout.
+        #[arg(long, default_value = "oci-archive", value_name = "FORMAT")]
+        format: String,
+    },
     /// Check integrity: every blob hashed, every descriptor followed, every problem reported.
     Verify(VerifyArgs),
 }

@@ -9,6 +9,7 @@ mod args;
 mod output;
 mod render;
 mod render_found;
+mod render_import;
 mod render_lifecycle;
 mod render_verify;
 
@@ -172,5 +173,24 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
             Outcome::ok(ops::trash::restore(&ctx, &reference_arg(reference)?, digest.as_ref(), *force)?)
         }
         Command::Verify(_) => unreachable!("handled above"),
+        Command::Import { sources, repo, tags, platforms, force, scoped } => {
+            let opts = render_import::import_options(sources, repo, tags, platforms, *force, *scoped)?;
+            Outcome::ok(ops::import::run(&ctx, &opts)?)
+        }
+        Command::Export { refs, output, format } => {
+            let opts = ops::export::Options {
+                refs: refs.iter().map(|r| reference_arg(r)).collect::<Result<_>>()?,
+                output: output.clone(),
+                format: ops::export::Format::parse(format)?,
+            };
+            if opts.output == "-" && g.json {
+                return Err(Error::Usage("--json cannot be combined with -o - (stdout carries the archive)".into()));
+            }
+            let mut outcome = Outcome::ok(ops::export::run(&ctx, &opts)?)?;
+            if opts.output == "-" {
+                outcome.human.clear();
+            }
+            Ok(outcome)
+        }
     }
 }

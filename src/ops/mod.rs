@@ -5,7 +5,9 @@
 
 pub mod config;
 pub mod delete;
+pub mod export;
 pub mod gc;
+pub mod import;
 pub mod init;
 pub mod inspect;
 pub mod listing;

@@ -264,6 +264,146 @@ impl Write for BlobWriter {
     }
 }
 
+/// Like [`BlobWriter`], but the bytes are hashed on the caller's thread while a helper
+/// thread writes (and finally fsyncs) them, so hashing and disk I/O overlap. At most
+/// `depth` chunks are in flight, so memory stays bounded. Same contract: the file is
+/// placed only by [`PipelinedWriter::finish`] when digest and size match; dropped
+/// unfinished, it leaves nothing behind.
+pub struct PipelinedWriter {
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    back: std::sync::mpsc::Receiver<Vec<u8>>,
+    worker: Option<std::thread::JoinHandle<io::Result<tempfile::NamedTempFile>>>,
+    hasher: Sha256,
+    written: u64,
+    chunk: usize,
+    store: BlobStore,
+    temp_dir: PathBuf,
+}
+
+impl BlobStore {
+    /// Starts a [`PipelinedWriter`] whose temp file lives in `temp_dir`.
+    pub fn pipelined_writer(&self, temp_dir: &Path, chunk: usize, depth: usize) -> Result<PipelinedWriter> {
+        let mut file = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(temp_dir)
+            .map_err(Error::io("create a temp file in", temp_dir))?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(depth);
+        let (back_tx, back) = std::sync::mpsc::channel::<Vec<u8>>();
+        for _ in 0..depth + 1 {
+            let _ = back_tx.send(vec![0u8; chunk]);
+        }
+        let worker = std::thread::spawn(move || {
+            for buf in rx {
+                file.write_all(&buf)?;
+                let _ = back_tx.send(buf);
+            }
+            file.as_file().sync_all()?;
+            Ok(file)
+        });
+        Ok(PipelinedWriter {
+            tx: Some(tx),
+            back,
+            worker: Some(worker),
+            hasher: Sha256::new(),
+            written: 0,
+            chunk,
+            store: self.clone(),
+            temp_dir: temp_dir.to_path_buf(),
+        })
+    }
+}
+
+impl PipelinedWriter {
+    /// A buffer of the chunk size to fill (recycled from the writer thread).
+    pub fn buffer(&mut self) -> Vec<u8> {
+        let mut b = self.back.recv().unwrap_or_default();
+        b.resize(self.chunk, 0);
+        b
+    }
+
+    /// Hashes `buf[..n]` and hands it to the writer thread.
+    pub fn submit(&mut self, mut buf: Vec<u8>, n: usize) -> Result<()> {
+        buf.truncate(n);
+        self.hasher.update(&buf);
+        self.written += n as u64;
+        let sent = self.tx.as_ref().map(|tx| tx.send(buf).is_ok()).unwrap_or(false);
+        if !sent {
+            // The writer thread stopped: its error says why.
+            return Err(self.join().err().unwrap_or_else(|| Error::Io {
+                action: "write to",
+                path: self.temp_dir.clone(),
+                source: io::Error::other("the writer thread stopped"),
+            }));
+        }
+        Ok(())
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    fn join(&mut self) -> Result<tempfile::NamedTempFile> {
+        drop(self.tx.take());
+        let worker = self.worker.take().ok_or_else(|| Error::Io {
+            action: "write to",
+            path: self.temp_dir.clone(),
+            source: io::Error::other("writer already finished"),
+        })?;
+        match worker.join() {
+            Ok(r) => r.map_err(|e| Error::Io { action: "write a blob in", path: self.temp_dir.clone(), source: e }),
+            Err(_) => Err(Error::Io {
+                action: "write a blob in",
+                path: self.temp_dir.clone(),
+                source: io::Error::other("the writer thread panicked"),
+            }),
+        }
+    }
+
+    /// Waits for the writes and the fsync, checks against `expected`, and renames the
+    /// file into `blobs/sha256/<hex>`. A nil error means the content is stored there.
+    pub fn finish(mut self, expected: Option<(&Digest, u64)>) -> Result<Digest> {
+        let file = self.join()?;
+        let actual = Digest::from_bytes(std::mem::take(&mut self.hasher).finalize().into());
+        if let Some((digest, size)) = expected {
+            if self.written != size {
+                return Err(Error::SizeMismatch {
+                    what: format!("blob {digest}"),
+                    expected: size,
+                    actual: self.written,
+                });
+            }
+            if &actual != digest {
+                return Err(Error::DigestMismatch {
+                    what: format!("blob of {size} bytes"),
+                    expected: digest.to_string(),
+                    actual: actual.to_string(),
+                });
+            }
+        }
+        let dest = self.store.path(&actual);
+        if dest.is_file() {
+            return Ok(actual);
+        }
+        create_dir_all_durable(&self.store.alg_dir())?;
+        file.persist(&dest).map_err(|e| Error::Io {
+            action: "rename a blob into",
+            path: dest.clone(),
+            source: e.error,
+        })?;
+        fsync_dir(&self.store.alg_dir())?;
+        Ok(actual)
+    }
+}
+
+impl Drop for PipelinedWriter {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,6 +440,31 @@ mod tests {
             })
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn pipelined_writer_matches_and_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(dir.path().join("blobs"));
+        let data: Vec<u8> = (0..5000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let mut w = store.pipelined_writer(dir.path(), 1000, 2).unwrap();
+        for part in data.chunks(1000) {
+            let mut b = w.buffer();
+            b[..part.len()].copy_from_slice(part);
+            w.submit(b, part.len()).unwrap();
+        }
+        let d = Digest::of(&data);
+        assert_eq!(w.finish(Some((&d, data.len() as u64))).unwrap(), d);
+        assert_eq!(fs::read(store.path(&d)).unwrap(), data);
+        let mut w = store.pipelined_writer(dir.path(), 10, 2).unwrap();
+        let b = w.buffer();
+        w.submit(b, 3).unwrap();
+        assert!(matches!(w.finish(Some((&d, 3))), Err(Error::DigestMismatch { .. })));
+        let stray: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(TEMP_PREFIX))
+            .collect();
+        assert!(stray.is_empty());
     }
 
     #[test]

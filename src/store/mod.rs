@@ -6,6 +6,6 @@ pub mod fs;
 pub mod lock;
 pub mod staging;
 
-pub use blobs::{BlobEntry, BlobListing, BlobStore, BlobWriter};
+pub use blobs::{BlobEntry, BlobListing, BlobStore, BlobWriter, PipelinedWriter};
 pub use lock::{LockGuard, LockMode};
 pub use staging::Staging;

@@ -2,9 +2,12 @@
 //! registries, and the real skopeo / umoci / oci-image-tool on what it writes.
 
 mod common;
+mod export;
 mod foundation;
-mod interop;
 mod gc;
+mod import;
+mod interop;
 mod lifecycle;
 mod lifecycle_util;
+mod shapes;
 mod verify;

@@ -1,0 +1,385 @@
+//! `wharf export REF... -o FILE [--format oci-archive|docker-archive|oci-layout]`: writes
+//! the manifests REF names, and everything they reference, as an archive or a layout
+//! that skopeo, umoci, `docker load` and `podman load` read. Blobs are copied byte for
+//! byte and re-hashed on the way out (a corrupt registry never yields a corrupt archive).
+//! A manifest, tag or repository with `read_enabled = false` is refused. The output
+//! appears whole or not at all (temp file or directory, then rename); `-o -` streams an
+//! archive to stdout.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use super::Ctx;
+use crate::error::{Error, Result};
+use crate::model::media::{self, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME};
+use crate::model::{Action, Descriptor, Digest, Document, IndexFile, MediaKind, Reference};
+use crate::store::BlobStore;
+use crate::store::fs::{TEMP_PREFIX, atomic_write, create_dir_all_durable, fsync_dir};
+
+/// The output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    OciArchive,
+    DockerArchive,
+    OciLayout,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Result<Format> {
+        match s {
+            "oci-archive" => Ok(Format::OciArchive),
+            "docker-archive" => Ok(Format::DockerArchive),
+            "oci-layout" => Ok(Format::OciLayout),
+            _ => Err(Error::Usage(format!(
+                "`{s}` is not an export format: expected oci-archive, docker-archive or oci-layout"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub refs: Vec<Reference>,
+    /// The output file or directory; `-` is stdout (archives only).
+    pub output: String,
+    pub format: Format,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportedImage {
+    pub reference: String,
+    pub digest: Digest,
+    pub media_type: String,
+    /// The name the output gives it (`REPO:TAG`), or none for a digest reference.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExportReport {
+    pub output: String,
+    pub format: Format,
+    pub images: Vec<ExportedImage>,
+    pub blobs: usize,
+    pub bytes: u64,
+}
+
+/// One blob to write, and where it lives in the registry.
+struct OutBlob {
+    path: PathBuf,
+    size: u64,
+    /// Manifests, indexes and configs are written before layers.
+    document: bool,
+}
+
+#[derive(Serialize)]
+struct DockerEntry {
+    #[serde(rename = "Config")]
+    config: String,
+    #[serde(rename = "RepoTags")]
+    repo_tags: Vec<String>,
+    #[serde(rename = "Layers")]
+    layers: Vec<String>,
+}
+
+/// `wharf export`.
+pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ExportReport> {
+    if opts.refs.is_empty() {
+        return Err(Error::Usage("export needs at least one REF (REPO:TAG or REPO@DIGEST)".into()));
+    }
+    if opts.output == "-" && opts.format == Format::OciLayout {
+        return Err(Error::Usage("an oci-layout is a directory; it cannot go to stdout (-o -)".into()));
+    }
+    let out_path = PathBuf::from(&opts.output);
+    if opts.output != "-" && out_path.exists() {
+        let empty_dir = out_path.is_dir()
+            && std::fs::read_dir(&out_path).map(|mut r| r.next().is_none()).unwrap_or(false)
+            && opts.format == Format::OciLayout;
+        if !empty_dir {
+            return Err(Error::Usage(format!(
+                "{} already exists; wharf export does not overwrite: remove it or choose another -o",
+                out_path.display()
+            )));
+        }
+    }
+    let _lock = ctx.read_lock()?;
+    let mut blobs: BTreeMap<Digest, OutBlob> = BTreeMap::new();
+    let mut index = IndexFile::default();
+    let mut docker: Vec<(Digest, DockerEntry)> = Vec::new();
+    let mut images = Vec::new();
+    for r in &opts.refs {
+        let repo = ctx.registry.open_repo(&r.repo, ctx.now)?;
+        let resolved = match repo.resolve(r) {
+            Err(Error::ManifestNotFound { .. }) if r.tag.is_none() => nested(&repo, r)?,
+            other => other?,
+        };
+        repo.check(
+            &format!("exporting {r}"),
+            resolved.tag.as_slice(),
+            std::slice::from_ref(&resolved.digest),
+            Action::Read,
+        )?;
+        let mt = resolved.descriptor.media_type.clone();
+        let closure = repo.closure(&resolved.digest, &mt, false)?;
+        for b in &closure {
+            if !b.present {
+                return Err(Error::Invalid(format!(
+                    "{r}: blob {} is missing from {}; the registry is incomplete (run `wharf verify {}`)",
+                    b.digest,
+                    repo.dir.display(),
+                    r.repo
+                )));
+            }
+            let kind = MediaKind::of(&b.media_type);
+            blobs.entry(b.digest.clone()).or_insert_with(|| OutBlob {
+                path: repo.blobs.path(&b.digest),
+                size: std::fs::metadata(repo.blobs.path(&b.digest)).map(|m| m.len()).unwrap_or(0),
+                document: kind.has_children() || kind == MediaKind::Config || b.digest == resolved.digest,
+            });
+        }
+        let name = resolved.tag.as_ref().map(|t| format!("{}:{t}", r.repo));
+        let mut entry = resolved.descriptor.clone();
+        entry.annotations.remove(ANNOTATION_REF_NAME);
+        if opts.format == Format::DockerArchive {
+            let doc = repo.read_document(&resolved.digest, &mt)?;
+            docker_entry(r, &resolved.digest, &doc, &repo, name.as_deref(), &mut docker)?;
+            if let (Some(n), Some(t)) = (&name, &resolved.tag) {
+                entry.annotations.insert(ANNOTATION_CONTAINERD_NAME.to_string(), n.clone());
+                entry.annotations.insert(ANNOTATION_REF_NAME.to_string(), t.to_string());
+            }
+        } else if let Some(n) = &name {
+            entry.annotations.insert(ANNOTATION_REF_NAME.to_string(), n.clone());
+        }
+        if !index.manifests.iter().any(|d| d == &entry) {
+            index.manifests.push(entry);
+        }
+        images.push(ExportedImage { reference: r.to_string(), digest: resolved.digest, media_type: mt, name });
+    }
+    let manifest_json = (opts.format == Format::DockerArchive).then(|| {
+        let entries: Vec<&DockerEntry> = docker.iter().map(|(_, e)| e).collect();
+        let mut b = serde_json::to_vec(&entries).expect("manifest.json serialises");
+        b.push(b'\n');
+        b
+    });
+    let bytes: u64 = blobs.values().map(|b| b.size).sum();
+    match opts.format {
+        Format::OciLayout => write_layout(&out_path, &index, &blobs)?,
+        _ => write_archive(&opts.output, &index, manifest_json.as_deref(), &blobs)?,
+    }
+    Ok(ExportReport { output: opts.output.clone(), format: opts.format, images, blobs: blobs.len(), bytes })
+}
+
+/// Resolves `REPO@DIGEST` where DIGEST is a manifest inside one of the repository's
+/// indexes (one platform of a multi-platform image), not a top-level entry.
+fn nested(repo: &crate::registry::Repository, r: &Reference) -> Result<crate::registry::Resolved> {
+    let want = r.digest.as_ref().expect("digest reference");
+    for top in repo.manifest_digests() {
+        let desc = repo.descriptor_of(&top).expect("listed").clone();
+        if desc.kind() != MediaKind::Index {
+            continue;
+        }
+        let doc = repo.read_document(&top, &desc.media_type)?;
+        if let Some(child) = doc.manifests.iter().find(|m| &m.digest == want) {
+            return Ok(crate::registry::Resolved { digest: want.clone(), descriptor: child.clone(), tag: None });
+        }
+    }
+    Err(Error::ManifestNotFound { reference: r.to_string(), repo: r.repo.to_string() })
+}
+
+/// Adds `digest` (an image manifest) to the docker manifest.json, merging names of the
+/// same manifest. Indexes and artifacts have no docker-archive form.
+fn docker_entry(
+    r: &Reference,
+    digest: &Digest,
+    doc: &Document,
+    repo: &crate::registry::Repository,
+    name: Option<&str>,
+    out: &mut Vec<(Digest, DockerEntry)>,
+) -> Result<()> {
+    if doc.kind == MediaKind::Index {
+        let children: Vec<String> = doc
+            .manifests
+            .iter()
+            .map(|m| {
+                let p = m.platform.as_ref().map_or("unknown platform".into(), |p| p.to_string());
+                format!("{}@{} ({p})", r.repo, m.digest)
+            })
+            .collect();
+        return Err(Error::Usage(format!(
+            "{r} is a multi-platform index; a docker-archive holds single-platform images: export one of {} or use --format oci-archive",
+            children.join(", ")
+        )));
+    }
+    let config =
+        doc.config.as_ref().filter(|c| MediaKind::of(&c.media_type) == MediaKind::Config).ok_or_else(|| {
+            Error::Usage(format!(
+                "{r} is not a container image (an artifact?); a docker-archive cannot hold it: use --format oci-archive"
+            ))
+        })?;
+    let _ = repo;
+    let path = |d: &Descriptor| format!("blobs/sha256/{}", d.digest.hex());
+    if let Some((_, e)) = out.iter_mut().find(|(d, _)| d == digest) {
+        if let Some(n) = name
+            && !e.repo_tags.iter().any(|t| t == n)
+        {
+            e.repo_tags.push(n.to_string());
+        }
+        return Ok(());
+    }
+    out.push((
+        digest.clone(),
+        DockerEntry {
+            config: path(config),
+            repo_tags: name.into_iter().map(str::to_string).collect(),
+            layers: doc.layers.iter().map(path).collect(),
+        },
+    ));
+    Ok(())
+}
+
+/// Copies `src` to `w`, checking that it hashes to `digest` and has `size` bytes.
+fn copy_verified(src: &Path, digest: &Digest, size: u64, w: &mut dyn Write) -> Result<()> {
+    let f = std::fs::File::open(src).map_err(Error::io("open blob", src))?;
+    let mut r = io::BufReader::with_capacity(1 << 20, f);
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n_total = 0u64;
+    loop {
+        let n = r.read(&mut buf).map_err(Error::io("read blob", src))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        w.write_all(&buf[..n]).map_err(|e| Error::Io {
+            action: "write the export",
+            path: src.to_path_buf(),
+            source: e,
+        })?;
+        n_total += n as u64;
+    }
+    let actual = Digest::from_bytes(h.finalize().into());
+    if &actual != digest || n_total != size {
+        return Err(Error::DigestMismatch {
+            what: format!("blob {} (changed while exporting, or corrupt: run `wharf verify`)", src.display()),
+            expected: digest.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn layout_file() -> Vec<u8> {
+    format!("{{\"imageLayoutVersion\":\"{}\"}}\n", media::OCI_LAYOUT_VERSION).into_bytes()
+}
+
+fn ordered(blobs: &BTreeMap<Digest, OutBlob>) -> Vec<(&Digest, &OutBlob)> {
+    let mut v: Vec<(&Digest, &OutBlob)> = blobs.iter().collect();
+    v.sort_by_key(|(d, b)| (!b.document, (*d).clone()));
+    v
+}
+
+fn write_layout(out: &Path, index: &IndexFile, blobs: &BTreeMap<Digest, OutBlob>) -> Result<()> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempdir_in(&parent)
+        .map_err(Error::io("create a temp directory in", parent.clone()))?;
+    let store = BlobStore::new(tmp.path().join("blobs"));
+    create_dir_all_durable(&store.alg_dir())?;
+    for (d, b) in ordered(blobs) {
+        let mut w = store.writer(tmp.path())?;
+        copy_verified(&b.path, d, b.size, &mut w)?;
+        w.finish(Some((d, b.size)))?;
+    }
+    atomic_write(&tmp.path().join(media::OCI_LAYOUT_FILE), &layout_file())?;
+    atomic_write(&tmp.path().join("index.json"), &index.to_bytes())?;
+    if out.is_dir() {
+        std::fs::remove_dir(out).map_err(Error::io("replace the empty directory", out))?;
+    }
+    let kept = tmp.keep();
+    std::fs::rename(&kept, out).map_err(|e| {
+        let _ = std::fs::remove_dir_all(&kept);
+        Error::Io { action: "rename the exported layout to", path: out.to_path_buf(), source: e }
+    })?;
+    fsync_dir(&parent)
+}
+
+fn header(path: &str, size: u64, dir: bool) -> tar::Header {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(path).expect("short ascii path");
+    h.set_size(size);
+    h.set_mode(if dir { 0o755 } else { 0o644 });
+    h.set_entry_type(if dir { tar::EntryType::Directory } else { tar::EntryType::Regular });
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_cksum();
+    h
+}
+
+fn write_tar(
+    w: &mut dyn Write,
+    index: &IndexFile,
+    manifest_json: Option<&[u8]>,
+    blobs: &BTreeMap<Digest, OutBlob>,
+) -> Result<()> {
+    let io_err = |e: io::Error| Error::Io { action: "write the archive", path: PathBuf::from("-"), source: e };
+    let mut t = tar::Builder::new(w);
+    let small = |t: &mut tar::Builder<&mut dyn Write>, name: &str, bytes: &[u8]| {
+        t.append(&header(name, bytes.len() as u64, false), bytes)
+    };
+    small(&mut t, media::OCI_LAYOUT_FILE, &layout_file()).map_err(io_err)?;
+    small(&mut t, "index.json", &index.to_bytes()).map_err(io_err)?;
+    if let Some(m) = manifest_json {
+        small(&mut t, "manifest.json", m).map_err(io_err)?;
+    }
+    t.append(&header("blobs/", 0, true), io::empty()).map_err(io_err)?;
+    t.append(&header("blobs/sha256/", 0, true), io::empty()).map_err(io_err)?;
+    for (d, b) in ordered(blobs) {
+        let h = header(&format!("blobs/sha256/{}", d.hex()), b.size, false);
+        t.get_mut().write_all(h.as_bytes()).map_err(io_err)?;
+        copy_verified(&b.path, d, b.size, t.get_mut())?;
+        let pad = (512 - (b.size % 512)) % 512;
+        t.get_mut().write_all(&vec![0u8; pad as usize]).map_err(io_err)?;
+    }
+    t.finish().map_err(io_err)?;
+    Ok(())
+}
+
+fn write_archive(
+    output: &str,
+    index: &IndexFile,
+    manifest_json: Option<&[u8]>,
+    blobs: &BTreeMap<Digest, OutBlob>,
+) -> Result<()> {
+    if output == "-" {
+        let stdout = io::stdout();
+        let mut w = io::BufWriter::with_capacity(1 << 20, stdout.lock());
+        write_tar(&mut w, index, manifest_json, blobs)?;
+        return w.flush().map_err(Error::io("write", "stdout"));
+    }
+    let out = Path::new(output);
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(&parent)
+        .map_err(Error::io("create a temp file in", parent.clone()))?;
+    {
+        let mut w = io::BufWriter::with_capacity(1 << 20, tmp.as_file());
+        write_tar(&mut w, index, manifest_json, blobs)?;
+        w.flush().map_err(Error::io("write", tmp.path().to_path_buf()))?;
+    }
+    tmp.as_file().sync_all().map_err(Error::io("fsync", tmp.path().to_path_buf()))?;
+    tmp.persist_noclobber(out).map_err(|e| Error::Io { action: "create", path: out.to_path_buf(), source: e.error })?;
+    fsync_dir(&parent)
+}

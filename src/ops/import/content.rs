@@ -1,0 +1,361 @@
+//! Blobs received from a source: streamed and hashed into the staging area (or, when the
+//! registry already holds the claimed digest, only hashed), and the source-independent
+//! view of what a source holds ([`Content`]).
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::error::{Error, Result};
+use crate::model::Digest;
+use crate::store::{BlobStore, Staging};
+
+/// Bytes copied per read while staging.
+pub const CHUNK: usize = 1 << 20;
+/// Largest JSON document (manifest.json, index.json, a manifest or config) read whole.
+pub const MAX_JSON: u64 = 16 << 20;
+
+/// One blob the import has received and hashed.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    pub digest: Digest,
+    pub size: u64,
+    /// The first bytes, to tell a compressed layer from a plain tar.
+    pub head: Vec<u8>,
+    /// Where the verified bytes can be read now.
+    pub path: PathBuf,
+    /// True when the bytes sit in our staging area (and must be moved in at commit);
+    /// false when the registry already held them.
+    pub staged: bool,
+}
+
+impl Blob {
+    /// Reads a small blob whole (a JSON document).
+    pub fn read_small(&self, what: &str) -> Result<Vec<u8>> {
+        if self.size > MAX_JSON {
+            return Err(Error::TooLarge { what: what.to_string(), limit: MAX_JSON });
+        }
+        crate::store::fs::read_limited(&self.path, MAX_JSON)
+    }
+}
+
+/// Where received blobs go: the staging area, and the store that tells what the registry
+/// already has (the pool, or the layout's blobs for a plain-layout registry).
+pub struct Sink<'a> {
+    pub staging: &'a Staging,
+    pub existing: BlobStore,
+    pub buf: Vec<u8>,
+}
+
+impl<'a> Sink<'a> {
+    pub fn new(staging: &'a Staging, existing: BlobStore) -> Sink<'a> {
+        Sink { staging, existing, buf: vec![0u8; CHUNK] }
+    }
+
+    /// Streams `size` bytes from `r`, hashing them, into the staging area. When `claimed`
+    /// (the digest the source names the content by) is already in the registry with this
+    /// size, the bytes are only hashed, not written. A short read is a truncated source; a
+    /// hash that differs from `claimed` is a digest mismatch naming `what` and both digests.
+    pub fn receive(&mut self, r: &mut dyn Read, size: u64, claimed: Option<&Digest>, what: &str) -> Result<Blob> {
+        let known = match claimed {
+            Some(d) => self.existing.size(d)? == Some(size),
+            None => false,
+        };
+        let mut head = Vec::new();
+        let mut got: u64 = 0;
+        let (digest, path, staged) = if known {
+            let mut h = Sha256::new();
+            loop {
+                let n = read_some(r, &mut self.buf, size - got, what)?;
+                if n == 0 {
+                    break;
+                }
+                note_head(&mut head, &self.buf[..n]);
+                h.update(&self.buf[..n]);
+                got += n as u64;
+            }
+            let d = Digest::from_bytes(h.finalize().into());
+            let p = self.existing.path(&d);
+            (d, p, false)
+        } else {
+            check_free_space(self.staging.dir(), size, what)?;
+            let store = self.staging.blobs();
+            let mut w = store.pipelined_writer(self.staging.temp_dir(), CHUNK, 4)?;
+            loop {
+                let mut b = w.buffer();
+                let n = read_some(r, &mut b, size - got, what)?;
+                if n == 0 {
+                    break;
+                }
+                note_head(&mut head, &b[..n]);
+                w.submit(b, n)?;
+                got += n as u64;
+            }
+            if got != size {
+                return Err(truncated(what, got, size));
+            }
+            let d = w.finish(None)?;
+            let p = store.path(&d);
+            (d, p, true)
+        };
+        if got != size {
+            return Err(truncated(what, got, size));
+        }
+        if let Some(c) = claimed
+            && c != &digest
+        {
+            return Err(Error::DigestMismatch {
+                what: what.to_string(),
+                expected: c.to_string(),
+                actual: digest.to_string(),
+            });
+        }
+        Ok(Blob { digest, size, head, path, staged })
+    }
+
+    /// Stores bytes wharf made (a synthesised manifest or index).
+    pub fn put(&mut self, bytes: &[u8]) -> Result<Blob> {
+        let mut r = bytes;
+        self.receive(&mut r, bytes.len() as u64, Some(&Digest::of(bytes)), "a manifest wharf made")
+    }
+}
+
+fn truncated(what: &str, got: u64, size: u64) -> Error {
+    Error::Invalid(format!("{what}: truncated: the source ended after {got} of its {size} bytes"))
+}
+
+fn note_head(head: &mut Vec<u8>, chunk: &[u8]) {
+    if head.len() < 16 {
+        let take = (16 - head.len()).min(chunk.len());
+        head.extend_from_slice(&chunk[..take]);
+    }
+}
+
+fn read_some(r: &mut dyn Read, buf: &mut [u8], left: u64, what: &str) -> Result<usize> {
+    if left == 0 {
+        return Ok(0);
+    }
+    let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+    loop {
+        match r.read(&mut buf[..want]) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::Invalid(format!("{what}: could not read the source: {e}"))),
+        }
+    }
+}
+
+/// Refuses a blob that declares more bytes than the staging filesystem has free.
+pub fn check_free_space(dir: &Path, size: u64, what: &str) -> Result<()> {
+    if size < (64 << 20) {
+        return Ok(());
+    }
+    if let Some(free) = free_bytes(dir)
+        && size > free
+    {
+        return Err(Error::Invalid(format!(
+            "{what} declares {size} bytes, more than the {free} bytes free under {}; refused before writing anything",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut s: libc::statvfs = unsafe_zeroed_statvfs();
+    // SAFETY: `c` is a valid NUL-terminated path and `s` a valid, writable statvfs.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut s) };
+    (rc == 0).then(|| {
+        #[allow(clippy::unnecessary_cast)]
+        let v = (s.f_bavail as u64).saturating_mul(s.f_frsize as u64);
+        v
+    })
+}
+
+fn unsafe_zeroed_statvfs() -> libc::statvfs {
+    // SAFETY: statvfs is a plain C struct of integers; all-zero is a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
+/// What a source holds, by path relative to its root (a tar member name or a file under
+/// a directory), independent of whether it was a tar or a directory.
+pub trait Content {
+    /// A one-word description of the source for messages (`archive`, `directory`).
+    fn label(&self) -> String;
+    /// The blob at `path` (symbolic links inside the source resolved), or `None`.
+    fn member(&mut self, sink: &mut Sink<'_>, path: &str) -> Result<Option<Blob>>;
+    /// The blob `digest` under `blobs/sha256/` with the size a descriptor declares.
+    fn blob(&mut self, sink: &mut Sink<'_>, digest: &Digest, size: u64) -> Result<Option<Blob>>;
+    /// Every regular member directly under `blobs/sha256/` that is at most `max` bytes.
+    fn small_blobs(&mut self, sink: &mut Sink<'_>, max: u64) -> Result<Vec<Blob>>;
+}
+
+/// A tar source, fully received: member name → blob, and links.
+#[derive(Default)]
+pub struct TarContent {
+    pub label: String,
+    pub files: BTreeMap<String, Blob>,
+    pub links: BTreeMap<String, String>,
+}
+
+impl TarContent {
+    fn resolve(&self, path: &str) -> Result<Option<&Blob>> {
+        let mut p = path.to_string();
+        for _ in 0..16 {
+            if let Some(b) = self.files.get(&p) {
+                return Ok(Some(b));
+            }
+            match self.links.get(&p) {
+                Some(t) => p = t.clone(),
+                None => return Ok(None),
+            }
+        }
+        Err(Error::Invalid(format!("{}: member {path}: too many levels of links (a loop?)", self.label)))
+    }
+}
+
+impl Content for TarContent {
+    fn label(&self) -> String {
+        self.label.clone()
+    }
+
+    fn member(&mut self, _sink: &mut Sink<'_>, path: &str) -> Result<Option<Blob>> {
+        let p = super::tarstream::normalise(path)
+            .map_err(|why| Error::Invalid(format!("{}: the archive names the member `{path}`: {why}", self.label)))?;
+        Ok(self.resolve(&p)?.cloned())
+    }
+
+    fn blob(&mut self, _sink: &mut Sink<'_>, digest: &Digest, size: u64) -> Result<Option<Blob>> {
+        let name = format!("blobs/sha256/{}", digest.hex());
+        let Some(b) = self.resolve(&name)?.cloned() else { return Ok(None) };
+        if b.digest != *digest {
+            return Err(Error::DigestMismatch {
+                what: format!("{}: member {name}", self.label),
+                expected: digest.to_string(),
+                actual: b.digest.to_string(),
+            });
+        }
+        if b.size != size {
+            return Err(Error::SizeMismatch {
+                what: format!("{}: member {name} ({digest})", self.label),
+                expected: size,
+                actual: b.size,
+            });
+        }
+        Ok(Some(b))
+    }
+
+    fn small_blobs(&mut self, _sink: &mut Sink<'_>, max: u64) -> Result<Vec<Blob>> {
+        Ok(self
+            .files
+            .iter()
+            .filter(|(n, b)| n.starts_with("blobs/sha256/") && n.matches('/').count() == 2 && b.size <= max)
+            .map(|(_, b)| b.clone())
+            .collect())
+    }
+}
+
+/// A directory source (an OCI layout or a skopeo `dir:`): files are received on demand.
+pub struct DirContent {
+    pub root: PathBuf,
+    /// A skopeo `dir:` directory: blobs are `<hex>` (child manifests `<hex>.manifest.json`)
+    /// at the top, not under `blobs/sha256/`.
+    pub skopeo: bool,
+    pub cache: BTreeMap<String, Blob>,
+}
+
+impl DirContent {
+    pub fn new(root: &Path, skopeo: bool) -> DirContent {
+        DirContent { root: root.to_path_buf(), skopeo, cache: BTreeMap::new() }
+    }
+
+    fn receive(&mut self, sink: &mut Sink<'_>, rel: &str, claimed: Option<&Digest>) -> Result<Option<Blob>> {
+        if let Some(b) = self.cache.get(rel) {
+            return Ok(Some(b.clone()));
+        }
+        let mut path = self.root.clone();
+        for c in rel.split('/') {
+            path.push(c);
+        }
+        let f = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::Io { action: "open", path, source: e }),
+        };
+        let meta = f.metadata().map_err(Error::io("stat", path.clone()))?;
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        let mut r = io::BufReader::with_capacity(CHUNK, f);
+        let b = sink.receive(&mut r, meta.len(), claimed, &path.display().to_string())?;
+        self.cache.insert(rel.to_string(), b.clone());
+        Ok(Some(b))
+    }
+}
+
+impl Content for DirContent {
+    fn label(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn member(&mut self, sink: &mut Sink<'_>, path: &str) -> Result<Option<Blob>> {
+        let p = super::tarstream::normalise(path)
+            .map_err(|why| Error::Invalid(format!("{}: a file named `{path}`: {why}", self.label())))?;
+        self.receive(sink, &p, None)
+    }
+
+    fn blob(&mut self, sink: &mut Sink<'_>, digest: &Digest, size: u64) -> Result<Option<Blob>> {
+        let candidates = if self.skopeo {
+            vec![digest.hex(), format!("{}.manifest.json", digest.hex())]
+        } else {
+            vec![format!("blobs/sha256/{}", digest.hex())]
+        };
+        let mut hit = self.cache.iter().find(|(_, b)| &b.digest == digest).map(|(k, b)| (k.clone(), b.clone()));
+        for rel in candidates {
+            if hit.is_some() {
+                break;
+            }
+            if let Some(b) = self.receive(sink, &rel, Some(digest))? {
+                hit = Some((rel, b));
+                break;
+            }
+        }
+        let Some((rel, b)) = hit else { return Ok(None) };
+        if b.size != size {
+            return Err(Error::SizeMismatch {
+                what: format!("{}/{rel} ({digest})", self.label()),
+                expected: size,
+                actual: b.size,
+            });
+        }
+        Ok(Some(b))
+    }
+
+    fn small_blobs(&mut self, sink: &mut Sink<'_>, max: u64) -> Result<Vec<Blob>> {
+        let dir = self.root.join("blobs").join("sha256");
+        let mut names = Vec::new();
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                let n = e.file_name().to_string_lossy().to_string();
+                if Digest::from_hex(&n).is_some()
+                    && e.metadata().map(|m| m.is_file() && m.len() <= max).unwrap_or(false)
+                {
+                    names.push(n);
+                }
+            }
+        }
+        names.sort();
+        let mut out = Vec::new();
+        for n in names {
+            let d = Digest::from_hex(&n).expect("checked");
+            if let Some(b) = self.receive(sink, &format!("blobs/sha256/{n}"), Some(&d))? {
+                out.push(b);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,429 @@
+//! `wharf import SOURCE...`: docker-archives, oci-archives, OCI layout directories and
+//! skopeo `dir:` directories (tars possibly wrapped in gzip, zstd, xz or bzip2, or `-` for
+//! stdin), detected by content.
+//!
+//! Two phases. Receive: every blob streams, hashed, into this process's staging area
+//! (flock-owned, so gc never takes it) and is checked against its descriptor; nothing in
+//! the registry changes and no lock is held. Commit: under the exclusive registry lock,
+//! locks and tags are checked first, then staged blobs are renamed into the pool and
+//! hard-linked into each repository, then index.json is written (blobs first, then
+//! index.json). Any error before commit leaves the registry byte-identical; dropping the
+//! staging area removes what was received.
+
+pub mod content;
+pub mod detect;
+pub mod docker;
+pub mod oci;
+pub mod tarstream;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::Ctx;
+use crate::error::{Error, Result};
+use crate::model::{Action, Descriptor, Digest, ForeignName, Platform, RepoName, Tag};
+use crate::registry::{RegistryKind, TagChange};
+use crate::store::fs::{create_dir_all_durable, fsync_dir};
+use crate::store::{BlobStore, Staging};
+use content::{Blob, Content, DirContent, Sink};
+use detect::{Opened, Wrapper};
+pub use oci::Origin;
+
+/// What the user asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub sources: Vec<String>,
+    pub repo: Option<RepoName>,
+    pub tags: Vec<Tag>,
+    pub platforms: Vec<Platform>,
+    pub force: bool,
+    pub scoped: bool,
+}
+
+/// A name a source gives an image: a producer's image name and/or a tag.
+#[derive(Debug, Clone)]
+pub struct Name {
+    pub foreign: Option<ForeignName>,
+    pub tag: Option<Tag>,
+}
+
+/// One image (a root manifest or index) found in a source, with every blob of it.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub names: Vec<Name>,
+    pub root: Descriptor,
+    pub blobs: BTreeMap<Digest, Blob>,
+    pub platforms: Vec<String>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SourceReport {
+    pub source: String,
+    /// `docker-archive`, `oci-archive`, `oci-layout`, `docker-archive+oci` (Docker 25+
+    /// archives read through their OCI index) or `dir`.
+    pub format: String,
+    pub compression: Wrapper,
+    pub images: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TagOutcome {
+    pub tag: Tag,
+    #[serde(flatten)]
+    pub change: TagChange,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImageReport {
+    pub repository: RepoName,
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+    pub origin: Origin,
+    pub platforms: Vec<String>,
+    /// Tags set; empty means the manifest was imported untagged.
+    pub tags: Vec<TagOutcome>,
+    pub blobs: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImportReport {
+    pub sources: Vec<SourceReport>,
+    pub images: Vec<ImageReport>,
+    pub repositories: usize,
+    pub tags: usize,
+    pub manifests: usize,
+    pub blobs_new: usize,
+    pub blobs_reused: usize,
+    pub bytes_new: u64,
+    pub bytes_reused: u64,
+    pub notes: Vec<String>,
+}
+
+/// One planned change: an image into a repository, with its tags.
+struct Plan {
+    repo: RepoName,
+    tags: Vec<Tag>,
+    found: Found,
+}
+
+/// `wharf import`.
+pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ImportReport> {
+    if opts.sources.is_empty() {
+        return Err(Error::Usage("import needs at least one SOURCE (a file, a directory, or - for stdin)".into()));
+    }
+    if opts.sources.iter().filter(|s| *s == "-").count() > 1 {
+        return Err(Error::Usage("stdin (-) can be given only once".into()));
+    }
+    let reg = ctx.registry;
+    let existing = match reg.kind() {
+        RegistryKind::Root => reg.pool().expect("a root has a pool"),
+        RegistryKind::Layout(name) => BlobStore::new(reg.repo_dir(name)?.join("blobs")),
+    };
+    let staging = Staging::create(&reg.staging_root())?;
+    let mut sink = Sink::new(&staging, existing.clone());
+    let mut sources = Vec::new();
+    let mut founds: Vec<Found> = Vec::new();
+    let mut notes = Vec::new();
+    for src in &opts.sources {
+        let (format, wrapper, mut f, mut n) = receive_source(ctx, src, &mut sink, opts)?;
+        sources.push(SourceReport { source: src.clone(), format, compression: wrapper, images: f.len() });
+        founds.append(&mut f);
+        notes.append(&mut n);
+    }
+    if founds.is_empty() {
+        return Err(Error::Invalid(
+            "nothing to import: no image in the source(s) matches the selected platform(s)".into(),
+        ));
+    }
+    let plans = name_plans(founds, opts)?;
+    let report = commit(ctx, &existing, plans, opts.force, &mut notes)?;
+    drop(staging);
+    Ok(ImportReport { sources, notes, ..report })
+}
+
+type Received = (String, Wrapper, Vec<Found>, Vec<String>);
+
+fn receive_source(ctx: &Ctx<'_>, src: &str, sink: &mut Sink<'_>, opts: &Options) -> Result<Received> {
+    let bar = ctx.progress.then(|| {
+        let pb = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{msg} {bytes} ({binary_bytes_per_sec}) {elapsed}")
+                .expect("valid template"),
+        );
+        pb.set_message(format!("importing {src}"));
+        pb
+    });
+    let opened = detect::open(src, bar.as_ref())?;
+    let out = match opened {
+        Opened::LayoutDir(dir) => {
+            let mut c = DirContent::new(&dir, false);
+            let (f, n) = oci::read_layout(&mut c, sink, opts)?;
+            ("oci-layout".to_string(), Wrapper::None, f, n)
+        }
+        Opened::SkopeoDir(dir) => {
+            let mut c = DirContent::new(&dir, true);
+            let (f, n) = oci::read_skopeo_dir(&mut c, sink, opts)?;
+            ("dir".to_string(), Wrapper::None, f, n)
+        }
+        Opened::Tar { reader, wrapper, input_size } => {
+            if let (Some(pb), Some(n)) = (&bar, input_size) {
+                pb.set_length(n);
+            }
+            let label = if src == "-" { "stdin".to_string() } else { src.to_string() };
+            let mut c = tarstream::receive(reader, sink, &label)?;
+            let (format, f, n) = read_tar_content(&mut c, sink, opts)?;
+            (format, wrapper, f, n)
+        }
+    };
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    Ok(out)
+}
+
+/// Decides what a received tar holds, by its members.
+fn read_tar_content(
+    c: &mut content::TarContent,
+    sink: &mut Sink<'_>,
+    opts: &Options,
+) -> Result<(String, Vec<Found>, Vec<String>)> {
+    let label = c.label();
+    let has_manifest_json = c.member(sink, "manifest.json")?.is_some();
+    let index_lists = match c.member(sink, "index.json")? {
+        Some(b) => crate::model::IndexFile::parse(&b.read_small(&format!("{label}: index.json"))?)
+            .map(|i| !i.manifests.is_empty())
+            .map_err(|e| Error::Invalid(format!("{label}: index.json is not a valid OCI index: {e}")))?,
+        None => false,
+    };
+    if index_lists {
+        let (f, n) = oci::read_layout(c, sink, opts)?;
+        let format = if has_manifest_json { "docker-archive+oci" } else { "oci-archive" };
+        return Ok((format.to_string(), f, n));
+    }
+    if has_manifest_json {
+        let (f, n) = docker::read(c, sink, opts)?;
+        return Ok(("docker-archive".to_string(), f, n));
+    }
+    if c.member(sink, "index.json")?.is_some() {
+        return Err(Error::Invalid(format!(
+            "{label}: index.json lists no manifests and there is no manifest.json: the archive holds no image"
+        )));
+    }
+    if c.member(sink, "repositories")?.is_some() {
+        return Err(Error::Invalid(format!(
+            "{label}: a docker-archive without manifest.json (the pre-1.10 `docker save` format) is not supported; save it again with Docker 1.10 or later"
+        )));
+    }
+    Err(Error::Invalid(format!(
+        "{label}: a tar archive but not an image archive: it has neither index.json (oci-archive) nor manifest.json (docker-archive)"
+    )))
+}
+
+/// Applies --repo, --tag and --scoped to what the sources named.
+fn name_plans(founds: Vec<Found>, opts: &Options) -> Result<Vec<Plan>> {
+    if !opts.tags.is_empty() {
+        let roots: BTreeSet<&Digest> = founds.iter().map(|f| &f.root.digest).collect();
+        if roots.len() > 1 {
+            let list: Vec<String> = roots.iter().map(|d| d.to_string()).collect();
+            return Err(Error::Usage(format!(
+                "--tag names one image, but the source(s) hold {} ({}); import them separately or drop --tag",
+                roots.len(),
+                list.join(", ")
+            )));
+        }
+    }
+    let mut plans: Vec<Plan> = Vec::new();
+    for found in founds {
+        // repository → tags
+        let mut targets: BTreeMap<RepoName, Vec<Tag>> = BTreeMap::new();
+        let mut untagged_repos: BTreeSet<RepoName> = BTreeSet::new();
+        for n in &found.names {
+            let repo = match (&opts.repo, &n.foreign) {
+                (Some(r), _) => r.clone(),
+                (None, Some(f)) => f.local_repo(opts.scoped)?,
+                (None, None) => continue,
+            };
+            let e = targets.entry(repo).or_default();
+            if opts.tags.is_empty()
+                && let Some(t) = &n.tag
+                && !e.contains(t)
+            {
+                e.push(t.clone());
+            }
+        }
+        if targets.is_empty() {
+            match &opts.repo {
+                Some(r) => {
+                    untagged_repos.insert(r.clone());
+                }
+                None => {
+                    let tags: Vec<String> =
+                        found.names.iter().filter_map(|n| n.tag.as_ref().map(|t| t.to_string())).collect();
+                    let what = if tags.is_empty() {
+                        "no name".to_string()
+                    } else {
+                        format!("only the tag(s) {}", tags.join(", "))
+                    };
+                    return Err(Error::Usage(format!(
+                        "the image {} in the source carries {what} and no repository; pass --repo NAME (and --tag TAG) to name it",
+                        found.root.digest
+                    )));
+                }
+            }
+        }
+        if !opts.tags.is_empty() {
+            for tags in targets.values_mut() {
+                *tags = opts.tags.clone();
+            }
+            for r in std::mem::take(&mut untagged_repos) {
+                targets.insert(r, opts.tags.clone());
+            }
+        }
+        for r in untagged_repos {
+            targets.entry(r).or_default();
+        }
+        for (repo, tags) in targets {
+            plans.push(Plan { repo, tags, found: Found { names: Vec::new(), ..found.clone() } });
+        }
+    }
+    // One tag, one manifest.
+    let mut seen: BTreeMap<(RepoName, Tag), Digest> = BTreeMap::new();
+    for p in &plans {
+        for t in &p.tags {
+            if let Some(other) = seen.insert((p.repo.clone(), t.clone()), p.found.root.digest.clone())
+                && other != p.found.root.digest
+            {
+                return Err(Error::Usage(format!(
+                    "the source(s) name {}:{t} for two different manifests ({other} and {}); import them separately or rename with --repo/--tag",
+                    p.repo, p.found.root.digest
+                )));
+            }
+        }
+    }
+    Ok(plans)
+}
+
+fn commit(
+    ctx: &Ctx<'_>,
+    existing: &BlobStore,
+    plans: Vec<Plan>,
+    force: bool,
+    notes: &mut Vec<String>,
+) -> Result<ImportReport> {
+    let reg = ctx.registry;
+    let _lock = ctx.write_lock()?;
+    // 1. Refuse before anything moves: locks and tags that would move without --force.
+    for p in &plans {
+        if !reg.repo_exists(&p.repo) {
+            reg.repo_dir(&p.repo)?;
+            continue;
+        }
+        let repo = reg.open_repo(&p.repo, ctx.now)?;
+        let digest = &p.found.root.digest;
+        let known = repo.descriptor_of(digest).is_some();
+        let moving: Vec<Tag> = p.tags.iter().filter(|t| repo.tag_digest(t) != Some(digest)).cloned().collect();
+        if !moving.is_empty() || (!known && p.tags.is_empty()) {
+            repo.check(&format!("importing into {}", p.repo), &moving, &[], Action::Write)?;
+        }
+        for t in &moving {
+            if let Some(cur) = repo.tag_digest(t)
+                && !force
+            {
+                return Err(Error::TagExists { reference: format!("{}:{t}", p.repo), current: cur.to_string() });
+            }
+        }
+    }
+    // 2. Blobs into the pool (or the layout): staged files are renamed, present ones reused.
+    let mut all: BTreeMap<Digest, &Blob> = BTreeMap::new();
+    for p in &plans {
+        for (d, b) in &p.found.blobs {
+            all.entry(d.clone()).or_insert(b);
+        }
+    }
+    let (mut blobs_new, mut blobs_reused, mut bytes_new, mut bytes_reused) = (0usize, 0usize, 0u64, 0u64);
+    create_dir_all_durable(&existing.alg_dir())?;
+    for (d, b) in &all {
+        if existing.size(d)? == Some(b.size) {
+            blobs_reused += 1;
+            bytes_reused += b.size;
+            continue;
+        }
+        if !b.staged {
+            return Err(Error::Invalid(format!(
+                "blob {d} left {} while this import ran (a concurrent gc?); run the import again",
+                existing.root().display()
+            )));
+        }
+        let dest = existing.path(d);
+        std::fs::rename(&b.path, &dest).map_err(Error::io("move a staged blob to", dest.clone()))?;
+        blobs_new += 1;
+        bytes_new += b.size;
+    }
+    fsync_dir(&existing.alg_dir())?;
+    // 3. Per repository: link the blobs in, then tags, then index.json.
+    let mut by_repo: BTreeMap<RepoName, Vec<Plan>> = BTreeMap::new();
+    for p in plans {
+        by_repo.entry(p.repo.clone()).or_default().push(p);
+    }
+    let temp = reg.staging_root();
+    let mut images = Vec::new();
+    let (mut tag_count, mut manifests) = (0usize, BTreeSet::new());
+    for (name, plans) in by_repo {
+        let mut repo = reg.open_or_create_repo(&name, ctx.now)?;
+        if let RegistryKind::Root = reg.kind() {
+            for p in &plans {
+                for d in p.found.blobs.keys() {
+                    repo.blobs.link_from(existing, d, &temp)?;
+                }
+            }
+        }
+        for p in plans {
+            let mut tags = Vec::new();
+            for t in &p.tags {
+                let change = repo.set_tag(t, &p.found.root, force, ctx.now)?;
+                if let TagChange::Moved { from } = &change {
+                    notes.push(format!("moved {name}:{t} from {from} (the old manifest stays, untagged)"));
+                }
+                tags.push(TagOutcome { tag: t.clone(), change });
+                tag_count += 1;
+            }
+            if p.tags.is_empty() {
+                if repo.descriptor_of(&p.found.root.digest).is_none() {
+                    notes.push(format!(
+                        "{name}@{} was imported untagged; pass --tag to tag it, or `wharf tag {name}@{} {name}:TAG`",
+                        p.found.root.digest, p.found.root.digest
+                    ));
+                }
+                repo.add_untagged(&p.found.root, ctx.now);
+            }
+            manifests.insert((name.clone(), p.found.root.digest.clone()));
+            images.push(ImageReport {
+                repository: name.clone(),
+                digest: p.found.root.digest.clone(),
+                media_type: p.found.root.media_type.clone(),
+                size: p.found.root.size,
+                origin: p.found.origin,
+                platforms: p.found.platforms.clone(),
+                tags,
+                blobs: p.found.blobs.len(),
+            });
+        }
+        repo.save()?;
+    }
+    let repositories = images.iter().map(|i| &i.repository).collect::<BTreeSet<_>>().len();
+    Ok(ImportReport {
+        sources: Vec::new(),
+        images,
+        repositories,
+        tags: tag_count,
+        manifests: manifests.len(),
+        blobs_new,
+        blobs_reused,
+        bytes_new,
+        bytes_reused,
+        notes: Vec::new(),
+    })
+}
