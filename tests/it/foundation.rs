@@ -756,6 +756,10 @@ fn default_root_follows_design() {
     let explicit_s = explicit.display().to_string();
     wharf_env(&["--root", &explicit_s, "init"], &[("HOME", h), ("WHARF_ROOT", &wr)]).ok();
     assert!(explicit.join(".wharf/registry.json").is_file());
+    // An empty $WHARF_ROOT counts as unset.
+    let empty = std::path::PathBuf::new();
+    let r = wharf_env(&["--json", "repos"], &[("HOME", h), ("WHARF_ROOT", &empty)]).ok().json();
+    assert_eq!(r["repositories"], json!([]));
     // The default root is used by every command.
     assert_eq!(wharf_env(&["--json", "repos"], &[("HOME", h)]).ok().json()["repositories"], json!([]));
 }
