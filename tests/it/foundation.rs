@@ -249,8 +249,20 @@ fn adoption_backfills_times_and_records_sources() {
     let s = reg.json(&["--as-of", "2026-03-01T00:00:00Z", "show", &format!("adopt@{}", untagged.digest)]);
     assert_eq!(s["untagged_source"], "observed");
     let t = reg.json(&["tags", "adopt"]);
-    assert_eq!(t["tags"][0]["name"], "ann");
-    assert_eq!(t["tags"][0]["created"], "2022-02-02T02:02:02Z");
+    let tags: Vec<(&str, &str, &str)> = t["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap(), t["created"].as_str().unwrap(), t["created_source"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        tags,
+        vec![
+            ("ann", "2022-02-02T02:02:02Z", "annotation"),
+            ("cfg", "2021-06-01T12:00:00Z", "config"),
+            ("mt", "2020-09-13T12:26:40Z", "mtime")
+        ]
+    );
 }
 
 #[test]
