@@ -945,3 +945,24 @@ fn a_new_repository_is_complete_before_it_is_a_layout() {
     reg.json(&["tag", "app:a", "half:v"]);
     assert_eq!(wharf_tags(&reg, "half"), vec!["v"]);
 }
+
+#[test]
+fn repos_lists_nested_layouts_and_skips_what_is_not_a_repository() {
+    let reg = Reg::new();
+    for dir in ["team", "team/app", "a/b/c", ".hidden/x", "team/app/blobs/inner", "Bad", "not-a-repo/sub"] {
+        let mut h = Hand::new(&reg.root.join(dir));
+        let img = h.image(dir, None);
+        h.entry(&img, OCI_MANIFEST, Some("v1"), None);
+    }
+    std::fs::remove_file(reg.root.join("not-a-repo/sub/oci-layout")).unwrap();
+    std::fs::create_dir_all(reg.root.join("empty/dir")).unwrap();
+    let names: Vec<String> = reg.json(&["repos"])["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, vec!["a/b/c", "team", "team/app"]);
+    assert_eq!(wharf_tags(&reg, "a/b/c"), vec!["v1"]);
+    reg.wharf(&["tags", "not-a-repo/sub"]).code(2).stderr_has("does not exist");
+}
