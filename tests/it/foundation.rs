@@ -248,6 +248,9 @@ fn adoption_backfills_times_and_records_sources() {
     );
     let s = reg.json(&["--as-of", "2026-03-01T00:00:00Z", "show", &format!("adopt@{}", untagged.digest)]);
     assert_eq!(s["untagged_source"], "observed");
+    let human = reg.wharf(&["--as-of", "2026-03-01T00:00:00Z", "show", "adopt:ann"]).ok().stdout;
+    assert!(human.contains("created:     2022-02-02T02:02:02Z (from annotation)\n"), "{human}");
+    assert!(human.contains("  tag ann     write_enabled=true"), "{human}");
     let t = reg.json(&["tags", "adopt"]);
     let tags: Vec<(&str, &str, &str)> = t["tags"]
         .as_array()
