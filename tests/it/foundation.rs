@@ -683,6 +683,15 @@ fn broken_inputs_are_clear_errors_and_change_nothing() {
     }
     assert_eq!(before, reg.snapshot());
 
+    // A sidecar that is not JSON at all.
+    std::fs::write(&side, b"{").unwrap();
+    let before = reg.snapshot();
+    reg.wharf(&["tags", "app"]).code(2).stderr_has("wharf-meta.json: not valid JSON").stderr_has("move it aside");
+    assert_eq!(before, reg.snapshot());
+    // Moved aside, the metadata is rebuilt from index.json (the lock is lost, not the tags).
+    std::fs::remove_file(&side).unwrap();
+    assert_eq!(wharf_tags(&reg, "app"), vec!["a", "b"]);
+
     // A registry.json of an unknown version.
     let (reg, _, _) = app_registry();
     std::fs::write(reg.root.join(".wharf/registry.json"), br#"{"wharf_registry_version": 7}"#).unwrap();
