@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// The registry root (or a plain OCI layout). Default: $WHARF_ROOT, else ~/.local/share/wharf.
-    #[arg(long, global = true, env = "WHARF_ROOT", value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
     /// Print the report as JSON on stdout.
     #[arg(long, global = true)]

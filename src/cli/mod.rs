@@ -52,11 +52,14 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The registry root: `--root`, else `$WHARF_ROOT` (clap reads it), else the per-user
-/// data directory.
+/// The registry root: `--root`, else `$WHARF_ROOT` (set and not empty), else the
+/// per-user data directory (`$XDG_DATA_HOME/wharf`, else `~/.local/share/wharf`).
 fn root_dir(g: &Global) -> Result<PathBuf> {
     if let Some(r) = &g.root {
         return Ok(r.clone());
+    }
+    if let Some(r) = std::env::var_os("WHARF_ROOT").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(r));
     }
     dirs::data_dir()
         .map(|d| d.join("wharf"))

@@ -19,6 +19,11 @@ fn locks_summary(l: &Locks) -> String {
     if off.is_empty() { "-".to_string() } else { format!("{} disabled", off.join(",")) }
 }
 
+/// The snake_case name a unit enum serialises to (`mtime`, `config`, …).
+fn name_of<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+}
+
 fn locks_full(l: &Locks) -> String {
     format!(
         "write_enabled={} delete_enabled={} read_enabled={} list_enabled={}",
@@ -76,28 +81,29 @@ impl Human for ShowReport {
         let tags = if self.tags.is_empty() { "(none)".to_string() } else { self.tags.join(", ") };
         let _ = writeln!(out, "tags:        {tags}");
         if let (Some(c), Some(src)) = (&self.created, &self.created_source) {
-            let _ = writeln!(out, "created:     {} (from {})", ts(c), serde_json::to_value(src).expect("json"));
+            let _ = writeln!(out, "created:     {} (from {})", ts(c), name_of(src));
         }
         if let (Some(u), Some(src)) = (&self.untagged_at, &self.untagged_source) {
-            let _ = writeln!(out, "untagged at: {} (from {})", ts(u), serde_json::to_value(src).expect("json"));
+            let _ = writeln!(out, "untagged at: {} (from {})", ts(u), name_of(src));
         }
         if !self.top_level {
             let parents: Vec<String> = self.parents.iter().map(|p| p.to_string()).collect();
             let _ = writeln!(out, "child of:    {}", parents.join(", "));
         }
         let _ = writeln!(out, "locks:");
-        let _ = writeln!(out, "  repository  {}", locks_full(&self.locks.repository));
-        for (t, l) in &self.locks.tags {
-            let _ = writeln!(out, "  tag {t}  {}", locks_full(l));
-        }
+        let mut rows = vec![("repository".to_string(), &self.locks.repository)];
+        rows.extend(self.locks.tags.iter().map(|(t, l)| (format!("tag {t}"), l)));
         if self.top_level {
-            let _ = writeln!(out, "  manifest    {}", locks_full(&self.locks.manifest));
+            rows.push(("manifest".to_string(), &self.locks.manifest));
+        }
+        let w = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
+        for (label, l) in rows {
+            let _ = writeln!(out, "  {label:<w$}  {}", locks_full(l));
         }
         if !self.children.is_empty() {
             let _ = writeln!(out, "children:");
             for c in &self.children {
-                let role = serde_json::to_value(c.role).expect("json");
-                let role = role.as_str().unwrap_or("");
+                let role = name_of(&c.role);
                 let platform = c.platform.as_deref().map(|p| format!("  {p}")).unwrap_or_default();
                 let absent = if c.present { "" } else { "  (absent)" };
                 let size = c.size.map(human_bytes).unwrap_or_default();
@@ -128,8 +134,7 @@ impl Human for ReferrersReport {
 
 impl Human for UpdateReport {
     fn human(&self, out: &mut String) {
-        let object = serde_json::to_value(self.object).expect("json");
-        let object = object.as_str().unwrap_or("");
+        let object = name_of(&self.object);
         if self.changed {
             let _ = writeln!(out, "updated {object} {}: {}", self.target, locks_full(&self.after));
         } else {

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::Ctx;
@@ -302,40 +303,46 @@ pub fn tag_schema_name(digest: &Digest) -> String {
 /// is skipped (verify reports it); this is a listing, not a check.
 pub fn find_referrers(repo: &Repository, digest: &Digest) -> Vec<ReferrerInfo> {
     let mut out: BTreeMap<Digest, ReferrerInfo> = BTreeMap::new();
-    for desc in distinct_entries(repo) {
+    // Scan in parallel; a referrer's bytes must contain the subject's hex digest, so
+    // the rest are skipped without parsing.
+    let hex = digest.hex();
+    let found: Vec<(&Descriptor, Document)> = distinct_entries(repo)
+        .into_par_iter()
+        .filter(|desc| &desc.digest != digest && (desc.kind().has_children() || desc.media_type.is_empty()))
+        .filter_map(|desc| {
+            let bytes = repo.blobs.read(&desc.digest, MAX_DOCUMENT_BYTES).ok()?;
+            if !contains(&bytes, hex.as_bytes()) {
+                return None;
+            }
+            let doc = Document::parse(&bytes, &desc.media_type).ok()?;
+            doc.subject.as_ref().is_some_and(|s| &s.digest == digest).then_some((desc, doc))
+        })
+        .collect();
+    let tags_by_digest = tags_by_digest(repo);
+    for (desc, doc) in found {
         let d = desc.digest.clone();
-        if &d == digest {
-            continue;
-        }
-        if !(desc.kind().has_children() || desc.media_type.is_empty()) {
-            continue;
-        }
-        let Ok(doc) = repo.read_document(&d, &desc.media_type) else { continue };
-        if doc.subject.as_ref().is_some_and(|s| &s.digest == digest) {
-            // As the distribution spec's referrers API: artifactType, else the config's
-            // media type.
-            let artifact_type = doc
-                .artifact_type
-                .clone()
-                .or_else(|| desc.artifact_type.clone())
-                .or_else(|| doc.config.as_ref().map(|c| c.media_type.clone()));
-            let annotations = if doc.annotations.is_empty() { desc.annotations.clone() } else { doc.annotations };
-            let mut annotations = annotations;
-            annotations.remove(crate::model::media::ANNOTATION_REF_NAME);
-            out.insert(
-                d.clone(),
-                ReferrerInfo {
-                    digest: d.clone(),
-                    media_type: doc.media_type.unwrap_or_else(|| desc.media_type.clone()),
-                    artifact_type,
-                    size: desc.size,
-                    tags: repo.tags_of(&d).iter().map(|t| t.to_string()).collect(),
-                    annotations,
-                    found_by: vec![FoundBy::Subject],
-                    present: true,
-                },
-            );
-        }
+        // As the distribution spec's referrers API: artifactType, else the config's
+        // media type.
+        let artifact_type = doc
+            .artifact_type
+            .clone()
+            .or_else(|| desc.artifact_type.clone())
+            .or_else(|| doc.config.as_ref().map(|c| c.media_type.clone()));
+        let mut annotations = if doc.annotations.is_empty() { desc.annotations.clone() } else { doc.annotations };
+        annotations.remove(crate::model::media::ANNOTATION_REF_NAME);
+        out.insert(
+            d.clone(),
+            ReferrerInfo {
+                tags: tags_by_digest.get(&d).cloned().unwrap_or_default(),
+                digest: d,
+                media_type: doc.media_type.unwrap_or_else(|| desc.media_type.clone()),
+                artifact_type,
+                size: desc.size,
+                annotations,
+                found_by: vec![FoundBy::Subject],
+                present: true,
+            },
+        );
     }
     // The tag schema: an index tagged sha256-<hex> lists the referrers.
     if let Ok(tag) = crate::model::Tag::parse(&tag_schema_name(digest))
@@ -357,7 +364,7 @@ pub fn find_referrers(repo: &Repository, digest: &Digest) -> Vec<ReferrerInfo> {
                     media_type: m.media_type.clone(),
                     artifact_type: m.artifact_type.clone(),
                     size: m.size,
-                    tags: repo.tags_of(&m.digest).iter().map(|t| t.to_string()).collect(),
+                    tags: tags_by_digest.get(&m.digest).cloned().unwrap_or_default(),
                     annotations: m.annotations.clone(),
                     found_by: vec![FoundBy::TagSchema],
                     present: repo.blobs.contains(&m.digest),
@@ -366,6 +373,19 @@ pub fn find_referrers(repo: &Repository, digest: &Digest) -> Vec<ReferrerInfo> {
         }
     }
     out.into_values().collect()
+}
+
+/// Every tag of the repository, grouped by the digest it points at (tags sorted).
+fn tags_by_digest(repo: &Repository) -> BTreeMap<Digest, Vec<String>> {
+    let mut out: BTreeMap<Digest, Vec<String>> = BTreeMap::new();
+    for (tag, desc) in repo.tag_entries() {
+        out.entry(desc.digest.clone()).or_default().push(tag.to_string());
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// `wharf referrers REF`.

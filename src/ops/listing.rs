@@ -7,6 +7,7 @@ use super::Ctx;
 use crate::error::Result;
 use crate::model::{Digest, Locks, RepoName, Timestamp};
 use crate::registry::Repository;
+use crate::registry::meta::TimeSource;
 
 #[derive(Debug, Serialize)]
 pub struct RepoSummary {
@@ -55,6 +56,8 @@ pub struct TagInfo {
     pub media_type: String,
     pub size: u64,
     pub created: Timestamp,
+    /// Where `created` came from (wharf, annotation, config, mtime, observed).
+    pub created_source: TimeSource,
     pub updated: Timestamp,
     pub locks: Locks,
 }
@@ -77,6 +80,7 @@ pub(crate) fn tag_infos(repo: &Repository, include_hidden: bool) -> Vec<TagInfo>
                 media_type: desc.media_type.clone(),
                 size: desc.size,
                 created: meta.created,
+                created_source: meta.created_source,
                 updated: meta.updated,
                 locks: meta.locks,
             })

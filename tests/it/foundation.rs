@@ -248,9 +248,24 @@ fn adoption_backfills_times_and_records_sources() {
     );
     let s = reg.json(&["--as-of", "2026-03-01T00:00:00Z", "show", &format!("adopt@{}", untagged.digest)]);
     assert_eq!(s["untagged_source"], "observed");
+    let human = reg.wharf(&["--as-of", "2026-03-01T00:00:00Z", "show", "adopt:ann"]).ok().stdout;
+    assert!(human.contains("created:     2022-02-02T02:02:02Z (from annotation)\n"), "{human}");
+    assert!(human.contains("  tag ann     write_enabled=true"), "{human}");
     let t = reg.json(&["tags", "adopt"]);
-    assert_eq!(t["tags"][0]["name"], "ann");
-    assert_eq!(t["tags"][0]["created"], "2022-02-02T02:02:02Z");
+    let tags: Vec<(&str, &str, &str)> = t["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap(), t["created"].as_str().unwrap(), t["created_source"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        tags,
+        vec![
+            ("ann", "2022-02-02T02:02:02Z", "annotation"),
+            ("cfg", "2021-06-01T12:00:00Z", "config"),
+            ("mt", "2020-09-13T12:26:40Z", "mtime")
+        ]
+    );
 }
 
 #[test]
@@ -668,6 +683,15 @@ fn broken_inputs_are_clear_errors_and_change_nothing() {
     }
     assert_eq!(before, reg.snapshot());
 
+    // A sidecar that is not JSON at all.
+    std::fs::write(&side, b"{").unwrap();
+    let before = reg.snapshot();
+    reg.wharf(&["tags", "app"]).code(2).stderr_has("wharf-meta.json: not valid JSON").stderr_has("move it aside");
+    assert_eq!(before, reg.snapshot());
+    // Moved aside, the metadata is rebuilt from index.json (the lock is lost, not the tags).
+    std::fs::remove_file(&side).unwrap();
+    assert_eq!(wharf_tags(&reg, "app"), vec!["a", "b"]);
+
     // A registry.json of an unknown version.
     let (reg, _, _) = app_registry();
     std::fs::write(reg.root.join(".wharf/registry.json"), br#"{"wharf_registry_version": 7}"#).unwrap();
@@ -756,6 +780,10 @@ fn default_root_follows_design() {
     let explicit_s = explicit.display().to_string();
     wharf_env(&["--root", &explicit_s, "init"], &[("HOME", h), ("WHARF_ROOT", &wr)]).ok();
     assert!(explicit.join(".wharf/registry.json").is_file());
+    // An empty $WHARF_ROOT counts as unset.
+    let empty = std::path::PathBuf::new();
+    let r = wharf_env(&["--json", "repos"], &[("HOME", h), ("WHARF_ROOT", &empty)]).ok().json();
+    assert_eq!(r["repositories"], json!([]));
     // The default root is used by every command.
     assert_eq!(wharf_env(&["--json", "repos"], &[("HOME", h)]).ok().json()["repositories"], json!([]));
 }
@@ -928,4 +956,25 @@ fn a_new_repository_is_complete_before_it_is_a_layout() {
     assert_eq!(names, vec!["app", "fresh/repo"]);
     reg.json(&["tag", "app:a", "half:v"]);
     assert_eq!(wharf_tags(&reg, "half"), vec!["v"]);
+}
+
+#[test]
+fn repos_lists_nested_layouts_and_skips_what_is_not_a_repository() {
+    let reg = Reg::new();
+    for dir in ["team", "team/app", "a/b/c", ".hidden/x", "team/app/blobs/inner", "Bad", "not-a-repo/sub"] {
+        let mut h = Hand::new(&reg.root.join(dir));
+        let img = h.image(dir, None);
+        h.entry(&img, OCI_MANIFEST, Some("v1"), None);
+    }
+    std::fs::remove_file(reg.root.join("not-a-repo/sub/oci-layout")).unwrap();
+    std::fs::create_dir_all(reg.root.join("empty/dir")).unwrap();
+    let names: Vec<String> = reg.json(&["repos"])["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, vec!["a/b/c", "team", "team/app"]);
+    assert_eq!(wharf_tags(&reg, "a/b/c"), vec!["v1"]);
+    reg.wharf(&["tags", "not-a-repo/sub"]).code(2).stderr_has("does not exist");
 }

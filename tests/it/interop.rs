@@ -204,6 +204,18 @@ fn umoci_and_skopeo_layouts_are_adopted_and_listed() {
     assert_eq!(s["created"].as_str().unwrap()[..19], config_created[..19]);
     assert_eq!(s["platforms"].as_array().unwrap().len(), 1);
     assert_eq!(reg.json(&["show", "skopeo/from-archive:x"])["digest"], reg.json(&["show", "umoci/made:t3"])["digest"]);
+    // Every other command works on them too.
+    assert_eq!(reg.json(&["referrers", "umoci/made:t1"])["referrers"], serde_json::json!([]));
+    assert_eq!(reg.json(&["manifests", "skopeo/copied", "--top", "1"])["manifests"].as_array().unwrap().len(), 1);
+    reg.json(&["lock", "skopeo/copied:c1"]);
+    reg.wharf(&["untag", "skopeo/copied:c1"]).code(2).stderr_has("is locked");
+    reg.json(&["unlock", "skopeo/copied:c1"]);
+    reg.json(&["update", "skopeo/from-archive", "--list-enabled", "false"]);
+    assert_eq!(reg.json(&["repos"])["repositories"].as_array().unwrap().len(), 2);
+    reg.json(&["tag", "skopeo/copied:c1", "skopeo/from-archive:y"]);
+    reg.json(&["untag", "skopeo/copied:c1"]);
+    assert_agree(&t, &reg.root, "skopeo/copied", &sk, &["c2"]);
+    assert_agree(&t, &reg.root, "skopeo/from-archive", &ar, &["x", "y"]);
 }
 
 #[test]
