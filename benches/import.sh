@@ -11,7 +11,8 @@
 # The image: LAYERS uncompressed tar layers of random (incompressible) files, SIZE_MIB
 # in total, written as an OCI layout by this script, then converted by skopeo to the
 # two archives. Each timed run starts from an empty registry / destination (hyperfine
-# --prepare), so every run writes every blob.
+# --prepare, which also runs `sync` so no run pays for the previous run's writeback),
+# so every run writes every blob.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work="${1:-/tmp/wharf-bench-import}"
@@ -75,14 +76,14 @@ ls -l "$work"/image.*.tar >&2
 
 reg="$work/reg"
 dst="$work/skopeo-dst"
-prep_reg="rm -rf $reg && $wharf --root $reg init >/dev/null"
-prep_dst="rm -rf $dst"
+prep_reg="rm -rf $reg && $wharf --root $reg init >/dev/null && sync"
+prep_dst="rm -rf $dst && sync"
 hyperfine --runs "$runs" --export-json "$work/hyperfine.json" \
   --command-name "wharf import docker-archive" --prepare "$prep_reg" "$wharf --root $reg -q import $work/image.docker.tar" \
   --command-name "skopeo copy docker-archive: oci:" --prepare "$prep_dst" "skopeo copy -q docker-archive:$work/image.docker.tar oci:$dst:1" \
   --command-name "wharf import oci-archive" --prepare "$prep_reg" "$wharf --root $reg -q import $work/image.oci.tar" \
   --command-name "skopeo copy oci-archive: oci:" --prepare "$prep_dst" "skopeo copy -q oci-archive:$work/image.oci.tar oci:$dst:1" \
-  --command-name "floor: dd conv=fsync of the oci-archive" --prepare "rm -f $work/dd.out" "dd if=$work/image.oci.tar of=$work/dd.out bs=1M conv=fsync status=none" \
+  --command-name "floor: dd conv=fsync of the oci-archive" --prepare "rm -f $work/dd.out && sync" "dd if=$work/image.oci.tar of=$work/dd.out bs=1M conv=fsync status=none" \
   >&2
 rm -f "$work/dd.out"
 
