@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Peak RSS of `wharf import` on a 2 GiB docker-archive (one 2 GiB layer of random
-# data), read from a file and, gzip-wrapped with GZIP=1, from stdin.
+# data), read from a file and, gzip-wrapped with WITH_GZIP=1, from stdin.
 #   benches/import-rss.sh [WORKDIR]     (default /tmp/wharf-rss2g)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ PY
 fi
 rm -rf reg && "$wharf" --root reg init >/dev/null
 /usr/bin/time -f "file:  %e s elapsed, peak RSS %M KiB" "$wharf" --root reg -q import big.docker.tar >/dev/null
-if [ "${GZIP:-0}" = 1 ]; then
+if [ "${WITH_GZIP:-0}" = 1 ]; then
   rm -rf reg && "$wharf" --root reg init >/dev/null
   gzip -1 -c big.docker.tar > big.docker.tar.gz
   /usr/bin/time -f "stdin gzip: %e s elapsed, peak RSS %M KiB" "$wharf" --root reg -q import - < big.docker.tar.gz >/dev/null
