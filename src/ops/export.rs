@@ -177,6 +177,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ExportReport> {
 /// indexes (one platform of a multi-platform image), not a top-level entry.
 fn nested(repo: &crate::registry::Repository, r: &Reference) -> Result<crate::registry::Resolved> {
     let want = r.digest.as_ref().expect("digest reference");
+    let mut found = None;
     for top in repo.manifest_digests() {
         let desc = repo.descriptor_of(&top).expect("listed").clone();
         if desc.kind() != MediaKind::Index {
@@ -184,10 +185,15 @@ fn nested(repo: &crate::registry::Repository, r: &Reference) -> Result<crate::re
         }
         let doc = repo.read_document(&top, &desc.media_type)?;
         if let Some(child) = doc.manifests.iter().find(|m| &m.digest == want) {
-            return Ok(crate::registry::Resolved { digest: want.clone(), descriptor: child.clone(), tag: None });
+            // Reading a child reads out of every index that lists it: their locks apply.
+            repo.check(&format!("exporting {r}"), &repo.tags_of(&top), std::slice::from_ref(&top), Action::Read)?;
+            found.get_or_insert_with(|| child.clone());
         }
     }
-    Err(Error::ManifestNotFound { reference: r.to_string(), repo: r.repo.to_string() })
+    match found {
+        Some(descriptor) => Ok(crate::registry::Resolved { digest: want.clone(), descriptor, tag: None }),
+        None => Err(Error::ManifestNotFound { reference: r.to_string(), repo: r.repo.to_string() }),
+    }
 }
 
 /// Adds `digest` (an image manifest) to the docker manifest.json, merging names of the

@@ -118,6 +118,20 @@ fn read_lock_refuses_export() {
     let out = reg.dir.path().join("x.tar");
     reg.wharf(&["export", "emptyimage:latest", "-o", out.to_str().unwrap()]).code(2).stderr_has("read_enabled = false");
     assert_eq!(before, snapshot(reg.dir.path()), "nothing written");
+    // One platform of a read-locked index is refused too.
+    let meta_path = reg.root.join("testrepo/wharf-meta.json");
+    let mut meta: Value = serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
+    meta["tags"]["b1"]["locks"] = serde_json::json!({"read_enabled": false});
+    std::fs::write(&meta_path, serde_json::to_vec(&meta).unwrap()).unwrap();
+    let b1 = tag_digest(&reg, "testrepo", "b1");
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(reg.root.join("testrepo/blobs/sha256").join(&b1[7..])).unwrap()).unwrap();
+    let child = format!("testrepo@{}", index["manifests"][0]["digest"].as_str().unwrap());
+    let before = snapshot(reg.dir.path());
+    reg.wharf(&["export", &child, "-o", out.to_str().unwrap()])
+        .code(2)
+        .stderr_has("testrepo:b1 has read_enabled = false");
+    assert_eq!(before, snapshot(reg.dir.path()));
 }
 
 #[test]

@@ -421,3 +421,19 @@ fn committed_samples_import() {
     assert_eq!(r["images"][0]["origin"], "synthesised");
     assert_readable(&reg, "hello", "latest");
 }
+
+#[test]
+fn a_plain_layout_takes_every_image_into_itself() {
+    let Some(umoci) = tool("umoci") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let lay = dir.path().join("lay");
+    let (code, _, err) = run_tool(&umoci, &["init", "--layout", lay.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let r = wharf_at(&lay, &["--json", "import", testdata("hello.docker-archive.tar").to_str().unwrap()]).ok().json();
+    assert_eq!(r["images"][0]["repository"], "lay");
+    assert_eq!(r["images"][0]["tags"][0]["tag"], "latest");
+    let Some(skopeo) = tool("skopeo") else { return };
+    let (code, _, err) = run_tool(&skopeo, &["inspect", &format!("oci:{}:latest", lay.display())]);
+    assert_eq!(code, 0, "{err}");
+    assert_rehash(&lay);
+}

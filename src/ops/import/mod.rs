@@ -138,7 +138,12 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ImportReport> {
             "nothing to import: no image in the source(s) matches the selected platform(s)".into(),
         ));
     }
-    let plans = name_plans(founds, opts)?;
+    // A plain OCI layout used as a registry has one repository: everything goes there.
+    let mut opts = opts.clone();
+    if let (RegistryKind::Layout(own), None) = (reg.kind(), &opts.repo) {
+        opts.repo = Some(own.clone());
+    }
+    let plans = name_plans(founds, &opts)?;
     let report = commit(ctx, &existing, plans, opts.force, &mut notes)?;
     drop(staging);
     Ok(ImportReport { sources, notes, ..report })
