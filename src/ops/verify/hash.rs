@@ -68,13 +68,20 @@ pub struct FileHash {
     pub head: Vec<u8>,
 }
 
-/// Hashes one file, keeping its first `head` bytes.
-pub fn hash_file(path: &Path, mode: IoMode, head: usize, progress: &(dyn Fn(u64) + Sync)) -> io::Result<FileHash> {
+/// Hashes one file, keeping its first `head` bytes. `size_hint` (the size the caller
+/// saw, used by [`IoMode::Auto`] to choose) need not be exact: every byte is hashed.
+pub fn hash_file(
+    path: &Path,
+    size_hint: u64,
+    mode: IoMode,
+    head: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> io::Result<FileHash> {
     let file = File::open(path)?;
     let mmap = match mode {
         IoMode::Read => false,
         IoMode::Mmap => true,
-        IoMode::Auto => file.metadata()?.len() >= MMAP_MIN,
+        IoMode::Auto => size_hint >= MMAP_MIN,
     };
     if mmap { hash_mmap(&file, head, progress) } else { hash_read(file, head, progress) }
 }
@@ -90,8 +97,11 @@ pub fn hash_files(
 ) -> Vec<io::Result<FileHash>> {
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by(|&a, &b| jobs[b].size.cmp(&jobs[a].size).then(a.cmp(&b)));
-    let mut results: Vec<(usize, io::Result<FileHash>)> =
-        order.into_par_iter().with_max_len(1).map(|i| (i, hash_file(&jobs[i].path, mode, head, progress))).collect();
+    let mut results: Vec<(usize, io::Result<FileHash>)> = order
+        .into_par_iter()
+        .with_max_len(1)
+        .map(|i| (i, hash_file(&jobs[i].path, jobs[i].size, mode, head, progress)))
+        .collect();
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, r)| r).collect()
 }
