@@ -571,3 +571,27 @@ fn a_reference_includes_its_referrers() {
     // A reference that does not resolve cannot be verified.
     reg.wharf(&["verify", "testrepo:nope"]).code(2).stderr_has("tag `testrepo:nope` does not exist");
 }
+
+#[test]
+fn absent_non_distributable_layer_with_urls_is_info() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&tmp.path().join("win"));
+    let tar = tar_of("f", b"base");
+    let present = l.put(&gzip(&tar));
+    let foreign = sha(b"a windows base layer that lives elsewhere");
+    let config = json!({"architecture": "amd64", "os": "windows",
+        "rootfs": {"type": "layers", "diff_ids": [sha(b"foreign diff"), sha(&tar)]}});
+    let config = l.put(&serde_json::to_vec(&config).unwrap());
+    let manifest = json!({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
+    "config": config.desc(DOCKER_CONFIG),
+    "layers": [
+        {"mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", "digest": foreign,
+         "size": 1000, "urls": ["https://example.invalid/layer"]},
+        present.desc(DOCKER_LAYER),
+    ]});
+    let manifest = l.put(&serde_json::to_vec(&manifest).unwrap());
+    l.tag("ltsc", &manifest, DOCKER_MANIFEST);
+    let (code, r) = verify_path(&[&dir_arg(&l)]);
+    assert_eq!(code, 0);
+    assert_eq!(summary(&r), vec![s("info", "missing_blob", "win", &foreign)]);
+}

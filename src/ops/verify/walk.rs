@@ -115,6 +115,8 @@ pub(crate) struct RepoWalk<'a> {
     reached: BTreeMap<Digest, Vec<Link>>,
     visited: BTreeSet<Digest>,
     configs_checked: BTreeSet<(Digest, usize)>,
+    /// Blobs some descriptor gives `urls` for (non-distributable layers): absent is allowed.
+    foreign: BTreeSet<Digest>,
     hashed: HashMap<FileKey, (Digest, Vec<u8>)>,
     layer_checks: Vec<LayerCheck>,
     whole: bool,
@@ -135,6 +137,7 @@ impl<'a> RepoWalk<'a> {
             reached: BTreeMap::new(),
             visited: BTreeSet::new(),
             configs_checked: BTreeSet::new(),
+            foreign: BTreeSet::new(),
             hashed: HashMap::new(),
             layer_checks: Vec::new(),
             whole: false,
@@ -292,7 +295,16 @@ impl<'a> RepoWalk<'a> {
         while let Some((chain, size)) = stack.pop() {
             let link = chain.last().expect("non-empty chain").clone();
             let Some(file) = self.blobs.get(&link.digest).cloned() else {
-                if link.role == Role::Subject {
+                if self.foreign.contains(&link.digest) {
+                    self.push(
+                        Severity::Info,
+                        Kind::MissingBlob,
+                        Some(link.digest.clone()),
+                        chain,
+                        "non-distributable layer: its descriptor gives `urls` to fetch it from, so it may be absent"
+                            .into(),
+                    );
+                } else if link.role == Role::Subject {
                     self.push(
                         Severity::Info,
                         Kind::SubjectAbsent,
@@ -419,6 +431,14 @@ impl<'a> RepoWalk<'a> {
                 }
                 _ => None,
             };
+            if c.descriptor
+                .as_ref()
+                .and_then(|d| d.extra.get("urls"))
+                .and_then(|u| u.as_array())
+                .is_some_and(|u| !u.is_empty())
+            {
+                self.foreign.insert(c.digest.clone());
+            }
             let mut next = chain.to_vec();
             next.push(Link { role: c.role, index, digest: c.digest.clone(), media_type: c.media_type, tag: None });
             children.push((next, c.size));
