@@ -19,7 +19,6 @@ use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, RepoName,
 use crate::registry::Registry;
 use crate::registry::meta::{META_FILE, META_VERSION, Meta};
 use crate::registry::repository::{MAX_DOCUMENT_BYTES, MAX_INDEX_BYTES};
-use crate::store::BlobStore;
 use crate::store::fs::read_limited;
 
 /// A layer whose bytes must agree with its media type, decided on its first bytes.
@@ -101,6 +100,39 @@ pub(crate) fn read_head(path: &Path, n: usize) -> io::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(n);
     File::open(path)?.take(n as u64).read_to_end(&mut out)?;
     Ok(out)
+}
+
+/// Lists a blob directory like [`BlobStore::list`](crate::store::BlobStore::list) (the
+/// same notion of stray), with one `stat` per file that also yields its identity.
+pub(crate) fn list_keyed(root: &Path) -> Result<(BTreeMap<Digest, BlobFile>, Vec<PathBuf>)> {
+    let mut blobs = BTreeMap::new();
+    let mut strays = Vec::new();
+    let rd = match std::fs::read_dir(root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((blobs, strays)),
+        Err(e) => return Err(Error::Io { action: "list", path: root.to_path_buf(), source: e }),
+    };
+    for alg in rd {
+        let alg = alg.map_err(Error::io("list", root))?;
+        let alg_path = alg.path();
+        if alg.file_name() != "sha256" || !alg_path.is_dir() {
+            strays.push(alg_path);
+            continue;
+        }
+        for e in std::fs::read_dir(&alg_path).map_err(Error::io("list", alg_path.clone()))? {
+            let e = e.map_err(Error::io("list", alg_path.clone()))?;
+            let path = e.path();
+            let meta = e.metadata().map_err(Error::io("stat", path.clone()))?;
+            match e.file_name().to_str().and_then(Digest::from_hex) {
+                Some(digest) if meta.is_file() => {
+                    blobs.insert(digest, BlobFile { path, size: meta.len(), key: (meta.dev(), meta.ino()) });
+                }
+                _ => strays.push(path),
+            }
+        }
+    }
+    strays.sort();
+    Ok((blobs, strays))
 }
 
 /// The walk of one repository.
@@ -220,16 +252,15 @@ impl<'a> RepoWalk<'a> {
     }
 
     fn list_blobs(&mut self) {
-        let store = BlobStore::new(self.dir.join("blobs"));
-        let listing = match store.list() {
+        let root = self.dir.join("blobs");
+        let (blobs, strays) = match list_keyed(&root) {
             Ok(l) => l,
             Err(e) => {
-                let root = store.root().to_path_buf();
                 self.push_file(Severity::Error, Kind::Unreadable, None, &root, e.to_string());
                 return;
             }
         };
-        for s in &listing.strays {
+        for s in &strays {
             self.push_file(
                 Severity::Warning,
                 Kind::StrayFile,
@@ -238,14 +269,7 @@ impl<'a> RepoWalk<'a> {
                 "not a blob (its name is not a sha256 digest); move it out of blobs/ (umoci gc aborts on it)".into(),
             );
         }
-        for b in listing.blobs {
-            match std::fs::metadata(&b.path) {
-                Ok(m) => {
-                    self.blobs.insert(b.digest, BlobFile { path: b.path, size: m.len(), key: (m.dev(), m.ino()) });
-                }
-                Err(e) => self.push_file(Severity::Error, Kind::Unreadable, Some(b.digest), &b.path, e.to_string()),
-            }
-        }
+        self.blobs = blobs;
         self.blob_files = self.blobs.len();
     }
 
@@ -642,6 +666,11 @@ impl<'a> RepoWalk<'a> {
                 );
             }
         }
+    }
+
+    /// The digests of the blob files of the repository.
+    pub fn blob_digests(&self) -> impl Iterator<Item = Digest> + '_ {
+        self.blobs.keys().cloned()
     }
 
     /// Hands the blob files to hash, the results already known, the layer checks and the
