@@ -499,7 +499,21 @@ impl<'a> RepoWalk<'a> {
                 );
                 return None;
             }
-            Err(_) => return None, // the engine reports it as unreadable
+            Err(e) => {
+                // Hashing reports it as unreadable; --quick hashes nothing, so report here.
+                if self.quick {
+                    let f = self.rel(&file.path);
+                    self.findings.push(file_finding(
+                        Severity::Error,
+                        Kind::Unreadable,
+                        self.repository.clone(),
+                        Some(digest.clone()),
+                        f,
+                        format!("could not read the blob: {e}"),
+                    ));
+                }
+                return None;
+            }
         };
         if !self.quick {
             let actual = Digest::of(&bytes);
