@@ -595,3 +595,37 @@ fn absent_non_distributable_layer_with_urls_is_info() {
     assert_eq!(code, 0);
     assert_eq!(summary(&r), vec![s("info", "missing_blob", "win", &foreign)]);
 }
+
+#[test]
+fn documents_that_break_their_schema() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&tmp.path().join("bad"));
+    let img = l.image(&["x"], false);
+    // A manifest without `layers`, and one with schemaVersion 3.
+    let config = img.config.desc(OCI_CONFIG);
+    let no_layers =
+        l.put(&serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config})).unwrap());
+    let v3 = json!({"schemaVersion": 3, "mediaType": OCI_MANIFEST, "config": config,
+        "layers": [img.layers[0].desc(OCI_LAYER_GZIP)]});
+    let v3 = l.put(&serde_json::to_vec(&v3).unwrap());
+    l.tag("nolayers", &no_layers, OCI_MANIFEST);
+    l.tag("v3", &v3, OCI_MANIFEST);
+    // The original manifest, labelled as an index in index.json.
+    l.tag("mislabelled", &img.manifest, OCI_INDEX);
+    let (code, r) = verify_path(&[&dir_arg(&l)]);
+    assert_eq!(code, 1);
+    let mut got = summary(&r);
+    got.sort();
+    let mut want = vec![
+        // The layer-less manifest also disagrees with its config's one diff_id.
+        s("error", "diff_ids_mismatch", "bad", &img.config.digest),
+        s("error", "invalid_document", "bad", &no_layers.digest),
+        s("error", "invalid_document", "bad", &v3.digest),
+        s("warning", "media_type_mismatch", "bad", &img.manifest.digest),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    let msgs: Vec<&str> = r["findings"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect();
+    assert!(msgs.iter().any(|m| m.contains("layers")), "{msgs:?}");
+    assert!(msgs.iter().any(|m| m.contains("schemaVersion is 3")), "{msgs:?}");
+}

@@ -411,9 +411,21 @@ impl<'a> RepoWalk<'a> {
                 );
                 None
             }
-            MediaKind::Index => serde_json::from_slice::<ImageIndex>(&bytes).err().map(|e| ("image index", e)),
+            MediaKind::Index => match serde_json::from_slice::<ImageIndex>(&bytes) {
+                Ok(i) if i.schema_version() != 2 => {
+                    Some(("image index", format!("schemaVersion is {}, not 2", i.schema_version())))
+                }
+                Ok(_) => None,
+                Err(e) => Some(("image index", e.to_string())),
+            },
             _ if artifact_manifest => None,
-            _ => serde_json::from_slice::<ImageManifest>(&bytes).err().map(|e| ("image manifest", e)),
+            _ => match serde_json::from_slice::<ImageManifest>(&bytes) {
+                Ok(m) if m.schema_version() != 2 => {
+                    Some(("image manifest", format!("schemaVersion is {}, not 2", m.schema_version())))
+                }
+                Ok(_) => None,
+                Err(e) => Some(("image manifest", e.to_string())),
+            },
         };
         if let Some((what, e)) = strict {
             self.push(
