@@ -12,8 +12,9 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::model::Digest;
 
@@ -88,7 +89,9 @@ pub fn hash_file(
 
 /// Hashes every job on the current rayon pool, largest first (so that one big file does
 /// not start last and leave the other cores idle), and returns the results in the order
-/// of `jobs`. `progress` is called with byte counts as they are hashed.
+/// of `jobs`. Each worker takes the next largest file from one shared queue (longest
+/// processing time first, not rayon's split-in-halves order). `progress` is called with
+/// byte counts as they are hashed.
 pub fn hash_files(
     jobs: &[HashJob],
     mode: IoMode,
@@ -97,13 +100,22 @@ pub fn hash_files(
 ) -> Vec<io::Result<FileHash>> {
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by(|&a, &b| jobs[b].size.cmp(&jobs[a].size).then(a.cmp(&b)));
-    let mut results: Vec<(usize, io::Result<FileHash>)> = order
-        .into_par_iter()
-        .with_max_len(1)
-        .map(|i| (i, hash_file(&jobs[i].path, jobs[i].size, mode, head, progress)))
-        .collect();
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+    let next = AtomicUsize::new(0);
+    let slots: Vec<OnceLock<io::Result<FileHash>>> = (0..jobs.len()).map(|_| OnceLock::new()).collect();
+    let workers = rayon::current_num_threads().min(jobs.len());
+    rayon::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|_| {
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = order.get(n) else { break };
+                    let r = hash_file(&jobs[i].path, jobs[i].size, mode, head, progress);
+                    let _ = slots[i].set(r);
+                }
+            });
+        }
+    });
+    slots.into_iter().map(|s| s.into_inner().expect("every job ran")).collect()
 }
 
 thread_local! {
@@ -177,7 +189,7 @@ fn map_window(file: &File, offset: u64, len: usize) -> io::Result<memmap2::Mmap>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::AtomicU64;
 
     #[test]
     fn both_modes_agree_with_the_reference_digest() {
