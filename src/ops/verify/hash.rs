@@ -57,6 +57,8 @@ pub struct HashJob {
     pub path: PathBuf,
     /// The size the caller saw (used to order the work, largest first).
     pub size: u64,
+    /// How many of the first bytes to keep (for magic-number checks); 0 for none.
+    pub head: usize,
 }
 
 /// What hashing one file found.
@@ -92,12 +94,7 @@ pub fn hash_file(
 /// of `jobs`. Each worker takes the next largest file from one shared queue (longest
 /// processing time first, not rayon's split-in-halves order). `progress` is called with
 /// byte counts as they are hashed.
-pub fn hash_files(
-    jobs: &[HashJob],
-    mode: IoMode,
-    head: usize,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Vec<io::Result<FileHash>> {
+pub fn hash_files(jobs: &[HashJob], mode: IoMode, progress: &(dyn Fn(u64) + Sync)) -> Vec<io::Result<FileHash>> {
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by(|&a, &b| jobs[b].size.cmp(&jobs[a].size).then(a.cmp(&b)));
     let next = AtomicUsize::new(0);
@@ -109,7 +106,7 @@ pub fn hash_files(
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&i) = order.get(n) else { break };
-                    let r = hash_file(&jobs[i].path, jobs[i].size, mode, head, progress);
+                    let r = hash_file(&jobs[i].path, jobs[i].size, mode, jobs[i].head, progress);
                     let _ = slots[i].set(r);
                 }
             });
@@ -202,11 +199,11 @@ mod tests {
             let p = dir.path().join(format!("f{i}"));
             std::fs::write(&p, &bytes).unwrap();
             want.push((Digest::of(&bytes), bytes.len() as u64, bytes[..bytes.len().min(8)].to_vec()));
-            jobs.push(HashJob { path: p, size: *n as u64 });
+            jobs.push(HashJob { path: p, size: *n as u64, head: 8 });
         }
         for mode in [IoMode::Read, IoMode::Mmap, IoMode::Auto] {
             let seen = AtomicU64::new(0);
-            let got = hash_files(&jobs, mode, 8, &|n| {
+            let got = hash_files(&jobs, mode, &|n| {
                 seen.fetch_add(n, Ordering::Relaxed);
             });
             for (g, (d, len, head)) in got.into_iter().zip(&want) {
@@ -219,7 +216,7 @@ mod tests {
 
     #[test]
     fn missing_file_is_an_error_not_a_panic() {
-        let jobs = [HashJob { path: PathBuf::from("/nonexistent/wharf/blob"), size: 1 }];
-        assert!(hash_files(&jobs, IoMode::Read, 0, &|_| {})[0].is_err());
+        let jobs = [HashJob { path: PathBuf::from("/nonexistent/wharf/blob"), size: 1, head: 0 }];
+        assert!(hash_files(&jobs, IoMode::Read, &|_| {})[0].is_err());
     }
 }

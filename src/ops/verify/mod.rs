@@ -194,8 +194,8 @@ pub(crate) struct Owner {
     pub repository: Option<String>,
     pub digest: Digest,
     pub file: String,
-    /// The first chain of descriptors that reached it (empty: unreferenced).
-    pub path: Vec<Link>,
+    /// The first chain of descriptors that reached it (empty: unreferenced), shared.
+    pub path: std::sync::Arc<[Link]>,
 }
 
 /// What the run learned about one file.
@@ -273,7 +273,10 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
         .files
         .iter()
         .filter(|(k, _)| !pending.done.contains_key(k))
-        .map(|(k, (p, size, _))| (*k, hash::HashJob { path: p.clone(), size: *size }))
+        .map(|(k, (p, size, _))| {
+            let head = if need_head.contains(k) { HEAD_BYTES } else { 0 };
+            (*k, hash::HashJob { path: p.clone(), size: *size, head })
+        })
         .collect();
     if opts.quick {
         // No hashing: read the first bytes of the layers whose magic is checked.
@@ -295,7 +298,7 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
             }
         };
         let job_list: Vec<hash::HashJob> = todo.iter().map(|(_, j)| j.clone()).collect();
-        let hashed = pool.install(|| hash::hash_files(&job_list, opts.io, HEAD_BYTES, &tick));
+        let hashed = pool.install(|| hash::hash_files(&job_list, opts.io, &tick));
         if let Some(b) = bar {
             b.finish_and_clear();
         }
@@ -304,9 +307,7 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
                 Ok(fh) => {
                     counts.blobs_hashed += 1;
                     counts.bytes_hashed += fh.len;
-                    // Keep the head only where a layer check needs it.
-                    let head = if need_head.contains(k) { fh.head } else { Vec::new() };
-                    FileResult::Hashed(fh.digest, head)
+                    FileResult::Hashed(fh.digest, fh.head)
                 }
                 Err(e) => FileResult::Failed(e.to_string()),
             };
@@ -336,7 +337,7 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
                 kind,
                 repository: o.repository.clone(),
                 digest: Some(o.digest.clone()),
-                path: o.path.clone(),
+                path: o.path.to_vec(),
                 file: Some(o.file.clone()),
                 message: message.clone(),
             });
@@ -528,7 +529,7 @@ fn registry_checks(
         ));
     }
     for (digest, b) in blobs {
-        let owner = Owner { repository: None, digest: digest.clone(), file: rel(&b.path), path: Vec::new() };
+        let owner = Owner { repository: None, digest: digest.clone(), file: rel(&b.path), path: Vec::new().into() };
         pending.files.entry(b.key).or_insert_with(|| (b.path.clone(), b.size, Vec::new())).2.push(owner.clone());
         if !held.contains(&digest) {
             pending.unreferenced.push(owner);

@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest};
 
@@ -27,7 +28,7 @@ pub(crate) struct LayerCheck {
     pub repository: Option<String>,
     pub digest: Digest,
     pub media_type: String,
-    pub path: Vec<Link>,
+    pub path: Arc<[Link]>,
 }
 
 /// What a blob's first bytes say it is.
@@ -88,7 +89,7 @@ impl LayerCheck {
             kind: Kind::MediaTypeMismatch,
             repository: self.repository.clone(),
             digest: Some(self.digest.clone()),
-            path: self.path.clone(),
+            path: self.path.to_vec(),
             file: None,
             message: format!("layer is labelled {} but its bytes are {}", self.media_type, magic.describe()),
         })
@@ -144,7 +145,7 @@ pub(crate) struct RepoWalk<'a> {
     blobs: BTreeMap<Digest, BlobFile>,
     index: Option<IndexFile>,
     /// The first chain that reached each referenced blob.
-    reached: BTreeMap<Digest, Vec<Link>>,
+    reached: BTreeMap<Digest, Arc<[Link]>>,
     visited: BTreeSet<Digest>,
     configs_checked: BTreeSet<(Digest, usize)>,
     /// Blobs some descriptor gives `urls` for (non-distributable layers): absent is allowed.
@@ -347,7 +348,7 @@ impl<'a> RepoWalk<'a> {
                 }
                 continue;
             };
-            self.reached.entry(link.digest.clone()).or_insert_with(|| chain.clone());
+            let shared = self.reached.entry(link.digest.clone()).or_insert_with(|| chain.clone().into()).clone();
             if let Some(want) = size
                 && want != file.size
             {
@@ -373,7 +374,7 @@ impl<'a> RepoWalk<'a> {
                     repository: self.repository.clone(),
                     digest: link.digest.clone(),
                     media_type: link.media_type.clone(),
-                    path: chain,
+                    path: shared,
                 });
             }
         }
@@ -712,7 +713,7 @@ impl<'a> RepoWalk<'a> {
                 repository: self.repository.clone(),
                 digest: digest.clone(),
                 file: rel(&file.path),
-                path: reached.cloned().unwrap_or_default(),
+                path: reached.cloned().unwrap_or_else(|| Arc::from(Vec::new())),
             };
             if self.whole && reached.is_none() {
                 pending.unreferenced.push(owner.clone());
@@ -807,7 +808,7 @@ mod tests {
             repository: None,
             digest: Digest::of(b"x"),
             media_type: mt.to_string(),
-            path: Vec::new(),
+            path: Arc::from(Vec::new()),
         };
         let f = check(media::OCI_LAYER_GZIP).judge(&tar).expect("finding");
         assert_eq!((f.severity, f.kind), (Severity::Warning, Kind::MediaTypeMismatch));
