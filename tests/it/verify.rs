@@ -288,6 +288,15 @@ fn tampered_manifest_with_fixed_up_size_is_caught() {
     assert_eq!(summary(&r), vec![s("error", "digest_mismatch", "img", &img.manifest.digest)]);
     assert_eq!(chain(&r["findings"][0]), vec![img.manifest.digest.clone()]);
     assert!(r["findings"][0]["message"].as_str().unwrap().contains(&sha(&tampered)));
+    // skopeo copies it without a word: it never checks an oci: source's top manifest.
+    if let Some(skopeo) = tool("skopeo") {
+        let out = l.dir.parent().unwrap().join("copied");
+        let (c, _, e) = run_tool(
+            &skopeo,
+            &["copy", "--quiet", &format!("oci:{}:v1", l.dir.display()), &format!("dir:{}", out.display())],
+        );
+        assert_eq!(c, 0, "skopeo now notices the tampering; update this note: {e}");
+    }
 }
 
 #[test]
