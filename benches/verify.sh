@@ -62,15 +62,17 @@ python3 - "$OUT" "$OPENSSL_BPS" <<'EOF'
 import json, sys
 out, openssl = sys.argv[1], float(sys.argv[2])
 print(f"\nopenssl single core: {openssl/1e9:.2f} GB/s; target for wharf on 2 cores: 0.9 x 2 x that = {1.8*openssl/1e9:.2f} GB/s")
+print("(openssl speed divides by CPU time, not wall time; GB/CPU-s below is the comparable figure for each command)")
 for s in ("large", "small"):
     res = {r["command"]: r for r in json.load(open(f"{out}/{s}.json"))["results"]}
     nbytes = int(open(f"{out}/{s}.bytes").read())
     base = res["wharf verify"]["median"]
     print(f"\n{s}: {nbytes/2**20:.0f} MiB of blobs")
-    print(f"  {'command':28} {'median s':>9} {'min s':>7} {'GB/s':>6} {'x slower than wharf':>20}")
+    print(f"  {'command':28} {'median s':>9} {'min s':>7} {'GB/s':>6} {'GB/CPU-s':>9} {'x slower than wharf':>20}")
     for name, r in res.items():
         m = r["median"]
-        print(f"  {name:28} {m:9.3f} {r['min']:7.3f} {nbytes/m/1e9:6.2f} {m/base:20.2f}")
+        cpu = r["user"] + r["system"]
+        print(f"  {name:28} {m:9.3f} {r['min']:7.3f} {nbytes/m/1e9:6.2f} {nbytes/cpu/1e9:9.2f} {m/base:20.2f}")
 print("\npeak RSS (KiB): set io rss")
 for line in open(f"{out}/rss.txt"):
     print("  " + line.strip())
