@@ -3,7 +3,8 @@
 #   - openssl speed -evp sha256 -bytes 1048576 (the single-core SHA-256 ceiling),
 #   - find blobs -type f | xargs -P2 -n64 sha256sum,
 #   - oci-image-tool validate --type image,
-# on a ~1.5 GiB layout (30 layers of 1–256 MiB) and on 20,000 small blobs (1–64 KiB),
+# on a ~1.5 GiB layout (24 layers of 1–256 MiB in 3 images) and on 20,000 small layers
+# (1–64 KiB, 200 images),
 # with the data in the page cache. Prints medians, ratios and peak RSS.
 #
 #   benches/verify.sh [DATA_DIR]       (default /tmp/wharf-bench-verify; RUNS=5)
