@@ -288,6 +288,15 @@ fn tampered_manifest_with_fixed_up_size_is_caught() {
     assert_eq!(summary(&r), vec![s("error", "digest_mismatch", "img", &img.manifest.digest)]);
     assert_eq!(chain(&r["findings"][0]), vec![img.manifest.digest.clone()]);
     assert!(r["findings"][0]["message"].as_str().unwrap().contains(&sha(&tampered)));
+    // skopeo copies it without a word: it never checks an oci: source's top manifest.
+    if let Some(skopeo) = tool("skopeo") {
+        let out = l.dir.parent().unwrap().join("copied");
+        let (c, _, e) = run_tool(
+            &skopeo,
+            &["copy", "--quiet", &format!("oci:{}:v1", l.dir.display()), &format!("dir:{}", out.display())],
+        );
+        assert_eq!(c, 0, "skopeo now notices the tampering; update this note: {e}");
+    }
 }
 
 #[test]
@@ -570,4 +579,62 @@ fn a_reference_includes_its_referrers() {
     assert_eq!(r["findings"][0]["path"][0]["tag"], "a1");
     // A reference that does not resolve cannot be verified.
     reg.wharf(&["verify", "testrepo:nope"]).code(2).stderr_has("tag `testrepo:nope` does not exist");
+}
+
+#[test]
+fn absent_non_distributable_layer_with_urls_is_info() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&tmp.path().join("win"));
+    let tar = tar_of("f", b"base");
+    let present = l.put(&gzip(&tar));
+    let foreign = sha(b"a windows base layer that lives elsewhere");
+    let config = json!({"architecture": "amd64", "os": "windows",
+        "rootfs": {"type": "layers", "diff_ids": [sha(b"foreign diff"), sha(&tar)]}});
+    let config = l.put(&serde_json::to_vec(&config).unwrap());
+    let manifest = json!({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
+    "config": config.desc(DOCKER_CONFIG),
+    "layers": [
+        {"mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", "digest": foreign,
+         "size": 1000, "urls": ["https://example.invalid/layer"]},
+        present.desc(DOCKER_LAYER),
+    ]});
+    let manifest = l.put(&serde_json::to_vec(&manifest).unwrap());
+    l.tag("ltsc", &manifest, DOCKER_MANIFEST);
+    let (code, r) = verify_path(&[&dir_arg(&l)]);
+    assert_eq!(code, 0);
+    assert_eq!(summary(&r), vec![s("info", "missing_blob", "win", &foreign)]);
+}
+
+#[test]
+fn documents_that_break_their_schema() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut l = Layout::new(&tmp.path().join("bad"));
+    let img = l.image(&["x"], false);
+    // A manifest without `layers`, and one with schemaVersion 3.
+    let config = img.config.desc(OCI_CONFIG);
+    let no_layers =
+        l.put(&serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config})).unwrap());
+    let v3 = json!({"schemaVersion": 3, "mediaType": OCI_MANIFEST, "config": config,
+        "layers": [img.layers[0].desc(OCI_LAYER_GZIP)]});
+    let v3 = l.put(&serde_json::to_vec(&v3).unwrap());
+    l.tag("nolayers", &no_layers, OCI_MANIFEST);
+    l.tag("v3", &v3, OCI_MANIFEST);
+    // The original manifest, labelled as an index in index.json.
+    l.tag("mislabelled", &img.manifest, OCI_INDEX);
+    let (code, r) = verify_path(&[&dir_arg(&l)]);
+    assert_eq!(code, 1);
+    let mut got = summary(&r);
+    got.sort();
+    let mut want = vec![
+        // The layer-less manifest also disagrees with its config's one diff_id.
+        s("error", "diff_ids_mismatch", "bad", &img.config.digest),
+        s("error", "invalid_document", "bad", &no_layers.digest),
+        s("error", "invalid_document", "bad", &v3.digest),
+        s("warning", "media_type_mismatch", "bad", &img.manifest.digest),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    let msgs: Vec<&str> = r["findings"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect();
+    assert!(msgs.iter().any(|m| m.contains("layers")), "{msgs:?}");
+    assert!(msgs.iter().any(|m| m.contains("schemaVersion is 3")), "{msgs:?}");
 }

@@ -12,8 +12,9 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::model::Digest;
 
@@ -56,6 +57,8 @@ pub struct HashJob {
     pub path: PathBuf,
     /// The size the caller saw (used to order the work, largest first).
     pub size: u64,
+    /// How many of the first bytes to keep (for magic-number checks); 0 for none.
+    pub head: usize,
 }
 
 /// What hashing one file found.
@@ -68,32 +71,48 @@ pub struct FileHash {
     pub head: Vec<u8>,
 }
 
-/// Hashes one file, keeping its first `head` bytes.
-pub fn hash_file(path: &Path, mode: IoMode, head: usize, progress: &(dyn Fn(u64) + Sync)) -> io::Result<FileHash> {
+/// Hashes one file, keeping its first `head` bytes. `size_hint` (the size the caller
+/// saw, used by [`IoMode::Auto`] to choose) need not be exact: every byte is hashed.
+pub fn hash_file(
+    path: &Path,
+    size_hint: u64,
+    mode: IoMode,
+    head: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> io::Result<FileHash> {
     let file = File::open(path)?;
     let mmap = match mode {
         IoMode::Read => false,
         IoMode::Mmap => true,
-        IoMode::Auto => file.metadata()?.len() >= MMAP_MIN,
+        IoMode::Auto => size_hint >= MMAP_MIN,
     };
     if mmap { hash_mmap(&file, head, progress) } else { hash_read(file, head, progress) }
 }
 
 /// Hashes every job on the current rayon pool, largest first (so that one big file does
 /// not start last and leave the other cores idle), and returns the results in the order
-/// of `jobs`. `progress` is called with byte counts as they are hashed.
-pub fn hash_files(
-    jobs: &[HashJob],
-    mode: IoMode,
-    head: usize,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Vec<io::Result<FileHash>> {
+/// of `jobs`. Each worker takes the next largest file from one shared queue (longest
+/// processing time first, not rayon's split-in-halves order). `progress` is called with
+/// byte counts as they are hashed.
+pub fn hash_files(jobs: &[HashJob], mode: IoMode, progress: &(dyn Fn(u64) + Sync)) -> Vec<io::Result<FileHash>> {
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by(|&a, &b| jobs[b].size.cmp(&jobs[a].size).then(a.cmp(&b)));
-    let mut results: Vec<(usize, io::Result<FileHash>)> =
-        order.into_par_iter().with_max_len(1).map(|i| (i, hash_file(&jobs[i].path, mode, head, progress))).collect();
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+    let next = AtomicUsize::new(0);
+    let slots: Vec<OnceLock<io::Result<FileHash>>> = (0..jobs.len()).map(|_| OnceLock::new()).collect();
+    let workers = rayon::current_num_threads().min(jobs.len());
+    rayon::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|_| {
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = order.get(n) else { break };
+                    let r = hash_file(&jobs[i].path, jobs[i].size, mode, jobs[i].head, progress);
+                    let _ = slots[i].set(r);
+                }
+            });
+        }
+    });
+    slots.into_iter().map(|s| s.into_inner().expect("every job ran")).collect()
 }
 
 thread_local! {
@@ -167,7 +186,7 @@ fn map_window(file: &File, offset: u64, len: usize) -> io::Result<memmap2::Mmap>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::atomic::AtomicU64;
 
     #[test]
     fn both_modes_agree_with_the_reference_digest() {
@@ -180,11 +199,11 @@ mod tests {
             let p = dir.path().join(format!("f{i}"));
             std::fs::write(&p, &bytes).unwrap();
             want.push((Digest::of(&bytes), bytes.len() as u64, bytes[..bytes.len().min(8)].to_vec()));
-            jobs.push(HashJob { path: p, size: *n as u64 });
+            jobs.push(HashJob { path: p, size: *n as u64, head: 8 });
         }
         for mode in [IoMode::Read, IoMode::Mmap, IoMode::Auto] {
             let seen = AtomicU64::new(0);
-            let got = hash_files(&jobs, mode, 8, &|n| {
+            let got = hash_files(&jobs, mode, &|n| {
                 seen.fetch_add(n, Ordering::Relaxed);
             });
             for (g, (d, len, head)) in got.into_iter().zip(&want) {
@@ -197,7 +216,7 @@ mod tests {
 
     #[test]
     fn missing_file_is_an_error_not_a_panic() {
-        let jobs = [HashJob { path: PathBuf::from("/nonexistent/wharf/blob"), size: 1 }];
-        assert!(hash_files(&jobs, IoMode::Read, 0, &|_| {})[0].is_err());
+        let jobs = [HashJob { path: PathBuf::from("/nonexistent/wharf/blob"), size: 1, head: 0 }];
+        assert!(hash_files(&jobs, IoMode::Read, &|_| {})[0].is_err());
     }
 }

@@ -11,7 +11,6 @@ pub mod hash;
 mod walk;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -22,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::model::media::OCI_LAYOUT_FILE;
 use crate::model::{Digest, Reference, RepoName, Role};
 use crate::registry::{CONFIG_FILE, LockWait, Registry, RegistryKind, STATE_DIR};
-use crate::store::{BlobStore, LockGuard};
+use crate::store::LockGuard;
 pub use hash::IoMode;
 
 /// How much of each blob's head the engine keeps for magic-number checks.
@@ -195,8 +194,8 @@ pub(crate) struct Owner {
     pub repository: Option<String>,
     pub digest: Digest,
     pub file: String,
-    /// The first chain of descriptors that reached it (empty: unreferenced).
-    pub path: Vec<Link>,
+    /// The first chain of descriptors that reached it (empty: unreferenced), shared.
+    pub path: std::sync::Arc<[Link]>,
 }
 
 /// What the run learned about one file.
@@ -243,6 +242,7 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
     let mut pending = Pending::default();
     let mut counts = Counts::default();
     let mut seen_units = BTreeSet::new();
+    let mut held: Vec<BTreeSet<Digest>> = vec![BTreeSet::new(); regs.len()];
     for unit in &units {
         if !seen_units.insert((unit.reg, unit.dir.clone(), format!("{:?}", unit.selection))) {
             continue;
@@ -254,13 +254,15 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
         counts.documents += w.documents;
         counts.blob_files += w.blob_files;
         findings.append(&mut w.findings);
+        held[unit.reg].extend(w.blob_digests());
         w.into_pending(&mut pending);
     }
-    for reg in regs.iter().filter(|r| r.whole) {
-        registry_checks(&reg.registry, &mut findings, &mut pending)?;
+    for (i, reg) in regs.iter().enumerate().filter(|(_, r)| r.whole) {
+        registry_checks(&reg.registry, &held[i], &mut findings, &mut pending)?;
     }
 
     // Hash every distinct file once, largest first, on the pool.
+    let need_head: std::collections::HashSet<FileKey> = pending.layer_checks.iter().map(|c| c.key).collect();
     let mut results: HashMap<FileKey, FileResult> = HashMap::new();
     for (k, (d, head)) in &pending.done {
         results.insert(*k, FileResult::Hashed(d.clone(), head.clone()));
@@ -271,10 +273,14 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
         .files
         .iter()
         .filter(|(k, _)| !pending.done.contains_key(k))
-        .map(|(k, (p, size, _))| (*k, hash::HashJob { path: p.clone(), size: *size }))
+        .map(|(k, (p, size, _))| {
+            let head = if need_head.contains(k) { HEAD_BYTES } else { 0 };
+            (*k, hash::HashJob { path: p.clone(), size: *size, head })
+        })
         .collect();
     if opts.quick {
-        for (k, job) in &todo {
+        // No hashing: read the first bytes of the layers whose magic is checked.
+        for (k, job) in todo.iter().filter(|(k, _)| need_head.contains(k)) {
             let r = match walk::read_head(&job.path, HEAD_BYTES) {
                 Ok(head) => FileResult::Head(head),
                 Err(e) => FileResult::Failed(e.to_string()),
@@ -292,7 +298,7 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
             }
         };
         let job_list: Vec<hash::HashJob> = todo.iter().map(|(_, j)| j.clone()).collect();
-        let hashed = pool.install(|| hash::hash_files(&job_list, opts.io, HEAD_BYTES, &tick));
+        let hashed = pool.install(|| hash::hash_files(&job_list, opts.io, &tick));
         if let Some(b) = bar {
             b.finish_and_clear();
         }
@@ -331,7 +337,7 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
                 kind,
                 repository: o.repository.clone(),
                 digest: Some(o.digest.clone()),
-                path: o.path.clone(),
+                path: o.path.to_vec(),
                 file: Some(o.file.clone()),
                 message: message.clone(),
             });
@@ -494,18 +500,25 @@ fn resolve_targets(
 
 /// Checks of a registry as a whole: the pool (strays, content, blobs no repository
 /// holds) and staging areas left by dead processes.
-fn registry_checks(registry: &Registry, findings: &mut Vec<Finding>, pending: &mut Pending) -> Result<()> {
+///
+/// `held` is every digest some repository of the registry holds.
+fn registry_checks(
+    registry: &Registry,
+    held: &BTreeSet<Digest>,
+    findings: &mut Vec<Finding>,
+    pending: &mut Pending,
+) -> Result<()> {
     let Some(pool) = registry.pool() else { return Ok(()) };
     let root = registry.root();
     let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
-    let listing = match pool.list() {
+    let (blobs, strays) = match walk::list_keyed(pool.root()) {
         Ok(l) => l,
         Err(e) => {
             findings.push(file_finding(Severity::Error, Kind::Unreadable, None, None, rel(pool.root()), e.to_string()));
             return Ok(());
         }
     };
-    for s in &listing.strays {
+    for s in &strays {
         findings.push(file_finding(
             Severity::Warning,
             Kind::StrayFile,
@@ -515,31 +528,10 @@ fn registry_checks(registry: &Registry, findings: &mut Vec<Finding>, pending: &m
             "not a blob (its name is not a sha256 digest); move it out of blobs/".into(),
         ));
     }
-    // Digests some repository holds, to tell pool blobs nothing uses.
-    let mut held: BTreeSet<Digest> = BTreeSet::new();
-    for name in registry.repo_names()? {
-        if let Ok(l) = BlobStore::new(registry.repo_dir(&name)?.join("blobs")).list() {
-            held.extend(l.blobs.into_iter().map(|b| b.digest));
-        }
-    }
-    for b in &listing.blobs {
-        let key = match std::fs::metadata(&b.path) {
-            Ok(m) => (m.dev(), m.ino()),
-            Err(e) => {
-                findings.push(file_finding(
-                    Severity::Error,
-                    Kind::Unreadable,
-                    None,
-                    Some(b.digest.clone()),
-                    rel(&b.path),
-                    e.to_string(),
-                ));
-                continue;
-            }
-        };
-        let owner = Owner { repository: None, digest: b.digest.clone(), file: rel(&b.path), path: Vec::new() };
-        pending.files.entry(key).or_insert_with(|| (b.path.clone(), b.size, Vec::new())).2.push(owner.clone());
-        if !held.contains(&b.digest) {
+    for (digest, b) in blobs {
+        let owner = Owner { repository: None, digest: digest.clone(), file: rel(&b.path), path: Vec::new().into() };
+        pending.files.entry(b.key).or_insert_with(|| (b.path.clone(), b.size, Vec::new())).2.push(owner.clone());
+        if !held.contains(&digest) {
             pending.unreferenced.push(owner);
         }
     }

@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest};
 
@@ -19,7 +20,6 @@ use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, RepoName,
 use crate::registry::Registry;
 use crate::registry::meta::{META_FILE, META_VERSION, Meta};
 use crate::registry::repository::{MAX_DOCUMENT_BYTES, MAX_INDEX_BYTES};
-use crate::store::BlobStore;
 use crate::store::fs::read_limited;
 
 /// A layer whose bytes must agree with its media type, decided on its first bytes.
@@ -28,7 +28,7 @@ pub(crate) struct LayerCheck {
     pub repository: Option<String>,
     pub digest: Digest,
     pub media_type: String,
-    pub path: Vec<Link>,
+    pub path: Arc<[Link]>,
 }
 
 /// What a blob's first bytes say it is.
@@ -89,7 +89,7 @@ impl LayerCheck {
             kind: Kind::MediaTypeMismatch,
             repository: self.repository.clone(),
             digest: Some(self.digest.clone()),
-            path: self.path.clone(),
+            path: self.path.to_vec(),
             file: None,
             message: format!("layer is labelled {} but its bytes are {}", self.media_type, magic.describe()),
         })
@@ -103,6 +103,39 @@ pub(crate) fn read_head(path: &Path, n: usize) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Lists a blob directory like [`BlobStore::list`](crate::store::BlobStore::list) (the
+/// same notion of stray), with one `stat` per file that also yields its identity.
+pub(crate) fn list_keyed(root: &Path) -> Result<(BTreeMap<Digest, BlobFile>, Vec<PathBuf>)> {
+    let mut blobs = BTreeMap::new();
+    let mut strays = Vec::new();
+    let rd = match std::fs::read_dir(root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((blobs, strays)),
+        Err(e) => return Err(Error::Io { action: "list", path: root.to_path_buf(), source: e }),
+    };
+    for alg in rd {
+        let alg = alg.map_err(Error::io("list", root))?;
+        let alg_path = alg.path();
+        if alg.file_name() != "sha256" || !alg_path.is_dir() {
+            strays.push(alg_path);
+            continue;
+        }
+        for e in std::fs::read_dir(&alg_path).map_err(Error::io("list", alg_path.clone()))? {
+            let e = e.map_err(Error::io("list", alg_path.clone()))?;
+            let path = e.path();
+            let meta = e.metadata().map_err(Error::io("stat", path.clone()))?;
+            match e.file_name().to_str().and_then(Digest::from_hex) {
+                Some(digest) if meta.is_file() => {
+                    blobs.insert(digest, BlobFile { path, size: meta.len(), key: (meta.dev(), meta.ino()) });
+                }
+                _ => strays.push(path),
+            }
+        }
+    }
+    strays.sort();
+    Ok((blobs, strays))
+}
+
 /// The walk of one repository.
 pub(crate) struct RepoWalk<'a> {
     registry_root: &'a Path,
@@ -112,9 +145,11 @@ pub(crate) struct RepoWalk<'a> {
     blobs: BTreeMap<Digest, BlobFile>,
     index: Option<IndexFile>,
     /// The first chain that reached each referenced blob.
-    reached: BTreeMap<Digest, Vec<Link>>,
+    reached: BTreeMap<Digest, Arc<[Link]>>,
     visited: BTreeSet<Digest>,
     configs_checked: BTreeSet<(Digest, usize)>,
+    /// Blobs some descriptor gives `urls` for (non-distributable layers): absent is allowed.
+    foreign: BTreeSet<Digest>,
     hashed: HashMap<FileKey, (Digest, Vec<u8>)>,
     layer_checks: Vec<LayerCheck>,
     whole: bool,
@@ -135,6 +170,7 @@ impl<'a> RepoWalk<'a> {
             reached: BTreeMap::new(),
             visited: BTreeSet::new(),
             configs_checked: BTreeSet::new(),
+            foreign: BTreeSet::new(),
             hashed: HashMap::new(),
             layer_checks: Vec::new(),
             whole: false,
@@ -217,16 +253,15 @@ impl<'a> RepoWalk<'a> {
     }
 
     fn list_blobs(&mut self) {
-        let store = BlobStore::new(self.dir.join("blobs"));
-        let listing = match store.list() {
+        let root = self.dir.join("blobs");
+        let (blobs, strays) = match list_keyed(&root) {
             Ok(l) => l,
             Err(e) => {
-                let root = store.root().to_path_buf();
                 self.push_file(Severity::Error, Kind::Unreadable, None, &root, e.to_string());
                 return;
             }
         };
-        for s in &listing.strays {
+        for s in &strays {
             self.push_file(
                 Severity::Warning,
                 Kind::StrayFile,
@@ -235,14 +270,7 @@ impl<'a> RepoWalk<'a> {
                 "not a blob (its name is not a sha256 digest); move it out of blobs/ (umoci gc aborts on it)".into(),
             );
         }
-        for b in listing.blobs {
-            match std::fs::metadata(&b.path) {
-                Ok(m) => {
-                    self.blobs.insert(b.digest, BlobFile { path: b.path, size: m.len(), key: (m.dev(), m.ino()) });
-                }
-                Err(e) => self.push_file(Severity::Error, Kind::Unreadable, Some(b.digest), &b.path, e.to_string()),
-            }
-        }
+        self.blobs = blobs;
         self.blob_files = self.blobs.len();
     }
 
@@ -292,7 +320,16 @@ impl<'a> RepoWalk<'a> {
         while let Some((chain, size)) = stack.pop() {
             let link = chain.last().expect("non-empty chain").clone();
             let Some(file) = self.blobs.get(&link.digest).cloned() else {
-                if link.role == Role::Subject {
+                if self.foreign.contains(&link.digest) {
+                    self.push(
+                        Severity::Info,
+                        Kind::MissingBlob,
+                        Some(link.digest.clone()),
+                        chain,
+                        "non-distributable layer: its descriptor gives `urls` to fetch it from, so it may be absent"
+                            .into(),
+                    );
+                } else if link.role == Role::Subject {
                     self.push(
                         Severity::Info,
                         Kind::SubjectAbsent,
@@ -311,7 +348,7 @@ impl<'a> RepoWalk<'a> {
                 }
                 continue;
             };
-            self.reached.entry(link.digest.clone()).or_insert_with(|| chain.clone());
+            let shared = self.reached.entry(link.digest.clone()).or_insert_with(|| chain.clone().into()).clone();
             if let Some(want) = size
                 && want != file.size
             {
@@ -337,7 +374,7 @@ impl<'a> RepoWalk<'a> {
                     repository: self.repository.clone(),
                     digest: link.digest.clone(),
                     media_type: link.media_type.clone(),
-                    path: chain,
+                    path: shared,
                 });
             }
         }
@@ -375,9 +412,21 @@ impl<'a> RepoWalk<'a> {
                 );
                 None
             }
-            MediaKind::Index => serde_json::from_slice::<ImageIndex>(&bytes).err().map(|e| ("image index", e)),
+            MediaKind::Index => match serde_json::from_slice::<ImageIndex>(&bytes) {
+                Ok(i) if i.schema_version() != 2 => {
+                    Some(("image index", format!("schemaVersion is {}, not 2", i.schema_version())))
+                }
+                Ok(_) => None,
+                Err(e) => Some(("image index", e.to_string())),
+            },
             _ if artifact_manifest => None,
-            _ => serde_json::from_slice::<ImageManifest>(&bytes).err().map(|e| ("image manifest", e)),
+            _ => match serde_json::from_slice::<ImageManifest>(&bytes) {
+                Ok(m) if m.schema_version() != 2 => {
+                    Some(("image manifest", format!("schemaVersion is {}, not 2", m.schema_version())))
+                }
+                Ok(_) => None,
+                Err(e) => Some(("image manifest", e.to_string())),
+            },
         };
         if let Some((what, e)) = strict {
             self.push(
@@ -419,6 +468,14 @@ impl<'a> RepoWalk<'a> {
                 }
                 _ => None,
             };
+            if c.descriptor
+                .as_ref()
+                .and_then(|d| d.extra.get("urls"))
+                .and_then(|u| u.as_array())
+                .is_some_and(|u| !u.is_empty())
+            {
+                self.foreign.insert(c.digest.clone());
+            }
             let mut next = chain.to_vec();
             next.push(Link { role: c.role, index, digest: c.digest.clone(), media_type: c.media_type, tag: None });
             children.push((next, c.size));
@@ -455,7 +512,21 @@ impl<'a> RepoWalk<'a> {
                 );
                 return None;
             }
-            Err(_) => return None, // the engine reports it as unreadable
+            Err(e) => {
+                // Hashing reports it as unreadable; --quick hashes nothing, so report here.
+                if self.quick {
+                    let f = self.rel(&file.path);
+                    self.findings.push(file_finding(
+                        Severity::Error,
+                        Kind::Unreadable,
+                        self.repository.clone(),
+                        Some(digest.clone()),
+                        f,
+                        format!("could not read the blob: {e}"),
+                    ));
+                }
+                return None;
+            }
         };
         if !self.quick {
             let actual = Digest::of(&bytes);
@@ -624,6 +695,11 @@ impl<'a> RepoWalk<'a> {
         }
     }
 
+    /// The digests of the blob files of the repository.
+    pub fn blob_digests(&self) -> impl Iterator<Item = Digest> + '_ {
+        self.blobs.keys().cloned()
+    }
+
     /// Hands the blob files to hash, the results already known, the layer checks and the
     /// unreferenced blobs to the run.
     pub fn into_pending(self, pending: &mut Pending) {
@@ -637,7 +713,7 @@ impl<'a> RepoWalk<'a> {
                 repository: self.repository.clone(),
                 digest: digest.clone(),
                 file: rel(&file.path),
-                path: reached.cloned().unwrap_or_default(),
+                path: reached.cloned().unwrap_or_else(|| Arc::from(Vec::new())),
             };
             if self.whole && reached.is_none() {
                 pending.unreferenced.push(owner.clone());
@@ -732,7 +808,7 @@ mod tests {
             repository: None,
             digest: Digest::of(b"x"),
             media_type: mt.to_string(),
-            path: Vec::new(),
+            path: Arc::from(Vec::new()),
         };
         let f = check(media::OCI_LAYER_GZIP).judge(&tar).expect("finding");
         assert_eq!((f.severity, f.kind), (Severity::Warning, Kind::MediaTypeMismatch));
