@@ -81,7 +81,10 @@ pub fn run(ctx: &Ctx<'_>, opts: &PurgeOptions) -> Result<PurgeReport> {
     if opts.untagged && opts.untagged_only {
         return Err(Error::Usage("--untagged and --untagged-only exclude each other".into()));
     }
-    let _lock = ctx.write_lock()?;
+    // A dry run reads under the shared lock (and so writes nothing, not even `.wharf/`
+    // in a plain layout).
+    let _lock = if opts.dry_run { None } else { Some(ctx.write_lock()?) };
+    let _read = if opts.dry_run { ctx.read_lock()? } else { None };
     let cutoff = opts.ago.map(|a| ctx.now - a);
     let mut repositories = Vec::new();
     for name in ctx.registry.repo_names()? {

@@ -59,7 +59,8 @@ pub struct SweepReport {
 
 /// `wharf sweep [--dry-run]`.
 pub fn run(ctx: &Ctx<'_>, dry_run: bool) -> Result<SweepReport> {
-    let _lock = ctx.write_lock()?;
+    let _lock = if dry_run { None } else { Some(ctx.write_lock()?) };
+    let _read = if dry_run { ctx.read_lock()? } else { None };
     let registry = ctx.registry;
     let mut sim = Simulation::default();
     let retention = match registry.config().retention.untagged_days {
