@@ -70,19 +70,31 @@ echo "== 3. purge and sweep over 10,000 tags"
 # Write the sidecar once (adoption backfills it), so the runs measure the steady state.
 "$WHARF" --root "$WORK/tags" purge --filter 'app:none' >/dev/null
 "$WHARF" --root "$WORK/tags" config retention --untagged-days 1 >/dev/null
-P="purge --filter app:build-.* --ago 3d --keep 100 --untagged"
-hyperfine --runs "$RUNS" --export-json "$WORK/purge.json" \
-  "$WHARF --root $WORK/tags --as-of 2026-01-09 $P --dry-run" \
-  "$WHARF --root $WORK/tags --as-of 2026-01-09 sweep --dry-run" >/dev/null
-median "$WORK/purge.json"
+P="purge --filter app:build-.* --ago 3d --keep 100"
+# A registry where a tags-only purge left 3,601 manifests untagged, for the sweep.
+rm -rf "$WORK/purged" && cp -a "$WORK/tags" "$WORK/purged"
+"$WHARF" --root "$WORK/purged" --as-of 2026-01-09 $P >/dev/null
+S="--as-of 2099-01-01 sweep"   # far ahead: retention and gc's grace period both apply
+hyperfine --runs "$RUNS" --export-json "$WORK/purge-dry.json" \
+  "$WHARF --root $WORK/tags --as-of 2026-01-09 $P --untagged --dry-run" \
+  "$WHARF --root $WORK/purged $S --dry-run" >/dev/null
+median "$WORK/purge-dry.json"
 hyperfine --runs "$RUNS" --export-json "$WORK/purge-real.json" \
-  --prepare "rm -rf $WORK/copy && cp -a $WORK/tags $WORK/copy && sync" \
-  "$WHARF --root $WORK/copy --as-of 2026-01-09 $P" >/dev/null
+  --prepare "rm -rf $WORK/copy && cp -a $WORK/tags $WORK/copy" \
+  "$WHARF --root $WORK/copy --as-of 2026-01-09 $P --untagged" >/dev/null
 median "$WORK/purge-real.json"
-echo -n "purged tags/manifests: "
+hyperfine --runs "$RUNS" --export-json "$WORK/sweep-real.json" \
+  --prepare "rm -rf $WORK/copy && cp -a $WORK/purged $WORK/copy" \
+  "$WHARF --root $WORK/copy $S" >/dev/null
+median "$WORK/sweep-real.json"
 rm -rf "$WORK/copy" && cp -a "$WORK/tags" "$WORK/copy"
-"$WHARF" --root "$WORK/copy" --json --as-of 2026-01-09 $P | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["total_tags"], r["total_manifests"])'
-echo -n "peak RSS wharf purge (10k tags): "
+echo -n "  purge --untagged removes (tags, manifests): "
+"$WHARF" --root "$WORK/copy" --json --as-of 2026-01-09 $P --untagged | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["total_tags"], r["total_manifests"])'
+rm -rf "$WORK/copy" && cp -a "$WORK/purged" "$WORK/copy"
+echo -n "  sweep removes (manifests by retention, blobs by gc): "
+"$WHARF" --root "$WORK/copy" --json $S | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["retention"]["total_manifests"], r["gc"]["total_blobs"])'
 rm -rf "$WORK/copy" && cp -a "$WORK/tags" "$WORK/copy"
-rss "$WHARF" --root "$WORK/copy" --as-of 2026-01-09 $P
+echo -n "peak RSS wharf purge --untagged (10k tags): "; rss "$WHARF" --root "$WORK/copy" --as-of 2026-01-09 $P --untagged
+rm -rf "$WORK/copy" && cp -a "$WORK/purged" "$WORK/copy"
+echo -n "peak RSS wharf sweep (10k tags): "; rss "$WHARF" --root "$WORK/copy" $S
 rm -rf "$WORK/copy"
