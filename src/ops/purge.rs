@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use serde::Serialize;
 
 use super::Ctx;
-use super::trash::{manifest_item, pin, tag_item};
+use super::trash::{manifest_items, pin, tag_items};
 use crate::error::{Error, Result};
 use crate::model::retention::{Filter, GraphNode, Protection, TagDecision, TagRow, decide_tags, older_than, protect};
 use crate::model::{Digest, Document, MediaKind, RepoName, Tag, Timestamp};
@@ -81,7 +81,10 @@ pub fn run(ctx: &Ctx<'_>, opts: &PurgeOptions) -> Result<PurgeReport> {
     if opts.untagged && opts.untagged_only {
         return Err(Error::Usage("--untagged and --untagged-only exclude each other".into()));
     }
-    let _lock = ctx.write_lock()?;
+    // A dry run reads under the shared lock (and so writes nothing, not even `.wharf/`
+    // in a plain layout).
+    let _lock = if opts.dry_run { None } else { Some(ctx.write_lock()?) };
+    let _read = if opts.dry_run { ctx.read_lock()? } else { None };
     let cutoff = opts.ago.map(|a| ctx.now - a);
     let mut repositories = Vec::new();
     for name in ctx.registry.repo_names()? {
@@ -176,10 +179,14 @@ fn plan_repo(
         }
         let newly: BTreeSet<Digest> =
             purge.values().map(|p| p.digest.clone()).filter(|d| !remaining.contains(d)).collect();
+        let mut tags_by_digest: BTreeMap<&Digest, Vec<Tag>> = BTreeMap::new();
+        for (t, d) in repo.tag_entries() {
+            tags_by_digest.entry(&d.digest).or_default().push(t);
+        }
         let untagged: Vec<(Digest, Timestamp)> = repo
             .manifest_digests()
             .into_iter()
-            .filter(|d| repo.tags_of(d).is_empty())
+            .filter(|d| !tags_by_digest.contains_key(d))
             .map(|d| {
                 let m = repo.meta.manifests.get(&d);
                 let t = m.and_then(|m| m.untagged_at.or(Some(m.created))).unwrap_or(repo.meta.repository.updated);
@@ -195,7 +202,9 @@ fn plan_repo(
         if !opts.include_locked {
             candidates.retain(|d| {
                 let locked = repo.manifest_locks(d).protects()
-                    || repo.tags_of(d).iter().any(|t| !purge.contains_key(t.as_str()) && repo.tag_locks(t).protects());
+                    || tags_by_digest.get(d).is_some_and(|ts| {
+                        ts.iter().any(|t| !purge.contains_key(t.as_str()) && repo.tag_locks(t).protects())
+                    });
                 if locked {
                     kept.push(KeptManifest { digest: d.clone(), reason: "locked" });
                 }
@@ -228,22 +237,15 @@ fn apply_repo(ctx: &Ctx<'_>, repo: &mut Repository, plan: &PurgeRepo) -> Result<
         }
         return Ok(());
     }
-    let removed: HashSet<&Digest> = plan.manifests.iter().collect();
-    let mut items = Vec::new();
-    for d in &plan.manifests {
-        items.push(manifest_item(repo, d));
-    }
-    for t in plan.tags.iter().filter(|t| !removed.contains(&t.digest)) {
-        let tag = Tag::parse(&t.tag)?;
-        items.extend(tag_item(repo, &tag));
-    }
+    let removed: BTreeSet<Digest> = plan.manifests.iter().cloned().collect();
+    let mut items = manifest_items(repo, &plan.manifests);
+    let lone_tags: BTreeSet<String> =
+        plan.tags.iter().filter(|t| !removed.contains(&t.digest)).map(|t| t.tag.clone()).collect();
+    items.extend(tag_items(repo, &lone_tags));
     pin(ctx.registry, &repo.name.clone(), TrashReason::Purge, ctx.now, items)?;
-    for t in &plan.tags {
-        repo.untag_unchecked(&Tag::parse(&t.tag)?, ctx.now)?;
-    }
-    for d in &plan.manifests {
-        repo.remove_manifest_unchecked(d, ctx.now);
-    }
+    let all_tags: BTreeSet<String> = plan.tags.iter().map(|t| t.tag.clone()).collect();
+    repo.untag_many_unchecked(&all_tags, ctx.now);
+    repo.remove_manifests_unchecked(&removed, ctx.now);
     repo.save()
 }
 
@@ -270,9 +272,13 @@ pub(crate) fn graph_nodes(repo: &Repository) -> Result<BTreeMap<Digest, GraphNod
         docs.insert(d.clone(), doc.clone());
         Ok(doc)
     };
+    let mut types: BTreeMap<&Digest, &str> = BTreeMap::new();
+    for e in &repo.index.manifests {
+        types.entry(&e.digest).or_insert(&e.media_type);
+    }
     let mut nodes = BTreeMap::new();
     for d in repo.manifest_digests() {
-        let mt = repo.descriptor_of(&d).map(|e| e.media_type.clone()).unwrap_or_default();
+        let mt = types.get(&d).copied().unwrap_or_default().to_string();
         let root = read(&d, &mt, &mut docs)?;
         let subject = root.as_ref().and_then(|doc| doc.subject.as_ref().map(|s| s.digest.clone()));
         let mut reaches = BTreeSet::new();

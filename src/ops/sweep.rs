@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::Ctx;
 use super::gc::{self, GcOptions, GcReport, Simulation};
 use super::purge::{KeptManifest, graph_nodes, protection_name};
-use super::trash::{manifest_item, pin};
+use super::trash::{manifest_items, pin};
 use crate::error::Result;
 use crate::model::retention::{older_than, protect};
 use crate::model::time::parse_duration;
@@ -59,7 +59,8 @@ pub struct SweepReport {
 
 /// `wharf sweep [--dry-run]`.
 pub fn run(ctx: &Ctx<'_>, dry_run: bool) -> Result<SweepReport> {
-    let _lock = ctx.write_lock()?;
+    let _lock = if dry_run { None } else { Some(ctx.write_lock()?) };
+    let _read = if dry_run { ctx.read_lock()? } else { None };
     let registry = ctx.registry;
     let mut sim = Simulation::default();
     let retention = match registry.config().retention.untagged_days {
@@ -72,10 +73,11 @@ pub fn run(ctx: &Ctx<'_>, dry_run: bool) -> Result<SweepReport> {
                 if repo.repo_locks().protects() {
                     continue;
                 }
+                let tagged: BTreeSet<Digest> = repo.tag_entries().into_iter().map(|(_, d)| d.digest.clone()).collect();
                 let untagged: Vec<(Digest, Timestamp)> = repo
                     .manifest_digests()
                     .into_iter()
-                    .filter(|d| repo.tags_of(d).is_empty())
+                    .filter(|d| !tagged.contains(d))
                     .filter_map(|d| {
                         let t = repo.meta.manifests.get(&d)?.untagged_at?;
                         Some((d, t))
@@ -98,20 +100,15 @@ pub fn run(ctx: &Ctx<'_>, dry_run: bool) -> Result<SweepReport> {
                 kept.extend(protected.into_iter().map(|(d, w)| KeptManifest { digest: d, reason: protection_name(w) }));
                 kept.sort_by(|a, b| a.digest.cmp(&b.digest));
                 if dry_run {
-                    let soft = registry.config().soft_delete.days.is_some();
-                    for d in &remove {
-                        if soft {
-                            let mt = repo.descriptor_of(d).map(|e| e.media_type.clone()).unwrap_or_default();
-                            sim.pinned.entry(name.clone()).or_default().insert((d.clone(), mt));
+                    if registry.config().soft_delete.days.is_some() {
+                        for it in manifest_items(&repo, &remove) {
+                            sim.pinned.entry(name.clone()).or_default().insert((it.digest, it.media_type));
                         }
-                        sim.removed.entry(name.clone()).or_default().insert(d.clone());
                     }
+                    sim.removed.entry(name.clone()).or_default().extend(remove.iter().cloned());
                 } else if !remove.is_empty() {
-                    let items = remove.iter().map(|d| manifest_item(&repo, d)).collect();
-                    pin(registry, &name, TrashReason::Retention, ctx.now, items)?;
-                    for d in &remove {
-                        repo.remove_manifest_unchecked(d, ctx.now);
-                    }
+                    pin(registry, &name, TrashReason::Retention, ctx.now, manifest_items(&repo, &remove))?;
+                    repo.remove_manifests_unchecked(&remove.iter().cloned().collect(), ctx.now);
                     repo.save()?;
                 } else if repo.meta_dirty {
                     // Keep the observed untagged_at times, so that retention counts from them.

@@ -32,6 +32,52 @@ pub fn manifest_item(repo: &Repository, digest: &Digest) -> TrashItem {
     }
 }
 
+/// The items for removing many manifests (one pass over index.json).
+pub fn manifest_items(repo: &Repository, digests: &[Digest]) -> Vec<TrashItem> {
+    let wanted: std::collections::BTreeSet<&Digest> = digests.iter().collect();
+    let mut entries: BTreeMap<&Digest, Vec<crate::model::Descriptor>> = BTreeMap::new();
+    for e in repo.index.manifests.iter().filter(|e| wanted.contains(&e.digest)) {
+        entries.entry(&e.digest).or_default().push(e.clone());
+    }
+    digests
+        .iter()
+        .map(|d| {
+            let entries = entries.remove(d).unwrap_or_default();
+            let tags = entries
+                .iter()
+                .filter_map(|e| e.ref_name())
+                .filter_map(|t| repo.meta.tags.get(t).map(|m| (t.to_string(), m.clone())))
+                .collect();
+            TrashItem {
+                digest: d.clone(),
+                media_type: entries.first().map(|e| e.media_type.clone()).unwrap_or_default(),
+                entries,
+                tags,
+                manifest: repo.meta.manifests.get(d).cloned(),
+            }
+        })
+        .collect()
+}
+
+/// The items for removing many tags (one pass over index.json).
+pub fn tag_items(repo: &Repository, tags: &std::collections::BTreeSet<String>) -> Vec<TrashItem> {
+    repo.index
+        .manifests
+        .iter()
+        .filter(|e| e.ref_name().is_some_and(|t| tags.contains(t)))
+        .map(|e| {
+            let t = e.ref_name().expect("filtered");
+            TrashItem {
+                digest: e.digest.clone(),
+                media_type: e.media_type.clone(),
+                entries: vec![e.clone()],
+                tags: repo.meta.tags.get(t).map(|m| (t.to_string(), m.clone())).into_iter().collect(),
+                manifest: None,
+            }
+        })
+        .collect()
+}
+
 /// The item for removing one tag (its manifest stays).
 pub fn tag_item(repo: &Repository, tag: &Tag) -> Option<TrashItem> {
     let entry = repo.index.manifests.iter().find(|d| d.ref_name() == Some(tag.as_str()))?.clone();

@@ -566,6 +566,45 @@ impl Repository {
         entries
     }
 
+    /// Removes many tags without checking locks, in one pass over index.json (purge over
+    /// thousands of tags): each manifest left without a tag stays as an untagged entry with
+    /// its `untagged_at` recorded, as [`Repository::untag_unchecked`] does for one.
+    pub fn untag_many_unchecked(&mut self, tags: &BTreeSet<String>, now: Timestamp) {
+        let mut removed: Vec<Descriptor> = Vec::new();
+        self.index.manifests.retain(|d| match d.ref_name() {
+            Some(t) if tags.contains(t) => {
+                removed.push(d.clone());
+                false
+            }
+            _ => true,
+        });
+        for t in tags {
+            self.meta.tags.remove(t.as_str());
+        }
+        let mut listed: BTreeSet<Digest> = self.index.manifests.iter().map(|d| d.digest.clone()).collect();
+        for mut entry in removed {
+            if !listed.insert(entry.digest.clone()) {
+                continue;
+            }
+            entry.annotations.remove(ANNOTATION_REF_NAME);
+            if let Some(m) = self.meta.manifests.get_mut(&entry.digest) {
+                m.untagged_at = Some(now);
+                m.untagged_source = Some(TimeSource::Wharf);
+            }
+            self.index.manifests.push(entry);
+        }
+        self.meta.repository.updated = now;
+    }
+
+    /// Removes many manifests (and every tag on them) without checking locks or parents,
+    /// in one pass (purge, retention).
+    pub fn remove_manifests_unchecked(&mut self, digests: &BTreeSet<Digest>, now: Timestamp) {
+        self.index.manifests.retain(|d| !digests.contains(&d.digest));
+        self.meta.tags.retain(|_, t| !digests.contains(&t.digest));
+        self.meta.manifests.retain(|d, _| !digests.contains(d));
+        self.meta.repository.updated = now;
+    }
+
     /// Changes lock attributes. Never refused: this is how locks are lifted.
     pub fn set_locks(&mut self, target: &LockTarget, changes: LockChanges) -> Result<Locks> {
         let locks = match target {
