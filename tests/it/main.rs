@@ -2,6 +2,7 @@
 //! registries, and the real skopeo / umoci / oci-image-tool on what it writes.
 
 mod common;
+mod concurrency;
 mod export;
 mod foundation;
 mod gc;

@@ -66,6 +66,10 @@ impl<'a> Sink<'a> {
         let mut head = Vec::new();
         let mut got: u64 = 0;
         let (digest, path, staged) = if known {
+            // Hold the registry's copy with a hard link in our staging area first, so
+            // that a concurrent gc (which never takes live staging) cannot free it before
+            // the commit. Where links are impossible, the commit re-checks and says so.
+            let pin = claimed.and_then(|c| self.pin_existing(c, size));
             let mut h = Sha256::new();
             loop {
                 let n = read_some(r, &mut self.buf, size - got, what)?;
@@ -113,6 +117,20 @@ impl<'a> Sink<'a> {
             });
         }
         Ok(Blob { digest, size, head, path, staged })
+    }
+
+    /// Hard-links the registry's copy of `digest` into the staging area; `None` when
+    /// the copy is gone or links are impossible here.
+    fn pin_existing(&self, digest: &Digest, size: u64) -> Option<PathBuf> {
+        let store = self.staging.blobs();
+        std::fs::create_dir_all(store.alg_dir()).ok()?;
+        let pin = store.path(digest);
+        match std::fs::hard_link(self.existing.path(digest), &pin) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(_) => return None,
+        }
+        (std::fs::metadata(&pin).ok()?.len() == size).then_some(pin)
     }
 
     /// Stores bytes wharf made (a synthesised manifest or index).
