@@ -81,8 +81,13 @@ impl<'a> Sink<'a> {
                 got += n as u64;
             }
             let d = Digest::from_bytes(h.finalize().into());
-            let p = self.existing.path(&d);
-            (d, p, false)
+            match pin {
+                Some(pin) => (d, pin, true),
+                None => {
+                    let p = self.existing.path(&d);
+                    (d, p, false)
+                }
+            }
         } else {
             check_free_space(self.staging.dir(), size, what)?;
             let store = self.staging.blobs();
