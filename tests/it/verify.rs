@@ -638,3 +638,22 @@ fn documents_that_break_their_schema() {
     assert!(msgs.iter().any(|m| m.contains("layers")), "{msgs:?}");
     assert!(msgs.iter().any(|m| m.contains("schemaVersion is 3")), "{msgs:?}");
 }
+
+#[test]
+fn blobs_held_by_soft_deleted_items_are_named_as_such() {
+    let reg = Reg::new();
+    let sample = testdata("hello.oci-archive.tar");
+    reg.wharf(&["import", "--repo", "demo/app", "--tag", "1", sample.to_str().unwrap()]).ok();
+    reg.wharf(&["config", "soft-delete", "--days", "7"]).ok();
+    reg.wharf(&["delete", "demo/app:1"]).ok();
+    let report = reg.wharf(&["--json", "verify"]).code(0).json();
+    let findings = report["findings"].as_array().unwrap();
+    let kinds: Vec<&str> = findings.iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert!(!kinds.is_empty(), "the deleted image's blobs are noted: {report:#}");
+    assert!(kinds.iter().all(|k| *k == "kept_by_trash"), "{report:#}");
+    assert!(findings.iter().all(|f| f["severity"] == "info" && f["repository"] == "demo/app"), "{report:#}");
+    // Once the item expires and a sweep runs, nothing is left to note.
+    reg.wharf(&["--as-of", "2099-01-01", "sweep"]).ok();
+    let report = reg.wharf(&["--json", "verify"]).code(0).json();
+    assert_eq!(report["findings"].as_array().unwrap().len(), 0, "{report:#}");
+}

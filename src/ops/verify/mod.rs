@@ -82,6 +82,9 @@ pub enum Kind {
     StaleStaging,
     /// A blob nothing reachable references (gc's job).
     UnreferencedBlob,
+    /// A blob index.json no longer reaches that a soft-deleted item still holds
+    /// (`wharf restore` brings it back; it goes at the sweep after the item expires).
+    KeptByTrash,
     /// A referrer's subject is not in the repository (allowed by OCI 1.1).
     SubjectAbsent,
     /// A blob or file could not be read.
@@ -257,8 +260,10 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
         held[unit.reg].extend(w.blob_digests());
         w.into_pending(&mut pending);
     }
+    let mut trash_held: BTreeMap<(String, Digest), String> = BTreeMap::new();
     for (i, reg) in regs.iter().enumerate().filter(|(_, r)| r.whole) {
         registry_checks(&reg.registry, &held[i], &mut findings, &mut pending)?;
+        trash_holds(&reg.registry, &mut trash_held);
     }
 
     // Hash every distinct file once, largest first, on the pool.
@@ -359,14 +364,27 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
         if bad_content.contains(&(o.repository.clone(), o.digest.clone())) {
             continue;
         }
+        let trash = o.repository.as_ref().and_then(|r| trash_held.get(&(r.clone(), o.digest.clone())));
+        let (kind, message) = match trash {
+            Some(id) => (
+                Kind::KeptByTrash,
+                format!(
+                    "index.json no longer reaches this blob, but soft-deleted item {id} holds it; `wharf deleted` lists it, `wharf restore` brings it back"
+                ),
+            ),
+            None => (
+                Kind::UnreferencedBlob,
+                "nothing reachable from index.json references this blob; `wharf gc` removes it".to_string(),
+            ),
+        };
         findings.push(Finding {
             severity: Severity::Info,
-            kind: Kind::UnreferencedBlob,
+            kind,
             repository: o.repository.clone(),
             digest: Some(o.digest.clone()),
             path: Vec::new(),
             file: Some(o.file.clone()),
-            message: "nothing reachable from index.json references this blob; `wharf gc` removes it".into(),
+            message,
         });
     }
 
@@ -496,6 +514,23 @@ fn resolve_targets(
         }
     }
     Ok((regs, units, scope))
+}
+
+/// The blobs each soft-deleted item holds, keyed by (repository, digest), with the
+/// trash record's id. Best effort: it only refines info findings, so a record or closure
+/// that cannot be read holds nothing here.
+fn trash_holds(registry: &Registry, out: &mut BTreeMap<(String, Digest), String>) {
+    let Ok(records) = registry.trash_records() else { return };
+    for rec in records {
+        let Ok(name) = rec.repo_name() else { continue };
+        let Ok(repo) = registry.open_repo(&name, rec.deleted_at) else { continue };
+        for item in &rec.items {
+            let Ok(closure) = repo.closure(&item.digest, &item.media_type, true) else { continue };
+            for b in closure {
+                out.entry((name.to_string(), b.digest)).or_insert_with(|| rec.id.clone());
+            }
+        }
+    }
 }
 
 /// Checks of a registry as a whole: the pool (strays, content, blobs no repository
