@@ -184,6 +184,23 @@ impl BlobStore {
     }
 }
 
+/// Checks written content (its digest and byte count) against what its descriptor
+/// declares, when it declares anything.
+fn check_content(actual: &Digest, written: u64, expected: Option<(&Digest, u64)>) -> Result<()> {
+    let Some((digest, size)) = expected else { return Ok(()) };
+    if written != size {
+        return Err(Error::SizeMismatch { what: format!("blob {digest}"), expected: size, actual: written });
+    }
+    if actual != digest {
+        return Err(Error::DigestMismatch {
+            what: format!("blob of {size} bytes"),
+            expected: digest.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// Writes one blob: hashes while writing, and [`BlobWriter::finish`] places the file only
 /// when the digest and size match. Dropped unfinished, it leaves nothing behind.
 pub struct BlobWriter {
@@ -210,22 +227,7 @@ impl BlobWriter {
     /// digest.
     pub fn finish(self, expected: Option<(&Digest, u64)>) -> Result<Digest> {
         let actual = Digest::from_bytes(self.hasher.finalize().into());
-        if let Some((digest, size)) = expected {
-            if self.written != size {
-                return Err(Error::SizeMismatch {
-                    what: format!("blob {digest}"),
-                    expected: size,
-                    actual: self.written,
-                });
-            }
-            if &actual != digest {
-                return Err(Error::DigestMismatch {
-                    what: format!("blob of {size} bytes"),
-                    expected: digest.to_string(),
-                    actual: actual.to_string(),
-                });
-            }
-        }
+        check_content(&actual, self.written, expected)?;
         let dest = self.store.path(&actual);
         if dest.is_file() {
             return Ok(actual);
@@ -395,22 +397,7 @@ impl PipelinedWriter {
     pub fn finish(mut self, expected: Option<(&Digest, u64)>) -> Result<Digest> {
         let file = self.join()?;
         let actual = Digest::from_bytes(std::mem::take(&mut self.hasher).finalize().into());
-        if let Some((digest, size)) = expected {
-            if self.written != size {
-                return Err(Error::SizeMismatch {
-                    what: format!("blob {digest}"),
-                    expected: size,
-                    actual: self.written,
-                });
-            }
-            if &actual != digest {
-                return Err(Error::DigestMismatch {
-                    what: format!("blob of {size} bytes"),
-                    expected: digest.to_string(),
-                    actual: actual.to_string(),
-                });
-            }
-        }
+        check_content(&actual, self.written, expected)?;
         let dest = self.store.path(&actual);
         if dest.is_file() {
             return Ok(actual);
