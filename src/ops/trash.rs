@@ -17,19 +17,7 @@ use crate::registry::{Registry, Repository};
 
 /// The item for removing manifest `digest` with every index entry (tag) it has.
 pub fn manifest_item(repo: &Repository, digest: &Digest) -> TrashItem {
-    let entries: Vec<_> = repo.index.manifests.iter().filter(|d| &d.digest == digest).cloned().collect();
-    let tags = entries
-        .iter()
-        .filter_map(|e| e.ref_name())
-        .filter_map(|t| repo.meta.tags.get(t).map(|m| (t.to_string(), m.clone())))
-        .collect();
-    TrashItem {
-        digest: digest.clone(),
-        media_type: entries.first().map(|e| e.media_type.clone()).unwrap_or_default(),
-        entries,
-        tags,
-        manifest: repo.meta.manifests.get(digest).cloned(),
-    }
+    manifest_items(repo, std::slice::from_ref(digest)).pop().expect("one item per digest")
 }
 
 /// The items for removing many manifests (one pass over index.json).
