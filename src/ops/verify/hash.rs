@@ -179,7 +179,7 @@ fn map_window(file: &File, offset: u64, len: usize) -> io::Result<memmap2::Mmap>
     // place (blobs are written to a temp file and renamed), verify holds the registry's
     // shared lock, and the worst a foreign writer can cause is a wrong digest (reported
     // as a finding) or SIGBUS if it truncates the file mid-hash — the documented cost of
-    // mmap, which is why `read` is the default mode.
+    // mmap, which `--io read` avoids.
     unsafe { memmap2::MmapOptions::new().offset(offset).len(len).populate().map(file) }
 }
 
