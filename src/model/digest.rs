@@ -44,13 +44,16 @@ impl Digest {
         Digest(bytes)
     }
 
-    /// Parses the hex part alone (a blob file name).
+    /// Parses the hex part alone (a blob file name): exactly 64 lowercase hex characters.
     pub fn from_hex(hex_str: &str) -> Option<Digest> {
-        if hex_str.len() != 64 || !hex_str.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        let b = hex_str.as_bytes();
+        if b.len() != 64 {
             return None;
         }
         let mut out = [0u8; 32];
-        hex::decode_to_slice(hex_str, &mut out).ok()?;
+        for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+            *o = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+        }
         Some(Digest(out))
     }
 
@@ -75,7 +78,13 @@ impl Digest {
 
     /// The 64-character lowercase hex encoding.
     pub fn hex(&self) -> String {
-        hex::encode(self.0)
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(64);
+        for b in self.0 {
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        }
+        out
     }
 
     /// The first 12 hex characters, for human output.
@@ -85,6 +94,15 @@ impl Digest {
 
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
+    }
+}
+
+/// The value of one lowercase hex digit (blob names and digests are lowercase only).
+fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
     }
 }
 
