@@ -452,21 +452,17 @@ fn plan_repo(
     keep.extend(live.into_iter().map(|(d, _)| d));
     // Only unreachable blobs are stat'ed (in parallel): size for the report, mtime for
     // the grace period.
-    let stats: Vec<Option<std::fs::Metadata>> = unreachable
-        .par_iter()
-        .map(|(digest, _)| match std::fs::symlink_metadata(blobs.path(digest)) {
-            Ok(m) => Ok(Some(m)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::Io { action: "stat blob", path: blobs.path(digest), source: e }),
-        })
-        .collect::<Result<_>>()?;
+    let stats: Vec<Option<crate::store::blobs::BlobStat>> = match blobs.open_dir()? {
+        Some(dir) => unreachable.par_iter().map(|(digest, _)| dir.stat(digest)).collect::<Result<_>>()?,
+        None => Vec::new(),
+    };
     for ((digest, ino), meta) in unreachable.into_iter().zip(stats) {
         let Some(meta) = meta else { continue };
-        if young(meta.modified().ok()) {
+        if young(Some(meta.modified)) {
             spared += 1;
             keep.push(digest);
         } else {
-            freed.push(FreedBlob { digest, size: meta.len(), ino });
+            freed.push(FreedBlob { digest, size: meta.size, ino });
         }
     }
     let bytes = freed.iter().map(|b| b.size).sum();
@@ -531,7 +527,8 @@ pub fn apply(registry: &Registry, now: Timestamp, report: &GcReport) -> Result<(
 fn remove_blobs(store: &BlobStore, blobs: &[FreedBlob]) -> Result<()> {
     let mut order: Vec<&FreedBlob> = blobs.iter().collect();
     order.sort_by_key(|b| b.ino);
-    order.par_chunks(1024).try_for_each(|chunk| chunk.iter().try_for_each(|b| store.remove(&b.digest)))?;
+    let Some(dir) = store.open_dir()? else { return Ok(()) };
+    order.par_chunks(1024).try_for_each(|chunk| chunk.iter().try_for_each(|b| dir.remove(&b.digest)))?;
     fsync_dir(&store.alg_dir())
 }
 

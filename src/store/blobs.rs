@@ -184,6 +184,62 @@ impl BlobStore {
     }
 }
 
+/// An open `blobs/sha256/` directory, for bulk work on many blobs (gc): each call names
+/// the blob relative to the directory, so the kernel resolves one name, not a whole path.
+pub struct BlobDir {
+    fd: std::os::fd::OwnedFd,
+    path: PathBuf,
+}
+
+/// Size and modification time of a blob file.
+#[derive(Debug, Clone, Copy)]
+pub struct BlobStat {
+    pub size: u64,
+    pub modified: std::time::SystemTime,
+}
+
+impl BlobStore {
+    /// Opens `blobs/sha256/` for [`BlobDir`] calls; `None` when it does not exist.
+    pub fn open_dir(&self) -> Result<Option<BlobDir>> {
+        let path = self.alg_dir();
+        match rustix::fs::open(
+            &path,
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        ) {
+            Ok(fd) => Ok(Some(BlobDir { fd, path })),
+            Err(rustix::io::Errno::NOENT) => Ok(None),
+            Err(e) => Err(Error::Io { action: "open blob directory", path, source: e.into() }),
+        }
+    }
+}
+
+impl BlobDir {
+    /// Size and mtime of a blob (not following links); `None` when absent.
+    pub fn stat(&self, digest: &Digest) -> Result<Option<BlobStat>> {
+        match rustix::fs::statat(&self.fd, digest.hex(), rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => {
+                let modified = std::time::UNIX_EPOCH
+                    + std::time::Duration::new(
+                        st.st_mtime.max(0) as u64,
+                        st.st_mtime_nsec.clamp(0, 999_999_999) as u32,
+                    );
+                Ok(Some(BlobStat { size: st.st_size.max(0) as u64, modified }))
+            }
+            Err(rustix::io::Errno::NOENT) => Ok(None),
+            Err(e) => Err(Error::Io { action: "stat blob", path: self.path.join(digest.hex()), source: e.into() }),
+        }
+    }
+
+    /// Removes a blob; absent is success.
+    pub fn remove(&self, digest: &Digest) -> Result<()> {
+        match rustix::fs::unlinkat(&self.fd, digest.hex(), rustix::fs::AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(e) => Err(Error::Io { action: "remove blob", path: self.path.join(digest.hex()), source: e.into() }),
+        }
+    }
+}
+
 /// Checks written content (its digest and byte count) against what its descriptor
 /// declares, when it declares anything.
 fn check_content(actual: &Digest, written: u64, expected: Option<(&Digest, u64)>) -> Result<()> {
@@ -483,6 +539,20 @@ mod tests {
             .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(TEMP_PREFIX))
             .collect();
         assert!(stray.is_empty());
+    }
+
+    #[test]
+    fn blob_dir_stats_and_removes_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(dir.path().join("blobs"));
+        assert!(store.open_dir().unwrap().is_none(), "no directory yet");
+        let d = store.put_bytes(dir.path(), b"twelve bytes").unwrap();
+        let bd = store.open_dir().unwrap().unwrap();
+        assert_eq!(bd.stat(&d).unwrap().unwrap().size, 12);
+        bd.remove(&d).unwrap();
+        bd.remove(&d).unwrap();
+        assert!(bd.stat(&d).unwrap().is_none());
+        assert!(!store.contains(&d));
     }
 
     #[test]
