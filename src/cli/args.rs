@@ -40,25 +40,44 @@ pub struct Global {
 pub enum Command {
     /// Make the root directory a registry.
     Init,
+    /// Import images from archives or layouts (docker-archive, oci-archive, OCI layout, skopeo dir:; gzip/zstd/xz/bzip2; - for stdin).
+    Import {
+        /// Files or directories, detected by content; `-` reads stdin.
+        #[arg(required = true, value_name = "SOURCE")]
+        sources: Vec<String>,
+        /// Put every image into this repository (overrides the names in the source).
+        #[arg(long, value_name = "R")]
+        repo: Option<String>,
+        /// Tag the image with T (repeatable; replaces the source's tags; one image only).
+        #[arg(long = "tag", value_name = "T")]
+        tags: Vec<String>,
+        /// Import only these platforms of multi-platform images (repeatable).
+        #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
+        platforms: Vec<String>,
+        /// Move tags that already point at another manifest (the old one stays, untagged).
+        #[arg(long)]
+        force: bool,
+        /// Keep the registry host as the first path component (localhost:5000/app -> localhost-5000/app).
+        #[arg(long)]
+        scoped: bool,
+    },
+    /// Export manifests (REPO:TAG or REPO@DIGEST) as an archive or a layout.
+    Export {
+        #[arg(required = true, value_name = "REF")]
+        refs: Vec<String>,
+        /// Output file (or directory for oci-layout); `-` writes an archive to stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: String,
+        /// oci-archive, docker-archive or oci-layout.
+        #[arg(long, default_value = "oci-archive", value_name = "FORMAT")]
+        format: String,
+    },
     /// List repositories: tags, manifests, size, times.
     Repos,
     /// List a repository's tags with digest and times.
     Tags {
         /// Repository name, e.g. library/alpine.
         repo: String,
-    },
-    /// Point TARGET (REPO:TAG) at the manifest SOURCE names.
-    Tag {
-        source: String,
-        target: String,
-        /// Move TARGET if it already points at another manifest (the old one stays, untagged).
-        #[arg(long)]
-        force: bool,
-    },
-    /// Remove one tag; the manifest stays, untagged, addressable by digest.
-    Untag {
-        /// REPO:TAG
-        reference: String,
     },
     /// List a repository's manifests (tagged and untagged) with tags, times and locks.
     Manifests {
@@ -81,6 +100,31 @@ pub enum Command {
     Referrers {
         /// REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST.
         reference: String,
+    },
+    /// Point TARGET (REPO:TAG) at the manifest SOURCE names.
+    Tag {
+        source: String,
+        target: String,
+        /// Move TARGET if it already points at another manifest (the old one stays, untagged).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove one tag; the manifest stays, untagged, addressable by digest.
+    Untag {
+        /// REPO:TAG
+        reference: String,
+    },
+    /// Delete a manifest and every tag on it (REPO:TAG or REPO@DIGEST), or a repository.
+    Delete {
+        /// REPO:TAG or REPO@sha256:HEX
+        #[arg(required_unless_present = "repository", conflicts_with = "repository")]
+        reference: Option<String>,
+        /// Delete this whole repository (permanent, even with soft delete on).
+        #[arg(long, value_name = "REPO")]
+        repository: Option<String>,
+        /// Print what would be deleted and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Set lock attributes of a repository (REPO), a tag (REPO:TAG) or a manifest (REPO@DIGEST).
     Update {
@@ -109,18 +153,8 @@ pub enum Command {
         /// REPO, REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST.
         reference: String,
     },
-    /// Delete a manifest and every tag on it (REPO:TAG or REPO@DIGEST), or a repository.
-    Delete {
-        /// REPO:TAG or REPO@sha256:HEX
-        #[arg(required_unless_present = "repository", conflicts_with = "repository")]
-        reference: Option<String>,
-        /// Delete this whole repository (permanent, even with soft delete on).
-        #[arg(long, value_name = "REPO")]
-        repository: Option<String>,
-        /// Print what would be deleted and change nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    /// Check integrity: every blob hashed, every descriptor followed, every problem reported.
+    Verify(VerifyArgs),
     /// Remove blobs, pool entries, staging areas and temp files nothing needs.
     Gc {
         /// Print the plan and change nothing.
@@ -154,16 +188,16 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Show or set the registry's lifecycle policies.
-    Config {
-        #[command(subcommand)]
-        policy: ConfigCommand,
-    },
     /// Retention, soft-delete expiry and gc in one run, for cron.
     Sweep {
         /// Print the plan and change nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Show or set the registry's lifecycle policies.
+    Config {
+        #[command(subcommand)]
+        policy: ConfigCommand,
     },
     /// List soft-deleted items with their deletion and expiry times.
     Deleted {
@@ -181,40 +215,6 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Import images from archives or layouts (docker-archive, oci-archive, OCI layout, skopeo dir:; gzip/zstd/xz/bzip2; - for stdin).
-    Import {
-        /// Files or directories, detected by content; `-` reads stdin.
-        #[arg(required = true, value_name = "SOURCE")]
-        sources: Vec<String>,
-        /// Put every image into this repository (overrides the names in the source).
-        #[arg(long, value_name = "R")]
-        repo: Option<String>,
-        /// Tag the image with T (repeatable; replaces the source's tags; one image only).
-        #[arg(long = "tag", value_name = "T")]
-        tags: Vec<String>,
-        /// Import only these platforms of multi-platform images (repeatable).
-        #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
-        platforms: Vec<String>,
-        /// Move tags that already point at another manifest (the old one stays, untagged).
-        #[arg(long)]
-        force: bool,
-        /// Keep the registry host as the first path component (localhost:5000/app -> localhost-5000/app).
-        #[arg(long)]
-        scoped: bool,
-    },
-    /// Export manifests (REPO:TAG or REPO@DIGEST) as an archive or a layout.
-    Export {
-        #[arg(required = true, value_name = "REF")]
-        refs: Vec<String>,
-        /// Output file (or directory for oci-layout); `-` writes an archive to stdout.
-        #[arg(short = 'o', long = "output", value_name = "FILE")]
-        output: String,
-        /// oci-archive, docker-archive or oci-layout.
-        #[arg(long, default_value = "oci-archive", value_name = "FORMAT")]
-        format: String,
-    },
-    /// Check integrity: every blob hashed, every descriptor followed, every problem reported.
-    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Subcommand)]
