@@ -324,9 +324,12 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
     let mut bad_content: BTreeSet<(Option<String>, Digest)> = BTreeSet::new();
     for (k, (_, _, owners)) in &pending.files {
         let (kind, message) = match results.get(k) {
-            Some(FileResult::Hashed(actual, _)) => {
-                (Kind::DigestMismatch, format!("content hashes to {actual}, not to the digest it is stored under"))
-            }
+            Some(FileResult::Hashed(actual, _)) => (
+                Kind::DigestMismatch,
+                format!(
+                    "content hashes to {actual}, not to the digest it is stored under; restore the blob from a good copy or re-import the image"
+                ),
+            ),
             Some(FileResult::Failed(e)) => (Kind::Unreadable, format!("could not read the blob: {e}")),
             _ => continue,
         };
