@@ -1,5 +1,6 @@
 //! Media types of the OCI image-spec and of Docker's v2 schema 2 (and schema 1, which is
-//! recognised and reported as legacy), and what kind of object each names.
+//! recognised and reported as legacy), what kind of object each names, and the magic bytes
+//! that tell a compressed stream from the rest.
 
 pub const OCI_LAYOUT_FILE: &str = "oci-layout";
 pub const OCI_LAYOUT_VERSION: &str = "1.0.0";
@@ -81,6 +82,44 @@ pub fn layer_compression(media_type: &str) -> Option<Compression> {
         OCI_LAYER_GZIP | OCI_LAYER_ND_GZIP | DOCKER_LAYER_GZIP | DOCKER_LAYER_FOREIGN => Some(Compression::Gzip),
         OCI_LAYER_ZSTD | OCI_LAYER_ND_ZSTD => Some(Compression::Zstd),
         _ => None,
+    }
+}
+
+/// A compression wrapper, by magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Wrapper {
+    None,
+    Gzip,
+    Zstd,
+    Xz,
+    Bzip2,
+}
+
+impl Wrapper {
+    /// The wrapper `head` (the first bytes of a stream) starts with.
+    pub fn sniff(head: &[u8]) -> Wrapper {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Wrapper::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Wrapper::Zstd
+        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+            Wrapper::Xz
+        } else if head.starts_with(b"BZh") {
+            Wrapper::Bzip2
+        } else {
+            Wrapper::None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Wrapper::None => "none",
+            Wrapper::Gzip => "gzip",
+            Wrapper::Zstd => "zstd",
+            Wrapper::Xz => "xz",
+            Wrapper::Bzip2 => "bzip2",
+        }
     }
 }
 

@@ -240,6 +240,18 @@ impl BlobDir {
     }
 }
 
+/// Renames a checked, fsynced temp file into `blobs/sha256/<hex of actual>` and makes the
+/// rename durable. Content already stored there is left alone (the temp file goes).
+fn place(store: &BlobStore, actual: &Digest, file: tempfile::NamedTempFile) -> Result<()> {
+    let dest = store.path(actual);
+    if dest.is_file() {
+        return Ok(());
+    }
+    create_dir_all_durable(&store.alg_dir())?;
+    file.persist(&dest).map_err(|e| Error::Io { action: "rename a blob into", path: dest.clone(), source: e.error })?;
+    fsync_dir(&store.alg_dir())
+}
+
 /// Checks written content (its digest and byte count) against what its descriptor
 /// declares, when it declares anything.
 fn check_content(actual: &Digest, written: u64, expected: Option<(&Digest, u64)>) -> Result<()> {
@@ -284,19 +296,11 @@ impl BlobWriter {
     pub fn finish(self, expected: Option<(&Digest, u64)>) -> Result<Digest> {
         let actual = Digest::from_bytes(self.hasher.finalize().into());
         check_content(&actual, self.written, expected)?;
-        let dest = self.store.path(&actual);
-        if dest.is_file() {
-            return Ok(actual);
+        if !self.store.contains(&actual) {
+            let tmp_path = self.file.path().to_path_buf();
+            self.file.as_file().sync_all().map_err(Error::io("fsync", tmp_path))?;
         }
-        create_dir_all_durable(&self.store.alg_dir())?;
-        let tmp_path = self.file.path().to_path_buf();
-        self.file.as_file().sync_all().map_err(Error::io("fsync", tmp_path.clone()))?;
-        self.file.persist(&dest).map_err(|e| Error::Io {
-            action: "rename a blob into",
-            path: dest.clone(),
-            source: e.error,
-        })?;
-        fsync_dir(&self.store.alg_dir())?;
+        place(&self.store, &actual, self.file)?;
         Ok(actual)
     }
 }
@@ -454,17 +458,7 @@ impl PipelinedWriter {
         let file = self.join()?;
         let actual = Digest::from_bytes(std::mem::take(&mut self.hasher).finalize().into());
         check_content(&actual, self.written, expected)?;
-        let dest = self.store.path(&actual);
-        if dest.is_file() {
-            return Ok(actual);
-        }
-        create_dir_all_durable(&self.store.alg_dir())?;
-        file.persist(&dest).map_err(|e| Error::Io {
-            action: "rename a blob into",
-            path: dest.clone(),
-            source: e.error,
-        })?;
-        fsync_dir(&self.store.alg_dir())?;
+        place(&self.store, &actual, file)?;
         Ok(actual)
     }
 }

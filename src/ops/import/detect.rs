@@ -8,52 +8,13 @@ use std::io::{self, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use serde::Serialize;
-
 use crate::error::{Error, Result};
+pub use crate::model::media::Wrapper;
 
 /// A wrapper that expands more than this many times its compressed size…
 pub const BOMB_RATIO: u64 = 200;
 /// …once it has produced at least this many bytes, is refused as a decompression bomb.
 pub const BOMB_FLOOR: u64 = 64 << 20;
-
-/// A compression wrapper, by magic bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Wrapper {
-    None,
-    Gzip,
-    Zstd,
-    Xz,
-    Bzip2,
-}
-
-impl Wrapper {
-    /// The wrapper `head` (the first bytes of a stream) starts with.
-    pub fn sniff(head: &[u8]) -> Wrapper {
-        if head.starts_with(&[0x1f, 0x8b]) {
-            Wrapper::Gzip
-        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Wrapper::Zstd
-        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
-            Wrapper::Xz
-        } else if head.starts_with(b"BZh") {
-            Wrapper::Bzip2
-        } else {
-            Wrapper::None
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Wrapper::None => "none",
-            Wrapper::Gzip => "gzip",
-            Wrapper::Zstd => "zstd",
-            Wrapper::Xz => "xz",
-            Wrapper::Bzip2 => "bzip2",
-        }
-    }
-}
 
 /// True when a 512-byte block is a tar header: the `ustar` magic at 257, or (old v7
 /// archives) a valid header checksum.

@@ -15,7 +15,9 @@ use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest};
 
 use super::{BlobFile, FileKey, Finding, Kind, Link, Owner, Pending, Selection, Severity, file_finding};
 use crate::error::{Error, Result};
-use crate::model::media::{Compression, OCI_ARTIFACT_MANIFEST, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION, layer_compression};
+use crate::model::media::{
+    Compression, OCI_ARTIFACT_MANIFEST, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION, Wrapper, layer_compression,
+};
 use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, RepoName, Role, Tag};
 use crate::registry::Registry;
 use crate::registry::meta::{META_FILE, META_VERSION, Meta};
@@ -45,20 +47,14 @@ enum Magic {
 
 impl Magic {
     fn of(head: &[u8]) -> Magic {
-        if head.starts_with(&[0x1f, 0x8b]) {
-            Magic::Gzip
-        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-            Magic::Zstd
-        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
-            Magic::Xz
-        } else if head.starts_with(b"BZh") {
-            Magic::Bzip2
-        } else if head.len() >= 262 && &head[257..262] == b"ustar" {
-            Magic::Tar
-        } else if head.iter().all(|b| *b == 0) {
-            Magic::Zeros
-        } else {
-            Magic::Unknown
+        match Wrapper::sniff(head) {
+            Wrapper::Gzip => Magic::Gzip,
+            Wrapper::Zstd => Magic::Zstd,
+            Wrapper::Xz => Magic::Xz,
+            Wrapper::Bzip2 => Magic::Bzip2,
+            Wrapper::None if head.len() >= 262 && &head[257..262] == b"ustar" => Magic::Tar,
+            Wrapper::None if head.iter().all(|b| *b == 0) => Magic::Zeros,
+            Wrapper::None => Magic::Unknown,
         }
     }
 
