@@ -537,11 +537,7 @@ fn remove_blobs(store: &BlobStore, blobs: &[FreedBlob]) -> Result<()> {
 fn list_names(store: &BlobStore) -> Result<Vec<(Digest, u64)>> {
     use std::os::unix::fs::DirEntryExt;
     let dir = store.alg_dir();
-    let rd = match std::fs::read_dir(&dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::Io { action: "list", path: dir, source: e }),
-    };
+    let Some(rd) = crate::store::fs::read_dir_if_exists(&dir)? else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     for e in rd {
         let e = e.map_err(Error::io("list", dir.clone()))?;

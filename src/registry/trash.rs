@@ -88,11 +88,7 @@ impl Registry {
     /// be read or parsed is an error: gc must fail closed on it.
     pub fn trash_records(&self) -> Result<Vec<TrashRecord>> {
         let dir = self.trash_dir();
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::Io { action: "list", path: dir, source: e }),
-        };
+        let Some(rd) = crate::store::fs::read_dir_if_exists(&dir)? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for e in rd {
             let e = e.map_err(Error::io("list", dir.clone()))?;

@@ -97,11 +97,7 @@ impl BlobStore {
     /// Lists every blob; a missing directory is an empty store.
     pub fn list(&self) -> Result<BlobListing> {
         let mut out = BlobListing::default();
-        let rd = match fs::read_dir(&self.root) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(Error::Io { action: "list", path: self.root.clone(), source: e }),
-        };
+        let Some(rd) = super::fs::read_dir_if_exists(&self.root)? else { return Ok(out) };
         for alg in rd {
             let alg = alg.map_err(Error::io("list", self.root.clone()))?;
             let alg_path = alg.path();

@@ -79,11 +79,7 @@ pub struct StagingEntry {
 /// process. An area without an owner file is not live (it was never finished being set
 /// up, or its owner died mid-way).
 pub fn scan(staging_root: &Path) -> Result<Vec<StagingEntry>> {
-    let rd = match fs::read_dir(staging_root) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::Io { action: "list", path: staging_root.to_path_buf(), source: e }),
-    };
+    let Some(rd) = super::fs::read_dir_if_exists(staging_root)? else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     for e in rd {
         let e = e.map_err(Error::io("list", staging_root))?;
