@@ -6,6 +6,7 @@
 //! collection, retention and purge. Dependencies point one way:
 //! `cli → ops → registry → store → model` (see docs/ARCHITECTURE.md).
 
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod error;
 pub mod model;

@@ -39,8 +39,10 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Make the root directory a registry.
+    #[command(after_help = "Examples:\n  wharf --root /srv/wharf init\n  WHARF_ROOT=/srv/wharf wharf init")]
     Init,
     /// Import images from archives or layouts (docker-archive, oci-archive, OCI layout, skopeo dir:; gzip/zstd/xz/bzip2; - for stdin).
+    #[command(after_help = "Examples:\n  wharf import alpine.tar\n  wharf import --repo team/app --tag 1.4 ./out/layout\n  zstd -dc image.tar.zst | wharf import --repo team/app --tag 2 -")]
     Import {
         /// Files or directories, detected by content; `-` reads stdin.
         #[arg(required = true, value_name = "SOURCE")]
@@ -62,7 +64,9 @@ pub enum Command {
         scoped: bool,
     },
     /// Export manifests (REPO:TAG or REPO@DIGEST) as an archive or a layout.
+    #[command(after_help = "Examples:\n  wharf export team/app:1.4 -o app.tar\n  wharf export team/app:1.4 -o app.tar --format docker-archive\n  wharf export team/app@sha256:<hex> --format oci-layout -o ./layout")]
     Export {
+        /// What to export: REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST (repeatable).
         #[arg(required = true, value_name = "REF")]
         refs: Vec<String>,
         /// Output file (or directory for oci-layout); `-` writes an archive to stdout.
@@ -73,13 +77,16 @@ pub enum Command {
         format: String,
     },
     /// List repositories: tags, manifests, size, times.
+    #[command(after_help = "Examples:\n  wharf repos\n  wharf --json repos | jq -r '.repositories[].name'")]
     Repos,
     /// List a repository's tags with digest and times.
+    #[command(after_help = "Examples:\n  wharf tags library/alpine\n  wharf --json tags team/app")]
     Tags {
         /// Repository name, e.g. library/alpine.
         repo: String,
     },
     /// List a repository's manifests (tagged and untagged) with tags, times and locks.
+    #[command(after_help = "Examples:\n  wharf manifests team/app\n  wharf manifests team/app --orderby time_desc --top 5")]
     Manifests {
         /// Repository name.
         repo: String,
@@ -92,29 +99,36 @@ pub enum Command {
     },
     /// Show one manifest: digest, size, media type, platforms, tags, times, locks,
     /// children and referrers.
+    #[command(after_help = "Examples:\n  wharf show team/app:1.4\n  wharf --json show team/app@sha256:<hex>")]
     Show {
         /// REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST.
         reference: String,
     },
     /// List the manifests whose subject is REF's manifest (OCI 1.1 referrers).
+    #[command(after_help = "Examples:\n  wharf referrers team/app:1.4")]
     Referrers {
         /// REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST.
         reference: String,
     },
     /// Point TARGET (REPO:TAG) at the manifest SOURCE names.
+    #[command(after_help = "Examples:\n  wharf tag team/app:1.4 team/app:stable\n  wharf tag team/app@sha256:<hex> team/app:rollback --force")]
     Tag {
+        /// The manifest to tag: REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST.
         source: String,
+        /// The tag to set: REPO:TAG (in the same or another repository).
         target: String,
         /// Move TARGET if it already points at another manifest (the old one stays, untagged).
         #[arg(long)]
         force: bool,
     },
     /// Remove one tag; the manifest stays, untagged, addressable by digest.
+    #[command(after_help = "Examples:\n  wharf untag team/app:build-17")]
     Untag {
         /// REPO:TAG
         reference: String,
     },
     /// Delete a manifest and every tag on it (REPO:TAG or REPO@DIGEST), or a repository.
+    #[command(after_help = "Examples:\n  wharf delete team/app:build-17 --dry-run\n  wharf delete team/app@sha256:<hex>\n  wharf delete --repository team/old")]
     Delete {
         /// REPO:TAG or REPO@sha256:HEX
         #[arg(required_unless_present = "repository", conflicts_with = "repository")]
@@ -127,6 +141,7 @@ pub enum Command {
         dry_run: bool,
     },
     /// Set lock attributes of a repository (REPO), a tag (REPO:TAG) or a manifest (REPO@DIGEST).
+    #[command(after_help = "Examples:\n  wharf update team/app:stable --write-enabled false\n  wharf update team/app --read-enabled false\n  wharf update team/app@sha256:<hex> --delete-enabled true")]
     Update {
         /// REPO, REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST (the tag, pinned to the digest).
         reference: String,
@@ -144,18 +159,22 @@ pub enum Command {
         list_enabled: Option<bool>,
     },
     /// Lock REF: write and delete disabled (shorthand for update).
+    #[command(after_help = "Examples:\n  wharf lock team/app:stable\n  wharf lock team/app")]
     Lock {
         /// REPO, REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST.
         reference: String,
     },
     /// Unlock REF: write and delete enabled (shorthand for update).
+    #[command(after_help = "Examples:\n  wharf unlock team/app:stable")]
     Unlock {
         /// REPO, REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST.
         reference: String,
     },
     /// Check integrity: every blob hashed, every descriptor followed, every problem reported.
+    #[command(after_help = "Examples:\n  wharf verify\n  wharf verify team/app:1.4 --quick\n  wharf verify ./out/layout")]
     Verify(VerifyArgs),
     /// Remove blobs, pool entries, staging areas and temp files nothing needs.
+    #[command(after_help = "Examples:\n  wharf gc --dry-run\n  wharf gc --grace 0s")]
     Gc {
         /// Print the plan and change nothing.
         #[arg(long)]
@@ -165,6 +184,7 @@ pub enum Command {
         grace: String,
     },
     /// Remove tags (and with --untagged, manifests) matching filters, as acr purge does.
+    #[command(after_help = "Examples:\n  wharf purge --filter 'team/.*:build-.*' --ago 30d --keep 5 --dry-run\n  wharf purge --filter 'team/app:.*' --untagged-only --ago 7d")]
     Purge {
         /// REPO_REGEX:TAG_REGEX, both anchored; repeatable.
         #[arg(long = "filter", value_name = "REPO_RE:TAG_RE", required = true)]
@@ -189,22 +209,26 @@ pub enum Command {
         dry_run: bool,
     },
     /// Retention, soft-delete expiry and gc in one run, for cron.
+    #[command(after_help = "Examples:\n  wharf sweep --dry-run\n  wharf --as-of 2027-01-01 sweep --dry-run")]
     Sweep {
         /// Print the plan and change nothing.
         #[arg(long)]
         dry_run: bool,
     },
     /// Show or set the registry's lifecycle policies.
+    #[command(after_help = "Examples:\n  wharf config\n  wharf config retention --untagged-days 7\n  wharf config soft-delete --days 14")]
     Config {
         #[command(subcommand)]
         policy: ConfigCommand,
     },
     /// List soft-deleted items with their deletion and expiry times.
+    #[command(after_help = "Examples:\n  wharf deleted\n  wharf deleted team/app")]
     Deleted {
         /// Only this repository.
         repo: Option<String>,
     },
     /// Bring back a soft-deleted manifest with its tag (and an index with its children).
+    #[command(after_help = "Examples:\n  wharf restore team/app:1.4\n  wharf restore team/app:1.4 --digest sha256:<hex> --force")]
     Restore {
         /// REPO:TAG (or REPO@DIGEST for an untagged manifest)
         reference: String,
@@ -215,23 +239,41 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell) on stdout.
+    #[command(after_help = "Examples:\n  wharf completions bash > /etc/bash_completion.d/wharf\n  wharf completions zsh > \"${fpath[1]}/_wharf\"\n  wharf completions fish > ~/.config/fish/completions/wharf.fish")]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages: wharf.1 and one wharf-COMMAND.1 per command.
+    #[command(after_help = "Examples:\n  wharf man -o /usr/local/share/man/man1\n  wharf man -o ./man && man ./man/wharf-purge.1")]
+    Man {
+        /// The directory to write the pages into (created if absent).
+        #[arg(short = 'o', long = "output", value_name = "DIR")]
+        output: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Untagged-manifest retention: `wharf sweep` deletes untagged manifests older than N days.
+    #[command(after_help = "Examples:\n  wharf config retention\n  wharf config retention --untagged-days 7\n  wharf config retention --disable")]
     Retention {
         /// 0 to 365.
         #[arg(long, value_name = "N", conflicts_with = "disable")]
         untagged_days: Option<u32>,
+        /// Keep untagged manifests forever.
         #[arg(long)]
         disable: bool,
     },
     /// Soft delete: deletes go to the trash for N days and can be restored.
+    #[command(after_help = "Examples:\n  wharf config soft-delete\n  wharf config soft-delete --days 14\n  wharf config soft-delete --disable")]
     SoftDelete {
         /// 1 to 90.
         #[arg(long, value_name = "N", conflicts_with = "disable")]
         days: Option<u32>,
+        /// Delete permanently at once.
         #[arg(long)]
         disable: bool,
     },
@@ -254,4 +296,36 @@ pub struct VerifyArgs {
     /// `read` (1 MiB reads) or `mmap`; for benchmarks.
     #[arg(long, value_name = "MODE", default_value = "auto", hide = true)]
     pub io: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every command and subcommand ends its --help with examples, and every positional
+    /// argument says what it is.
+    #[test]
+    fn every_command_has_examples_and_described_positionals() {
+        fn check(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let name = format!("{path} {}", sub.get_name());
+                let leaf = sub.get_subcommands().next().is_none();
+                let examples = sub.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+                if !examples.starts_with("Examples:\n  wharf ") && (leaf || path == "wharf") {
+                    missing.push(format!("{name}: no examples"));
+                }
+                for a in sub.get_positionals() {
+                    if a.get_help().is_none() {
+                        missing.push(format!("{name}: positional {} has no description", a.get_id()));
+                    }
+                }
+                check(sub, &name, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        check(&Cli::command(), "wharf", &mut missing);
+        assert!(missing.is_empty(), "{missing:#?}");
+    }
 }

@@ -6,6 +6,7 @@
 //! stdout carries data; stderr carries progress, notes and errors.
 
 mod args;
+mod manuals;
 mod output;
 mod render;
 mod render_found;
@@ -93,6 +94,11 @@ fn lock_ref_arg(s: &str) -> Result<Reference> {
 fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
     let g = &cli.global;
     let root = root_dir(g)?;
+    match &cli.command {
+        Command::Completions { shell } => return Outcome::ok(manuals::completions(*shell)?),
+        Command::Man { output } => return Outcome::ok(manuals::man_pages(output)?),
+        _ => {}
+    }
     let now = now(g)?;
     if let Command::Init = cli.command {
         return Outcome::ok(ops::init::run(&root)?);
@@ -175,7 +181,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
             let digest = digest.as_deref().map(crate::model::Digest::parse).transpose()?;
             Outcome::ok(ops::trash::restore(&ctx, &reference_arg(reference)?, digest.as_ref(), *force)?)
         }
-        Command::Verify(_) => unreachable!("handled above"),
+        Command::Verify(_) | Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
         Command::Import { sources, repo, tags, platforms, force, scoped } => {
             let opts = render_import::import_options(sources, repo, tags, platforms, *force, *scoped)?;
             Outcome::ok(ops::import::run(&ctx, &opts)?)

@@ -12,6 +12,7 @@ pub mod init;
 pub mod inspect;
 pub mod listing;
 pub mod locking;
+pub mod progress;
 pub mod purge;
 pub mod sweep;
 pub mod tagging;

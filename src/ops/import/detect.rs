@@ -8,6 +8,7 @@ use std::io::{self, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use crate::ops::progress::Bar;
 use crate::error::{Error, Result};
 pub use crate::model::media::Wrapper;
 
@@ -45,7 +46,7 @@ pub enum Opened {
 }
 
 /// Opens SOURCE (`-` is stdin) and classifies it by content.
-pub fn open(source: &str, progress: Option<&indicatif::ProgressBar>) -> Result<Opened> {
+pub fn open(source: &str, progress: &Bar) -> Result<Opened> {
     let label = || source.to_string();
     let (raw, input_size): (Box<dyn Read>, Option<u64>) = if source == "-" {
         (Box::new(io::stdin().lock()), None)
@@ -58,10 +59,7 @@ pub fn open(source: &str, progress: Option<&indicatif::ProgressBar>) -> Result<O
         let f = File::open(path).map_err(Error::io("open the import source", path))?;
         (Box::new(f), Some(meta.len()))
     };
-    let raw: Box<dyn Read> = match progress {
-        Some(pb) => Box::new(pb.wrap_read(raw)),
-        None => raw,
-    };
+    let raw: Box<dyn Read> = progress.wrap_read(raw);
     let compressed = Rc::new(Cell::new(0u64));
     let (head, rest) = peek(Box::new(Counting { inner: raw, count: compressed.clone() }), 8)
         .map_err(|e| Error::Invalid(format!("{}: could not read: {e}", label())))?;

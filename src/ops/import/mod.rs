@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::Ctx;
+use super::progress::Bar;
 use crate::error::{Error, Result};
 use crate::model::{Action, Descriptor, Digest, ForeignName, Platform, RepoName, Tag};
 use crate::registry::{RegistryKind, TagChange};
@@ -152,16 +153,9 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ImportReport> {
 type Received = (String, Wrapper, Vec<Found>, Vec<String>);
 
 fn receive_source(ctx: &Ctx<'_>, src: &str, sink: &mut Sink<'_>, opts: &Options) -> Result<Received> {
-    let bar = ctx.progress.then(|| {
-        let pb = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-        pb.set_style(
-            indicatif::ProgressStyle::with_template("{msg} {bytes} ({binary_bytes_per_sec}) {elapsed}")
-                .expect("valid template"),
-        );
-        pb.set_message(format!("importing {src}"));
-        pb
-    });
-    let opened = detect::open(src, bar.as_ref())?;
+    let label = if src == "-" { "stdin" } else { src };
+    let bar = Bar::bytes(ctx.progress, format!("importing {label}"), None);
+    let opened = detect::open(src, &bar)?;
     let out = match opened {
         Opened::LayoutDir(dir) => {
             let mut c = DirContent::new(&dir, false);
@@ -174,8 +168,8 @@ fn receive_source(ctx: &Ctx<'_>, src: &str, sink: &mut Sink<'_>, opts: &Options)
             ("dir".to_string(), Wrapper::None, f, n)
         }
         Opened::Tar { reader, wrapper, input_size } => {
-            if let (Some(pb), Some(n)) = (&bar, input_size) {
-                pb.set_length(n);
+            if let Some(n) = input_size {
+                bar.set_total(n);
             }
             let label = if src == "-" { "stdin".to_string() } else { src.to_string() };
             let mut c = tarstream::receive(reader, sink, &label)?;
@@ -183,9 +177,7 @@ fn receive_source(ctx: &Ctx<'_>, src: &str, sink: &mut Sink<'_>, opts: &Options)
             (format, wrapper, f, n)
         }
     };
-    if let Some(pb) = bar {
-        pb.finish_and_clear();
-    }
+    bar.finish();
     Ok(out)
 }
 

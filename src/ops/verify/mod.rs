@@ -12,11 +12,11 @@ mod walk;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use serde::Serialize;
 
+use super::progress::Bar;
 use crate::error::{Error, Result};
 use crate::model::media::OCI_LAYOUT_FILE;
 use crate::model::{Digest, Reference, RepoName, Role};
@@ -294,19 +294,11 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
         }
     } else {
         let total: u64 = todo.iter().map(|(_, j)| j.size).sum();
-        let bar = opts.progress.then(|| progress_bar(total));
-        let done = AtomicU64::new(0);
-        let tick = |n: u64| {
-            let so_far = done.fetch_add(n, Ordering::Relaxed) + n;
-            if let Some(b) = &bar {
-                b.set_position(so_far);
-            }
-        };
+        let bar = Bar::bytes(opts.progress, "verifying".to_string(), Some(total));
+        let tick = |n: u64| bar.inc(n);
         let job_list: Vec<hash::HashJob> = todo.iter().map(|(_, j)| j.clone()).collect();
         let hashed = pool.install(|| hash::hash_files(&job_list, opts.io, &tick));
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
+        bar.finish();
         for ((k, _), r) in todo.iter().zip(hashed) {
             let r = match r {
                 Ok(fh) => {
@@ -413,17 +405,6 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
     let seconds = started.elapsed().as_secs_f64();
     let bytes_per_second = if seconds > 0.0 { counts.bytes_hashed as f64 / seconds } else { 0.0 };
     Ok(VerifyReport { scope, hashed: !opts.quick, io: opts.io, jobs, counts, seconds, bytes_per_second, findings })
-}
-
-fn progress_bar(total: u64) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "verifying {wide_bar} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
-        )
-        .expect("valid template"),
-    );
-    bar
 }
 
 /// True when `arg` names a directory that is an OCI layout or a wharf registry.
