@@ -14,4 +14,12 @@ pub mod ops;
 pub mod registry;
 pub mod store;
 
+mod api;
+pub mod reports;
+
+pub use api::{
+    DeleteOptions, Duration, ExportFormat, ExportOptions, Filter, GcOptions, ImportOptions, LockOptions, PurgeOptions,
+    Registry, SweepOptions, TagOptions, VerifyOptions, parse_duration, parse_timestamp,
+};
 pub use error::{Error, Result};
+pub use model::{Digest, Platform, Reference, RepoName, Tag, Timestamp};

@@ -42,7 +42,9 @@ pub enum Command {
     #[command(after_help = "Examples:\n  wharf --root /srv/wharf init\n  WHARF_ROOT=/srv/wharf wharf init")]
     Init,
     /// Import images from archives or layouts (docker-archive, oci-archive, OCI layout, skopeo dir:; gzip/zstd/xz/bzip2; - for stdin).
-    #[command(after_help = "Examples:\n  wharf import alpine.tar\n  wharf import --repo team/app --tag 1.4 ./out/layout\n  zstd -dc image.tar.zst | wharf import --repo team/app --tag 2 -")]
+    #[command(
+        after_help = "Examples:\n  wharf import alpine.tar\n  wharf import --repo team/app --tag 1.4 ./out/layout\n  zstd -dc image.tar.zst | wharf import --repo team/app --tag 2 -"
+    )]
     Import {
         /// Files or directories, detected by content; `-` reads stdin.
         #[arg(required = true, value_name = "SOURCE")]
@@ -64,7 +66,9 @@ pub enum Command {
         scoped: bool,
     },
     /// Export manifests (REPO:TAG or REPO@DIGEST) as an archive or a layout.
-    #[command(after_help = "Examples:\n  wharf export team/app:1.4 -o app.tar\n  wharf export team/app:1.4 -o app.tar --format docker-archive\n  wharf export team/app@sha256:<hex> --format oci-layout -o ./layout")]
+    #[command(
+        after_help = "Examples:\n  wharf export team/app:1.4 -o app.tar\n  wharf export team/app:1.4 -o app.tar --format docker-archive\n  wharf export team/app@sha256:<hex> --format oci-layout -o ./layout"
+    )]
     Export {
         /// What to export: REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST (repeatable).
         #[arg(required = true, value_name = "REF")]
@@ -86,7 +90,9 @@ pub enum Command {
         repo: String,
     },
     /// List a repository's manifests (tagged and untagged) with tags, times and locks.
-    #[command(after_help = "Examples:\n  wharf manifests team/app\n  wharf manifests team/app --orderby time_desc --top 5")]
+    #[command(
+        after_help = "Examples:\n  wharf manifests team/app\n  wharf manifests team/app --orderby time_desc --top 5"
+    )]
     Manifests {
         /// Repository name.
         repo: String,
@@ -111,7 +117,9 @@ pub enum Command {
         reference: String,
     },
     /// Point TARGET (REPO:TAG) at the manifest SOURCE names.
-    #[command(after_help = "Examples:\n  wharf tag team/app:1.4 team/app:stable\n  wharf tag team/app@sha256:<hex> team/app:rollback --force")]
+    #[command(
+        after_help = "Examples:\n  wharf tag team/app:1.4 team/app:stable\n  wharf tag team/app@sha256:<hex> team/app:rollback --force"
+    )]
     Tag {
         /// The manifest to tag: REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST.
         source: String,
@@ -128,7 +136,9 @@ pub enum Command {
         reference: String,
     },
     /// Delete a manifest and every tag on it (REPO:TAG or REPO@DIGEST), or a repository.
-    #[command(after_help = "Examples:\n  wharf delete team/app:build-17 --dry-run\n  wharf delete team/app@sha256:<hex>\n  wharf delete --repository team/old")]
+    #[command(
+        after_help = "Examples:\n  wharf delete team/app:build-17 --dry-run\n  wharf delete team/app@sha256:<hex>\n  wharf delete --repository team/old"
+    )]
     Delete {
         /// REPO:TAG or REPO@sha256:HEX
         #[arg(required_unless_present = "repository", conflicts_with = "repository")]
@@ -141,7 +151,9 @@ pub enum Command {
         dry_run: bool,
     },
     /// Set lock attributes of a repository (REPO), a tag (REPO:TAG) or a manifest (REPO@DIGEST).
-    #[command(after_help = "Examples:\n  wharf update team/app:stable --write-enabled false\n  wharf update team/app --read-enabled false\n  wharf update team/app@sha256:<hex> --delete-enabled true")]
+    #[command(
+        after_help = "Examples:\n  wharf update team/app:stable --write-enabled false\n  wharf update team/app --read-enabled false\n  wharf update team/app@sha256:<hex> --delete-enabled true"
+    )]
     Update {
         /// REPO, REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST (the tag, pinned to the digest).
         reference: String,
@@ -171,7 +183,9 @@ pub enum Command {
         reference: String,
     },
     /// Check integrity: every blob hashed, every descriptor followed, every problem reported.
-    #[command(after_help = "Examples:\n  wharf verify\n  wharf verify team/app:1.4 --quick\n  wharf verify ./out/layout")]
+    #[command(
+        after_help = "Examples:\n  wharf verify\n  wharf verify team/app:1.4 --quick\n  wharf verify ./out/layout"
+    )]
     Verify(VerifyArgs),
     /// Remove blobs, pool entries, staging areas and temp files nothing needs.
     #[command(after_help = "Examples:\n  wharf gc --dry-run\n  wharf gc --grace 0s")]
@@ -184,7 +198,9 @@ pub enum Command {
         grace: String,
     },
     /// Remove tags (and with --untagged, manifests) matching filters, as acr purge does.
-    #[command(after_help = "Examples:\n  wharf purge --filter 'team/.*:build-.*' --ago 30d --keep 5 --dry-run\n  wharf purge --filter 'team/app:.*' --untagged-only --ago 7d")]
+    #[command(
+        after_help = "Examples:\n  wharf purge --filter 'team/.*:build-.*' --ago 30d --keep 5 --dry-run\n  wharf purge --filter 'team/app:.*' --untagged-only --ago 7d"
+    )]
     Purge {
         /// REPO_REGEX:TAG_REGEX, both anchored; repeatable.
         #[arg(long = "filter", value_name = "REPO_RE:TAG_RE", required = true)]
@@ -216,7 +232,9 @@ pub enum Command {
         dry_run: bool,
     },
     /// Show or set the registry's lifecycle policies.
-    #[command(after_help = "Examples:\n  wharf config\n  wharf config retention --untagged-days 7\n  wharf config soft-delete --days 14")]
+    #[command(
+        after_help = "Examples:\n  wharf config\n  wharf config retention --untagged-days 7\n  wharf config soft-delete --days 14"
+    )]
     Config {
         #[command(subcommand)]
         policy: ConfigCommand,
@@ -228,7 +246,9 @@ pub enum Command {
         repo: Option<String>,
     },
     /// Bring back a soft-deleted manifest with its tag (and an index with its children).
-    #[command(after_help = "Examples:\n  wharf restore team/app:1.4\n  wharf restore team/app:1.4 --digest sha256:<hex> --force")]
+    #[command(
+        after_help = "Examples:\n  wharf restore team/app:1.4\n  wharf restore team/app:1.4 --digest sha256:<hex> --force"
+    )]
     Restore {
         /// REPO:TAG (or REPO@DIGEST for an untagged manifest)
         reference: String,
@@ -240,14 +260,18 @@ pub enum Command {
         force: bool,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell) on stdout.
-    #[command(after_help = "Examples:\n  wharf completions bash > /etc/bash_completion.d/wharf\n  wharf completions zsh > \"${fpath[1]}/_wharf\"\n  wharf completions fish > ~/.config/fish/completions/wharf.fish")]
+    #[command(
+        after_help = "Examples:\n  wharf completions bash > /etc/bash_completion.d/wharf\n  wharf completions zsh > \"${fpath[1]}/_wharf\"\n  wharf completions fish > ~/.config/fish/completions/wharf.fish"
+    )]
     Completions {
         /// The shell to complete for.
         #[arg(value_name = "SHELL")]
         shell: clap_complete::Shell,
     },
     /// Write the man pages: wharf.1 and one wharf-COMMAND.1 per command.
-    #[command(after_help = "Examples:\n  wharf man -o /usr/local/share/man/man1\n  wharf man -o ./man && man ./man/wharf-purge.1")]
+    #[command(
+        after_help = "Examples:\n  wharf man -o /usr/local/share/man/man1\n  wharf man -o ./man && man ./man/wharf-purge.1"
+    )]
     Man {
         /// The directory to write the pages into (created if absent).
         #[arg(short = 'o', long = "output", value_name = "DIR")]
@@ -258,7 +282,9 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Untagged-manifest retention: `wharf sweep` deletes untagged manifests older than N days.
-    #[command(after_help = "Examples:\n  wharf config retention\n  wharf config retention --untagged-days 7\n  wharf config retention --disable")]
+    #[command(
+        after_help = "Examples:\n  wharf config retention\n  wharf config retention --untagged-days 7\n  wharf config retention --disable"
+    )]
     Retention {
         /// 0 to 365.
         #[arg(long, value_name = "N", conflicts_with = "disable")]
@@ -268,7 +294,9 @@ pub enum ConfigCommand {
         disable: bool,
     },
     /// Soft delete: deletes go to the trash for N days and can be restored.
-    #[command(after_help = "Examples:\n  wharf config soft-delete\n  wharf config soft-delete --days 14\n  wharf config soft-delete --disable")]
+    #[command(
+        after_help = "Examples:\n  wharf config soft-delete\n  wharf config soft-delete --days 14\n  wharf config soft-delete --disable"
+    )]
     SoftDelete {
         /// 1 to 90.
         #[arg(long, value_name = "N", conflicts_with = "disable")]

@@ -31,8 +31,8 @@ pub fn completions(shell: clap_complete::Shell) -> Result<Completions> {
     let mut cmd = Cli::command();
     let mut bytes = Vec::new();
     clap_complete::generate(shell, &mut cmd, "wharf", &mut bytes);
-    let script = String::from_utf8(bytes)
-        .map_err(|_| Error::Usage(format!("the {shell} completion script is not UTF-8")))?;
+    let script =
+        String::from_utf8(bytes).map_err(|_| Error::Usage(format!("the {shell} completion script is not UTF-8")))?;
     Ok(Completions { shell: shell.to_string(), script })
 }
 

@@ -214,6 +214,31 @@ impl ForeignName {
     }
 }
 
+/// `"team/app".parse::<RepoName>()`, the same as [`RepoName::parse`].
+impl std::str::FromStr for RepoName {
+    type Err = ReferenceError;
+    fn from_str(s: &str) -> Result<RepoName, ReferenceError> {
+        RepoName::parse(s)
+    }
+}
+
+/// `"1.4".parse::<Tag>()`, the same as [`Tag::parse`].
+impl std::str::FromStr for Tag {
+    type Err = ReferenceError;
+    fn from_str(s: &str) -> Result<Tag, ReferenceError> {
+        Tag::parse(s)
+    }
+}
+
+/// `"team/app:1.4".parse::<Reference>()`, the same as [`Reference::parse`] (a bare
+/// repository name is refused; use [`Reference::parse_loose`] for lock targets).
+impl std::str::FromStr for Reference {
+    type Err = ReferenceError;
+    fn from_str(s: &str) -> Result<Reference, ReferenceError> {
+        Reference::parse(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

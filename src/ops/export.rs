@@ -21,9 +21,10 @@ use crate::store::BlobStore;
 use crate::store::fs::{TEMP_PREFIX, atomic_write, create_dir_all_durable, fsync_dir};
 
 /// The output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
+    #[default]
     OciArchive,
     DockerArchive,
     OciLayout,
@@ -88,6 +89,18 @@ struct DockerEntry {
 
 /// `wharf export`.
 pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ExportReport> {
+    run_inner(ctx, opts, None)
+}
+
+/// Exports an archive into any writer (`opts.output` is only the report's label).
+pub fn run_writer(ctx: &Ctx<'_>, opts: &Options, out: Box<dyn Write + '_>) -> Result<ExportReport> {
+    if opts.format == Format::OciLayout {
+        return Err(Error::Usage("an oci-layout is a directory; it cannot go to a writer".into()));
+    }
+    run_inner(ctx, opts, Some(out))
+}
+
+fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>) -> Result<ExportReport> {
     if opts.refs.is_empty() {
         return Err(Error::Usage("export needs at least one REF (REPO:TAG or REPO@DIGEST)".into()));
     }
@@ -95,7 +108,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ExportReport> {
         return Err(Error::Usage("an oci-layout is a directory; it cannot go to stdout (-o -)".into()));
     }
     let out_path = PathBuf::from(&opts.output);
-    if opts.output != "-" && out_path.exists() {
+    if writer.is_none() && opts.output != "-" && out_path.exists() {
         let empty_dir = out_path.is_dir()
             && std::fs::read_dir(&out_path).map(|mut r| r.next().is_none()).unwrap_or(false)
             && opts.format == Format::OciLayout;
@@ -166,8 +179,13 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ExportReport> {
         b
     });
     let bytes: u64 = blobs.values().map(|b| b.size).sum();
-    match opts.format {
-        Format::OciLayout => write_layout(&out_path, &index, &blobs)?,
+    match (opts.format, writer) {
+        (Format::OciLayout, _) => write_layout(&out_path, &index, &blobs)?,
+        (_, Some(w)) => {
+            let mut w = io::BufWriter::with_capacity(1 << 20, w);
+            write_tar(&mut w, &index, manifest_json.as_deref(), &blobs)?;
+            w.flush().map_err(Error::io("write the export to", "the caller's writer"))?;
+        }
         _ => write_archive(&opts.output, &index, manifest_json.as_deref(), &blobs)?,
     }
     Ok(ExportReport { output: opts.output.clone(), format: opts.format, images, blobs: blobs.len(), bytes })

@@ -6,8 +6,29 @@ use std::process::Command;
 use crate::common::{Reg, tool};
 
 const COMMANDS: &[&str] = &[
-    "init", "import", "export", "repos", "tags", "manifests", "show", "referrers", "tag", "untag", "delete", "update",
-    "lock", "unlock", "verify", "gc", "purge", "sweep", "config", "deleted", "restore", "completions", "man",
+    "init",
+    "import",
+    "export",
+    "repos",
+    "tags",
+    "manifests",
+    "show",
+    "referrers",
+    "tag",
+    "untag",
+    "delete",
+    "update",
+    "lock",
+    "unlock",
+    "verify",
+    "gc",
+    "purge",
+    "sweep",
+    "config",
+    "deleted",
+    "restore",
+    "completions",
+    "man",
 ];
 
 #[test]

@@ -8,9 +8,9 @@ use std::io::{self, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use crate::ops::progress::Bar;
 use crate::error::{Error, Result};
 pub use crate::model::media::Wrapper;
+use crate::ops::progress::Bar;
 
 /// A wrapper that expands more than this many times its compressed size…
 pub const BOMB_RATIO: u64 = 200;
@@ -47,7 +47,6 @@ pub enum Opened {
 
 /// Opens SOURCE (`-` is stdin) and classifies it by content.
 pub fn open(source: &str, progress: &Bar) -> Result<Opened> {
-    let label = || source.to_string();
     let (raw, input_size): (Box<dyn Read>, Option<u64>) = if source == "-" {
         (Box::new(io::stdin().lock()), None)
     } else {
@@ -59,6 +58,13 @@ pub fn open(source: &str, progress: &Bar) -> Result<Opened> {
         let f = File::open(path).map_err(Error::io("open the import source", path))?;
         (Box::new(f), Some(meta.len()))
     };
+    open_stream(source, raw, input_size, progress)
+}
+
+/// Classifies a byte stream (a file, stdin, or a library caller's reader) by content:
+/// a tar, possibly wrapped in gzip, zstd, xz or bzip2. `label` names it in errors.
+pub fn open_stream(source: &str, raw: Box<dyn Read>, input_size: Option<u64>, progress: &Bar) -> Result<Opened> {
+    let label = || source.to_string();
     let raw: Box<dyn Read> = progress.wrap_read(raw);
     let compressed = Rc::new(Cell::new(0u64));
     let (head, rest) = peek(Box::new(Counting { inner: raw, count: compressed.clone() }), 8)

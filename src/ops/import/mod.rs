@@ -112,6 +112,20 @@ struct Plan {
 
 /// `wharf import`.
 pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ImportReport> {
+    run_inner(ctx, opts, None)
+}
+
+/// Imports an archive from a caller's reader (the library's `import_reader`); it is
+/// reported as the source `reader`.
+pub fn run_reader(ctx: &Ctx<'_>, reader: Box<dyn std::io::Read>, opts: &Options) -> Result<ImportReport> {
+    let opts = Options { sources: vec![READER_SOURCE.to_string()], ..opts.clone() };
+    run_inner(ctx, &opts, Some(reader))
+}
+
+/// The label of a caller's reader in reports and errors.
+const READER_SOURCE: &str = "reader";
+
+fn run_inner(ctx: &Ctx<'_>, opts: &Options, mut reader: Option<Box<dyn std::io::Read>>) -> Result<ImportReport> {
     if opts.sources.is_empty() {
         return Err(Error::Usage("import needs at least one SOURCE (a file, a directory, or - for stdin)".into()));
     }
@@ -129,7 +143,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ImportReport> {
     let mut founds: Vec<Found> = Vec::new();
     let mut notes = Vec::new();
     for src in &opts.sources {
-        let (format, wrapper, mut f, mut n) = receive_source(ctx, src, &mut sink, opts)?;
+        let (format, wrapper, mut f, mut n) = receive_source(ctx, src, reader.take(), &mut sink, opts)?;
         sources.push(SourceReport { source: src.clone(), format, compression: wrapper, images: f.len() });
         founds.append(&mut f);
         notes.append(&mut n);
@@ -152,10 +166,19 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ImportReport> {
 
 type Received = (String, Wrapper, Vec<Found>, Vec<String>);
 
-fn receive_source(ctx: &Ctx<'_>, src: &str, sink: &mut Sink<'_>, opts: &Options) -> Result<Received> {
+fn receive_source(
+    ctx: &Ctx<'_>,
+    src: &str,
+    reader: Option<Box<dyn std::io::Read>>,
+    sink: &mut Sink<'_>,
+    opts: &Options,
+) -> Result<Received> {
     let label = if src == "-" { "stdin" } else { src };
     let bar = Bar::bytes(ctx.progress, format!("importing {label}"), None);
-    let opened = detect::open(src, &bar)?;
+    let opened = match reader {
+        Some(r) => detect::open_stream(src, r, None, &bar)?,
+        None => detect::open(src, &bar)?,
+    };
     let out = match opened {
         Opened::LayoutDir(dir) => {
             let mut c = DirContent::new(&dir, false);

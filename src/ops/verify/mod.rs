@@ -157,6 +157,14 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
+    /// True when verify found no errors and no warnings (info findings are allowed): the
+    /// condition under which `wharf verify` exits 0.
+    pub fn is_clean(&self) -> bool {
+        self.counts.errors == 0 && self.counts.warnings == 0
+    }
+}
+
+impl VerifyReport {
     /// 1 when there is an error or a warning, else 0.
     pub fn exit_code(&self) -> u8 {
         if self.counts.errors + self.counts.warnings > 0 { 1 } else { 0 }
