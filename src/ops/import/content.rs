@@ -96,7 +96,8 @@ impl<'a> Sink<'a> {
         } else if size <= SMALL {
             // Small blobs (configs, manifests, the empty members of a many-member tar) are
             // hashed in memory first and written only when staging lacks them: no writer
-            // thread and no fsync per member, and identical members are stored once.
+            // thread and no fsync per member (the commit syncs what it keeps), and
+            // identical members are stored once.
             let n = size as usize;
             while got < size {
                 let k = read_some(r, &mut self.buf[got as usize..n], size - got, what)?;
@@ -111,7 +112,7 @@ impl<'a> Sink<'a> {
             let bytes = &self.buf[..n];
             note_head(&mut head, bytes);
             let store = self.staging.blobs();
-            let d = store.put_bytes(self.staging.temp_dir(), bytes)?;
+            let d = store.put_bytes_unsynced(self.staging.temp_dir(), bytes)?;
             let p = store.path(&d);
             (d, p, true)
         } else {

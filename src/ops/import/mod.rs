@@ -151,7 +151,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ImportReport> {
         opts.repo = Some(own.clone());
     }
     let plans = name_plans(founds, &opts)?;
-    let report = commit(ctx, &existing, plans, opts.force, &mut notes)?;
+    let report = commit(ctx, &existing, &staging, plans, opts.force, &mut notes)?;
     drop(staging);
     Ok(ImportReport { sources, notes, ..report })
 }
@@ -321,6 +321,7 @@ fn name_plans(founds: Vec<Found>, opts: &Options) -> Result<Vec<Plan>> {
 fn commit(
     ctx: &Ctx<'_>,
     existing: &BlobStore,
+    staging: &Staging,
     plans: Vec<Plan>,
     force: bool,
     notes: &mut Vec<String>,
@@ -369,6 +370,8 @@ fn commit(
                 existing.root().display()
             )));
         }
+        // Small staged blobs were written without fsync: flush each one kept.
+        staging.blobs().sync(d)?;
         let dest = existing.path(d);
         std::fs::rename(&b.path, &dest).map_err(Error::io("move a staged blob to", dest.clone()))?;
         blobs_new += 1;
