@@ -349,8 +349,22 @@ fn long_names_and_pax_paths_within_the_limit_are_honoured() {
 #[test]
 fn gnu_sparse_member_is_refused() {
     let reg = Reg::new();
-    // A GNU sparse member (type S) declaring 1 GiB of expanded data.
-    let mut t = raw_header("blobs/sha256/sparse", b'S', 1 << 30);
+    // A well-formed GNU sparse member (type S): no stored data, one map entry putting a
+    // 1 GiB hole before the end; the whole archive gzips to a few hundred bytes.
+    let mut h = tar::Header::new_gnu();
+    h.as_old_mut().name[..6].copy_from_slice(b"sparse");
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_size(0);
+    h.set_entry_type(tar::EntryType::GNUSparse);
+    {
+        let gnu = h.as_gnu_mut().unwrap();
+        gnu.set_real_size(1 << 30);
+        gnu.sparse[0].set_offset(1 << 30);
+        gnu.sparse[0].set_length(0);
+    }
+    h.set_cksum();
+    let mut t = h.as_bytes().to_vec();
     t.extend_from_slice(&[0u8; 1024]);
     let p = write(&reg, "sparse.tar.gz", &gzip(&t));
     refused(&reg, &["--repo", "x", p.to_str().unwrap()], "sparse member");
