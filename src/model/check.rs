@@ -328,11 +328,15 @@ mod tests {
             media::OCI_MANIFEST,
             d(3)
         );
-        let no_config =
-            format!(r#"{{"schemaVersion":2,"mediaType":"{}","layers":[]}}"#, media::OCI_MANIFEST);
+        let no_config = format!(r#"{{"schemaVersion":2,"mediaType":"{}","layers":[]}}"#, media::OCI_MANIFEST);
         let cases: &[(&str, String, &str, Option<Kind>)] = &[
             ("good manifest", manifest(""), media::OCI_MANIFEST, None),
-            ("schemaVersion 3", manifest("").replace("\"schemaVersion\":2", "\"schemaVersion\":3"), "", Some(Kind::InvalidDocument)),
+            (
+                "schemaVersion 3",
+                manifest("").replace("\"schemaVersion\":2", "\"schemaVersion\":3"),
+                "",
+                Some(Kind::InvalidDocument),
+            ),
             ("manifest with no config", no_config, "", Some(Kind::InvalidDocument)),
             ("platform without architecture", index_no_arch, "", Some(Kind::InvalidDocument)),
             ("not JSON", "nope".into(), "", Some(Kind::InvalidDocument)),

@@ -98,8 +98,11 @@ impl Src {
     }
 }
 
-/// A docker-archive: (config JSON, layers, RepoTags) per entry.
-fn docker_archive(entries: &[(Vec<u8>, Vec<Vec<u8>>, Vec<&str>)]) -> Vec<u8> {
+/// One docker-archive entry: config JSON, layers, RepoTags.
+type DockerEntry<'a> = (Vec<u8>, Vec<Vec<u8>>, Vec<&'a str>);
+
+/// A docker-archive of `entries`.
+fn docker_archive(entries: &[DockerEntry<'_>]) -> Vec<u8> {
     let mut members: Vec<(String, Vec<u8>)> = Vec::new();
     let mut manifest = Vec::new();
     for (config, layers, tags) in entries {
@@ -118,7 +121,7 @@ fn docker_archive(entries: &[(Vec<u8>, Vec<Vec<u8>>, Vec<&str>)]) -> Vec<u8> {
     tar_bytes(&items)
 }
 
-fn docker_image<'a>(content: &str, tags: Vec<&'a str>) -> (Vec<u8>, Vec<Vec<u8>>, Vec<&'a str>) {
+fn docker_image<'a>(content: &str, tags: Vec<&'a str>) -> DockerEntry<'a> {
     let l = layer_tar(content);
     (serde_json::to_vec(&config_for(&[&l])).unwrap(), vec![l], tags)
 }
@@ -413,7 +416,8 @@ fn import_refuses_what_verify_reports_as_an_error() {
     let mut s = Src::default();
     let l = s.put(&layer, OCI_TAR);
     let c = s.put_json(&config_for(&[&layer, &layer]), OCI_CONFIG);
-    let m = s.put_json(&json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": c, "layers": [l]}), OCI_MANIFEST);
+    let m =
+        s.put_json(&json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": c, "layers": [l]}), OCI_MANIFEST);
     s.entry(m, Some("1"));
     oci.push(("diff_ids count mismatch", s, "diff_ids_mismatch"));
     let mut s = Src::default();
@@ -424,7 +428,8 @@ fn import_refuses_what_verify_reports_as_an_error() {
     let mut s = Src::default();
     let l = s.put(&layer, OCI_TAR);
     let c = s.put_json(&config_for(&[&layer]), OCI_CONFIG);
-    let m = s.put_json(&json!({"schemaVersion": 3, "mediaType": OCI_MANIFEST, "config": c, "layers": [l]}), OCI_MANIFEST);
+    let m =
+        s.put_json(&json!({"schemaVersion": 3, "mediaType": OCI_MANIFEST, "config": c, "layers": [l]}), OCI_MANIFEST);
     s.entry(m, Some("1"));
     oci.push(("schemaVersion 3", s, "invalid_document"));
     let mut s = Src::default();
@@ -447,12 +452,24 @@ fn import_refuses_what_verify_reports_as_an_error() {
     let cfg = |v: &str| v.as_bytes().to_vec();
     let good_rootfs = format!(r#"{{"type":"layers","diff_ids":["{}"]}}"#, sha(&layer));
     let docker: Vec<(&str, Vec<u8>, Vec<u8>, &str)> = vec![
-        ("junk docker layer wharf labels tar", cfg(r#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["JUNK"]}}"#), b"not a tar at all, just junk bytes".to_vec(), "media_type_mismatch"),
-        ("docker config without os/architecture", cfg(&format!(r#"{{"rootfs":{good_rootfs}}}"#)), layer.clone(), "invalid_document"),
+        (
+            "junk docker layer wharf labels tar",
+            cfg(r#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["JUNK"]}}"#),
+            b"not a tar at all, just junk bytes".to_vec(),
+            "media_type_mismatch",
+        ),
+        (
+            "docker config without os/architecture",
+            cfg(&format!(r#"{{"rootfs":{good_rootfs}}}"#)),
+            layer.clone(),
+            "invalid_document",
+        ),
         ("config {}", cfg("{}"), Vec::new(), "invalid_document"),
         (
             "Env of the wrong type",
-            cfg(&format!(r#"{{"architecture":"amd64","os":"linux","config":{{"Env":"PATH=/bin"}},"rootfs":{good_rootfs}}}"#)),
+            cfg(&format!(
+                r#"{{"architecture":"amd64","os":"linux","config":{{"Env":"PATH=/bin"}},"rootfs":{good_rootfs}}}"#
+            )),
             layer.clone(),
             "invalid_document",
         ),

@@ -23,8 +23,8 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::error::{Error, Result};
-use crate::model::{Action, Descriptor, Digest, ForeignName, Platform, RepoName, Tag};
 use crate::model::Timestamp;
+use crate::model::{Action, Descriptor, Digest, ForeignName, Platform, RepoName, Tag};
 use crate::registry::repository::{MAX_INDEX_BYTES, Repository};
 use crate::registry::{RegistryKind, TagChange};
 use crate::store::fs::{create_dir_all_durable, fsync_dir};

@@ -10,9 +10,9 @@ use super::content::{Blob, Content, Sink};
 use super::{Found, Name, Options};
 use crate::error::{Error, Result};
 use crate::model::check;
-use crate::registry::repository::MAX_DOCUMENT_BYTES;
 use crate::model::media::{self, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME};
 use crate::model::{Descriptor, Digest, Document, ForeignName, IndexFile, MediaKind, Platform, Role, Tag};
+use crate::registry::repository::MAX_DOCUMENT_BYTES;
 
 /// The name an index.json entry gives its manifest.
 pub fn entry_name(d: &Descriptor) -> Result<Option<Name>> {
@@ -172,9 +172,9 @@ fn collect(
             if child.role == Role::Subject {
                 continue;
             }
-            let d = child.descriptor.ok_or_else(|| {
-                Error::Invalid(format!("{what}: an edge to {} without a descriptor", child.digest))
-            })?;
+            let d = child
+                .descriptor
+                .ok_or_else(|| Error::Invalid(format!("{what}: an edge to {} without a descriptor", child.digest)))?;
             children.push((d, depth + 1));
         }
         children.reverse();

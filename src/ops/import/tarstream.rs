@@ -152,7 +152,10 @@ pub fn receive(r: Box<dyn Read>, sink: &mut Sink<'_>, label: &str) -> Result<Tar
                                 "linkpath" => pending.link = Some(ext.value_bytes().to_vec()),
                                 "size" => {
                                     let v = ext.value().ok().and_then(|v| v.parse::<u64>().ok()).ok_or_else(|| {
-                                        corrupt(format!("{what}: size `{}` is not a number", String::from_utf8_lossy(ext.value_bytes())))
+                                        corrupt(format!(
+                                            "{what}: size `{}` is not a number",
+                                            String::from_utf8_lossy(ext.value_bytes())
+                                        ))
                                     })?;
                                     pending.size = Some(v);
                                 }
@@ -207,7 +210,10 @@ pub fn receive(r: Box<dyn Read>, sink: &mut Sink<'_>, label: &str) -> Result<Tar
         if left > 0 {
             let skipped = std::io::copy(&mut data, &mut std::io::sink()).map_err(|e| corrupt(e.to_string()))?;
             if skipped != left {
-                return Err(corrupt(format!("the stream ended {} bytes into a member of {size}", size - (left - skipped))));
+                return Err(corrupt(format!(
+                    "the stream ended {} bytes into a member of {size}",
+                    size - (left - skipped)
+                )));
             }
         }
         skip(&mut r, padding(size)).map_err(|e| corrupt(e.to_string()))?;
@@ -237,7 +243,9 @@ fn read_block(r: &mut dyn Read, block: &mut [u8; BLOCK]) -> std::io::Result<bool
     while got < BLOCK {
         match r.read(&mut block[got..]) {
             Ok(0) if got == 0 => return Ok(false),
-            Ok(0) => return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the stream ends inside a header")),
+            Ok(0) => {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the stream ends inside a header"));
+            }
             Ok(n) => got += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
@@ -249,7 +257,10 @@ fn read_block(r: &mut dyn Read, block: &mut [u8; BLOCK]) -> std::io::Result<bool
 fn skip(r: &mut dyn Read, n: u64) -> std::io::Result<()> {
     let got = std::io::copy(&mut r.take(n), &mut std::io::sink())?;
     if got != n {
-        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the stream ends inside a member's padding"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the stream ends inside a member's padding",
+        ));
     }
     Ok(())
 }

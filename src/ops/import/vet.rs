@@ -24,7 +24,11 @@ pub fn vet(found: &Found, label: &str) -> Result<Vec<String>> {
         }
         // Absent blobs (a subject, a non-distributable layer) were judged when received.
         let Some(blob) = found.blobs.get(&desc.digest) else { continue };
-        let what = format!("{label}: {} ({})", desc.digest, if desc.media_type.is_empty() { "blob" } else { &desc.media_type });
+        let what = format!(
+            "{label}: {} ({})",
+            desc.digest,
+            if desc.media_type.is_empty() { "blob" } else { &desc.media_type }
+        );
         let kind = desc.kind();
         if kind == MediaKind::Layer {
             let head = &blob.head[..blob.head.len().min(check::LAYER_HEAD)];
