@@ -3,12 +3,14 @@
 //! stdin), detected by content.
 //!
 //! Two phases. Receive: every blob streams, hashed, into this process's staging area
-//! (flock-owned, so gc never takes it) and is checked against its descriptor; nothing in
-//! the registry changes and no lock is held. Commit: under the exclusive registry lock,
-//! locks and tags are checked first, then staged blobs are renamed into the pool and
+//! (flock-owned, so gc never takes it) and is checked against its descriptor, then every
+//! image passes verify's own content checks ([`vet`]); nothing in the registry changes
+//! and no lock is held. Commit: under the exclusive registry lock, every repository and
+//! tag is planned first (the registry's own tag and lock checks, run in memory, and the
+//! index.json size cap), then staged blobs are flushed and renamed into the pool and
 //! hard-linked into each repository, then index.json is written (blobs first, then
-//! index.json). Any error before commit leaves the registry byte-identical; dropping the
-//! staging area removes what was received.
+//! index.json). Any error before the blobs move leaves the registry byte-identical;
+//! dropping the staging area removes what was received.
 
 pub mod content;
 pub mod detect;

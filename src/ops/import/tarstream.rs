@@ -2,7 +2,9 @@
 //! area as it streams by (members are content-addressed there, so a member that arrives
 //! before the metadata describing it simply waits on disk, never in memory), links are
 //! recorded, and hostile names are refused. A member name never becomes a filesystem
-//! path: staged files are named by the digest wharf computed.
+//! path: staged files are named by the digest wharf computed. The framing (headers,
+//! GNU long names, PAX headers) is read here, on top of [`tar::Header`], so that every
+//! extension header is size-checked before a byte of it is held in memory.
 
 use std::io::Read;
 
