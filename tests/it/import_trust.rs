@@ -321,8 +321,9 @@ fn long_names_and_pax_paths_within_the_limit_are_honoured() {
     let layer = layer_tar("names");
     let m = s.image(&layer, OCI_TAR, &layer);
     s.entry(m, Some("1"));
-    // index.json arrives through a PAX `path`, one blob through a GNU long name (its
-    // header name is junk), a long-named extra member is ignored.
+    // index.json arrives through a PAX `path`, oci-layout with a PAX `size`, one blob
+    // through a GNU long name (its header name is junk); a long-named extra member is
+    // ignored.
     let mut out = Vec::new();
     for (name, bytes) in s.members() {
         let body = |out: &mut Vec<u8>, header_name: &str| {
@@ -333,6 +334,14 @@ fn long_names_and_pax_paths_within_the_limit_are_honoured() {
         if name == "index.json" {
             out.extend(ext_member(b'x', &pax_record("path", "./index.json")));
             body(&mut out, "junk-name-1");
+        } else if name == "oci-layout" {
+            // The PAX `size` overrides the header's (0 here).
+            let mut pax = pax_record("size", &bytes.len().to_string());
+            pax.extend(pax_record("mtime", "0"));
+            out.extend(ext_member(b'x', &pax));
+            out.extend(raw_header("oci-layout", b'0', 0));
+            out.extend_from_slice(&bytes);
+            out.resize(out.len().div_ceil(512) * 512, 0);
         } else if name.starts_with("blobs/") && out.len() < 4096 {
             out.extend(ext_member(b'L', format!("{name}\0").as_bytes()));
             body(&mut out, "junk-name-2");
