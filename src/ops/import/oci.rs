@@ -105,7 +105,9 @@ pub fn read_skopeo_dir(
             "{label}: the version file does not say `Directory Transport Version: 1.x`; not a skopeo dir: directory wharf reads"
         )));
     }
-    let root = content.member(sink, "manifest.json")?.expect("classified by manifest.json");
+    let root = content.member(sink, "manifest.json")?.ok_or_else(|| {
+        Error::Invalid(format!("{label}: no manifest.json (was it removed while wharf read the directory?)"))
+    })?;
     let bytes = root.read_small(&format!("{label}: manifest.json"))?;
     let doc = Document::parse(&bytes, "")
         .map_err(|e| Error::Invalid(format!("{label}: manifest.json is not a manifest: {e}")))?;
