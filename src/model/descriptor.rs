@@ -242,6 +242,11 @@ struct Schema1Layer {
 impl Document {
     /// Parses a manifest or index. `declared` is the media type of the descriptor that
     /// pointed at it; the document's own `mediaType` wins, then its shape decides.
+    ///
+    /// The document is read as the kind it declares and nothing else: the fields of other
+    /// kinds it happens to carry (an OCI manifest with `fsLayers`, an index with
+    /// `layers`) are ignored, never followed, so every edge of an index or a manifest has
+    /// a descriptor and every edge of a schema 1 manifest is a blobSum.
     pub fn parse(bytes: &[u8], declared: &str) -> Result<Document, DocumentError> {
         let raw: RawDocument = serde_json::from_slice(bytes).map_err(|e| DocumentError::Json(e.to_string()))?;
         let _ = raw.schema_version;
@@ -258,19 +263,33 @@ impl Document {
                 None
             })
             .ok_or(DocumentError::Unrecognised)?;
-        let mut layers = raw.layers;
-        layers.extend(raw.blobs);
-        Ok(Document {
+        let mut doc = Document {
             kind,
             media_type: raw.media_type,
             artifact_type: raw.artifact_type,
-            config: raw.config,
-            layers,
-            manifests: raw.manifests.unwrap_or_default(),
-            subject: raw.subject,
+            config: None,
+            layers: Vec::new(),
+            manifests: Vec::new(),
+            subject: None,
             annotations: raw.annotations,
-            schema1_layers: raw.fs_layers.unwrap_or_default().into_iter().map(|l| l.blob_sum).collect(),
-        })
+            schema1_layers: Vec::new(),
+        };
+        match kind {
+            MediaKind::Index => {
+                doc.manifests = raw.manifests.unwrap_or_default();
+                doc.subject = raw.subject;
+            }
+            MediaKind::Schema1 => {
+                doc.schema1_layers = raw.fs_layers.unwrap_or_default().into_iter().map(|l| l.blob_sum).collect();
+            }
+            _ => {
+                doc.config = raw.config;
+                doc.layers = raw.layers;
+                doc.layers.extend(raw.blobs);
+                doc.subject = raw.subject;
+            }
+        }
+        Ok(doc)
     }
 
     /// Every outgoing edge: an index's manifests; a manifest's config, layers (and an
@@ -377,6 +396,56 @@ mod tests {
 
         assert_eq!(Document::parse(b"{}", ""), Err(DocumentError::Unrecognised));
         assert!(matches!(Document::parse(b"nope", ""), Err(DocumentError::Json(_))));
+    }
+
+    #[test]
+    fn fields_of_another_kind_are_not_followed() {
+        // Regression (issue 8, B6): an OCI manifest that also carries `fsLayers` made import
+        // panic on a schema 1 edge without a descriptor.
+        let layer = format!(r#"{{"mediaType":"{}","digest":"{}","size":2}}"#, media::OCI_LAYER_GZIP, d(2));
+        let cases: &[(&str, String, MediaKind, usize)] = &[
+            (
+                "oci manifest with fsLayers",
+                format!(
+                    r#"{{"schemaVersion":2,"mediaType":"{}","layers":[{layer}],"fsLayers":[{{"blobSum":"{}"}}]}}"#,
+                    media::OCI_MANIFEST,
+                    d(9)
+                ),
+                MediaKind::Manifest,
+                1,
+            ),
+            (
+                "index with layers and fsLayers",
+                format!(
+                    r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[],"layers":[{layer}],"config":{layer},"fsLayers":[{{"blobSum":"{}"}}]}}"#,
+                    media::OCI_INDEX,
+                    d(9)
+                ),
+                MediaKind::Index,
+                0,
+            ),
+            (
+                "schema 1 with layers and manifests",
+                format!(
+                    r#"{{"schemaVersion":1,"mediaType":"{}","manifests":[{layer}],"layers":[{layer}],"fsLayers":[{{"blobSum":"{}"}}]}}"#,
+                    media::DOCKER_SCHEMA1,
+                    d(9)
+                ),
+                MediaKind::Schema1,
+                1,
+            ),
+        ];
+        for (name, json, kind, edges) in cases {
+            let doc = Document::parse(json.as_bytes(), "").unwrap();
+            assert_eq!(doc.kind, *kind, "{name}");
+            assert_eq!(doc.children().len(), *edges, "{name}");
+            for c in doc.children() {
+                match kind {
+                    MediaKind::Schema1 => assert!(c.descriptor.is_none() && c.digest.to_string() == d(9), "{name}"),
+                    _ => assert!(c.descriptor.is_some() && c.digest.to_string() != d(9), "{name}: {c:?}"),
+                }
+            }
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! graph, lock decisions, time arithmetic. No filesystem, no clock, no threads, no
 //! printing: everything here is a function of its arguments.
 
+pub mod check;
 pub mod descriptor;
 pub mod digest;
 pub mod locks;

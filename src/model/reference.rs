@@ -196,6 +196,9 @@ impl ForeignName {
     pub fn parse(s: &str) -> Result<ForeignName, ReferenceError> {
         let (host, rest) = match s.split_once('/') {
             Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+                if !is_host(first) {
+                    return Err(ReferenceError::BadRepo(s.to_string()));
+                }
                 (Some(first.to_string()), rest)
             }
             _ => (None, s),
@@ -239,9 +242,48 @@ impl std::str::FromStr for Reference {
     }
 }
 
+/// A registry host as image names carry it: dot-separated labels of letters, digits and
+/// inner `-`, with an optional numeric `:port` (`registry.example.com:5000`,
+/// `localhost`). `..`, `.` or an empty label is not a host.
+fn is_host(s: &str) -> bool {
+    let (name, port) = match s.split_once(':') {
+        Some((n, p)) => (n, Some(p)),
+        None => (s, None),
+    };
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    name.split('.').all(label_ok) && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn foreign_name_host_table() {
+        // Regression (issue 8, E23): `../x:1` read `..` as a host and imported as `x:1`.
+        let cases: &[(&str, Option<(&str, &str)>)] = &[
+            ("../x:1", None),
+            ("./x:1", None),
+            (".../x:1", None),
+            ("a..b/x:1", None),
+            ("host:/x:1", None),
+            ("-h.io/x:1", None),
+            ("registry.example.com:5000/team/app:1", Some(("registry.example.com:5000", "team/app"))),
+            ("localhost/app:1", Some(("localhost", "app"))),
+            ("library/alpine:3", Some(("", "library/alpine"))),
+        ];
+        for (input, want) in cases {
+            let got = ForeignName::parse(input).ok();
+            let got = got.as_ref().map(|f| (f.host.as_deref().unwrap_or(""), f.repo.to_string()));
+            let got = got.as_ref().map(|(h, r)| (*h, r.as_str()));
+            assert_eq!(got, *want, "{input}");
+        }
+    }
 
     const D: &str = "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4";
 

@@ -226,6 +226,24 @@ impl Registry {
         if self.repo_exists(name) {
             return self.open_repo(name, now);
         }
+        let dir = self.check_new_repo(name)?;
+        Repository::create(name.clone(), &dir, now)
+    }
+
+    /// The repository as [`Registry::open_or_create_repo`] would give it, without
+    /// writing anything: a new one is checked as it would be created and returned empty,
+    /// in memory. Planning operations change it in memory to see that every step is
+    /// allowed before anything is written.
+    pub fn plan_repo(&self, name: &RepoName, now: Timestamp) -> Result<Repository> {
+        if self.repo_exists(name) {
+            return self.open_repo(name, now);
+        }
+        let dir = self.check_new_repo(name)?;
+        Ok(Repository::empty(name.clone(), &dir, now))
+    }
+
+    /// Refuses a name wharf does not create a repository under; returns its directory.
+    fn check_new_repo(&self, name: &RepoName) -> Result<PathBuf> {
         // A component `blobs` would put the repository inside another layout's blob
         // store (where umoci's gc chokes on non-digest names), and listings never look
         // there.
@@ -250,7 +268,7 @@ impl Registry {
                 )));
             }
         }
-        Repository::create(name.clone(), &dir, now)
+        Ok(dir)
     }
 }
 

@@ -115,6 +115,19 @@ impl Repository {
         Ok(repo)
     }
 
+    /// An empty repository at `dir`, in memory only (nothing is written): what
+    /// [`Repository::create`] would start from.
+    pub fn empty(name: RepoName, dir: &Path, now: Timestamp) -> Repository {
+        Repository {
+            name,
+            dir: dir.to_path_buf(),
+            index: IndexFile::default(),
+            meta: Meta::new(now),
+            blobs: BlobStore::new(dir.join("blobs")),
+            meta_dirty: true,
+        }
+    }
+
     /// Loads the layout at `dir`, reconciling its sidecar with index.json as of `now`.
     pub fn load(name: RepoName, dir: &Path, now: Timestamp) -> Result<Repository> {
         let layout_path = dir.join(OCI_LAYOUT_FILE);

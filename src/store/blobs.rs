@@ -154,6 +154,30 @@ impl BlobStore {
         w.finish(Some((&digest, bytes.len() as u64)))
     }
 
+    /// Like [`BlobStore::put_bytes`], without any fsync: for a staging area, whose blobs
+    /// are thrown away unless committed and are made durable one by one
+    /// ([`BlobStore::sync`]) when they are. Receiving many small members then costs no
+    /// disk flush each.
+    pub fn put_bytes_unsynced(&self, temp_dir: &Path, bytes: &[u8]) -> Result<Digest> {
+        let digest = Digest::of(bytes);
+        if self.size(&digest)? == Some(bytes.len() as u64) {
+            return Ok(digest);
+        }
+        let mut w = self.writer(temp_dir)?;
+        w.write_all(bytes).map_err(Error::io("write", temp_dir))?;
+        let alg = self.alg_dir();
+        std::fs::create_dir_all(&alg).map_err(Error::io("create directory", alg))?;
+        let dest = self.path(&digest);
+        w.file.persist(&dest).map_err(|e| Error::Io { action: "rename a blob into", path: dest, source: e.error })?;
+        Ok(digest)
+    }
+
+    /// Flushes a stored blob's bytes to disk (before it is renamed somewhere durable).
+    pub fn sync(&self, digest: &Digest) -> Result<()> {
+        let p = self.path(digest);
+        File::open(&p).and_then(|f| f.sync_all()).map_err(Error::io("fsync", p))
+    }
+
     /// Makes `digest` from `source` present here: a hard link (one inode for both), or a
     /// verified copy where links are impossible (another filesystem). Present already is
     /// success.

@@ -7,6 +7,7 @@ mod export;
 mod foundation;
 mod gc;
 mod import;
+mod import_trust;
 mod interop;
 mod lifecycle;
 mod lifecycle_util;

@@ -2,7 +2,7 @@
 //! registry already holds the claimed digest, only hashed), and the source-independent
 //! view of what a source holds ([`Content`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -14,15 +14,20 @@ use crate::store::{BlobStore, Staging};
 
 /// Bytes copied per read while staging.
 pub const CHUNK: usize = 1 << 20;
+/// Blobs up to this size are hashed in memory before anything is written.
+const SMALL: u64 = 256 << 10;
 /// Largest JSON document (manifest.json, index.json, a manifest or config) read whole.
-pub const MAX_JSON: u64 = 16 << 20;
+pub const MAX_JSON: u64 = crate::registry::repository::MAX_DOCUMENT_BYTES;
+
+/// How many first bytes of each blob are kept: what the shared layer check reads.
+pub const HEAD: usize = crate::model::check::LAYER_HEAD;
 
 /// One blob the import has received and hashed.
 #[derive(Debug, Clone)]
 pub struct Blob {
     pub digest: Digest,
     pub size: u64,
-    /// The first bytes, to tell a compressed layer from a plain tar.
+    /// The first [`HEAD`] bytes, to tell a compressed layer from a plain tar.
     pub head: Vec<u8>,
     /// Where the verified bytes can be read now.
     pub path: PathBuf,
@@ -88,6 +93,28 @@ impl<'a> Sink<'a> {
                     (d, p, false)
                 }
             }
+        } else if size <= SMALL {
+            // Small blobs (configs, manifests, the empty members of a many-member tar) are
+            // hashed in memory first and written only when staging lacks them: no writer
+            // thread and no fsync per member (the commit syncs what it keeps), and
+            // identical members are stored once.
+            let n = size as usize;
+            while got < size {
+                let k = read_some(r, &mut self.buf[got as usize..n], size - got, what)?;
+                if k == 0 {
+                    break;
+                }
+                got += k as u64;
+            }
+            if got != size {
+                return Err(truncated(what, got, size));
+            }
+            let bytes = &self.buf[..n];
+            note_head(&mut head, bytes);
+            let store = self.staging.blobs();
+            let d = store.put_bytes_unsynced(self.staging.temp_dir(), bytes)?;
+            let p = store.path(&d);
+            (d, p, true)
         } else {
             check_free_space(self.staging.dir(), size, what)?;
             let store = self.staging.blobs();
@@ -150,8 +177,8 @@ fn truncated(what: &str, got: u64, size: u64) -> Error {
 }
 
 fn note_head(head: &mut Vec<u8>, chunk: &[u8]) {
-    if head.len() < 16 {
-        let take = (16 - head.len()).min(chunk.len());
+    if head.len() < HEAD {
+        let take = (HEAD - head.len()).min(chunk.len());
         head.extend_from_slice(&chunk[..take]);
     }
 }
@@ -217,20 +244,39 @@ pub trait Content {
     fn small_blobs(&mut self, sink: &mut Sink<'_>, max: u64) -> Result<Vec<Blob>>;
 }
 
-/// A tar source, fully received: member name → blob, and links.
+/// A tar source, fully received: member name → digest (each distinct blob held once,
+/// so a member costs its name and a digest), and links.
 #[derive(Default)]
 pub struct TarContent {
     pub label: String,
-    pub files: BTreeMap<String, Blob>,
-    pub links: BTreeMap<String, String>,
+    files: BTreeMap<String, Digest>,
+    blobs: HashMap<Digest, Blob>,
+    links: BTreeMap<String, String>,
 }
 
 impl TarContent {
+    pub fn new(label: &str) -> TarContent {
+        TarContent { label: label.to_string(), ..TarContent::default() }
+    }
+
+    /// Records a regular member (a later member of the same name replaces it).
+    pub fn insert_file(&mut self, name: String, blob: Blob) {
+        self.links.remove(&name);
+        self.files.insert(name, blob.digest.clone());
+        self.blobs.entry(blob.digest.clone()).or_insert(blob);
+    }
+
+    /// Records a link member, resolved to a member name.
+    pub fn insert_link(&mut self, name: String, target: String) {
+        self.files.remove(&name);
+        self.links.insert(name, target);
+    }
+
     fn resolve(&self, path: &str) -> Result<Option<&Blob>> {
         let mut p = path.to_string();
         for _ in 0..16 {
-            if let Some(b) = self.files.get(&p) {
-                return Ok(Some(b));
+            if let Some(d) = self.files.get(&p) {
+                return Ok(self.blobs.get(d));
             }
             match self.links.get(&p) {
                 Some(t) => p = t.clone(),
@@ -276,8 +322,10 @@ impl Content for TarContent {
         Ok(self
             .files
             .iter()
-            .filter(|(n, b)| n.starts_with("blobs/sha256/") && n.matches('/').count() == 2 && b.size <= max)
-            .map(|(_, b)| b.clone())
+            .filter(|(n, _)| n.starts_with("blobs/sha256/") && n.matches('/').count() == 2)
+            .filter_map(|(_, d)| self.blobs.get(d))
+            .filter(|b| b.size <= max)
+            .cloned()
             .collect())
     }
 }

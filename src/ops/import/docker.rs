@@ -22,6 +22,7 @@ use super::{Found, Name, Options};
 use crate::error::{Error, Result};
 use crate::model::media::{self, OCI_CONFIG, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD};
 use crate::model::{Descriptor, Digest, Document, ForeignName, MediaKind, Platform, Tag};
+use crate::registry::repository::MAX_DOCUMENT_BYTES;
 
 #[derive(Deserialize)]
 struct Entry {
@@ -141,6 +142,13 @@ pub fn read(content: &mut dyn Content, sink: &mut Sink<'_>, opts: &Options) -> R
         for rt in e.repo_tags.iter().flatten() {
             let f = ForeignName::parse(rt)
                 .map_err(|err| Error::Invalid(format!("{what}: RepoTags entry `{rt}`: {err}")))?;
+            // RepoTags name tags; a digest there names no tag, and a synthesised manifest
+            // would not have that digest anyway.
+            if f.digest.is_some() {
+                return Err(Error::Invalid(format!(
+                    "{what}: RepoTags entry `{rt}` carries a digest; RepoTags entries are NAME[:TAG] (import with --repo and --tag to name it)"
+                )));
+            }
             let tag = f.tag.clone().unwrap_or_else(|| Tag::parse("latest").expect("valid tag"));
             names.push(Name { foreign: Some(f), tag: Some(tag) });
         }
@@ -176,7 +184,15 @@ pub fn read(content: &mut dyn Content, sink: &mut Sink<'_>, opts: &Options) -> R
             }
             None => {
                 let refs: Vec<(&'static str, &Blob)> = layers.iter().map(|(mt, b)| (*mt, b)).collect();
-                let b = sink.put(&synthesise(&config, &refs))?;
+                let bytes = synthesise(&config, &refs);
+                if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+                    return Err(Error::Invalid(format!(
+                        "{what}: the manifest wharf would write for its {} layers is {} bytes, over the {MAX_DOCUMENT_BYTES} bytes wharf reads back; refused",
+                        refs.len(),
+                        bytes.len()
+                    )));
+                }
+                let b = sink.put(&bytes)?;
                 blobs.insert(b.digest.clone(), b.clone());
                 (Descriptor::new(media::OCI_MANIFEST, b.digest.clone(), b.size), Origin::Synthesised)
             }

@@ -3,18 +3,21 @@
 //! stdin), detected by content.
 //!
 //! Two phases. Receive: every blob streams, hashed, into this process's staging area
-//! (flock-owned, so gc never takes it) and is checked against its descriptor; nothing in
-//! the registry changes and no lock is held. Commit: under the exclusive registry lock,
-//! locks and tags are checked first, then staged blobs are renamed into the pool and
+//! (flock-owned, so gc never takes it) and is checked against its descriptor, then every
+//! image passes verify's own content checks ([`vet`]); nothing in the registry changes
+//! and no lock is held. Commit: under the exclusive registry lock, every repository and
+//! tag is planned first (the registry's own tag and lock checks, run in memory, and the
+//! index.json size cap), then staged blobs are flushed and renamed into the pool and
 //! hard-linked into each repository, then index.json is written (blobs first, then
-//! index.json). Any error before commit leaves the registry byte-identical; dropping the
-//! staging area removes what was received.
+//! index.json). Any error before the blobs move leaves the registry byte-identical;
+//! dropping the staging area removes what was received.
 
 pub mod content;
 pub mod detect;
 pub mod docker;
 pub mod oci;
 pub mod tarstream;
+pub mod vet;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,7 +26,9 @@ use serde::Serialize;
 use super::Ctx;
 use super::progress::Bar;
 use crate::error::{Error, Result};
+use crate::model::Timestamp;
 use crate::model::{Action, Descriptor, Digest, ForeignName, Platform, RepoName, Tag};
+use crate::registry::repository::{MAX_INDEX_BYTES, Repository};
 use crate::registry::{RegistryKind, TagChange};
 use crate::store::fs::{create_dir_all_durable, fsync_dir};
 use crate::store::{BlobStore, Staging};
@@ -144,6 +149,10 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, mut reader: Option<Box<dyn std::io::
     let mut notes = Vec::new();
     for src in &opts.sources {
         let (format, wrapper, mut f, mut n) = receive_source(ctx, src, reader.take(), &mut sink, opts)?;
+        let label = if src == "-" { "stdin" } else { src.as_str() };
+        for found in &f {
+            n.extend(vet::vet(found, label)?);
+        }
         sources.push(SourceReport { source: src.clone(), format, compression: wrapper, images: f.len() });
         founds.append(&mut f);
         notes.append(&mut n);
@@ -159,7 +168,7 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, mut reader: Option<Box<dyn std::io::
         opts.repo = Some(own.clone());
     }
     let plans = name_plans(founds, &opts)?;
-    let report = commit(ctx, &existing, plans, opts.force, &mut notes)?;
+    let report = commit(ctx, &existing, &staging, plans, opts.force, &mut notes)?;
     drop(staging);
     Ok(ImportReport { sources, notes, ..report })
 }
@@ -329,38 +338,39 @@ fn name_plans(founds: Vec<Found>, opts: &Options) -> Result<Vec<Plan>> {
 fn commit(
     ctx: &Ctx<'_>,
     existing: &BlobStore,
+    staging: &Staging,
     plans: Vec<Plan>,
     force: bool,
     notes: &mut Vec<String>,
 ) -> Result<ImportReport> {
     let reg = ctx.registry;
     let _lock = ctx.write_lock()?;
-    // 1. Refuse before anything moves: locks and tags that would move without --force.
-    for p in &plans {
-        if !reg.repo_exists(&p.repo) {
-            reg.repo_dir(&p.repo)?;
-            continue;
-        }
-        let repo = reg.open_repo(&p.repo, ctx.now)?;
-        let digest = &p.found.root.digest;
-        let known = repo.descriptor_of(digest).is_some();
-        let moving: Vec<Tag> = p.tags.iter().filter(|t| repo.tag_digest(t) != Some(digest)).cloned().collect();
-        if !moving.is_empty() || (!known && p.tags.is_empty()) {
-            repo.check(&format!("importing into {}", p.repo), &moving, &[], Action::Write)?;
-        }
-        for t in &moving {
-            if let Some(cur) = repo.tag_digest(t)
-                && !force
-            {
-                return Err(Error::TagExists { reference: format!("{}:{t}", p.repo), current: cur.to_string() });
-            }
+    let mut by_repo: BTreeMap<RepoName, Vec<Plan>> = BTreeMap::new();
+    for p in plans {
+        by_repo.entry(p.repo.clone()).or_default().push(p);
+    }
+    // 1. Plan every repository and tag of every source before anything moves: each
+    // repository is opened (or checked as it would be created) and changed in memory by
+    // the very calls step 3 makes, so a lock, a tag that would move without --force, a
+    // name wharf does not create or an index.json over the size wharf reads refuses the
+    // whole import with nothing written.
+    for (name, plans) in &by_repo {
+        let mut repo = reg.plan_repo(name, ctx.now)?;
+        apply(&mut repo, plans, force, ctx.now, &mut Vec::new())?;
+        let size = repo.index.to_bytes().len() as u64;
+        if size > MAX_INDEX_BYTES {
+            return Err(Error::Invalid(format!(
+                "importing into {name} would make its index.json {size} bytes, over the {MAX_INDEX_BYTES} bytes wharf reads; refused before writing anything"
+            )));
         }
     }
     // 2. Blobs into the pool (or the layout): staged files are renamed, present ones reused.
     let mut all: BTreeMap<Digest, &Blob> = BTreeMap::new();
-    for p in &plans {
-        for (d, b) in &p.found.blobs {
-            all.entry(d.clone()).or_insert(b);
+    for plans in by_repo.values() {
+        for p in plans {
+            for (d, b) in &p.found.blobs {
+                all.entry(d.clone()).or_insert(b);
+            }
         }
     }
     let (mut blobs_new, mut blobs_reused, mut bytes_new, mut bytes_reused) = (0usize, 0usize, 0u64, 0u64);
@@ -377,6 +387,8 @@ fn commit(
                 existing.root().display()
             )));
         }
+        // Small staged blobs were written without fsync: flush each one kept.
+        staging.blobs().sync(d)?;
         let dest = existing.path(d);
         std::fs::rename(&b.path, &dest).map_err(Error::io("move a staged blob to", dest.clone()))?;
         blobs_new += 1;
@@ -384,13 +396,8 @@ fn commit(
     }
     fsync_dir(&existing.alg_dir())?;
     // 3. Per repository: link the blobs in, then tags, then index.json.
-    let mut by_repo: BTreeMap<RepoName, Vec<Plan>> = BTreeMap::new();
-    for p in plans {
-        by_repo.entry(p.repo.clone()).or_default().push(p);
-    }
     let temp = reg.staging_root();
     let mut images = Vec::new();
-    let (mut tag_count, mut manifests) = (0usize, BTreeSet::new());
     for (name, plans) in by_repo {
         let mut repo = reg.open_or_create_repo(&name, ctx.now)?;
         if let RegistryKind::Root = reg.kind() {
@@ -400,50 +407,67 @@ fn commit(
                 }
             }
         }
-        for p in plans {
-            let mut tags = Vec::new();
-            for t in &p.tags {
-                let change = repo.set_tag(t, &p.found.root, force, ctx.now)?;
-                if let TagChange::Moved { from } = &change {
-                    notes.push(format!("moved {name}:{t} from {from} (the old manifest stays, untagged)"));
-                }
-                tags.push(TagOutcome { tag: t.clone(), change });
-                tag_count += 1;
-            }
-            if p.tags.is_empty() {
-                if repo.descriptor_of(&p.found.root.digest).is_none() {
-                    notes.push(format!(
-                        "{name}@{} was imported untagged; pass --tag to tag it, or `wharf tag {name}@{} {name}:TAG`",
-                        p.found.root.digest, p.found.root.digest
-                    ));
-                }
-                repo.add_untagged(&p.found.root, ctx.now);
-            }
-            manifests.insert((name.clone(), p.found.root.digest.clone()));
-            images.push(ImageReport {
-                repository: name.clone(),
-                digest: p.found.root.digest.clone(),
-                media_type: p.found.root.media_type.clone(),
-                size: p.found.root.size,
-                origin: p.found.origin,
-                platforms: p.found.platforms.clone(),
-                tags,
-                blobs: p.found.blobs.len(),
-            });
-        }
+        images.extend(apply(&mut repo, &plans, force, ctx.now, notes)?);
         repo.save()?;
     }
     let repositories = images.iter().map(|i| &i.repository).collect::<BTreeSet<_>>().len();
+    let tags = images.iter().map(|i| i.tags.len()).sum();
+    let manifests = images.iter().map(|i| (&i.repository, &i.digest)).collect::<BTreeSet<_>>().len();
     Ok(ImportReport {
         sources: Vec::new(),
         images,
         repositories,
-        tags: tag_count,
-        manifests: manifests.len(),
+        tags,
+        manifests,
         blobs_new,
         blobs_reused,
         bytes_new,
         bytes_reused,
         notes: Vec::new(),
     })
+}
+
+/// Tags (or adds untagged) the images of `plans` in `repo`, in memory, with the
+/// registry's own lock and tag checks ([`Repository::set_tag`]). Planning and commit
+/// both call it, so what the plan allowed is exactly what the commit does.
+fn apply(
+    repo: &mut Repository,
+    plans: &[Plan],
+    force: bool,
+    now: Timestamp,
+    notes: &mut Vec<String>,
+) -> Result<Vec<ImageReport>> {
+    let name = repo.name.clone();
+    let mut images = Vec::new();
+    for p in plans {
+        let mut tags = Vec::new();
+        for t in &p.tags {
+            let change = repo.set_tag(t, &p.found.root, force, now)?;
+            if let TagChange::Moved { from } = &change {
+                notes.push(format!("moved {name}:{t} from {from} (the old manifest stays, untagged)"));
+            }
+            tags.push(TagOutcome { tag: t.clone(), change });
+        }
+        if p.tags.is_empty() {
+            if repo.descriptor_of(&p.found.root.digest).is_none() {
+                repo.check(&format!("importing into {name}"), &[], &[], Action::Write)?;
+                notes.push(format!(
+                    "{name}@{} was imported untagged; pass --tag to tag it, or `wharf tag {name}@{} {name}:TAG`",
+                    p.found.root.digest, p.found.root.digest
+                ));
+            }
+            repo.add_untagged(&p.found.root, now);
+        }
+        images.push(ImageReport {
+            repository: name.clone(),
+            digest: p.found.root.digest.clone(),
+            media_type: p.found.root.media_type.clone(),
+            size: p.found.root.size,
+            origin: p.found.origin,
+            platforms: p.found.platforms.clone(),
+            tags,
+            blobs: p.found.blobs.len(),
+        });
+    }
+    Ok(images)
 }

@@ -9,8 +9,10 @@ use std::collections::BTreeMap;
 use super::content::{Blob, Content, Sink};
 use super::{Found, Name, Options};
 use crate::error::{Error, Result};
+use crate::model::check;
 use crate::model::media::{self, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME};
 use crate::model::{Descriptor, Digest, Document, ForeignName, IndexFile, MediaKind, Platform, Role, Tag};
+use crate::registry::repository::MAX_DOCUMENT_BYTES;
 
 /// The name an index.json entry gives its manifest.
 pub fn entry_name(d: &Descriptor) -> Result<Option<Name>> {
@@ -103,7 +105,9 @@ pub fn read_skopeo_dir(
             "{label}: the version file does not say `Directory Transport Version: 1.x`; not a skopeo dir: directory wharf reads"
         )));
     }
-    let root = content.member(sink, "manifest.json")?.expect("classified by manifest.json");
+    let root = content.member(sink, "manifest.json")?.ok_or_else(|| {
+        Error::Invalid(format!("{label}: no manifest.json (was it removed while wharf read the directory?)"))
+    })?;
     let bytes = root.read_small(&format!("{label}: manifest.json"))?;
     let doc = Document::parse(&bytes, "")
         .map_err(|e| Error::Invalid(format!("{label}: manifest.json is not a manifest: {e}")))?;
@@ -124,45 +128,59 @@ struct Closure {
 }
 
 /// Receives `desc` and, for manifests and indexes, everything they point at (not the
-/// subject). Absent blobs are recorded, not errors; mismatches are errors.
+/// subject), without recursion. Absent blobs are recorded, not errors; mismatches are
+/// errors, and so is nesting deeper than [`check::MAX_DEPTH`]. `depth` is the depth of
+/// `desc` (an index.json entry is 1).
 fn collect(
     content: &mut dyn Content,
     sink: &mut Sink<'_>,
     desc: &Descriptor,
     root: bool,
+    depth: usize,
     out: &mut Closure,
 ) -> Result<()> {
-    if out.blobs.contains_key(&desc.digest) {
-        return Ok(());
-    }
-    let Some(blob) = content.blob(sink, &desc.digest, desc.size)? else {
-        out.missing.push(format!(
-            "{} ({})",
-            desc.digest,
-            if desc.media_type.is_empty() { "blob" } else { &desc.media_type }
-        ));
-        return Ok(());
-    };
-    let kind = desc.kind();
-    let document = kind.has_children() || (root && desc.media_type.is_empty());
-    out.blobs.insert(desc.digest.clone(), blob.clone());
-    if !document {
-        return Ok(());
-    }
-    let what = format!("{}: {} ({})", content.label(), desc.digest, desc.media_type);
-    let doc = Document::parse(&blob.read_small(&what)?, &desc.media_type)
-        .map_err(|e| Error::Invalid(format!("{what}: not a manifest or index: {e}")))?;
-    if doc.kind == MediaKind::Schema1 {
-        return Err(Error::Invalid(format!(
-            "{what}: a Docker schema 1 manifest; wharf does not import schema 1 (convert it with `skopeo copy --format v2s2`)"
-        )));
-    }
-    for child in doc.children() {
-        if child.role == Role::Subject {
+    let mut stack = vec![(desc.clone(), depth)];
+    while let Some((desc, depth)) = stack.pop() {
+        if out.blobs.contains_key(&desc.digest) {
             continue;
         }
-        let d = child.descriptor.expect("schema 2 children carry descriptors");
-        collect(content, sink, &d, false, out)?;
+        let Some(blob) = content.blob(sink, &desc.digest, desc.size)? else {
+            out.missing.push(format!(
+                "{} ({})",
+                desc.digest,
+                if desc.media_type.is_empty() { "blob" } else { &desc.media_type }
+            ));
+            continue;
+        };
+        let kind = desc.kind();
+        let document = kind.has_children() || (root && depth == 1 && desc.media_type.is_empty());
+        out.blobs.insert(desc.digest.clone(), blob.clone());
+        if !document {
+            continue;
+        }
+        let what = format!("{}: {} ({})", content.label(), desc.digest, desc.media_type);
+        if let Some(p) = check::depth(depth) {
+            return Err(Error::Invalid(format!("{what}: {}; refused", p.message)));
+        }
+        let doc = Document::parse(&blob.read_small(&what)?, &desc.media_type)
+            .map_err(|e| Error::Invalid(format!("{what}: not a manifest or index: {e}")))?;
+        if doc.kind == MediaKind::Schema1 {
+            return Err(Error::Invalid(format!(
+                "{what}: a Docker schema 1 manifest; wharf does not import schema 1 (convert it with `skopeo copy --format v2s2`)"
+            )));
+        }
+        let mut children = Vec::new();
+        for child in doc.children() {
+            if child.role == Role::Subject {
+                continue;
+            }
+            let d = child
+                .descriptor
+                .ok_or_else(|| Error::Invalid(format!("{what}: an edge to {} without a descriptor", child.digest)))?;
+            children.push((d, depth + 1));
+        }
+        children.reverse();
+        stack.extend(children);
     }
     Ok(())
 }
@@ -227,7 +245,7 @@ fn select_root(
     }
     if doc.kind != MediaKind::Index {
         let mut c = Closure::default();
-        collect(content, sink, &desc, true, &mut c)?;
+        collect(content, sink, &desc, true, 1, &mut c)?;
         if !c.missing.is_empty() {
             return Err(Error::Invalid(format!(
                 "{label}: the manifest {} is incomplete; missing: {}",
@@ -253,7 +271,7 @@ fn select_root(
     let mut children: Vec<(Descriptor, Closure)> = Vec::new();
     for child in &doc.manifests {
         let mut c = Closure::default();
-        collect(content, sink, child, false, &mut c)?;
+        collect(content, sink, child, false, 2, &mut c)?;
         children.push((child.clone(), c));
     }
     let selected: Vec<usize> = if opts.platforms.is_empty() {
@@ -324,6 +342,13 @@ fn select_root(
     let mt = doc.media_type.clone().unwrap_or_else(|| media::OCI_INDEX.to_string());
     let narrowed = NarrowIndex { schema_version: 2, media_type: &mt, manifests: &manifests };
     let bytes = serde_json::to_vec(&narrowed).expect("index serialises");
+    if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(Error::Invalid(format!(
+            "{label}: the narrowed index of {} would be {} bytes, over the {MAX_DOCUMENT_BYTES} bytes wharf reads back; refused",
+            desc.digest,
+            bytes.len()
+        )));
+    }
     let b = sink.put(&bytes)?;
     notes.push(format!(
         "narrowed the index {} to {} as {} (a new index: its digest differs from the source's)",

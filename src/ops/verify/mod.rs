@@ -39,57 +39,7 @@ pub struct VerifyOptions {
     pub progress: bool,
 }
 
-/// How bad a finding is. Errors and warnings make verify exit 1; info does not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Error,
-    Warning,
-    Info,
-}
-
-/// What kind of problem a finding is (a stable, machine-readable name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// `oci-layout` is missing, unreadable, or names another version.
-    LayoutVersion,
-    /// index.json is missing, unreadable or does not follow the schema.
-    InvalidIndex,
-    /// A descriptor points at a blob that is not in the repository.
-    MissingBlob,
-    /// A blob's content does not hash to its file name.
-    DigestMismatch,
-    /// A blob's size differs from the size a descriptor declares.
-    SizeMismatch,
-    /// A manifest, index or config does not parse or does not follow its schema.
-    InvalidDocument,
-    /// A media type disagrees with the bytes or with the document it labels.
-    MediaTypeMismatch,
-    /// A Docker v2 schema 1 manifest: recognised, legacy.
-    LegacySchema1,
-    /// An image config's diff_ids count differs from the manifest's layer count.
-    DiffIdsMismatch,
-    /// Two index.json entries carry the same tag.
-    DuplicateTag,
-    /// wharf-meta.json does not parse.
-    InvalidSidecar,
-    /// wharf-meta.json disagrees with index.json.
-    SidecarMismatch,
-    /// A file in blobs/ whose name is not a sha256 digest.
-    StrayFile,
-    /// A staging area left by an import whose process is gone.
-    StaleStaging,
-    /// A blob nothing reachable references (gc's job).
-    UnreferencedBlob,
-    /// A blob index.json no longer reaches that a soft-deleted item still holds
-    /// (`wharf restore` brings it back; it goes at the sweep after the item expires).
-    KeptByTrash,
-    /// A referrer's subject is not in the repository (allowed by OCI 1.1).
-    SubjectAbsent,
-    /// A blob or file could not be read.
-    Unreadable,
-}
+pub use crate::model::check::{Kind, Severity};
 
 /// One step of the chain of descriptors from index.json to a finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -11,13 +11,12 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest};
+use oci_spec::image::ImageIndex;
 
 use super::{BlobFile, FileKey, Finding, Kind, Link, Owner, Pending, Selection, Severity, file_finding};
 use crate::error::{Error, Result};
-use crate::model::media::{
-    Compression, OCI_ARTIFACT_MANIFEST, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION, Wrapper, layer_compression,
-};
+use crate::model::check;
+use crate::model::media::{OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION};
 use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, RepoName, Role, Tag};
 use crate::registry::Registry;
 use crate::registry::meta::{META_FILE, META_VERSION, Meta};
@@ -33,61 +32,19 @@ pub(crate) struct LayerCheck {
     pub path: Arc<[Link]>,
 }
 
-/// What a blob's first bytes say it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Magic {
-    Gzip,
-    Zstd,
-    Xz,
-    Bzip2,
-    Tar,
-    Zeros,
-    Unknown,
-}
-
-impl Magic {
-    fn of(head: &[u8]) -> Magic {
-        match Wrapper::sniff(head) {
-            Wrapper::Gzip => Magic::Gzip,
-            Wrapper::Zstd => Magic::Zstd,
-            Wrapper::Xz => Magic::Xz,
-            Wrapper::Bzip2 => Magic::Bzip2,
-            Wrapper::None if head.len() >= 262 && &head[257..262] == b"ustar" => Magic::Tar,
-            Wrapper::None if head.iter().all(|b| *b == 0) => Magic::Zeros,
-            Wrapper::None => Magic::Unknown,
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            Magic::Gzip => "gzip data",
-            Magic::Zstd => "zstd data",
-            Magic::Xz => "xz data",
-            Magic::Bzip2 => "bzip2 data",
-            Magic::Tar => "a plain tar archive",
-            Magic::Zeros => "zero bytes (an empty tar archive)",
-            Magic::Unknown => "neither a tar archive nor compressed data",
-        }
-    }
-}
-
 impl LayerCheck {
-    /// A warning when the layer's first bytes contradict its media type.
+    /// The finding when the layer's first bytes contradict its media type (the shared
+    /// check, [`check::layer`]).
     pub fn judge(&self, head: &[u8]) -> Option<Finding> {
-        let magic = Magic::of(head);
-        let ok = match layer_compression(&self.media_type)? {
-            Compression::Gzip => magic == Magic::Gzip,
-            Compression::Zstd => magic == Magic::Zstd,
-            Compression::None => matches!(magic, Magic::Tar | Magic::Zeros),
-        };
-        (!ok).then(|| Finding {
-            severity: Severity::Warning,
-            kind: Kind::MediaTypeMismatch,
+        let p = check::layer(&self.media_type, head)?;
+        Some(Finding {
+            severity: p.severity,
+            kind: p.kind,
             repository: self.repository.clone(),
             digest: Some(self.digest.clone()),
             path: self.path.to_vec(),
             file: None,
-            message: format!("layer is labelled {} but its bytes are {}", self.media_type, magic.describe()),
+            message: p.message,
         })
     }
 }
@@ -360,7 +317,14 @@ impl<'a> RepoWalk<'a> {
                 continue;
             }
             let kind = MediaKind::of(&link.media_type);
-            if kind.has_children() || (link.media_type.is_empty() && chain.len() == 1) {
+            let document = kind.has_children() || (link.media_type.is_empty() && chain.len() == 1);
+            // Chains are at most MAX_DEPTH long, so what the walk holds stays linear in
+            // the number of blobs however deep a hostile layout nests.
+            if document && let Some(p) = check::depth(chain.len()) {
+                self.push(p.severity, p.kind, Some(link.digest.clone()), chain, p.message);
+                continue;
+            }
+            if document {
                 for (child, size) in self.check_document(&chain, &file) {
                     stack.push((child, size));
                 }
@@ -382,74 +346,11 @@ impl<'a> RepoWalk<'a> {
         let link = chain.last().expect("non-empty chain");
         let Some(bytes) = self.read_small(&link.digest, file, chain) else { return Vec::new() };
         self.documents += 1;
-        let doc = match Document::parse(&bytes, &link.media_type) {
-            Ok(d) => d,
-            Err(e) => {
-                self.push(
-                    Severity::Error,
-                    Kind::InvalidDocument,
-                    Some(link.digest.clone()),
-                    chain.to_vec(),
-                    format!("not a manifest or index: {e}"),
-                );
-                return Vec::new();
-            }
-        };
-        let artifact_manifest =
-            doc.media_type.as_deref() == Some(OCI_ARTIFACT_MANIFEST) || link.media_type == OCI_ARTIFACT_MANIFEST;
-        let strict = match doc.kind {
-            MediaKind::Schema1 => {
-                self.push(
-                    Severity::Warning,
-                    Kind::LegacySchema1,
-                    Some(link.digest.clone()),
-                    chain.to_vec(),
-                    "Docker v2 schema 1 manifest: legacy, deprecated by Docker and unsupported by OCI tools; convert it (e.g. skopeo copy --format v2s2)".into(),
-                );
-                None
-            }
-            MediaKind::Index => match serde_json::from_slice::<ImageIndex>(&bytes) {
-                Ok(i) if i.schema_version() != 2 => {
-                    Some(("image index", format!("schemaVersion is {}, not 2", i.schema_version())))
-                }
-                Ok(_) => None,
-                Err(e) => Some(("image index", e.to_string())),
-            },
-            _ if artifact_manifest => None,
-            _ => match serde_json::from_slice::<ImageManifest>(&bytes) {
-                Ok(m) if m.schema_version() != 2 => {
-                    Some(("image manifest", format!("schemaVersion is {}, not 2", m.schema_version())))
-                }
-                Ok(_) => None,
-                Err(e) => Some(("image manifest", e.to_string())),
-            },
-        };
-        if let Some((what, e)) = strict {
-            self.push(
-                Severity::Error,
-                Kind::InvalidDocument,
-                Some(link.digest.clone()),
-                chain.to_vec(),
-                format!("does not follow the {what} schema: {e}"),
-            );
+        let checked = check::document(&bytes, &link.media_type);
+        for p in checked.problems {
+            self.push(p.severity, p.kind, Some(link.digest.clone()), chain.to_vec(), p.message);
         }
-        if let Some(inner) = &doc.media_type
-            && !link.media_type.is_empty()
-            && inner != &link.media_type
-        {
-            self.push(
-                Severity::Warning,
-                Kind::MediaTypeMismatch,
-                Some(link.digest.clone()),
-                chain.to_vec(),
-                format!("descriptor says {} but the document says {inner}", link.media_type),
-            );
-        }
-        let is_image = doc.kind == MediaKind::Manifest
-            && !artifact_manifest
-            && doc.artifact_type.is_none()
-            && doc.layers.iter().all(|l| l.kind() == MediaKind::Layer)
-            && doc.config.as_ref().is_some_and(|c| c.kind() == MediaKind::Config);
+        let Some(doc) = checked.doc else { return Vec::new() };
         let mut children = Vec::new();
         let (mut mi, mut li) = (0usize, 0usize);
         for c in doc.children() {
@@ -476,7 +377,7 @@ impl<'a> RepoWalk<'a> {
             next.push(Link { role: c.role, index, digest: c.digest.clone(), media_type: c.media_type, tag: None });
             children.push((next, c.size));
         }
-        if is_image && let Some(config) = &doc.config {
+        if let Some((config, layers)) = &checked.image_config {
             let mut at = chain.to_vec();
             at.push(Link {
                 role: Role::Config,
@@ -485,7 +386,7 @@ impl<'a> RepoWalk<'a> {
                 media_type: config.media_type.clone(),
                 tag: None,
             });
-            self.check_config(&at, doc.layers.len());
+            self.check_config(&at, *layers);
         }
         children.reverse();
         children
@@ -538,26 +439,8 @@ impl<'a> RepoWalk<'a> {
         }
         let Some(file) = self.blobs.get(&link.digest).cloned() else { return };
         let Some(bytes) = self.read_small(&link.digest, &file, chain) else { return };
-        match serde_json::from_slice::<ImageConfiguration>(&bytes) {
-            Err(e) => self.push(
-                Severity::Error,
-                Kind::InvalidDocument,
-                Some(link.digest.clone()),
-                chain.to_vec(),
-                format!("does not follow the image configuration schema: {e}"),
-            ),
-            Ok(c) => {
-                let n = c.rootfs().diff_ids().len();
-                if n != layers {
-                    self.push(
-                        Severity::Error,
-                        Kind::DiffIdsMismatch,
-                        Some(link.digest.clone()),
-                        chain.to_vec(),
-                        format!("the config lists {n} diff_ids but the manifest has {layers} layers"),
-                    );
-                }
-            }
+        for p in check::config(&bytes, layers) {
+            self.push(p.severity, p.kind, Some(link.digest.clone()), chain.to_vec(), p.message);
         }
     }
 
@@ -776,27 +659,7 @@ mod tests {
     use crate::model::media;
 
     #[test]
-    fn magic_table() {
-        let mut tar = vec![0u8; 512];
-        tar[0] = b'a';
-        tar[257..262].copy_from_slice(b"ustar");
-        let cases: &[(&str, &[u8], Magic)] = &[
-            ("gzip", &[0x1f, 0x8b, 8, 0], Magic::Gzip),
-            ("zstd", &[0x28, 0xb5, 0x2f, 0xfd, 1], Magic::Zstd),
-            ("xz", &[0xfd, b'7', b'z', b'X', b'Z', 0], Magic::Xz),
-            ("bzip2", b"BZh91AY", Magic::Bzip2),
-            ("tar", &tar, Magic::Tar),
-            ("empty tar", &[0u8; 1024], Magic::Zeros),
-            ("empty file", &[], Magic::Zeros),
-            ("text", b"hello world", Magic::Unknown),
-        ];
-        for (name, head, want) in cases {
-            assert_eq!(Magic::of(head), *want, "{name}");
-        }
-    }
-
-    #[test]
-    fn judge_gzip_label_on_plain_tar_is_a_warning() {
+    fn judge_gzip_label_on_plain_tar_is_an_error() {
         let mut tar = vec![0u8; 512];
         tar[257..262].copy_from_slice(b"ustar");
         let check = |mt: &str| LayerCheck {
@@ -807,7 +670,7 @@ mod tests {
             path: Arc::from(Vec::new()),
         };
         let f = check(media::OCI_LAYER_GZIP).judge(&tar).expect("finding");
-        assert_eq!((f.severity, f.kind), (Severity::Warning, Kind::MediaTypeMismatch));
+        assert_eq!((f.severity, f.kind), (Severity::Error, Kind::MediaTypeMismatch));
         assert!(f.message.contains("plain tar"), "{}", f.message);
         assert!(check(media::OCI_LAYER_TAR).judge(&tar).is_none());
         assert!(check(media::DOCKER_LAYER_GZIP).judge(&[0x1f, 0x8b]).is_none());
