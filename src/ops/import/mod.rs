@@ -363,7 +363,7 @@ fn commit(
             )));
         }
         let dest = existing.path(d);
-        std::fs::rename(&b.path, &dest).map_err(Error::io("move a staged blob to", dest.clone()))?;
+        crate::store::fs::rename(&b.path, &dest)?;
         blobs_new += 1;
         bytes_new += b.size;
     }
