@@ -91,6 +91,9 @@ pub fn repository(ctx: &Ctx<'_>, name: &RepoName, dry_run: bool) -> Result<Delet
     // the removal would never follow it, but a refusal tells the user before anything
     // changes.
     crate::store::fs::require_no_special(&repo.dir)?;
+    // The trash records that go with it, read now: a refusal comes before any change.
+    let trash_ids: Vec<String> =
+        ctx.registry.trash_records()?.into_iter().filter(|r| r.repository == name.as_str()).map(|r| r.id).collect();
     let manifests = digests
         .iter()
         .map(|d| DeletedManifest {
@@ -145,10 +148,8 @@ pub fn repository(ctx: &Ctx<'_>, name: &RepoName, dry_run: bool) -> Result<Delet
         }
         d.sync()?;
     }
-    for rec in ctx.registry.trash_records()? {
-        if rec.repository == name.as_str() {
-            ctx.registry.remove_trash(&rec.id)?;
-        }
+    for id in &trash_ids {
+        ctx.registry.remove_trash(id)?;
     }
     Ok(report)
 }

@@ -155,7 +155,8 @@ impl BlobStore {
     /// success.
     pub fn link_from(&self, source: &BlobStore, digest: &Digest, temp_dir: &Path) -> Result<()> {
         let dest = self.path(digest);
-        if self.contains(digest) {
+        // Present is success; a link or FIFO named like the blob is refused (size()).
+        if self.size(digest)?.is_some() {
             return Ok(());
         }
         create_dir_all_durable(&self.alg_dir())?;
@@ -216,7 +217,7 @@ impl BlobDir {
 /// Renames a checked, fsynced temp file into `blobs/sha256/<hex of actual>` and makes the
 /// rename durable. Content already stored there is left alone (the temp file goes).
 fn place(store: &BlobStore, actual: &Digest, file: TempFile) -> Result<()> {
-    if store.contains(actual) {
+    if store.size(actual)?.is_some() {
         return Ok(());
     }
     create_dir_all_durable(&store.alg_dir())?;

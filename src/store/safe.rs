@@ -614,7 +614,11 @@ pub fn create_unique_dir(parent: &Path, prefix: &str) -> Result<PathBuf> {
             }
             Err(Errno::EXIST) => continue,
             Err(e) => {
-                return Err(Error::Io { action: "create a directory in", path: parent.to_path_buf(), source: e.into() });
+                return Err(Error::Io {
+                    action: "create a directory in",
+                    path: parent.to_path_buf(),
+                    source: e.into(),
+                });
             }
         }
     }

@@ -10,5 +10,6 @@ mod import;
 mod interop;
 mod lifecycle;
 mod lifecycle_util;
+mod links;
 mod shapes;
 mod verify;

@@ -327,6 +327,8 @@ fn commit(
             continue;
         }
         let repo = reg.open_repo(&p.repo, ctx.now)?;
+        // A link or special file in its blob store is refused now, before anything moves.
+        crate::store::fs::require_no_special(repo.blobs.root())?;
         let digest = &p.found.root.digest;
         let known = repo.descriptor_of(digest).is_some();
         let moving: Vec<Tag> = p.tags.iter().filter(|t| repo.tag_digest(t) != Some(digest)).cloned().collect();
