@@ -371,6 +371,18 @@ fn other_dir() -> tempfile::TempDir {
         let name = format!("{:064x}", i + 1);
         std::fs::write(other.path().join("sha256").join(name), b"precious blob").unwrap();
     }
+    // Old enough for any grace period: following a link, gc would take all of it.
+    let old = std::time::SystemTime::now() - Duration::from_secs(3 * 86400);
+    let mut stack = vec![other.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p.clone());
+            }
+            std::fs::File::open(&p).unwrap().set_modified(old).unwrap();
+        }
+    }
     other
 }
 
