@@ -63,8 +63,8 @@ impl FileKind {
         }
     }
 
-    fn of_mode(mode: u32) -> FileKind {
-        FileKind::of(FileType::from_raw_mode(mode as _))
+    fn of_mode(mode: rfs::RawMode) -> FileKind {
+        FileKind::of(FileType::from_raw_mode(mode))
     }
 
     /// "a symbolic link", "a FIFO (named pipe)", …
@@ -192,7 +192,7 @@ fn explain(root: BorrowedFd<'_>, root_path: &Path, rel: &[OsString], action: &'s
         for (i, c) in rel.iter().enumerate() {
             let dir = cur.as_ref().map_or(root, |f| f.as_fd());
             let Ok(st) = rfs::statat(dir, c.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) else { break };
-            let kind = FileKind::of_mode(st.st_mode as u32);
+            let kind = FileKind::of_mode(st.st_mode);
             let last = i + 1 == rel.len();
             if kind.is_special() {
                 return Error::SpecialFile { path: join(root_path, &rel[..=i]), kind };
@@ -235,7 +235,7 @@ fn open_raw(path: &Path, flags: OFlags, mode: Mode, action: &'static str) -> Res
 /// Checks the type of an open handle; refuses everything but `want`.
 fn check_type(fd: &OwnedFd, path: &Path, want: FileKind) -> Result<rfs::Stat> {
     let st = rfs::fstat(fd).map_err(|e| Error::Io { action: "stat", path: path.to_path_buf(), source: e.into() })?;
-    let kind = FileKind::of_mode(st.st_mode as u32);
+    let kind = FileKind::of_mode(st.st_mode);
     if kind == want {
         return Ok(st);
     }
@@ -314,12 +314,12 @@ pub struct Stat {
 impl Stat {
     fn from(st: &rfs::Stat) -> Stat {
         Stat {
-            kind: FileKind::of_mode(st.st_mode as u32),
+            kind: FileKind::of_mode(st.st_mode),
             size: st.st_size.max(0) as u64,
             modified: UNIX_EPOCH
                 + Duration::new(st.st_mtime.max(0) as u64, st.st_mtime_nsec.clamp(0, 999_999_999) as u32),
-            dev: st.st_dev as u64,
-            ino: st.st_ino as u64,
+            dev: st.st_dev,
+            ino: st.st_ino,
         }
     }
 }
@@ -377,7 +377,7 @@ impl Dir {
             if kind == FileKind::Unknown
                 && let Ok(st) = rfs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW)
             {
-                kind = FileKind::of_mode(st.st_mode as u32);
+                kind = FileKind::of_mode(st.st_mode);
             }
             out.push(Entry { name: name.to_os_string(), path: self.path.join(name), kind, ino: e.ino() });
         }
@@ -701,9 +701,7 @@ pub fn hard_link(from: &Path, to: &Path) -> Result<std::result::Result<(), io::E
     {
         return Err(Error::SpecialFile { path: from.to_path_buf(), kind: s.kind });
     }
-    Ok(rfs::linkat(fp.fd(), fname.as_os_str(), tp.fd(), tname.as_os_str(), AtFlags::empty())
-        .map(|()| ())
-        .map_err(io::Error::from))
+    Ok(rfs::linkat(fp.fd(), fname.as_os_str(), tp.fd(), tname.as_os_str(), AtFlags::empty()).map_err(io::Error::from))
 }
 
 /// A temp file (name starting with `TEMP_PREFIX`) in a directory opened without
