@@ -207,7 +207,13 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
         for p in &plans {
             keep.extend(p.keep.iter());
         }
-        for b in store.list()?.blobs {
+        let listing = store.list()?;
+        // Fail closed: a link or FIFO in the pool is never a blob, and gc does not
+        // decide around it.
+        if let Some((path, kind)) = listing.special.into_iter().next() {
+            return Err(Error::SpecialFile { path, kind });
+        }
+        for b in listing.blobs {
             if keep.contains(&b.digest) {
                 continue;
             }
@@ -558,6 +564,11 @@ fn list_names(store: &BlobStore) -> Result<Vec<(Digest, u64)>> {
     let Some(listing) = crate::store::fs::read_dir_if_exists(&dir)? else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     for e in listing.entries()? {
+        // Fail closed: a link named like a blob would make it look absent (and what it
+        // references unreachable).
+        if e.kind.is_special() {
+            return Err(Error::SpecialFile { path: e.path, kind: e.kind });
+        }
         if let Some(d) = e.name_str().and_then(Digest::from_hex)
             && e.kind == FileKind::File
         {

@@ -34,8 +34,11 @@ pub struct BlobEntry {
 #[derive(Debug, Default)]
 pub struct BlobListing {
     pub blobs: Vec<BlobEntry>,
-    /// Files or directories under `blobs/` whose name is not a sha256 digest.
+    /// Files or directories under `blobs/` whose name is not a sha256 digest (or that
+    /// are not regular files).
     pub strays: Vec<PathBuf>,
+    /// Links and special files among them (never opened, never a blob).
+    pub special: Vec<(PathBuf, FileKind)>,
 }
 
 impl BlobStore {
@@ -104,12 +107,18 @@ impl BlobStore {
         let mut out = BlobListing::default();
         let Some(root) = super::fs::read_dir_if_exists(&self.root)? else { return Ok(out) };
         for alg in root.entries()? {
+            if alg.kind.is_special() {
+                out.special.push((alg.path.clone(), alg.kind));
+            }
             if alg.name != "sha256" || alg.kind != FileKind::Dir {
                 out.strays.push(alg.path);
                 continue;
             }
             let Some(dir) = root.open_dir(&alg.name)? else { continue };
             for e in dir.entries()? {
+                if e.kind.is_special() {
+                    out.special.push((e.path.clone(), e.kind));
+                }
                 let Some(meta) = dir.stat(&e.name)? else { continue };
                 match e.name_str().and_then(Digest::from_hex) {
                     Some(digest) if meta.kind == FileKind::File => out.blobs.push(BlobEntry {

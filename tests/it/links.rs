@@ -138,13 +138,25 @@ fn template() -> &'static Path {
     .1
 }
 
-/// The first layer of `repo:1`, hex.
-fn layer_hex(root: &Path, repo: &str) -> String {
+/// The manifest of `repo:1` and its first layer, hex.
+fn blob_hexes(root: &Path, repo: &str) -> (String, String) {
     let dir = root.join(repo);
     let index: Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
     let m = index["manifests"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
-    let manifest: Value = serde_json::from_slice(&std::fs::read(dir.join("blobs/sha256").join(m)).unwrap()).unwrap();
-    manifest["layers"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string()
+    let manifest: Value = serde_json::from_slice(&std::fs::read(dir.join("blobs/sha256").join(&m)).unwrap()).unwrap();
+    (m, manifest["layers"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string())
+}
+
+/// `rel` with `{layer}`, `{manifest}` and `{trash}` (the trash record's file name)
+/// filled in from the registry at `root`.
+fn resolve(root: &Path, repo: &str, rel: &str) -> String {
+    let (manifest, layer) = blob_hexes(root, repo);
+    let trash = std::fs::read_dir(root.join(".wharf/trash"))
+        .map(|rd| rd.map(|e| e.unwrap().file_name().to_string_lossy().to_string()).find(|n| n.ends_with(".json")))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    rel.replace("{layer}", &layer).replace("{manifest}", &manifest).replace("{trash}", &trash)
 }
 
 /// One place in a registry where a link or a FIFO can be planted.
@@ -167,9 +179,10 @@ const PLACES: &[Place] = &[
     Place { rel: ".wharf/lock", repo: "hello", refuse: ALL },
     Place { rel: ".wharf/blobs", repo: "hello", refuse: &["gc", "sweep", "import"] },
     Place { rel: ".wharf/blobs/sha256", repo: "hello", refuse: &["gc", "sweep", "import"] },
-    Place { rel: ".wharf/blobs/sha256/{layer}", repo: "hello", refuse: &["import"] },
+    Place { rel: ".wharf/blobs/sha256/{layer}", repo: "hello", refuse: &["gc", "sweep", "import"] },
     Place { rel: ".wharf/staging", repo: "hello", refuse: &["gc", "sweep", "delete", "import"] },
     Place { rel: ".wharf/trash", repo: "hello", refuse: &["gc", "sweep", "delete"] },
+    Place { rel: ".wharf/trash/{trash}", repo: "hello", refuse: &["gc", "sweep", "delete"] },
     Place { rel: "hello", repo: "hello", refuse: ALL },
     Place { rel: "team", repo: "team/app", refuse: ALL },
     Place { rel: "hello/oci-layout", repo: "hello", refuse: ALL },
@@ -181,7 +194,13 @@ const PLACES: &[Place] = &[
         refuse: &["gc", "sweep", "delete", "import", "export", "repos", "purge"],
     },
     Place { rel: "hello/blobs/sha256", repo: "hello", refuse: &["gc", "sweep", "delete", "import", "export"] },
-    Place { rel: "hello/blobs/sha256/{layer}", repo: "hello", refuse: &["delete", "import", "export"] },
+    Place { rel: "hello/blobs/sha256/{layer}", repo: "hello", refuse: &["gc", "sweep", "delete", "import", "export"] },
+    Place {
+        rel: "hello/blobs/sha256/{manifest}",
+        repo: "hello",
+        // `tag` within one repository rewrites index.json only: it may go ahead.
+        refuse: &["gc", "sweep", "delete", "import", "export"],
+    },
 ];
 
 /// The commands, with `{repo}` the place's repository and `{out}` a fresh output path.
@@ -211,7 +230,7 @@ fn cell(place: &Place) -> Cell {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("reg");
     copy_tree(template(), &root);
-    let rel = place.rel.replace("{layer}", &layer_hex(&root, place.repo));
+    let rel = resolve(&root, place.repo, place.rel);
     let out = dir.path().join("out.tar");
     Cell { place: root.join(&rel), root, rel, out, _dir: dir }
 }
@@ -345,7 +364,7 @@ fn fifo_in_a_source_layout_is_refused_by_import() {
         let layout = work.path().join("layout");
         copy_tree(&src_reg.join("hello"), &layout);
         let _ = std::fs::remove_file(layout.join("wharf-meta.json"));
-        let rel = rel.replace("{layer}", &layer_hex(src_reg, "hello"));
+        let rel = resolve(src_reg, "hello", rel);
         plant_fifo(&layout.join(&rel));
         let before = reg.snapshot();
         let r = wharf_bounded(&reg.root, &["import", "--repo", "x", "--tag", "1", layout.to_str().unwrap()]);
@@ -390,7 +409,7 @@ fn other_dir() -> tempfile::TempDir {
 /// removed every old subdirectory of /other.
 #[test]
 fn symlink_staging_not_followed_by_gc() {
-    let c = cell(&PLACES[6]);
+    let c = cell(&PLACES[PLACES.iter().position(|p| p.rel == ".wharf/staging").unwrap()]);
     let other = other_dir();
     std::fs::remove_dir_all(c.root.join(".wharf/staging")).unwrap();
     std::os::unix::fs::symlink(other.path(), c.root.join(".wharf/staging")).unwrap();
