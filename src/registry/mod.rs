@@ -206,11 +206,12 @@ impl Registry {
             out.repositories.push(name.clone());
             return Ok(out);
         }
-        let Some(root) = crate::store::fs::Dir::open(&self.root)? else {
-            return Err(Error::NotARegistry { path: self.root.clone() });
-        };
-        let mut stack: Vec<(crate::store::fs::Dir, Vec<String>)> = vec![(root, Vec::new())];
-        while let Some((dir, rel)) = stack.pop() {
+        // Paths, not open handles, wait on the stack (a registry of thousands of
+        // repositories must not hold thousands of descriptors); each is reopened beneath
+        // the root without following links when its turn comes.
+        let mut stack: Vec<(PathBuf, Vec<String>)> = vec![(self.root.clone(), Vec::new())];
+        while let Some((path, rel)) = stack.pop() {
+            let Some(dir) = crate::store::fs::Dir::open(&path)? else { continue };
             for e in dir.entries()? {
                 let name = e.name.to_string_lossy().to_string();
                 if rel.is_empty() && name == STATE_DIR {
@@ -231,11 +232,9 @@ impl Registry {
                 if name.starts_with('.') || name == "blobs" {
                     continue;
                 }
-                if let Some(sub) = dir.open_dir(&e.name)? {
-                    let mut r = rel.clone();
-                    r.push(name);
-                    stack.push((sub, r));
-                }
+                let mut r = rel.clone();
+                r.push(name);
+                stack.push((e.path, r));
             }
             // An `oci-layout` that is itself a link or special file still marks a
             // repository (opening it then names the problem).
