@@ -316,3 +316,70 @@ fn layout_repo_name(root: &Path) -> RepoName {
     let base = std::fs::canonicalize(root).ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()));
     base.and_then(|b| RepoName::parse(&b).ok()).unwrap_or_else(|| RepoName::parse("layout").expect("valid name"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// Each row plants one thing in a registry holding `a` and `team/b`: what discovery
+    /// then lists, and which path it reports as a link or special file.
+    #[test]
+    fn scan_tree_never_follows_and_reports_specials() {
+        type Plant = fn(&Path, &Path);
+        let rows: &[(&str, Plant, &[&str], Option<&str>)] = &[
+            ("nothing", |_, _| {}, &["a", "team/b"], None),
+            ("a linked repository", |r, o| symlink(o, r.join("evil")).unwrap(), &["a", "team/b"], Some("evil")),
+            ("a linked parent", |r, o| symlink(o, r.join("team/x")).unwrap(), &["a", "team/b"], Some("team/x")),
+            (
+                "a linked oci-layout",
+                |r, o| {
+                    std::fs::remove_file(r.join("a/oci-layout")).unwrap();
+                    symlink(o.join("oci-layout"), r.join("a/oci-layout")).unwrap();
+                },
+                &["a", "team/b"],
+                Some("a/oci-layout"),
+            ),
+            (
+                "a FIFO in the tree",
+                |r, _| {
+                    rustix::fs::mknodat(
+                        rustix::fs::CWD,
+                        &r.join("team/pipe"),
+                        rustix::fs::FileType::Fifo,
+                        rustix::fs::Mode::from_raw_mode(0o600),
+                        0,
+                    )
+                    .unwrap()
+                },
+                &["a", "team/b"],
+                Some("team/pipe"),
+            ),
+        ];
+        for (what, plant, repos, special) in rows {
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path().join("reg");
+            let outside = dir.path().join("outside");
+            std::fs::create_dir_all(outside.join("blobs/sha256")).unwrap();
+            std::fs::write(outside.join("oci-layout"), b"{\"imageLayoutVersion\":\"1.0.0\"}").unwrap();
+            std::fs::write(outside.join("index.json"), b"{\"schemaVersion\":2,\"manifests\":[]}").unwrap();
+            let reg = Registry::init(&root).unwrap();
+            for name in ["a", "team/b"] {
+                reg.open_or_create_repo(&RepoName::parse(name).unwrap(), Timestamp::UNIX_EPOCH).unwrap();
+            }
+            plant(&root, &outside);
+            let scan = reg.scan_tree().unwrap();
+            let names: Vec<String> = scan.repositories.iter().map(|n| n.to_string()).collect();
+            assert_eq!(names, repos.to_vec(), "{what}: repositories");
+            let found: Vec<PathBuf> = scan.special.iter().map(|(p, _)| p.clone()).collect();
+            assert_eq!(found, special.map(|s| root.join(s)).into_iter().collect::<Vec<_>>(), "{what}: specials");
+            match special {
+                None => assert_eq!(reg.repo_names().unwrap().len(), 2),
+                Some(s) => assert!(
+                    matches!(reg.repo_names(), Err(Error::SpecialFile { ref path, .. }) if path == &root.join(s)),
+                    "{what}: repo_names refuses"
+                ),
+            }
+        }
+    }
+}
