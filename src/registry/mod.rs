@@ -345,7 +345,7 @@ mod tests {
                 |r, _| {
                     rustix::fs::mknodat(
                         rustix::fs::CWD,
-                        &r.join("team/pipe"),
+                        r.join("team/pipe"),
                         rustix::fs::FileType::Fifo,
                         rustix::fs::Mode::from_raw_mode(0o600),
                         0,
