@@ -94,6 +94,11 @@ pub enum Error {
 
     #[error("{0}")]
     Invalid(String),
+
+    /// A link or special file where wharf expects a regular file or a directory (see
+    /// docs/FORMAT.md, "Links and special files").
+    #[error("{}: is {} where wharf expects a regular file or directory; {}", path.display(), kind.describe(), kind.advice())]
+    SpecialFile { path: PathBuf, kind: crate::store::safe::FileKind },
 }
 
 /// `wharf lock` disables write and delete together; lifting one of them alone then meets

@@ -71,6 +71,9 @@ pub enum Kind {
     Unreadable,
     /// Indexes nested deeper than [`MAX_DEPTH`].
     TooDeep,
+    /// A symbolic link, FIFO, socket or device inside the registry, where wharf expects
+    /// a regular file or a directory (wharf never follows or opens it).
+    SpecialFile,
 }
 
 /// One problem of one blob.

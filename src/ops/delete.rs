@@ -87,6 +87,13 @@ pub fn repository(ctx: &Ctx<'_>, name: &RepoName, dry_run: bool) -> Result<Delet
     let tags: Vec<Tag> = repo.tag_entries().into_iter().map(|(t, _)| t).collect();
     let digests = repo.manifest_digests();
     repo.check(&format!("deleting the repository {name}"), &tags, &digests, Action::Delete)?;
+    // Nothing is removed while a link or special file sits anywhere in the directory:
+    // the removal would never follow it, but a refusal tells the user before anything
+    // changes.
+    crate::store::fs::require_no_special(&repo.dir)?;
+    // The trash records that go with it, read now: a refusal comes before any change.
+    let trash_ids: Vec<String> =
+        ctx.registry.trash_records()?.into_iter().filter(|r| r.repository == name.as_str()).map(|r| r.id).collect();
     let manifests = digests
         .iter()
         .map(|d| DeletedManifest {
@@ -116,45 +123,33 @@ pub fn repository(ctx: &Ctx<'_>, name: &RepoName, dry_run: bool) -> Result<Delet
         crate::store::fs::create_dir_all_durable(&staging)?;
         let graveyard =
             staging.join(format!("deleted-{}-{}", std::process::id(), ctx.now.timestamp_nanos_opt().unwrap_or(0)));
-        std::fs::rename(&dir, &graveyard).map_err(Error::io("move the repository aside to", graveyard.clone()))?;
-        if let Some(parent) = dir.parent() {
-            fsync_dir(parent)?;
-        }
-        fsync_dir(&staging)?;
-        std::fs::remove_dir_all(&graveyard).map_err(Error::io("remove", graveyard.clone()))?;
+        // renameat between parents opened without following links (fsyncs both), then a
+        // removal that never descends through a link.
+        crate::store::fs::rename_durable(&dir, &graveyard)?;
+        crate::store::fs::remove_tree(&graveyard)?;
         fsync_dir(&staging)?;
         remove_empty_parents(ctx.registry.root(), &dir);
     } else {
         // Other repositories live below this one: unlist it first (oci-layout), then
         // remove its own files only.
-        let layout = dir.join(OCI_LAYOUT_FILE);
-        std::fs::remove_file(&layout).map_err(Error::io("remove", layout))?;
-        fsync_dir(&dir)?;
+        let Some(d) = crate::store::fs::read_dir_if_exists(&dir)? else {
+            return Err(Error::RepoNotFound { repo: name.to_string() });
+        };
+        d.remove_file(OCI_LAYOUT_FILE.as_ref())?;
+        d.sync()?;
         for f in ["index.json", crate::registry::meta::META_FILE] {
-            let p = dir.join(f);
-            if let Err(e) = std::fs::remove_file(&p)
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                return Err(Error::Io { action: "remove", path: p, source: e });
+            d.remove_file(f.as_ref())?;
+        }
+        d.remove_tree("blobs".as_ref())?;
+        for e in d.entries()? {
+            if e.name.to_string_lossy().starts_with(TEMP_PREFIX) {
+                d.remove_file(&e.name)?;
             }
         }
-        let blobs = dir.join("blobs");
-        if blobs.exists() {
-            std::fs::remove_dir_all(&blobs).map_err(Error::io("remove", blobs))?;
-        }
-        if let Ok(rd) = std::fs::read_dir(&dir) {
-            for e in rd.flatten() {
-                if e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-                    let _ = std::fs::remove_file(e.path());
-                }
-            }
-        }
-        fsync_dir(&dir)?;
+        d.sync()?;
     }
-    for rec in ctx.registry.trash_records()? {
-        if rec.repository == name.as_str() {
-            ctx.registry.remove_trash(&rec.id)?;
-        }
+    for id in &trash_ids {
+        ctx.registry.remove_trash(id)?;
     }
     Ok(report)
 }
@@ -167,7 +162,7 @@ fn remove_empty_parents(root: &std::path::Path, dir: &std::path::Path) {
         if p == root || !p.starts_with(root) {
             break;
         }
-        if std::fs::remove_dir(p).is_err() {
+        if crate::store::fs::remove_dir(p).is_err() {
             break;
         }
         if let Some(pp) = p.parent() {

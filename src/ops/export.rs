@@ -148,9 +148,13 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
                 )));
             }
             let kind = MediaKind::of(&b.media_type);
+            if blobs.contains_key(&b.digest) {
+                continue;
+            }
+            let size = repo.blobs.size(&b.digest)?.unwrap_or(0);
             blobs.entry(b.digest.clone()).or_insert_with(|| OutBlob {
                 path: repo.blobs.path(&b.digest),
-                size: std::fs::metadata(repo.blobs.path(&b.digest)).map(|m| m.len()).unwrap_or(0),
+                size,
                 document: kind.has_children() || kind == MediaKind::Config || b.digest == resolved.digest,
             });
         }
@@ -267,7 +271,7 @@ fn docker_entry(
 
 /// Copies `src` to `w`, checking that it hashes to `digest` and has `size` bytes.
 fn copy_verified(src: &Path, digest: &Digest, size: u64, w: &mut dyn Write) -> Result<()> {
-    let f = std::fs::File::open(src).map_err(Error::io("open blob", src))?;
+    let f = crate::store::fs::open_file(src)?;
     let mut r = io::BufReader::with_capacity(1 << 20, f);
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];

@@ -31,7 +31,7 @@ use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, RepoName,
 use crate::registry::Registry;
 use crate::registry::repository::{MAX_DOCUMENT_BYTES, MAX_INDEX_BYTES};
 use crate::registry::trash::TrashReason;
-use crate::store::fs::{TEMP_PREFIX, fsync_dir, read_limited};
+use crate::store::fs::{FileKind, TEMP_PREFIX, fsync_dir, read_limited};
 use crate::store::{BlobStore, staging};
 
 /// Default `--grace`.
@@ -149,6 +149,14 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
     let cutoff = now - opts.grace;
     let young = |m: Option<SystemTime>| m.is_none_or(|m| Timestamp::from(m) > cutoff);
 
+    // Fail closed: nothing is planned, let alone deleted, while a directory gc reads or
+    // deletes in is a link or special file (store::safe never follows it; this says so
+    // before any work).
+    let state = registry.state_dir();
+    let pool_dir = state.join("blobs");
+    for dir in [state.clone(), registry.staging_root(), registry.trash_dir(), pool_dir.join("sha256"), pool_dir] {
+        crate::store::fs::require_dir_or_absent(&dir)?;
+    }
     let records = registry.trash_records()?;
     let mut pins: BTreeMap<RepoName, BTreeSet<(Digest, String)>> = sim.pinned.clone();
     let mut expired_trash = Vec::new();
@@ -169,7 +177,7 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
     let staging_entries = staging::scan(&staging_root)?;
     let mut in_flight: HashSet<Digest> = HashSet::new();
     for s in staging_entries.iter().filter(|s| s.live) {
-        pin_staging(&s.dir, &mut in_flight);
+        pin_staging(&s.dir, &mut in_flight)?;
     }
 
     let names = registry.repo_names()?;
@@ -199,7 +207,13 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
         for p in &plans {
             keep.extend(p.keep.iter());
         }
-        for b in store.list()?.blobs {
+        let listing = store.list()?;
+        // Fail closed: a link or FIFO in the pool is never a blob, and gc does not
+        // decide around it.
+        if let Some((path, kind)) = listing.special.into_iter().next() {
+            return Err(Error::SpecialFile { path, kind });
+        }
+        for b in listing.blobs {
             if keep.contains(&b.digest) {
                 continue;
             }
@@ -214,15 +228,17 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
     let mut staging_freed = Vec::new();
     let mut temp_files = Vec::new();
     for s in staging_entries.iter().filter(|s| !s.live) {
-        let Ok(meta) = std::fs::symlink_metadata(&s.dir) else { continue };
-        if young(meta.modified().ok()) {
+        // A link in the staging root is left alone (verify reports it): gc removes
+        // only real directories and its own temp files there.
+        let Some(meta) = crate::store::fs::stat(&s.dir)? else { continue };
+        if young(Some(meta.modified)) {
             continue;
         }
         let name = s.dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        if meta.is_dir() {
-            staging_freed.push(PathFreed { path: s.dir.display().to_string(), bytes: dir_bytes(&s.dir) });
-        } else if name.starts_with(TEMP_PREFIX) {
-            temp_files.push(PathFreed { path: s.dir.display().to_string(), bytes: meta.len() });
+        if meta.kind == FileKind::Dir {
+            staging_freed.push(PathFreed { path: s.dir.display().to_string(), bytes: dir_bytes(&s.dir)? });
+        } else if meta.kind == FileKind::File && name.starts_with(TEMP_PREFIX) {
+            temp_files.push(PathFreed { path: s.dir.display().to_string(), bytes: meta.size });
         }
     }
     let mut temp_dirs = vec![registry.state_dir(), registry.trash_dir()];
@@ -230,12 +246,14 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
         temp_dirs.push(registry.repo_dir(name)?);
     }
     for dir in temp_dirs {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            let Ok(meta) = e.metadata() else { continue };
-            if name.starts_with(TEMP_PREFIX) && meta.is_file() && !young(meta.modified().ok()) {
-                temp_files.push(PathFreed { path: e.path().display().to_string(), bytes: meta.len() });
+        let Some(listing) = crate::store::fs::read_dir_if_exists(&dir)? else { continue };
+        for e in listing.entries()? {
+            if e.kind != FileKind::File || !e.name.to_string_lossy().starts_with(TEMP_PREFIX) {
+                continue;
+            }
+            let Some(meta) = listing.stat(&e.name)? else { continue };
+            if !young(Some(meta.modified)) {
+                temp_files.push(PathFreed { path: e.path.display().to_string(), bytes: meta.size });
             }
         }
     }
@@ -267,36 +285,50 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
     })
 }
 
-/// Pins every blob in a live staging area and every digest its documents name.
-fn pin_staging(dir: &Path, pins: &mut HashSet<Digest>) {
-    for e in walkdir::WalkDir::new(dir).follow_links(false).into_iter().flatten() {
-        if !e.file_type().is_file() {
-            continue;
+/// Pins every blob in a live staging area and every digest its documents name. The
+/// area is walked without following links; a special file in it stops gc (fail closed).
+fn pin_staging(dir: &Path, pins: &mut HashSet<Digest>) -> Result<()> {
+    let Some(area) = crate::store::fs::read_dir_if_exists(dir)? else { return Ok(()) };
+    area.walk(&mut |parent, e| {
+        if e.kind.is_special() {
+            return Err(Error::SpecialFile { path: e.path.clone(), kind: e.kind });
         }
-        let name = e.file_name().to_string_lossy();
-        if let Some(d) = Digest::from_hex(&name) {
+        if e.kind != FileKind::File {
+            return Ok(());
+        }
+        if let Some(d) = e.name_str().and_then(Digest::from_hex) {
             pins.insert(d);
         }
-        let small = e.metadata().map(|m| m.len() <= MAX_DOCUMENT_BYTES).unwrap_or(false);
+        let small = parent.stat(&e.name)?.is_some_and(|m| m.size <= MAX_DOCUMENT_BYTES);
         if small
-            && let Ok(bytes) = std::fs::read(e.path())
+            && let Ok(Some(f)) = parent.open_file(&e.name)
+            && let Ok(bytes) = read_all(f)
             && bytes.first() == Some(&b'{')
             && let Ok(doc) = Document::parse(&bytes, "")
         {
             pins.extend(doc.children().into_iter().map(|c| c.digest));
         }
-    }
+        Ok(())
+    })
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
-    walkdir::WalkDir::new(dir)
-        .follow_links(false)
-        .into_iter()
-        .flatten()
-        .filter(|e| e.file_type().is_file())
-        .filter_map(|e| e.metadata().ok())
-        .map(|m| m.len())
-        .sum()
+fn read_all(mut f: std::fs::File) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut out)?;
+    Ok(out)
+}
+
+/// Bytes of the regular files below `dir`, links not followed.
+fn dir_bytes(dir: &Path) -> Result<u64> {
+    let Some(d) = crate::store::fs::read_dir_if_exists(dir)? else { return Ok(0) };
+    let mut total = 0;
+    d.walk(&mut |parent, e| {
+        if e.kind == FileKind::File {
+            total += parent.stat(&e.name)?.map_or(0, |m| m.size);
+        }
+        Ok(())
+    })?;
+    Ok(total)
 }
 
 /// Reads index.json of a repository directory (fail closed).
@@ -385,10 +417,13 @@ fn plan_repo(
     soft: bool,
 ) -> Result<RepoPlan> {
     let dir = registry.repo_dir(name)?;
-    if !dir.join(OCI_LAYOUT_FILE).is_file() {
+    if !crate::store::fs::is_file(&dir.join(OCI_LAYOUT_FILE))? {
         return Err(Error::Invalid(format!("repository {name} vanished during gc; run gc again")));
     }
     let index = read_index(&dir)?;
+    for d in [dir.join("blobs"), dir.join("blobs").join("sha256")] {
+        crate::store::fs::require_dir_or_absent(&d)?;
+    }
     let blobs = BlobStore::new(dir.join("blobs"));
     let listing = list_names(&blobs)?;
     let present: HashSet<Digest> = listing.iter().map(|b| b.0.clone()).collect();
@@ -503,23 +538,13 @@ pub fn apply(registry: &Registry, now: Timestamp, report: &GcReport) -> Result<(
         remove_blobs(&pool, &report.pool)?;
     }
     for s in &report.staging {
-        let p = PathBuf::from(&s.path);
-        match std::fs::remove_dir_all(&p) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::Io { action: "remove dead staging area", path: p, source: e }),
-        }
+        crate::store::fs::remove_tree(&PathBuf::from(&s.path))?;
     }
     if !report.staging.is_empty() {
         fsync_dir(&registry.staging_root())?;
     }
     for t in &report.temp_files {
-        let p = PathBuf::from(&t.path);
-        match std::fs::remove_file(&p) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::Io { action: "remove temp file", path: p, source: e }),
-        }
+        crate::store::fs::remove_file(&PathBuf::from(&t.path))?;
     }
     Ok(())
 }
@@ -529,22 +554,25 @@ fn remove_blobs(store: &BlobStore, blobs: &[FreedBlob]) -> Result<()> {
     order.sort_by_key(|b| b.ino);
     let Some(dir) = store.open_dir()? else { return Ok(()) };
     order.par_chunks(1024).try_for_each(|chunk| chunk.iter().try_for_each(|b| dir.remove(&b.digest)))?;
-    fsync_dir(&store.alg_dir())
+    dir.sync()
 }
 
 /// The blobs of a store by name alone (no stat), with their inode numbers; names that
 /// are not digests are ignored (gc never touches what it does not recognise).
 fn list_names(store: &BlobStore) -> Result<Vec<(Digest, u64)>> {
-    use std::os::unix::fs::DirEntryExt;
     let dir = store.alg_dir();
-    let Some(rd) = crate::store::fs::read_dir_if_exists(&dir)? else { return Ok(Vec::new()) };
+    let Some(listing) = crate::store::fs::read_dir_if_exists(&dir)? else { return Ok(Vec::new()) };
     let mut out = Vec::new();
-    for e in rd {
-        let e = e.map_err(Error::io("list", dir.clone()))?;
-        if let Some(d) = e.file_name().to_str().and_then(Digest::from_hex)
-            && e.file_type().map(|t| t.is_file()).unwrap_or(false)
+    for e in listing.entries()? {
+        // Fail closed: a link named like a blob would make it look absent (and what it
+        // references unreachable).
+        if e.kind.is_special() {
+            return Err(Error::SpecialFile { path: e.path, kind: e.kind });
+        }
+        if let Some(d) = e.name_str().and_then(Digest::from_hex)
+            && e.kind == FileKind::File
         {
-            out.push((d, e.ino()));
+            out.push((d, e.ino));
         }
     }
     out.sort();

@@ -32,7 +32,8 @@ impl Repository {
             if seen.contains_key(&digest) {
                 continue;
             }
-            let present = self.blobs.contains(&digest);
+            // A link or FIFO named like the blob is an error naming it, not "absent".
+            let present = self.blobs.size(&digest)?.is_some();
             let kind = MediaKind::of(&media_type);
             let maybe_document = kind.has_children() || (media_type.is_empty() && &digest == root);
             seen.insert(

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::model::media::OCI_LAYOUT_FILE;
 use crate::model::{RepoName, Timestamp};
 use crate::store::BlobStore;
-use crate::store::fs::{atomic_write, create_dir_all_durable, read_limited};
+use crate::store::fs::{FileKind, atomic_write, create_dir_all_durable, read_limited};
 use crate::store::lock::{self, LockGuard, LockMode};
 
 pub const STATE_DIR: &str = ".wharf";
@@ -51,10 +51,14 @@ impl Registry {
     /// Makes `root` a registry (creating it if needed). Refuses a directory that already
     /// is one, or is an OCI layout.
     pub fn init(root: &Path) -> Result<Registry> {
-        if root.join(STATE_DIR).join(CONFIG_FILE).exists() {
+        // The root path is the user's own (it may be a link); everything below it is
+        // reached without following links.
+        std::fs::create_dir_all(root).map_err(Error::io("create directory", root))?;
+        crate::store::safe::anchor(root)?;
+        if crate::store::fs::kind(&root.join(STATE_DIR).join(CONFIG_FILE))?.is_some() {
             return Err(Error::AlreadyRegistry { path: root.to_path_buf() });
         }
-        if root.join(OCI_LAYOUT_FILE).exists() {
+        if crate::store::fs::kind(&root.join(OCI_LAYOUT_FILE))?.is_some() {
             return Err(Error::Usage(format!(
                 "{} is an OCI image layout; wharf uses it as a registry of one repository as it is, without init",
                 root.display()
@@ -71,8 +75,12 @@ impl Registry {
 
     /// Opens the registry or layout at `root`.
     pub fn open(root: &Path) -> Result<Registry> {
+        if !root.is_dir() {
+            return Err(Error::NotARegistry { path: root.to_path_buf() });
+        }
+        crate::store::safe::anchor(root)?;
         let config_path = root.join(STATE_DIR).join(CONFIG_FILE);
-        if config_path.is_file() {
+        if crate::store::fs::is_file(&config_path)? {
             let bytes = read_limited(&config_path, 1 << 20)?;
             let v: serde_json::Value = serde_json::from_slice(&bytes)
                 .map_err(|e| Error::corrupt(&config_path, format!("not valid JSON: {e}")))?;
@@ -84,7 +92,7 @@ impl Registry {
                 .map_err(|e| Error::corrupt(&config_path, format!("not a valid registry config: {e}")))?;
             return Ok(Registry { root: root.to_path_buf(), kind: RegistryKind::Root, config });
         }
-        if root.join(OCI_LAYOUT_FILE).is_file() {
+        if crate::store::fs::is_file(&root.join(OCI_LAYOUT_FILE))? {
             return Ok(Registry {
                 root: root.to_path_buf(),
                 kind: RegistryKind::Layout(layout_repo_name(root)),
@@ -142,8 +150,10 @@ impl Registry {
     /// Takes the registry lock for reading. A plain layout without `.wharf/` is read
     /// without a lock, so that read-only media and foreign layouts stay untouched.
     pub fn lock_shared(&self, w: &LockWait<'_>) -> Result<Option<LockGuard>> {
-        if !self.state_dir().is_dir() {
-            return Ok(None);
+        match crate::store::fs::kind(&self.state_dir())? {
+            Some(FileKind::Dir) => {}
+            Some(kind) if kind.is_special() => return Err(Error::SpecialFile { path: self.state_dir(), kind }),
+            _ => return Ok(None),
         }
         lock::acquire(&self.state_dir().join("lock"), LockMode::Shared, w.wait, w.on_wait).map(Some)
     }
@@ -173,49 +183,89 @@ impl Registry {
         }
     }
 
-    /// Every repository, sorted by name: directories holding an `oci-layout` file whose
+    /// Every repository, sorted by name: directories holding an `oci-layout` entry whose
     /// path from the root is a valid repository name. Dot-directories and `blobs/` are
-    /// never descended into.
+    /// never descended into. A link or special file anywhere in the tree the walk covers
+    /// is refused ([`Error::SpecialFile`] naming the first one): wharf never follows it
+    /// and will not act on a registry whose extent it cannot see (gc fails closed on it);
+    /// `verify` lists them all ([`Registry::scan_tree`]).
     pub fn repo_names(&self) -> Result<Vec<RepoName>> {
+        let tree = self.scan_tree()?;
+        if let Some((path, kind)) = tree.special.into_iter().next() {
+            return Err(Error::SpecialFile { path, kind });
+        }
+        Ok(tree.repositories)
+    }
+
+    /// The walk behind [`Registry::repo_names`]: the repositories, and every link or
+    /// special file met (each directory is opened without following links, relative to
+    /// its parent, so a link is seen, never entered).
+    pub fn scan_tree(&self) -> Result<TreeScan> {
+        let mut out = TreeScan::default();
         if let RegistryKind::Layout(name) = &self.kind {
-            return Ok(vec![name.clone()]);
+            out.repositories.push(name.clone());
+            return Ok(out);
         }
-        let mut out = Vec::new();
-        let mut walker = walkdir::WalkDir::new(&self.root).min_depth(1).follow_links(false).into_iter();
-        while let Some(entry) = walker.next() {
-            let entry = entry.map_err(|e| Error::Io {
-                action: "list repositories in",
-                path: e.path().map(Path::to_path_buf).unwrap_or_else(|| self.root.clone()),
-                source: e.into_io_error().unwrap_or_else(|| std::io::Error::other("walk error")),
-            })?;
-            if !entry.file_type().is_dir() {
-                continue;
-            }
-            let name = entry.file_name().to_string_lossy();
-            if name.starts_with('.') || name == "blobs" {
-                walker.skip_current_dir();
-                continue;
-            }
-            if entry.path().join(OCI_LAYOUT_FILE).is_file() {
-                let rel = entry.path().strip_prefix(&self.root).expect("under root");
-                let rel = rel.to_string_lossy().replace(std::path::MAIN_SEPARATOR, "/");
-                if let Ok(n) = RepoName::parse(&rel) {
-                    out.push(n);
+        // Paths, not open handles, wait on the stack (a registry of thousands of
+        // repositories must not hold thousands of descriptors); each is reopened beneath
+        // the root without following links when its turn comes.
+        let mut stack: Vec<(PathBuf, Vec<String>)> = vec![(self.root.clone(), Vec::new())];
+        while let Some((path, rel)) = stack.pop() {
+            let Some(dir) = crate::store::fs::Dir::open(&path)? else { continue };
+            for e in dir.entries()? {
+                let name = e.name.to_string_lossy().to_string();
+                if rel.is_empty() && name == STATE_DIR {
+                    continue;
                 }
+                if e.kind.is_special() {
+                    out.special.push((e.path, e.kind));
+                    continue;
+                }
+                if e.kind != FileKind::Dir {
+                    if e.name == OCI_LAYOUT_FILE
+                        && let Ok(n) = RepoName::parse(&rel.join("/"))
+                    {
+                        out.repositories.push(n);
+                    }
+                    continue;
+                }
+                if name.starts_with('.') || name == "blobs" {
+                    continue;
+                }
+                let mut r = rel.clone();
+                r.push(name);
+                stack.push((e.path, r));
+            }
+            // An `oci-layout` that is itself a link or special file still marks a
+            // repository (opening it then names the problem).
+            if !rel.is_empty()
+                && out.special.iter().any(|(p, _)| p == &dir.path().join(OCI_LAYOUT_FILE))
+                && let Ok(n) = RepoName::parse(&rel.join("/"))
+            {
+                out.repositories.push(n);
             }
         }
-        out.sort();
+        out.repositories.sort();
+        out.repositories.dedup();
+        out.special.sort();
         Ok(out)
     }
 
+    /// True when something is at the repository's `oci-layout` (or wharf cannot tell
+    /// because a link or special file is in the way: opening it then says so).
     pub fn repo_exists(&self, name: &RepoName) -> bool {
-        self.repo_dir(name).map(|d| d.join(OCI_LAYOUT_FILE).is_file()).unwrap_or(false)
+        self.layout_state(name).unwrap_or(true)
+    }
+
+    /// Whether the repository's `oci-layout` exists; a link on the way is an error.
+    fn layout_state(&self, name: &RepoName) -> Result<bool> {
+        Ok(crate::store::fs::kind(&self.repo_dir(name)?.join(OCI_LAYOUT_FILE))?.is_some())
     }
 
     /// Loads a repository, reconciling its sidecar as of `now`.
     pub fn open_repo(&self, name: &RepoName, now: Timestamp) -> Result<Repository> {
         let dir = self.repo_dir(name)?;
-        if !dir.join(OCI_LAYOUT_FILE).is_file() {
+        if !self.layout_state(name)? {
             return Err(Error::RepoNotFound { repo: name.to_string() });
         }
         Repository::load(name.clone(), &dir, now)
@@ -254,22 +304,28 @@ impl Registry {
             )));
         }
         let dir = self.repo_dir(name)?;
-        // A repository may not live inside another repository's blobs, nor be created
-        // through a symlink planted in the tree.
+        // Never created through a link planted in the tree: every directory on the way
+        // is opened or made without following links (store::safe), and a link there is
+        // refused naming it. Checked before anything is written.
         let mut p = self.root.clone();
         for c in name.components() {
             p.push(c);
-            if let Ok(m) = std::fs::symlink_metadata(&p)
-                && m.file_type().is_symlink()
+            if let Some(kind) = crate::store::fs::kind(&p)?
+                && kind != FileKind::Dir
             {
-                return Err(Error::Invalid(format!(
-                    "{} is a symbolic link; wharf does not create repositories through links",
-                    p.display()
-                )));
+                return Err(Error::SpecialFile { path: p, kind });
             }
         }
         Ok(dir)
     }
+}
+
+/// What [`Registry::scan_tree`] found.
+#[derive(Debug, Default)]
+pub struct TreeScan {
+    pub repositories: Vec<RepoName>,
+    /// Links and special files in the repository tree, sorted by path.
+    pub special: Vec<(PathBuf, FileKind)>,
 }
 
 /// The name a plain layout goes by: its directory name when that is a valid repository
@@ -277,4 +333,71 @@ impl Registry {
 fn layout_repo_name(root: &Path) -> RepoName {
     let base = std::fs::canonicalize(root).ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()));
     base.and_then(|b| RepoName::parse(&b).ok()).unwrap_or_else(|| RepoName::parse("layout").expect("valid name"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// Each row plants one thing in a registry holding `a` and `team/b`: what discovery
+    /// then lists, and which path it reports as a link or special file.
+    #[test]
+    fn scan_tree_never_follows_and_reports_specials() {
+        type Plant = fn(&Path, &Path);
+        let rows: &[(&str, Plant, &[&str], Option<&str>)] = &[
+            ("nothing", |_, _| {}, &["a", "team/b"], None),
+            ("a linked repository", |r, o| symlink(o, r.join("evil")).unwrap(), &["a", "team/b"], Some("evil")),
+            ("a linked parent", |r, o| symlink(o, r.join("team/x")).unwrap(), &["a", "team/b"], Some("team/x")),
+            (
+                "a linked oci-layout",
+                |r, o| {
+                    std::fs::remove_file(r.join("a/oci-layout")).unwrap();
+                    symlink(o.join("oci-layout"), r.join("a/oci-layout")).unwrap();
+                },
+                &["a", "team/b"],
+                Some("a/oci-layout"),
+            ),
+            (
+                "a FIFO in the tree",
+                |r, _| {
+                    rustix::fs::mknodat(
+                        rustix::fs::CWD,
+                        r.join("team/pipe"),
+                        rustix::fs::FileType::Fifo,
+                        rustix::fs::Mode::from_raw_mode(0o600),
+                        0,
+                    )
+                    .unwrap()
+                },
+                &["a", "team/b"],
+                Some("team/pipe"),
+            ),
+        ];
+        for (what, plant, repos, special) in rows {
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path().join("reg");
+            let outside = dir.path().join("outside");
+            std::fs::create_dir_all(outside.join("blobs/sha256")).unwrap();
+            std::fs::write(outside.join("oci-layout"), b"{\"imageLayoutVersion\":\"1.0.0\"}").unwrap();
+            std::fs::write(outside.join("index.json"), b"{\"schemaVersion\":2,\"manifests\":[]}").unwrap();
+            let reg = Registry::init(&root).unwrap();
+            for name in ["a", "team/b"] {
+                reg.open_or_create_repo(&RepoName::parse(name).unwrap(), Timestamp::UNIX_EPOCH).unwrap();
+            }
+            plant(&root, &outside);
+            let scan = reg.scan_tree().unwrap();
+            let names: Vec<String> = scan.repositories.iter().map(|n| n.to_string()).collect();
+            assert_eq!(names, repos.to_vec(), "{what}: repositories");
+            let found: Vec<PathBuf> = scan.special.iter().map(|(p, _)| p.clone()).collect();
+            assert_eq!(found, special.map(|s| root.join(s)).into_iter().collect::<Vec<_>>(), "{what}: specials");
+            match special {
+                None => assert_eq!(reg.repo_names().unwrap().len(), 2),
+                Some(s) => assert!(
+                    matches!(reg.repo_names(), Err(Error::SpecialFile { ref path, .. }) if path == &root.join(s)),
+                    "{what}: repo_names refuses"
+                ),
+            }
+        }
+    }
 }

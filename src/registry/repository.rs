@@ -151,7 +151,7 @@ impl Repository {
             }
         }
         let index_path = dir.join("index.json");
-        if !index_path.is_file() {
+        if !crate::store::fs::is_file(&index_path)? {
             return Err(Error::corrupt(
                 &index_path,
                 "missing: an OCI image layout needs an index.json next to oci-layout; restore it from a backup or \
@@ -166,10 +166,9 @@ impl Repository {
         })?;
         let blobs = BlobStore::new(dir.join("blobs"));
         let meta_path = dir.join(META_FILE);
-        let (mut meta, mut dirty) = match std::fs::read(&meta_path) {
-            Ok(bytes) => (parse_meta(&meta_path, &bytes)?, false),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Meta::new(adopted_repo_time(dir, now)), true),
-            Err(e) => return Err(Error::Io { action: "read", path: meta_path, source: e }),
+        let (mut meta, mut dirty) = match crate::store::fs::read_limited_if_exists(&meta_path, MAX_INDEX_BYTES)? {
+            Some(bytes) => (parse_meta(&meta_path, &bytes)?, false),
+            None => (Meta::new(adopted_repo_time(dir, now)), true),
         };
         let mut repo_probe =
             Repository { name, dir: dir.to_path_buf(), index, meta: Meta::new(now), blobs, meta_dirty: false };
@@ -205,8 +204,10 @@ impl Repository {
         if let Some(t) = self.config_created(digest) {
             return (t, TimeSource::Config);
         }
-        if let Ok(m) = std::fs::metadata(self.blobs.path(digest)).and_then(|m| m.modified()) {
-            return (Timestamp::from(m), TimeSource::Mtime);
+        if let Ok(Some(s)) = crate::store::fs::stat(&self.blobs.path(digest))
+            && s.kind == crate::store::fs::FileKind::File
+        {
+            return (Timestamp::from(s.modified), TimeSource::Mtime);
         }
         (now, TimeSource::Observed)
     }
@@ -661,5 +662,8 @@ fn parse_meta(path: &Path, bytes: &[u8]) -> Result<Meta> {
 }
 
 fn adopted_repo_time(dir: &Path, now: Timestamp) -> Timestamp {
-    std::fs::metadata(dir.join("oci-layout")).and_then(|m| m.modified()).map(Timestamp::from).unwrap_or(now)
+    match crate::store::fs::stat(&dir.join(OCI_LAYOUT_FILE)) {
+        Ok(Some(s)) => Timestamp::from(s.modified),
+        _ => now,
+    }
 }

@@ -16,7 +16,7 @@ use super::Registry;
 use super::meta::{ManifestMeta, TagMeta};
 use crate::error::{Error, Result};
 use crate::model::{Descriptor, Digest, RepoName, Timestamp};
-use crate::store::fs::{atomic_write, create_dir_all_durable, fsync_dir, read_limited};
+use crate::store::fs::{atomic_write, create_dir_all_durable, read_limited};
 
 pub const TRASH_DIR: &str = "trash";
 pub const TRASH_VERSION: u64 = 1;
@@ -88,15 +88,14 @@ impl Registry {
     /// be read or parsed is an error: gc must fail closed on it.
     pub fn trash_records(&self) -> Result<Vec<TrashRecord>> {
         let dir = self.trash_dir();
-        let Some(rd) = crate::store::fs::read_dir_if_exists(&dir)? else { return Ok(Vec::new()) };
+        let Some(listing) = crate::store::fs::read_dir_if_exists(&dir)? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
-        for e in rd {
-            let e = e.map_err(Error::io("list", dir.clone()))?;
-            let name = e.file_name().to_string_lossy().to_string();
+        for e in listing.entries()? {
+            let name = e.name.to_string_lossy().to_string();
             if !name.ends_with(".json") || name.starts_with('.') {
                 continue;
             }
-            let path = e.path();
+            let path = e.path;
             let bytes = read_limited(&path, 64 << 20)?;
             let rec: TrashRecord = serde_json::from_slice(&bytes).map_err(|err| {
                 Error::corrupt(&path, format!("not a valid trash record ({err}); move it aside if it is not wharf's"))
@@ -133,7 +132,7 @@ impl Registry {
         let mut n = 0u32;
         loop {
             let id = format!("{base}-{n}");
-            if !dir.join(format!("{id}.json")).exists() {
+            if !matches!(crate::store::fs::kind(&dir.join(format!("{id}.json"))), Ok(Some(_))) {
                 return id;
             }
             n += 1;
@@ -159,10 +158,11 @@ impl Registry {
     pub fn remove_trash(&self, id: &str) -> Result<()> {
         let dir = self.trash_dir();
         let path = dir.join(format!("{id}.json"));
-        match std::fs::remove_file(&path) {
-            Ok(()) => fsync_dir(&dir),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::Io { action: "remove trash record", path, source: e }),
+        let Some(d) = crate::store::fs::read_dir_if_exists(&dir)? else { return Ok(()) };
+        if d.stat(path.file_name().expect("named"))?.is_none() {
+            return Ok(());
         }
+        d.remove_file(path.file_name().expect("named"))?;
+        d.sync()
     }
 }

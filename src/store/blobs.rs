@@ -5,13 +5,13 @@
 //! is never modified in place; temp files never sit inside `blobs/sha256/` (umoci's gc
 //! aborts on a name there that is not a digest). Deleting a blob that is absent succeeds.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
-use super::fs::{TEMP_PREFIX, create_dir_all_durable, fsync_dir};
+use super::fs::{Dir, FileKind, TempFile, create_dir_all_durable, fsync_dir};
 use crate::error::{Error, Result};
 use crate::model::Digest;
 
@@ -34,8 +34,11 @@ pub struct BlobEntry {
 #[derive(Debug, Default)]
 pub struct BlobListing {
     pub blobs: Vec<BlobEntry>,
-    /// Files or directories under `blobs/` whose name is not a sha256 digest.
+    /// Files or directories under `blobs/` whose name is not a sha256 digest (or that
+    /// are not regular files).
     pub strays: Vec<PathBuf>,
+    /// Links and special files among them (never opened, never a blob).
+    pub special: Vec<(PathBuf, FileKind)>,
 }
 
 impl BlobStore {
@@ -57,22 +60,27 @@ impl BlobStore {
         self.root.join("sha256").join(digest.hex())
     }
 
+    /// True when the blob is a regular file here (a link or a FIFO named like a blob is
+    /// not a blob, and a link on the way makes nothing present).
     pub fn contains(&self, digest: &Digest) -> bool {
-        self.path(digest).is_file()
+        matches!(super::fs::kind(&self.path(digest)), Ok(Some(FileKind::File)))
     }
 
-    /// The size of a stored blob, `None` when absent.
+    /// The size of a stored blob, `None` when absent. Anything but a regular file there
+    /// (a link, a FIFO) is an error naming it.
     pub fn size(&self, digest: &Digest) -> Result<Option<u64>> {
-        match fs::metadata(self.path(digest)) {
-            Ok(m) => Ok(Some(m.len())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::Io { action: "stat blob", path: self.path(digest), source: e }),
+        let p = self.path(digest);
+        match super::fs::stat(&p)? {
+            Some(s) if s.kind == FileKind::File => Ok(Some(s.size)),
+            Some(s) if s.kind.is_special() => Err(Error::SpecialFile { path: p, kind: s.kind }),
+            Some(_) => Err(Error::Io { action: "stat blob", path: p, source: io::Error::other("not a regular file") }),
+            None => Ok(None),
         }
     }
 
+    /// Opens a blob for reading (a regular file only, reached without links).
     pub fn open(&self, digest: &Digest) -> Result<File> {
-        let p = self.path(digest);
-        File::open(&p).map_err(Error::io("open blob", p))
+        super::fs::open_file(&self.path(digest))
     }
 
     /// Reads a small blob (a manifest, index or config), refusing one over `limit` bytes.
@@ -97,24 +105,29 @@ impl BlobStore {
     /// Lists every blob; a missing directory is an empty store.
     pub fn list(&self) -> Result<BlobListing> {
         let mut out = BlobListing::default();
-        let Some(rd) = super::fs::read_dir_if_exists(&self.root)? else { return Ok(out) };
-        for alg in rd {
-            let alg = alg.map_err(Error::io("list", self.root.clone()))?;
-            let alg_path = alg.path();
-            if alg.file_name() != "sha256" || !alg_path.is_dir() {
-                out.strays.push(alg_path);
+        let Some(root) = super::fs::read_dir_if_exists(&self.root)? else { return Ok(out) };
+        for alg in root.entries()? {
+            if alg.kind.is_special() {
+                out.special.push((alg.path.clone(), alg.kind));
+            }
+            if alg.name != "sha256" || alg.kind != FileKind::Dir {
+                out.strays.push(alg.path);
                 continue;
             }
-            for e in fs::read_dir(&alg_path).map_err(Error::io("list", alg_path.clone()))? {
-                let e = e.map_err(Error::io("list", alg_path.clone()))?;
-                let path = e.path();
-                let name = e.file_name();
-                let meta = e.metadata().map_err(Error::io("stat", path.clone()))?;
-                match name.to_str().and_then(Digest::from_hex) {
-                    Some(digest) if meta.is_file() => {
-                        out.blobs.push(BlobEntry { digest, size: meta.len(), path, modified: meta.modified().ok() })
-                    }
-                    _ => out.strays.push(path),
+            let Some(dir) = root.open_dir(&alg.name)? else { continue };
+            for e in dir.entries()? {
+                if e.kind.is_special() {
+                    out.special.push((e.path.clone(), e.kind));
+                }
+                let Some(meta) = dir.stat(&e.name)? else { continue };
+                match e.name_str().and_then(Digest::from_hex) {
+                    Some(digest) if meta.kind == FileKind::File => out.blobs.push(BlobEntry {
+                        digest,
+                        size: meta.size,
+                        path: e.path,
+                        modified: Some(meta.modified),
+                    }),
+                    _ => out.strays.push(e.path),
                 }
             }
         }
@@ -125,21 +138,13 @@ impl BlobStore {
 
     /// Removes a blob; absent is success.
     pub fn remove(&self, digest: &Digest) -> Result<()> {
-        let p = self.path(digest);
-        match fs::remove_file(&p) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::Io { action: "remove blob", path: p, source: e }),
-        }
+        super::fs::remove_file(&self.path(digest))
     }
 
     /// Starts a blob whose temp file lives in `temp_dir` (same filesystem, never inside
     /// `blobs/sha256/`).
     pub fn writer(&self, temp_dir: &Path) -> Result<BlobWriter> {
-        let file = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(temp_dir)
-            .map_err(Error::io("create a temp file in", temp_dir))?;
+        let file = TempFile::new_in(temp_dir)?;
         Ok(BlobWriter { file, hasher: Sha256::new(), written: 0, limit: None, store: self.clone() })
     }
 
@@ -165,17 +170,15 @@ impl BlobStore {
         }
         let mut w = self.writer(temp_dir)?;
         w.write_all(bytes).map_err(Error::io("write", temp_dir))?;
-        let alg = self.alg_dir();
-        std::fs::create_dir_all(&alg).map_err(Error::io("create directory", alg))?;
-        let dest = self.path(&digest);
-        w.file.persist(&dest).map_err(|e| Error::Io { action: "rename a blob into", path: dest, source: e.error })?;
+        super::safe::create_dir_all(&self.alg_dir())?;
+        w.file.persist_unsynced(&self.path(&digest))?;
         Ok(digest)
     }
 
     /// Flushes a stored blob's bytes to disk (before it is renamed somewhere durable).
     pub fn sync(&self, digest: &Digest) -> Result<()> {
         let p = self.path(digest);
-        File::open(&p).and_then(|f| f.sync_all()).map_err(Error::io("fsync", p))
+        super::safe::open_file(&p)?.sync_all().map_err(Error::io("fsync", p))
     }
 
     /// Makes `digest` from `source` present here: a hard link (one inode for both), or a
@@ -183,12 +186,13 @@ impl BlobStore {
     /// success.
     pub fn link_from(&self, source: &BlobStore, digest: &Digest, temp_dir: &Path) -> Result<()> {
         let dest = self.path(digest);
-        if dest.is_file() {
+        // Present is success; a link or FIFO named like the blob is refused (size()).
+        if self.size(digest)?.is_some() {
             return Ok(());
         }
         create_dir_all_durable(&self.alg_dir())?;
         let src = source.path(digest);
-        match fs::hard_link(&src, &dest) {
+        match super::fs::hard_link(&src, &dest)? {
             Ok(()) => return fsync_dir(&self.alg_dir()),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -207,8 +211,7 @@ impl BlobStore {
 /// An open `blobs/sha256/` directory, for bulk work on many blobs (gc): each call names
 /// the blob relative to the directory, so the kernel resolves one name, not a whole path.
 pub struct BlobDir {
-    fd: std::os::fd::OwnedFd,
-    path: PathBuf,
+    dir: Dir,
 }
 
 /// Size and modification time of a blob file.
@@ -221,55 +224,35 @@ pub struct BlobStat {
 impl BlobStore {
     /// Opens `blobs/sha256/` for [`BlobDir`] calls; `None` when it does not exist.
     pub fn open_dir(&self) -> Result<Option<BlobDir>> {
-        let path = self.alg_dir();
-        match rustix::fs::open(
-            &path,
-            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
-            rustix::fs::Mode::empty(),
-        ) {
-            Ok(fd) => Ok(Some(BlobDir { fd, path })),
-            Err(rustix::io::Errno::NOENT) => Ok(None),
-            Err(e) => Err(Error::Io { action: "open blob directory", path, source: e.into() }),
-        }
+        Ok(Dir::open(&self.alg_dir())?.map(|dir| BlobDir { dir }))
     }
 }
 
 impl BlobDir {
     /// Size and mtime of a blob (not following links); `None` when absent.
     pub fn stat(&self, digest: &Digest) -> Result<Option<BlobStat>> {
-        match rustix::fs::statat(&self.fd, digest.hex(), rustix::fs::AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) => {
-                let modified = std::time::UNIX_EPOCH
-                    + std::time::Duration::new(
-                        st.st_mtime.max(0) as u64,
-                        st.st_mtime_nsec.clamp(0, 999_999_999) as u32,
-                    );
-                Ok(Some(BlobStat { size: st.st_size.max(0) as u64, modified }))
-            }
-            Err(rustix::io::Errno::NOENT) => Ok(None),
-            Err(e) => Err(Error::Io { action: "stat blob", path: self.path.join(digest.hex()), source: e.into() }),
-        }
+        Ok(self.dir.stat(std::ffi::OsStr::new(&digest.hex()))?.map(|s| BlobStat { size: s.size, modified: s.modified }))
     }
 
     /// Removes a blob; absent is success.
     pub fn remove(&self, digest: &Digest) -> Result<()> {
-        match rustix::fs::unlinkat(&self.fd, digest.hex(), rustix::fs::AtFlags::empty()) {
-            Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
-            Err(e) => Err(Error::Io { action: "remove blob", path: self.path.join(digest.hex()), source: e.into() }),
-        }
+        self.dir.remove_file(std::ffi::OsStr::new(&digest.hex()))
+    }
+
+    /// Makes the removals durable.
+    pub fn sync(&self) -> Result<()> {
+        self.dir.sync()
     }
 }
 
 /// Renames a checked, fsynced temp file into `blobs/sha256/<hex of actual>` and makes the
 /// rename durable. Content already stored there is left alone (the temp file goes).
-fn place(store: &BlobStore, actual: &Digest, file: tempfile::NamedTempFile) -> Result<()> {
-    let dest = store.path(actual);
-    if dest.is_file() {
+fn place(store: &BlobStore, actual: &Digest, file: TempFile) -> Result<()> {
+    if store.size(actual)?.is_some() {
         return Ok(());
     }
     create_dir_all_durable(&store.alg_dir())?;
-    file.persist(&dest).map_err(|e| Error::Io { action: "rename a blob into", path: dest.clone(), source: e.error })?;
-    fsync_dir(&store.alg_dir())
+    file.persist(&store.path(actual))
 }
 
 /// Checks written content (its digest and byte count) against what its descriptor
@@ -292,7 +275,7 @@ fn check_content(actual: &Digest, written: u64, expected: Option<(&Digest, u64)>
 /// Writes one blob: hashes while writing, and [`BlobWriter::finish`] places the file only
 /// when the digest and size match. Dropped unfinished, it leaves nothing behind.
 pub struct BlobWriter {
-    file: tempfile::NamedTempFile,
+    file: TempFile,
     hasher: Sha256,
     written: u64,
     limit: Option<u64>,
@@ -354,7 +337,7 @@ impl Write for BlobWriter {
 pub struct PipelinedWriter {
     tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
     back: std::sync::mpsc::Receiver<Vec<u8>>,
-    worker: Option<std::thread::JoinHandle<io::Result<tempfile::NamedTempFile>>>,
+    worker: Option<std::thread::JoinHandle<io::Result<TempFile>>>,
     hasher: Sha256,
     written: u64,
     chunk: usize,
@@ -365,10 +348,7 @@ pub struct PipelinedWriter {
 impl BlobStore {
     /// Starts a [`PipelinedWriter`] whose temp file lives in `temp_dir`.
     pub fn pipelined_writer(&self, temp_dir: &Path, chunk: usize, depth: usize) -> Result<PipelinedWriter> {
-        let mut file = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(temp_dir)
-            .map_err(Error::io("create a temp file in", temp_dir))?;
+        let mut file = TempFile::new_in(temp_dir)?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(depth);
         let (back_tx, back) = std::sync::mpsc::channel::<Vec<u8>>();
         for _ in 0..depth + 1 {
@@ -455,7 +435,7 @@ impl PipelinedWriter {
         self.written
     }
 
-    fn join(&mut self) -> Result<tempfile::NamedTempFile> {
+    fn join(&mut self) -> Result<TempFile> {
         drop(self.tx.take());
         let worker = self.worker.take().ok_or_else(|| Error::Io {
             action: "write to",
@@ -495,6 +475,8 @@ impl Drop for PipelinedWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::fs::TEMP_PREFIX;
+    use std::fs;
 
     #[test]
     fn writer_checks_digest_and_size() {

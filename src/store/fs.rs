@@ -1,57 +1,64 @@
-//! Durable file writes: temp file in the same directory → fsync → rename → fsync dir.
-//! Nothing here knows what the bytes mean.
+//! Durable file writes: temp file in the same directory → fsync → rename → fsync dir,
+//! and the small read and list helpers the layers above use. Everything goes through
+//! [`super::safe`], so under a registry root no link is followed and nothing but a
+//! regular file or directory is opened. Nothing here knows what the bytes mean.
 
-use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
 
+pub use super::safe::{
+    Dir, Entry, FileKind, Stat, TempFile, create_new, hard_link, is_file, kind, open_file, open_file_if_exists,
+    remove_dir, remove_file, remove_tree, rename, rename_durable, require_dir_or_absent, require_no_special, stat,
+};
 use crate::error::{Error, Result};
 
 /// Prefix of every temp file wharf creates; gc removes stale ones.
 pub const TEMP_PREFIX: &str = ".wharf-tmp-";
 
 /// Writes `bytes` to `path` atomically: readers see the old file or the new one, never a
-/// mix, and after return the new one survives a crash.
+/// mix, and after return the new one survives a crash. The temp file is created, and
+/// renamed, relative to the parent opened without following links.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = parent(path);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)
-        .map_err(Error::io("create a temp file in", dir))?;
+    let mut tmp = TempFile::new_in(parent(path))?;
     tmp.write_all(bytes).map_err(Error::io("write", tmp.path().to_path_buf()))?;
     tmp.as_file().sync_all().map_err(Error::io("fsync", tmp.path().to_path_buf()))?;
-    tmp.persist(path).map_err(|e| Error::Io {
-        action: "rename a temp file onto",
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    fsync_dir(dir)
+    tmp.persist(path)
 }
 
 /// Makes a directory entry change (create, rename, unlink) durable.
 pub fn fsync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|f| f.sync_all()).map_err(Error::io("fsync directory", dir))
+    match Dir::open(dir)? {
+        Some(d) => d.sync(),
+        None => Err(Error::Io {
+            action: "fsync directory",
+            path: dir.to_path_buf(),
+            source: std::io::ErrorKind::NotFound.into(),
+        }),
+    }
 }
 
 /// Creates a directory and its parents, fsyncing each directory that gained an entry.
+/// A link on the way is refused, never followed.
 pub fn create_dir_all_durable(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    if let Some(p) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        create_dir_all_durable(p)?;
-    }
-    match fs::create_dir(dir) {
-        Ok(()) => fsync_dir(parent(dir)),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(Error::Io { action: "create directory", path: dir.to_path_buf(), source: e }),
+    super::safe::create_dir_all(dir)
+}
+
+/// Reads a whole regular file, refusing one larger than `limit` (manifests and JSON
+/// files are small; a huge one is hostile or corrupt).
+pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let f = open_file(path)?;
+    read_open(f, path, limit)
+}
+
+/// [`read_limited`], `None` when the file is absent.
+pub fn read_limited_if_exists(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
+    match open_file_if_exists(path)? {
+        Some(f) => read_open(f, path, limit).map(Some),
+        None => Ok(None),
     }
 }
 
-/// Reads a whole file, refusing one larger than `limit` (manifests and JSON files are
-/// small; a huge one is hostile or corrupt).
-pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    let f = File::open(path).map_err(Error::io("open", path))?;
+fn read_open(f: std::fs::File, path: &Path, limit: u64) -> Result<Vec<u8>> {
     let len = f.metadata().map_err(Error::io("stat", path))?.len();
     if len > limit {
         return Err(Error::TooLarge { what: path.display().to_string(), limit });
@@ -64,14 +71,10 @@ pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Lists a directory; `None` when it does not exist (an absent blob, staging or trash
-/// directory is an empty one).
-pub fn read_dir_if_exists(dir: &Path) -> Result<Option<fs::ReadDir>> {
-    match fs::read_dir(dir) {
-        Ok(rd) => Ok(Some(rd)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::Io { action: "list", path: dir.to_path_buf(), source: e }),
-    }
+/// Opens a directory for listing; `None` when it does not exist (an absent blob,
+/// staging or trash directory is an empty one). A link there is an error naming it.
+pub fn read_dir_if_exists(dir: &Path) -> Result<Option<Dir>> {
+    Dir::open(dir)
 }
 
 fn parent(path: &Path) -> &Path {
@@ -84,6 +87,7 @@ fn parent(path: &Path) -> &Path {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn atomic_write_replaces_and_leaves_no_temp() {

@@ -3,7 +3,7 @@
 //! caller it is waiting (so the CLI can print "waiting for lock …"), then blocks, unless
 //! the caller asked not to wait.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -25,13 +25,8 @@ pub struct LockGuard {
 /// Acquires the lock at `path` (creating the file). `on_wait` is called once if another
 /// process holds it and `wait` is true; with `wait` false a held lock is an error.
 pub fn acquire(path: &Path, mode: LockMode, wait: bool, on_wait: &dyn Fn(&Path)) -> Result<LockGuard> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(Error::io("open lock file", path))?;
+    // No link followed, no FIFO opened (it would block): see store::safe.
+    let file = super::safe::open_rw_create(path)?;
     let attempt = match mode {
         LockMode::Shared => file.try_lock_shared(),
         LockMode::Exclusive => file.try_lock(),

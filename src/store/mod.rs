@@ -1,9 +1,11 @@
 //! Bytes on disk: the content-addressed blob store, durable writes, the registry lock,
-//! staging areas. Knows nothing of tags or repositories.
+//! staging areas, and the root-anchored no-follow file access all of them go through
+//! ([`safe`]). Knows nothing of tags or repositories.
 
 pub mod blobs;
 pub mod fs;
 pub mod lock;
+pub mod safe;
 pub mod staging;
 
 pub use blobs::{BlobEntry, BlobListing, BlobStore, BlobWriter, PipelinedWriter};

@@ -4,11 +4,11 @@
 //! import (lock held) from the leftovers of a dead one (lock free) and never takes the
 //! former. Dropping a `Staging` removes its directory.
 
-use std::fs::{self, File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
 use super::blobs::BlobStore;
-use super::fs::create_dir_all_durable;
+use super::fs::{FileKind, create_dir_all_durable};
 use crate::error::{Error, Result};
 
 pub const OWNER_FILE: &str = "owner";
@@ -24,17 +24,15 @@ impl Staging {
     /// Creates a fresh area under `staging_root` and takes ownership of it.
     pub fn create(staging_root: &Path) -> Result<Staging> {
         create_dir_all_durable(staging_root)?;
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("{}-", std::process::id()))
-            .tempdir_in(staging_root)
-            .map_err(Error::io("create a staging directory in", staging_root))?
-            .keep();
+        let dir = super::safe::create_unique_dir(staging_root, &format!("{}-", std::process::id()))?;
         let owner_path = dir.join(OWNER_FILE);
-        let owner = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&owner_path)
-            .map_err(Error::io("create", owner_path.clone()))?;
+        let owner = match super::fs::create_new(&owner_path) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = super::fs::remove_tree(&dir);
+                return Err(e);
+            }
+        };
         owner.try_lock().map_err(|e| Error::Io {
             action: "lock",
             path: owner_path.clone(),
@@ -63,7 +61,7 @@ impl Staging {
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
+        let _ = super::fs::remove_tree(&self.dir);
     }
 }
 
@@ -77,18 +75,20 @@ pub struct StagingEntry {
 
 /// Lists the staging areas under `staging_root` and whether each is owned by a live
 /// process. An area without an owner file is not live (it was never finished being set
-/// up, or its owner died mid-way).
+/// up, or its owner died mid-way). A staging root that is a link is an error (a
+/// cleaner must never delete through it); an entry that is a link is listed (never
+/// live) but never entered.
 pub fn scan(staging_root: &Path) -> Result<Vec<StagingEntry>> {
-    let Some(rd) = super::fs::read_dir_if_exists(staging_root)? else { return Ok(Vec::new()) };
+    let Some(root) = super::fs::read_dir_if_exists(staging_root)? else { return Ok(Vec::new()) };
     let mut out = Vec::new();
-    for e in rd {
-        let e = e.map_err(Error::io("list", staging_root))?;
-        let dir = e.path();
-        let live = match File::open(dir.join(OWNER_FILE)) {
-            Ok(f) => matches!(f.try_lock_shared(), Err(TryLockError::WouldBlock)),
-            Err(_) => false,
-        };
-        out.push(StagingEntry { dir, live });
+    for e in root.entries()? {
+        let live = e.kind == FileKind::Dir
+            && match root.open_dir(&e.name).ok().flatten().and_then(|d| d.open_file(OWNER_FILE.as_ref()).ok().flatten())
+            {
+                Some(f) => matches!(f.try_lock_shared(), Err(TryLockError::WouldBlock)),
+                None => false,
+            };
+        out.push(StagingEntry { dir: e.path, live });
     }
     out.sort_by(|a, b| a.dir.cmp(&b.dir));
     Ok(out)
@@ -97,6 +97,7 @@ pub fn scan(staging_root: &Path) -> Result<Vec<StagingEntry>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn live_while_owned_gone_after_drop() {

@@ -11,6 +11,7 @@ mod import_trust;
 mod interop;
 mod lifecycle;
 mod lifecycle_util;
+mod links;
 mod manuals;
 mod shapes;
 mod verify;

@@ -154,15 +154,18 @@ impl<'a> Sink<'a> {
     /// Hard-links the registry's copy of `digest` into the staging area; `None` when
     /// the copy is gone or links are impossible here.
     fn pin_existing(&self, digest: &Digest, size: u64) -> Option<PathBuf> {
+        // Through store::fs: no link in the registry is followed (linkat never
+        // dereferences, the parents are opened without following links).
         let store = self.staging.blobs();
-        std::fs::create_dir_all(store.alg_dir()).ok()?;
+        crate::store::fs::create_dir_all_durable(&store.alg_dir()).ok()?;
         let pin = store.path(digest);
-        match std::fs::hard_link(self.existing.path(digest), &pin) {
+        match crate::store::fs::hard_link(&self.existing.path(digest), &pin).ok()? {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(_) => return None,
         }
-        (std::fs::metadata(&pin).ok()?.len() == size).then_some(pin)
+        let st = crate::store::fs::stat(&pin).ok()??;
+        (st.kind == crate::store::fs::FileKind::File && st.size == size).then_some(pin)
     }
 
     /// Stores bytes wharf made (a synthesised manifest or index).
@@ -352,15 +355,16 @@ impl DirContent {
         for c in rel.split('/') {
             path.push(c);
         }
-        let f = match std::fs::File::open(&path) {
-            Ok(f) => f,
+        // The user's source: links are followed, but only a regular file is opened (a
+        // FIFO would block the import forever), checked on the open handle.
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => return Ok(None),
+            Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::Io { action: "open", path, source: e }),
-        };
-        let meta = f.metadata().map_err(Error::io("stat", path.clone()))?;
-        if !meta.is_file() {
-            return Ok(None);
         }
+        let Some(f) = crate::store::fs::open_file_if_exists(&path)? else { return Ok(None) };
+        let meta = f.metadata().map_err(Error::io("stat", path.clone()))?;
         let mut r = io::BufReader::with_capacity(CHUNK, f);
         let b = sink.receive(&mut r, meta.len(), claimed, &path.display().to_string())?;
         self.cache.insert(rel.to_string(), b.clone());

@@ -223,7 +223,7 @@ fn check_layer(b: &Blob, diff_id: &Digest, what: &str) -> Result<&'static str> {
     let uncompressed = if wrapper == Wrapper::None {
         b.digest.clone()
     } else {
-        let f = std::fs::File::open(&b.path).map_err(Error::io("open", b.path.clone()))?;
+        let f = crate::store::fs::open_file(&b.path)?;
         let r = std::io::BufReader::with_capacity(1 << 16, f);
         let size = b.size;
         let mut dec: Box<dyn Read> = match wrapper {

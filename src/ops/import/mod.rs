@@ -356,6 +356,10 @@ fn commit(
     // whole import with nothing written.
     for (name, plans) in &by_repo {
         let mut repo = reg.plan_repo(name, ctx.now)?;
+        // A link or special file in its blob store is refused now, before anything moves.
+        if reg.repo_exists(name) {
+            crate::store::fs::require_no_special(repo.blobs.root())?;
+        }
         apply(&mut repo, plans, force, ctx.now, &mut Vec::new())?;
         let size = repo.index.to_bytes().len() as u64;
         if size > MAX_INDEX_BYTES {
@@ -390,7 +394,7 @@ fn commit(
         // Small staged blobs were written without fsync: flush each one kept.
         staging.blobs().sync(d)?;
         let dest = existing.path(d);
-        std::fs::rename(&b.path, &dest).map_err(Error::io("move a staged blob to", dest.clone()))?;
+        crate::store::fs::rename(&b.path, &dest)?;
         blobs_new += 1;
         bytes_new += b.size;
     }

@@ -80,7 +80,9 @@ pub fn hash_file(
     head: usize,
     progress: &(dyn Fn(u64) + Sync),
 ) -> io::Result<FileHash> {
-    let file = File::open(path)?;
+    // A regular file reached without links, opened without blocking (store::safe); the
+    // mmap path below maps that same handle.
+    let file = crate::store::fs::open_file(path).map_err(io::Error::other)?;
     let mmap = match mode {
         IoMode::Read => false,
         IoMode::Mmap => true,

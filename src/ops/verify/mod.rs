@@ -22,6 +22,7 @@ use crate::model::media::OCI_LAYOUT_FILE;
 use crate::model::{Digest, Reference, RepoName, Role};
 use crate::registry::{CONFIG_FILE, LockWait, Registry, RegistryKind, STATE_DIR};
 use crate::store::LockGuard;
+use crate::store::fs::FileKind;
 pub use hash::IoMode;
 
 /// How much of each blob's head the engine keeps for magic-number checks.
@@ -192,7 +193,13 @@ pub(crate) struct Pending {
 /// `args` are REPO, REF or PATH arguments (none: the whole registry).
 pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'_>) -> Result<VerifyReport> {
     let started = Instant::now();
-    let (regs, units, scope) = resolve_targets(root, args, wait)?;
+    let (regs, units, scope) = match resolve_targets(root, args, wait) {
+        Ok(t) => t,
+        // The registry cannot even be opened without following a link (registry.json,
+        // .wharf, the lock): that is the finding.
+        Err(Error::SpecialFile { path, kind }) => return Ok(special_only(root, opts, &path, kind, started)),
+        Err(e) => return Err(e),
+    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.unwrap_or(0))
         .build()
@@ -219,6 +226,17 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
         w.into_pending(&mut pending);
     }
     let mut trash_held: BTreeMap<(String, Digest), String> = BTreeMap::new();
+    let mut special_roots: BTreeSet<(usize, PathBuf)> = BTreeSet::new();
+    for unit in &units {
+        special_roots.insert((unit.reg, unit.dir.clone()));
+    }
+    for (i, reg) in regs.iter().enumerate().filter(|(_, r)| r.whole) {
+        special_roots.insert((i, reg.registry.root().to_path_buf()));
+    }
+    let mut special_seen = BTreeSet::new();
+    for (i, dir) in &special_roots {
+        special_files(regs[*i].registry.root(), dir, &mut special_seen, &mut findings);
+    }
     for (i, reg) in regs.iter().enumerate().filter(|(_, r)| r.whole) {
         registry_checks(&reg.registry, &held[i], &mut findings, &mut pending)?;
         trash_holds(&reg.registry, &mut trash_held);
@@ -390,7 +408,8 @@ fn resolve_targets(
     };
     let add_whole = |idx: usize, regs: &Vec<OpenReg>, units: &mut Vec<Unit>| -> Result<()> {
         let r = &regs[idx].registry;
-        for name in r.repo_names()? {
+        // Links and special files in the tree are findings (special_files), not errors.
+        for name in r.scan_tree()?.repositories {
             let dir = r.repo_dir(&name)?;
             units.push(Unit { reg: idx, name: Some(name), dir, selection: Selection::All });
         }
@@ -512,7 +531,9 @@ fn registry_checks(
             pending.unreferenced.push(owner);
         }
     }
-    for s in crate::store::staging::scan(&registry.staging_root())?.into_iter().filter(|s| !s.live) {
+    // A staging root that is a link is reported by special_files; nothing to scan.
+    let staging = crate::store::staging::scan(&registry.staging_root()).unwrap_or_default();
+    for s in staging.into_iter().filter(|s| !s.live) {
         findings.push(file_finding(
             Severity::Info,
             Kind::StaleStaging,
@@ -523,6 +544,55 @@ fn registry_checks(
         ));
     }
     Ok(())
+}
+
+/// One error finding for every link or special file below `dir` (the directory itself
+/// included), walked without following links; `seen` keeps paths reported once.
+fn special_files(root: &Path, dir: &Path, seen: &mut BTreeSet<PathBuf>, findings: &mut Vec<Finding>) {
+    let rel = |p: &Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+    let mut found: Vec<(PathBuf, FileKind)> = Vec::new();
+    match crate::store::fs::read_dir_if_exists(dir) {
+        Ok(Some(d)) => {
+            let walked = d.walk(&mut |_, e| {
+                if e.kind.is_special() {
+                    found.push((e.path.clone(), e.kind));
+                }
+                Ok(())
+            });
+            if let Err(Error::SpecialFile { path, kind }) = walked {
+                found.push((path, kind));
+            }
+        }
+        Ok(None) => {}
+        Err(Error::SpecialFile { path, kind }) => found.push((path, kind)),
+        Err(e) => findings.push(file_finding(Severity::Error, Kind::Unreadable, None, None, rel(dir), e.to_string())),
+    }
+    for (path, kind) in found {
+        if seen.insert(path.clone()) {
+            findings.push(special_finding(root, &path, kind));
+        }
+    }
+}
+
+fn special_finding(root: &Path, path: &Path, kind: FileKind) -> Finding {
+    let rel = path.strip_prefix(root).unwrap_or(path).display().to_string();
+    let message = format!("{} where wharf expects a regular file or directory; {}", kind.describe(), kind.advice());
+    file_finding(Severity::Error, Kind::SpecialFile, None, None, rel, message)
+}
+
+/// The report when the registry itself cannot be opened without following a link.
+fn special_only(root: &Path, opts: &VerifyOptions, path: &Path, kind: FileKind, started: Instant) -> VerifyReport {
+    let counts = Counts { errors: 1, ..Counts::default() };
+    VerifyReport {
+        scope: vec![format!("registry {}", root.display())],
+        hashed: false,
+        io: opts.io,
+        jobs: 0,
+        counts,
+        seconds: started.elapsed().as_secs_f64(),
+        bytes_per_second: 0.0,
+        findings: vec![special_finding(root, path, kind)],
+    }
 }
 
 pub(crate) fn file_finding(

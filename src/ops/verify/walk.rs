@@ -5,9 +5,7 @@
 //! and hands every other blob file to the engine through [`Pending`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -21,7 +19,7 @@ use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, RepoName,
 use crate::registry::Registry;
 use crate::registry::meta::{META_FILE, META_VERSION, Meta};
 use crate::registry::repository::{MAX_DOCUMENT_BYTES, MAX_INDEX_BYTES};
-use crate::store::fs::read_limited;
+use crate::store::fs::{FileKind, read_limited};
 
 /// A layer whose bytes must agree with its media type, decided on its first bytes.
 pub(crate) struct LayerCheck {
@@ -52,7 +50,7 @@ impl LayerCheck {
 /// Reads up to `n` bytes from the start of a file.
 pub(crate) fn read_head(path: &Path, n: usize) -> io::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(n);
-    File::open(path)?.take(n as u64).read_to_end(&mut out)?;
+    crate::store::fs::open_file(path).map_err(io::Error::other)?.take(n as u64).read_to_end(&mut out)?;
     Ok(out)
 }
 
@@ -61,27 +59,22 @@ pub(crate) fn read_head(path: &Path, n: usize) -> io::Result<Vec<u8>> {
 pub(crate) fn list_keyed(root: &Path) -> Result<(BTreeMap<Digest, BlobFile>, Vec<PathBuf>)> {
     let mut blobs = BTreeMap::new();
     let mut strays = Vec::new();
-    let rd = match std::fs::read_dir(root) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((blobs, strays)),
-        Err(e) => return Err(Error::Io { action: "list", path: root.to_path_buf(), source: e }),
-    };
-    for alg in rd {
-        let alg = alg.map_err(Error::io("list", root))?;
-        let alg_path = alg.path();
-        if alg.file_name() != "sha256" || !alg_path.is_dir() {
-            strays.push(alg_path);
+    // Listed without following links: a link (or FIFO) named like a blob is a stray,
+    // never a blob, and never opened.
+    let Some(dir) = crate::store::fs::read_dir_if_exists(root)? else { return Ok((blobs, strays)) };
+    for alg in dir.entries()? {
+        if alg.name != "sha256" || alg.kind != FileKind::Dir {
+            strays.push(alg.path);
             continue;
         }
-        for e in std::fs::read_dir(&alg_path).map_err(Error::io("list", alg_path.clone()))? {
-            let e = e.map_err(Error::io("list", alg_path.clone()))?;
-            let path = e.path();
-            let meta = e.metadata().map_err(Error::io("stat", path.clone()))?;
-            match e.file_name().to_str().and_then(Digest::from_hex) {
-                Some(digest) if meta.is_file() => {
-                    blobs.insert(digest, BlobFile { path, size: meta.len(), key: (meta.dev(), meta.ino()) });
+        let Some(sub) = dir.open_dir(&alg.name)? else { continue };
+        for e in sub.entries()? {
+            let Some(meta) = sub.stat(&e.name)? else { continue };
+            match e.name_str().and_then(Digest::from_hex) {
+                Some(digest) if meta.kind == FileKind::File => {
+                    blobs.insert(digest, BlobFile { path: e.path, size: meta.size, key: (meta.dev, meta.ino) });
                 }
-                _ => strays.push(path),
+                _ => strays.push(e.path),
             }
         }
     }
@@ -487,10 +480,10 @@ impl<'a> RepoWalk<'a> {
     /// which would hide exactly what this checks).
     fn check_sidecar(&mut self, index: &IndexFile) {
         let path = self.dir.join(META_FILE);
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
+        let bytes = match crate::store::fs::read_limited_if_exists(&path, MAX_INDEX_BYTES) {
+            Ok(Some(b)) => b,
             // No sidecar is fine: it is rebuilt from index.json on the next write.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+            Ok(None) => return,
             Err(e) => {
                 self.push_file(Severity::Error, Kind::InvalidSidecar, None, &path, format!("unreadable: {e}"));
                 return;
