@@ -11,6 +11,7 @@ pub mod error;
 pub mod model;
 pub mod ops;
 pub mod registry;
+pub mod remote;
 pub mod store;
 
 pub use error::{Error, Result};
