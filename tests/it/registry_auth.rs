@@ -1,0 +1,145 @@
+//! pull and push against distribution 2.8 with TLS from a test CA and htpasswd basic
+//! auth, and with Bearer tokens from a token server in the test; credential lookup
+//! through auth files; the 401 and TLS error messages.
+
+use base64::Engine as _;
+
+use super::common::{Reg, run_tool, tool};
+use super::registry_support::{Auth, Distribution, sha, tiny_image, write_layout};
+
+fn image_reg(seed: &str, repo: &str) -> (Reg, Vec<u8>) {
+    let reg = Reg::new();
+    let (m, c, l) = tiny_image(seed);
+    let dir = tempfile::tempdir().unwrap();
+    write_layout(dir.path(), &[&c, &l], &[("application/vnd.oci.image.manifest.v1+json", &m, Some("1"))]);
+    reg.wharf(&["import", dir.path().to_str().unwrap(), "--repo", repo]).ok();
+    (reg, m)
+}
+
+#[test]
+fn tls_basic_auth_push_and_pull() {
+    let Some(d) = Distribution::start(Auth::TlsBasic { user: "alice".into(), password: "s3cret".into() }) else {
+        return;
+    };
+    let ca = d.ca_file.as_ref().unwrap().to_str().unwrap().to_string();
+    let (reg, m) = image_reg("tls", "team/app");
+    let v = reg.json(&["push", "team/app", "--to", &d.host, "--ca-file", &ca, "--creds", "alice:s3cret"]);
+    assert_eq!(v["tags"][0]["status"], "pushed", "{v}");
+    assert_eq!(v["tags"][0]["digest"], sha(&m));
+    if let Some(skopeo) = tool("skopeo") {
+        let (code, out, err) = run_tool(
+            &skopeo,
+            &[
+                "inspect",
+                "--raw",
+                "--tls-verify=false",
+                "--creds",
+                "alice:s3cret",
+                &format!("docker://{}/team/app:1", d.host),
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(sha(out.as_bytes()), sha(&m));
+    }
+    // Credentials from an auth file ($REGISTRY_AUTH_FILE), TLS checked against the CA.
+    let dir = tempfile::tempdir().unwrap();
+    let auth = dir.path().join("auth.json");
+    let enc = base64::engine::general_purpose::STANDARD.encode("alice:s3cret");
+    std::fs::write(&auth, format!(r#"{{"auths":{{"{}":{{"auth":"{enc}"}}}}}}"#, d.host)).unwrap();
+    let back = Reg::new();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--root", back.root.to_str().unwrap(), "--json", "pull", "--ca-file", &ca])
+        .arg(format!("{}/team/app:1", d.host))
+        .env("REGISTRY_AUTH_FILE", &auth)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // --authfile and --tls-verify=false work too.
+    let other = Reg::new();
+    other.json(&[
+        "pull",
+        "--tls-verify=false",
+        "--authfile",
+        auth.to_str().unwrap(),
+        &format!("{}/team/app:1", d.host),
+    ]);
+    other.wharf(&["verify"]).ok();
+}
+
+#[test]
+fn unauthorized_names_registry_and_where_credentials_were_looked_for() {
+    let Some(d) = Distribution::start(Auth::TlsBasic { user: "alice".into(), password: "s3cret".into() }) else {
+        return;
+    };
+    let ca = d.ca_file.as_ref().unwrap().to_str().unwrap().to_string();
+    let (reg, _) = image_reg("denied", "app");
+    let before = reg.snapshot();
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--root", reg.root.to_str().unwrap(), "push", "app", "--to", &d.host, "--ca-file", &ca])
+        .env("HOME", home.path())
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("registry {}", d.host)) && err.contains("401"), "{err}");
+    assert!(err.contains("$REGISTRY_AUTH_FILE") && err.contains(".docker/config.json"), "{err}");
+    assert!(err.contains("--creds"), "{err}");
+    // Wrong credentials: the message says where they came from.
+    let r = reg.wharf(&["push", "app", "--to", &d.host, "--ca-file", &ca, "--creds", "alice:wrong"]).code(2);
+    assert!(r.stderr.contains("401") && r.stderr.contains("--creds"), "{}", r.stderr);
+    // Pull with bad credentials leaves the root as it was.
+    let r = reg.wharf(&["pull", "--ca-file", &ca, "--creds", "alice:wrong", &format!("{}/app:1", d.host)]).code(2);
+    assert!(r.stderr.contains(&d.host), "{}", r.stderr);
+    assert_eq!(reg.snapshot(), before);
+}
+
+#[test]
+fn tls_failure_names_ca_file_and_tls_verify() {
+    let Some(d) = Distribution::start(Auth::TlsBasic { user: "alice".into(), password: "s3cret".into() }) else {
+        return;
+    };
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let r = reg.wharf(&["pull", "--creds", "alice:s3cret", &format!("{}/app:1", d.host)]).code(2);
+    assert!(
+        r.stderr.contains("TLS") && r.stderr.contains("--ca-file") && r.stderr.contains("--tls-verify=false"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(reg.snapshot(), before);
+}
+
+#[test]
+fn bearer_token_flow_against_distribution() {
+    let Some(d) = Distribution::start(Auth::Token { user: "bob".into(), password: "tok-pw".into() }) else {
+        return;
+    };
+    let (reg, m) = image_reg("bearer", "team/tok");
+    let v = reg.json(&["push", "team/tok", "--to", &d.host, "--plain-http", "--creds", "bob:tok-pw"]);
+    assert_eq!(v["tags"][0]["status"], "pushed", "{v}\n{}", d.log());
+    let back = Reg::new();
+    back.json(&["pull", "--plain-http", "--creds", "bob:tok-pw", &format!("{}/team/tok:1", d.host)]);
+    let t = back.json(&["tags", "team/tok"]);
+    assert_eq!(t["tags"][0]["digest"], sha(&m));
+    // Without credentials the token server refuses: 401, naming the registry.
+    let home = tempfile::tempdir().unwrap();
+    let missing = home.path().join("none.json");
+    let r = back
+        .wharf(&["pull", "--plain-http", "--authfile", missing.to_str().unwrap(), &format!("{}/team/tok:1", d.host)])
+        .code(2);
+    assert!(r.stderr.contains("--authfile") && r.stderr.contains("no such file"), "{}", r.stderr);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--root", back.root.to_str().unwrap(), "pull", "--plain-http", "--force"])
+        .arg(format!("{}/team/tok:1", d.host))
+        .env("HOME", home.path())
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("registry {}", d.host)) && err.contains("401"), "{err}");
+}
