@@ -276,3 +276,71 @@ fn noop_push_costs_one_manifest_head_per_tag() {
     assert_eq!(reqs.len(), 2, "{reqs:?}");
     assert!(reqs.iter().all(|q| q.method == "HEAD"));
 }
+
+/// A registry that demands chunked uploads (`OCI-Chunk-Min-Length`) and keeps what it gets.
+#[test]
+fn push_uses_patch_chunks_when_the_registry_asks() {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    let (m, c, l) = tiny_image("chunked");
+    let src = Reg::new();
+    let dir = tempfile::tempdir().unwrap();
+    super::registry_support::write_layout(dir.path(), &[&c, &l], &[(OCI_MANIFEST, &m, Some("1"))]);
+    src.wharf(&["import", dir.path().to_str().unwrap(), "--repo", "app"]).ok();
+    let uploads: Arc<Mutex<Vec<u8>>> = Arc::new(Mutex::new(Vec::new()));
+    let blobs: Arc<Mutex<BTreeMap<String, Vec<u8>>>> = Arc::new(Mutex::new(BTreeMap::new()));
+    let (up, bl) = (uploads.clone(), blobs.clone());
+    let fake = Fake::start(move |req| {
+        let path = req.path.split('?').next().unwrap();
+        let query = req.path.split_once('?').map(|(_, q)| q).unwrap_or("");
+        match (req.method.as_str(), path) {
+            ("HEAD", _) => Reply::new(404, b""),
+            ("POST", "/v2/app/blobs/uploads/") => {
+                up.lock().unwrap().clear();
+                Reply::new(202, b"").header("Location", "/up/1?_state=a").header("OCI-Chunk-Min-Length", "100")
+            }
+            ("PATCH", "/up/1") => {
+                let mut u = up.lock().unwrap();
+                let range = req.header("content-range").unwrap_or("");
+                let start: usize = range.split('-').next().unwrap().parse().unwrap();
+                assert_eq!(start, u.len(), "chunks arrive in order");
+                u.extend_from_slice(&req.body);
+                Reply::new(202, b"").header("Location", "/up/1?_state=b")
+            }
+            ("PUT", "/up/1") => {
+                let digest = query.split('&').find_map(|kv| kv.strip_prefix("digest=")).unwrap().replace("%3A", ":");
+                let mut u = up.lock().unwrap();
+                u.extend_from_slice(&req.body);
+                if sha(&u) != digest {
+                    return Reply::new(400, b"digest invalid");
+                }
+                bl.lock().unwrap().insert(digest, std::mem::take(&mut *u));
+                Reply::new(201, b"")
+            }
+            ("PUT", "/v2/app/manifests/1") => Reply::new(201, b""),
+            _ => Reply::new(405, b""),
+        }
+    });
+    let v = src.json(&["push", "app:1", "--to", &fake.host, "--plain-http", "--jobs", "1"]);
+    assert_eq!(v["uploaded_blobs"], 2, "{v}");
+    let got = blobs.lock().unwrap().clone();
+    assert_eq!(got.get(&sha(&l)), Some(&l));
+    assert_eq!(got.get(&sha(&c)), Some(&c));
+    let patches = fake.requests().iter().filter(|q| q.method == "PATCH").count();
+    assert_eq!(patches, 2, "one chunk per blob (chunks are at least 4 MiB)");
+}
+
+#[test]
+fn push_500_forever_exits_2_naming_the_registry() {
+    let (m, c, l) = tiny_image("push500");
+    let src = Reg::new();
+    let dir = tempfile::tempdir().unwrap();
+    super::registry_support::write_layout(dir.path(), &[&c, &l], &[(OCI_MANIFEST, &m, Some("1"))]);
+    src.wharf(&["import", dir.path().to_str().unwrap(), "--repo", "app"]).ok();
+    let fake = Fake::start(|_| Reply::new(503, b"maintenance"));
+    let before = src.snapshot();
+    let r = src.wharf(&["push", "app", "--to", &fake.host, "--plain-http"]).code(2);
+    assert!(r.stderr.contains(&format!("registry {}", fake.host)) && r.stderr.contains("503"), "{}", r.stderr);
+    assert_eq!(fake.requests().len(), 5);
+    assert_eq!(src.snapshot(), before);
+}

@@ -238,3 +238,33 @@ fn push_of_read_disabled_content_is_refused() {
     let other = Reg::new();
     other.wharf(&["pull", "--plain-http", &format!("{}/app:1", d.host)]).code(2);
 }
+
+#[test]
+fn interrupted_push_resumes_by_skipping_what_is_there() {
+    let Some(d) = Distribution::start(Auth::None) else { return };
+    let reg = Reg::new();
+    let (m1, c1, l1) = tiny_image("first");
+    let (m2, c2, l2) = tiny_image("second");
+    let dir = tempfile::tempdir().unwrap();
+    write_layout(
+        dir.path(),
+        &[&c1, &l1, &c2, &l2],
+        &[
+            ("application/vnd.oci.image.manifest.v1+json", &m1, Some("1")),
+            ("application/vnd.oci.image.manifest.v1+json", &m2, Some("2")),
+        ],
+    );
+    reg.wharf(&["import", dir.path().to_str().unwrap(), "--repo", "app"]).ok();
+    // The first run "stopped" after tag 1.
+    reg.json(&["push", "app:1", "--to", &d.host, "--plain-http"]);
+    let v = reg.json(&["push", "app", "--to", &d.host, "--plain-http"]);
+    assert_eq!(v["uploaded_blobs"], 2, "{v}");
+    assert_eq!(v["uploaded_bytes"], (c2.len() + l2.len()) as u64);
+    let statuses: Vec<&str> = v["tags"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["skipped", "pushed"]);
+    let pulled = Reg::new();
+    let out = pulled.wharf(&["pull", "--plain-http", &format!("{}/app:2", d.host)]).ok();
+    let last = out.stdout.lines().last().unwrap();
+    assert!(last.starts_with("pulled 1 image(s)") && last.contains("downloaded 2 blob(s)"), "{}", out.stdout);
+    let _ = m1;
+}
