@@ -47,6 +47,7 @@ def tar_of(path, size, chunk=1 << 20):
         def flush(self): pass
     class R(io.RawIOBase):
         def __init__(self, n): self.left = n
+        def readable(self): return True
         def readinto(self, b):
             n = min(len(b), self.left)
             if n == 0: return 0
@@ -87,7 +88,9 @@ PY
 for i in $(seq 0 $((REPOS - 1))); do
     "$WHARF" --root "$REG" import "$WORK/layouts/r$i" --repo "bench/r$i" >/dev/null
 done
-"$WHARF" --root "$REG" import "$WORK/layouts/big" --repo bench/big >/dev/null
+BIGREG="$WORK/bigreg"
+"$WHARF" --root "$BIGREG" init >/dev/null
+"$WHARF" --root "$BIGREG" import "$WORK/layouts/big" --repo bench/big >/dev/null
 rm -rf "$WORK/layouts"
 
 # --- registry ---------------------------------------------------------------------
@@ -164,7 +167,7 @@ done
 # Pull of the big image (pushed once by wharf; its RSS is the 1 GiB push figure).
 start_registry
 rm -f "$WORK/wharf_big_push.times"
-measure wharf_big_push "$WHARF" --root "$REG" push bench/big:1 --to "$HOST" --plain-http
+measure wharf_big_push "$WHARF" --root "$BIGREG" push bench/big:1 --to "$HOST" --plain-http
 for _ in $(seq "$RUNS"); do
     rm -rf "$WORK/pulled" "$WORK/skopeo-oci"
     "$WHARF" --root "$WORK/pulled" init >/dev/null

@@ -269,8 +269,7 @@ impl<'a> Fetch<'a> {
             let mut r = Checked { inner: body, left: size, failed: false };
             match sink.receive(&mut r, size, Some(digest), &what) {
                 Ok(b) => return Ok(b),
-                Err(e) if r.failed && attempt + 1 < MAX_ATTEMPTS => {
-                    let _ = e;
+                Err(_) if r.failed && attempt + 1 < MAX_ATTEMPTS => {
                     attempt += 1;
                     std::thread::sleep(std::time::Duration::from_millis(100 << attempt.min(6)));
                 }
