@@ -344,3 +344,26 @@ fn push_500_forever_exits_2_naming_the_registry() {
     assert_eq!(fake.requests().len(), 5);
     assert_eq!(src.snapshot(), before);
 }
+
+/// A registry with the referrers API (OCI 1.1): push sends referrers without touching a
+/// fallback tag (the registry answered OCI-Subject), pull finds them through the API.
+#[test]
+fn referrers_api_round_trip() {
+    use super::registry_support::{artifact, mini_registry, write_layout};
+    let (m, c, l) = tiny_image("api");
+    let (a, blob) = artifact(&m, "application/spdx+json", "an sbom");
+    let src = Reg::new();
+    let dir = tempfile::tempdir().unwrap();
+    write_layout(dir.path(), &[&c, &l, &blob, b"{}"], &[(OCI_MANIFEST, &m, Some("1")), (OCI_MANIFEST, &a, None)]);
+    src.wharf(&["import", dir.path().to_str().unwrap(), "--repo", "app"]).ok();
+    let fake = mini_registry();
+    let v = src.json(&["push", "app", "--to", &fake.host, "--plain-http"]);
+    assert_eq!(v["manifests_pushed"], 2, "{v}");
+    let fallback = format!("sha256-{}", &sha(&m)[7..]);
+    assert!(!fake.requests().iter().any(|q| q.path.contains(&fallback)), "no fallback tag with a referrers API");
+    let back = Reg::new();
+    let p = back.json(&["pull", "--plain-http", &format!("{}/app:1", fake.host)]);
+    assert_eq!(p["images"][0]["referrers"][0], sha(&a), "{p}");
+    assert!(fake.requests().iter().any(|q| q.path.contains("/referrers/")));
+    back.wharf(&["verify"]).ok();
+}

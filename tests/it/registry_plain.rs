@@ -4,7 +4,7 @@
 
 use super::common::{Reg, run_tool, tool};
 use super::lifecycle_util::with_testrepo;
-use super::registry_support::{Auth, Distribution, gzip, sha, tar_layer, tiny_image, write_layout};
+use super::registry_support::{Auth, Distribution, artifact, gzip, sha, tar_layer, tiny_image, write_layout};
 
 fn skopeo_digest(skopeo: &std::path::Path, host: &str, image: &str) -> String {
     let (code, out, err) =
@@ -267,4 +267,41 @@ fn interrupted_push_resumes_by_skipping_what_is_there() {
     let last = out.stdout.lines().last().unwrap();
     assert!(last.starts_with("pulled 1 image(s)") && last.contains("downloaded 2 blob(s)"), "{}", out.stdout);
     let _ = m1;
+}
+
+/// Two clients each attach a referrer to the same image on a registry without the
+/// referrers API: the fallback index ends up listing both.
+#[test]
+fn fallback_index_keeps_other_clients_referrers() {
+    let Some(d) = Distribution::start(Auth::None) else { return };
+    let (m, c, l) = tiny_image("subject");
+    let mut digests = Vec::new();
+    for (ty, content) in
+        [("application/spdx+json", "sbom one"), ("application/vnd.dev.cosign.simplesigning.v1+json", "sig two")]
+    {
+        let (a, blob) = artifact(&m, ty, content);
+        digests.push(sha(&a));
+        let reg = Reg::new();
+        let dir = tempfile::tempdir().unwrap();
+        write_layout(
+            dir.path(),
+            &[&c, &l, &blob, b"{}"],
+            &[
+                ("application/vnd.oci.image.manifest.v1+json", &m, Some("1")),
+                ("application/vnd.oci.image.manifest.v1+json", &a, None),
+            ],
+        );
+        reg.wharf(&["import", dir.path().to_str().unwrap(), "--repo", "app"]).ok();
+        let v = reg.json(&["push", "app", "--to", &d.host, "--plain-http"]);
+        assert_eq!(v["tags"][0]["referrers"][0], sha(&a), "{v}");
+    }
+    let back = Reg::new();
+    back.json(&["pull", "--plain-http", &format!("{}/app:1", d.host)]);
+    let refs = back.json(&["referrers", "app:1"]);
+    let mut got: Vec<String> =
+        refs["referrers"].as_array().unwrap().iter().map(|r| r["digest"].as_str().unwrap().to_string()).collect();
+    got.sort();
+    digests.sort();
+    assert_eq!(got, digests);
+    back.wharf(&["verify"]).ok();
 }

@@ -472,3 +472,123 @@ pub fn write_layout(dir: &Path, blobs: &[&[u8]], entries: &[(&str, &[u8], Option
     )
     .unwrap();
 }
+
+/// An artifact manifest (an SBOM, a signature) whose subject is `subject` (an OCI image
+/// manifest's bytes): (manifest bytes, its blob).
+pub fn artifact(subject: &[u8], artifact_type: &str, content: &str) -> (Vec<u8>, Vec<u8>) {
+    let blob = content.as_bytes().to_vec();
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"{artifact_type}","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{}","size":2,"data":"e30="}},"layers":[{{"mediaType":"text/plain","digest":"{}","size":{}}}],"subject":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{}}}}}"#,
+        sha(b"{}"),
+        sha(&blob),
+        blob.len(),
+        sha(subject),
+        subject.len()
+    )
+    .into_bytes();
+    (manifest, blob)
+}
+
+/// An in-memory registry with the referrers API (OCI 1.1): manifests, blobs, uploads,
+/// mounts, tag lists, referrers; `OCI-Subject` on manifest PUTs with a subject.
+pub fn mini_registry() -> Fake {
+    use std::collections::BTreeMap;
+    #[derive(Default)]
+    struct State {
+        blobs: BTreeMap<String, Vec<u8>>,
+        manifests: BTreeMap<(String, String), (String, Vec<u8>)>,
+        uploads: BTreeMap<String, Vec<u8>>,
+    }
+    let st = Arc::new(Mutex::new(State::default()));
+    Fake::start(move |req| {
+        let mut s = st.lock().unwrap();
+        let path = req.path.split('?').next().unwrap().to_string();
+        let query = req.path.split_once('?').map(|(_, q)| q.to_string()).unwrap_or_default();
+        let param =
+            |k: &str| query.split('&').find_map(|kv| kv.strip_prefix(&format!("{k}="))).map(|v| percent_decode(v));
+        if path == "/v2/" {
+            return Reply::new(200, b"{}");
+        }
+        if let Some(id) = path.strip_prefix("/upload/") {
+            let id = id.to_string();
+            let mut data = s.uploads.remove(&id).unwrap_or_default();
+            data.extend_from_slice(&req.body);
+            let digest = param("digest").unwrap();
+            if sha(&data) != digest {
+                return Reply::new(400, br#"{"errors":[{"code":"DIGEST_INVALID"}]}"#);
+            }
+            s.blobs.insert(digest, data);
+            return Reply::new(201, b"");
+        }
+        let rest = path.strip_prefix("/v2/").unwrap_or("");
+        let (repo, kind, reference) = match ["/manifests/", "/blobs/uploads/", "/blobs/", "/referrers/", "/tags/list"]
+            .iter()
+            .find_map(|k| rest.find(k).map(|i| (&rest[..i], *k, &rest[i + k.len()..])))
+        {
+            Some(x) => x,
+            None => return Reply::new(404, b""),
+        };
+        let repo = repo.to_string();
+        match (req.method.as_str(), kind) {
+            ("HEAD" | "GET", "/manifests/") => {
+                let key = (repo.clone(), reference.to_string());
+                match s.manifests.get(&key) {
+                    Some((mt, b)) => {
+                        Reply::new(200, b).header("Content-Type", mt).header("Docker-Content-Digest", &sha(b))
+                    }
+                    None => Reply::new(404, b""),
+                }
+            }
+            ("PUT", "/manifests/") => {
+                let mt = req.header("content-type").unwrap_or("").to_string();
+                let digest = sha(&req.body);
+                s.manifests.insert((repo.clone(), reference.to_string()), (mt.clone(), req.body.clone()));
+                s.manifests.insert((repo.clone(), digest.clone()), (mt, req.body.clone()));
+                let v: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+                let mut r = Reply::new(201, b"").header("Docker-Content-Digest", &digest);
+                if let Some(sd) = v["subject"]["digest"].as_str() {
+                    r = r.header("OCI-Subject", sd);
+                }
+                r
+            }
+            ("HEAD" | "GET", "/blobs/") => match s.blobs.get(reference) {
+                Some(b) => Reply::new(200, b),
+                None => Reply::new(404, b""),
+            },
+            ("POST", "/blobs/uploads/") => {
+                if let (Some(d), Some(_)) = (param("mount"), param("from"))
+                    && s.blobs.contains_key(&d)
+                {
+                    return Reply::new(201, b"");
+                }
+                let id = format!("{}", s.uploads.len() + s.blobs.len() + 1);
+                s.uploads.insert(id.clone(), Vec::new());
+                Reply::new(202, b"").header("Location", &format!("/upload/{id}"))
+            }
+            ("GET", "/tags/list") => {
+                let tags: Vec<&String> = s
+                    .manifests
+                    .keys()
+                    .filter(|(r, t)| r == &repo && !t.starts_with("sha256:"))
+                    .map(|(_, t)| t)
+                    .collect();
+                Reply::new(200, &serde_json::to_vec(&serde_json::json!({"name": repo, "tags": tags})).unwrap())
+            }
+            ("GET", "/referrers/") => {
+                let mut list = Vec::new();
+                for ((r, key), (mt, b)) in &s.manifests {
+                    if r != &repo || !key.starts_with("sha256:") {
+                        continue;
+                    }
+                    let v: serde_json::Value = serde_json::from_slice(b).unwrap();
+                    if v["subject"]["digest"].as_str() == Some(reference) {
+                        list.push(serde_json::json!({"mediaType": mt, "digest": key, "size": b.len(), "artifactType": v["artifactType"]}));
+                    }
+                }
+                let body = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": list})).unwrap();
+                Reply::new(200, &body).header("Content-Type", "application/vnd.oci.image.index.v1+json")
+            }
+            _ => Reply::new(405, b""),
+        }
+    })
+}
