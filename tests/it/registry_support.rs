@@ -504,8 +504,7 @@ pub fn mini_registry() -> Fake {
         let mut s = st.lock().unwrap();
         let path = req.path.split('?').next().unwrap().to_string();
         let query = req.path.split_once('?').map(|(_, q)| q.to_string()).unwrap_or_default();
-        let param =
-            |k: &str| query.split('&').find_map(|kv| kv.strip_prefix(&format!("{k}="))).map(|v| percent_decode(v));
+        let param = |k: &str| query.split('&').find_map(|kv| kv.strip_prefix(&format!("{k}="))).map(percent_decode);
         if path == "/v2/" {
             return Reply::new(200, b"{}");
         }
