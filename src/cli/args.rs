@@ -275,9 +275,9 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct RemoteArgs {
     /// Credentials for the registry (USER or USER:PASS).
-    #[arg(long, value_name = "USER[:PASS]", conflicts_with = "password_stdin")]
+    #[arg(long, value_name = "USER[:PASS]")]
     pub creds: Option<String>,
-    /// Read the password from stdin (with --creds USER).
+    /// Read the password from stdin (with --creds USER), or USER:PASS (without --creds).
     #[arg(long)]
     pub password_stdin: bool,
     /// Credentials file (auth.json or docker config.json) instead of the default search.

@@ -15,16 +15,27 @@ pub fn connect_options(a: &RemoteArgs) -> Result<ConnectOptions> {
     let creds = match (&a.creds, a.password_stdin) {
         (Some(c), false) => Some(Credentials::parse(c)),
         (user, true) => {
-            let Some(user) = user.as_deref().filter(|u| !u.contains(':')) else {
-                return Err(Error::Usage("--password-stdin needs --creds USER (without :PASS)".into()));
-            };
+            if user.as_deref().is_some_and(|u| u.contains(':')) {
+                return Err(Error::Usage(
+                    "--password-stdin reads the password: give --creds USER without :PASS".into(),
+                ));
+            }
             let mut line = String::new();
             std::io::stdin()
                 .lock()
                 .read_line(&mut line)
                 .map_err(|e| Error::Usage(format!("--password-stdin: could not read stdin: {e}")))?;
-            let pass = line.trim_end_matches(['\n', '\r']).to_string();
-            Some(Credentials { username: user.to_string(), password: pass })
+            let line = line.trim_end_matches(['\n', '\r']);
+            match user {
+                Some(u) => Some(Credentials { username: u.clone(), password: line.to_string() }),
+                None if line.contains(':') => Some(Credentials::parse(line)),
+                None => {
+                    return Err(Error::Usage(
+                        "--password-stdin without --creds USER reads USER:PASS from stdin, but the line has no `:`"
+                            .into(),
+                    ));
+                }
+            }
         }
         (None, false) => None,
     };

@@ -229,3 +229,63 @@ fn tls_basic_round_trip_of_a_whole_registry() {
     let again = src.json(&args);
     assert_eq!(again["uploaded_bytes"], 0, "{again}");
 }
+
+/// `--password-stdin`, and a `credHelpers` entry run as `docker-credential-NAME get`
+/// (found through ~/.docker/config.json when nothing else is given).
+#[test]
+fn credentials_from_stdin_and_from_a_helper() {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    let Some(d) = Distribution::start(Auth::TlsBasic { user: "carol".into(), password: "pw-9".into() }) else {
+        return;
+    };
+    let ca = d.ca_file.as_ref().unwrap().to_str().unwrap().to_string();
+    let (reg, m) = image_reg("helpers", "app");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--root", reg.root.to_str().unwrap(), "--json", "push", "app", "--to", &d.host, "--ca-file", &ca])
+        .args(["--creds", "carol", "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"pw-9\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // A helper program on PATH, named by credHelpers in ~/.docker/config.json.
+    let home = tempfile::tempdir().unwrap();
+    let bin = home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-wharftest");
+    let seen = home.path().join("helper-saw");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 1\ncat > {}\necho '{{\"ServerURL\":\"x\",\"Username\":\"carol\",\"Secret\":\"pw-9\"}}'\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::create_dir_all(home.path().join(".docker")).unwrap();
+    std::fs::write(
+        home.path().join(".docker/config.json"),
+        format!(r#"{{"credHelpers":{{"{}":"wharftest"}}}}"#, d.host),
+    )
+    .unwrap();
+    let back = Reg::new();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--root", back.root.to_str().unwrap(), "--json", "pull", "--ca-file", &ca])
+        .arg(format!("{}/app:1", d.host))
+        .env("HOME", home.path())
+        .env("PATH", path)
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&seen).unwrap(), d.host, "the helper is asked for the host");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["images"][0]["digest"], sha(&m));
+}
