@@ -6,7 +6,9 @@
 //! streamed in parallel (`--jobs`) into this process's flock-owned staging area, hashed
 //! while written, and checked against their descriptors; blobs the registry already holds
 //! are pinned, not fetched. Referrers come through the referrers API or the
-//! `sha256-<hex>` fallback tag. Nothing in the registry changes and no lock is held.
+//! `sha256-<hex>` fallback tag. Complete blobs left in the staging area of a dead process
+//! (an interrupted pull) are taken from there, re-hashed, rather than downloaded again.
+//! Nothing in the registry changes and no lock is held.
 //! Commit: import's commit, under the exclusive lock, with its lock and tag checks, blobs
 //! first, then index.json. Any error before commit leaves the registry byte-identical.
 
@@ -61,6 +63,8 @@ pub struct PullReport {
     pub downloaded_bytes: u64,
     pub reused_blobs: usize,
     pub reused_bytes: u64,
+    /// Blobs taken from the staging area of an interrupted pull instead of downloaded.
+    pub resumed_blobs: usize,
     pub notes: Vec<String>,
 }
 
@@ -96,6 +100,7 @@ struct Tally {
     downloaded_bytes: AtomicU64,
     reused: AtomicUsize,
     reused_bytes: AtomicU64,
+    resumed: AtomicUsize,
 }
 
 /// One image being received from one remote repository.
@@ -109,6 +114,8 @@ struct Fetch<'a> {
     /// Manifests received, in the order met (for referrers).
     manifests: Vec<Digest>,
     tally: &'a Tally,
+    /// Blob stores of staging areas whose process died (an interrupted pull or import).
+    leftovers: &'a [BlobStore],
 }
 
 fn matches_any(sel: &[Platform], p: Option<&Platform>) -> bool {
@@ -230,17 +237,21 @@ impl<'a> Fetch<'a> {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some((d, size)) = work.get(i) else { return };
                         let r = self.one_blob(&mut sink, d, *size);
-                        if let Ok(b) = &r {
+                        if let Ok((b, resumed)) = &r {
                             let tally = self.tally;
-                            tally.downloaded.fetch_add(1, Ordering::Relaxed);
-                            tally.downloaded_bytes.fetch_add(b.size, Ordering::Relaxed);
+                            if *resumed {
+                                tally.resumed.fetch_add(1, Ordering::Relaxed);
+                            } else {
+                                tally.downloaded.fetch_add(1, Ordering::Relaxed);
+                                tally.downloaded_bytes.fetch_add(b.size, Ordering::Relaxed);
+                            }
                             if let Some(bar) = bar {
                                 bar.inc(b.size);
                             }
                         } else {
                             failed.store(true, Ordering::Relaxed);
                         }
-                        results.lock().expect("results").push(r);
+                        results.lock().expect("results").push(r.map(|(b, _)| b));
                     }
                 });
             }
@@ -260,15 +271,28 @@ impl<'a> Fetch<'a> {
         }
     }
 
-    /// One blob, retried when the transfer breaks (not when the bytes are wrong).
-    fn one_blob(&self, sink: &mut Sink<'_>, digest: &Digest, size: u64) -> Result<Blob> {
+    /// One blob, retried when the transfer breaks (not when the bytes are wrong). A
+    /// complete copy left in the staging area of an interrupted pull is taken (re-hashed)
+    /// instead of downloading it again.
+    fn one_blob(&self, sink: &mut Sink<'_>, digest: &Digest, size: u64) -> Result<(Blob, bool)> {
+        for area in self.leftovers {
+            if area.size(digest).ok().flatten() == Some(size)
+                && let Ok(f) = area.open(digest)
+            {
+                let what = format!("{} (left by an interrupted pull)", area.path(digest).display());
+                let mut r = std::io::BufReader::with_capacity(super::import::content::CHUNK, f);
+                if let Ok(b) = sink.receive(&mut r, size, Some(digest), &what) {
+                    return Ok((b, true));
+                }
+            }
+        }
         let what = format!("registry {}: the blob {digest} of {}", self.client.host, self.repo);
         let mut attempt = 0;
         loop {
             let body = self.client.get_blob(self.repo, digest)?;
             let mut r = Checked { inner: body, left: size, failed: false };
             match sink.receive(&mut r, size, Some(digest), &what) {
-                Ok(b) => return Ok(b),
+                Ok(b) => return Ok((b, false)),
                 Err(_) if r.failed && attempt + 1 < MAX_ATTEMPTS => {
                     attempt += 1;
                     std::thread::sleep(std::time::Duration::from_millis(100 << attempt.min(6)));
@@ -335,6 +359,12 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
             return Err(Error::Invalid("nothing to pull: the repositories have no tags".into()));
         }
     }
+    // Areas of dead processes: what an interrupted pull already received.
+    let leftovers: Vec<BlobStore> = crate::store::staging::scan(&reg.staging_root())?
+        .into_iter()
+        .filter(|e| !e.live)
+        .map(|e| BlobStore::new(e.dir.join("blobs")))
+        .collect();
     let staging = Staging::create(&reg.staging_root())?;
     let mut sink = Sink::new(&staging, existing.clone());
     let tally = Tally::default();
@@ -369,6 +399,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
             pending: BTreeMap::new(),
             manifests: Vec::new(),
             tally: &tally,
+            leftovers: &leftovers,
         };
         let desc = f.manifest(&mut sink, &r.reference(), r.digest.as_ref(), None)?;
         f.download(&staging, &existing, opts.jobs, bar.as_ref())?;
@@ -397,6 +428,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
                         pending: BTreeMap::new(),
                         manifests: Vec::new(),
                         tally: &tally,
+                        leftovers: &leftovers,
                     };
                     let mut desc = rf.manifest(&mut sink, &d.digest.to_string(), Some(&d.digest), Some(d.size))?;
                     if !d.media_type.is_empty() && MediaKind::of(&d.media_type).has_children() {
@@ -477,6 +509,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
         downloaded_bytes: tally.downloaded_bytes.load(Ordering::Relaxed),
         reused_blobs: tally.reused.load(Ordering::Relaxed),
         reused_bytes: tally.reused_bytes.load(Ordering::Relaxed),
+        resumed_blobs: tally.resumed.load(Ordering::Relaxed),
         notes,
     })
 }

@@ -367,3 +367,65 @@ fn referrers_api_round_trip() {
     assert!(fake.requests().iter().any(|q| q.path.contains("/referrers/")));
     back.wharf(&["verify"]).ok();
 }
+
+/// A pull killed mid-way, run again, takes what it had received from the staging area it
+/// left behind instead of downloading it again.
+#[test]
+fn interrupted_pull_resumes_from_what_it_received() {
+    use std::sync::atomic::AtomicBool;
+    let (m, c, l) = tiny_image("resume");
+    let served: Arc<std::sync::Mutex<Vec<String>>> = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let release = Arc::new(AtomicBool::new(false));
+    let (s2, r2) = (served.clone(), release.clone());
+    let fake = serve(m.clone(), c.clone(), l.clone(), move |_, d| {
+        let mut s = s2.lock().unwrap();
+        if s.is_empty() {
+            s.push(d.to_string());
+            return None; // the first blob is served
+        }
+        drop(s);
+        // The second stalls until the test has killed the puller.
+        while !r2.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Some(Reply::new(500, b""))
+    });
+    let reg = Reg::new();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--root", reg.root.to_str().unwrap(), "pull", "--plain-http", "--jobs", "1"])
+        .arg(format!("{}/app:1", fake.host))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let staged = |hex: &str| {
+        std::fs::read_dir(reg.root.join(".wharf/staging"))
+            .map(|rd| rd.flatten().any(|e| e.path().join("blobs/sha256").join(hex).is_file()))
+            .unwrap_or(false)
+    };
+    loop {
+        let first = served.lock().unwrap().first().cloned();
+        if let Some(d) = &first
+            && staged(&d[7..])
+            && fake.requests().len() >= 3
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the first blob never reached staging");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    release.store(true, Ordering::SeqCst);
+    let first = served.lock().unwrap()[0].clone();
+    // The registry now refuses the blob already received: the second run must not need it.
+    let refuse = first.clone();
+    let fake2 = serve(m.clone(), c, l, move |_, d| (d == refuse).then(|| Reply::new(500, b"")));
+    let v = pull(&reg, &fake2.host, &["--json"]).ok().json();
+    assert_eq!(v["resumed_blobs"], 1, "{v}");
+    assert_eq!(v["downloaded_blobs"], 1, "{v}");
+    assert!(!fake2.requests().iter().any(|q| q.path.ends_with(&first)));
+    assert_eq!(v["images"][0]["digest"], sha(&m));
+    reg.wharf(&["verify"]).ok();
+}
