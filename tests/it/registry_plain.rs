@@ -90,6 +90,14 @@ fn push_then_pull_round_trip_keeps_digests_and_referrers() {
     // Pulling again downloads nothing: every blob is already there.
     let p2 = dst.json(&["pull", "--plain-http", &sources[0]]);
     assert_eq!(p2["downloaded_blobs"], 0, "{p2}");
+    // --platform narrows an index as import does: one platform is stored as its manifest,
+    // and only its blobs are fetched.
+    let one = Reg::new();
+    let p = one.json(&["pull", "--plain-http", "--platform", "linux/arm64", &sources[0]]);
+    assert_eq!(p["images"][0]["origin"], "selected", "{p}");
+    assert_eq!(p["images"][0]["platforms"], serde_json::json!(["linux/arm64"]));
+    assert!(p["downloaded_blobs"].as_u64().unwrap() < p2["reused_blobs"].as_u64().unwrap(), "{p}");
+    one.wharf(&["verify"]).ok();
 }
 
 #[test]
