@@ -12,6 +12,7 @@ pub mod error;
 pub mod model;
 pub mod ops;
 pub mod registry;
+pub mod remote;
 pub mod store;
 
 mod api;

@@ -80,6 +80,67 @@ pub enum Command {
         #[arg(long, default_value = "oci-archive", value_name = "FORMAT")]
         format: String,
     },
+    /// Pull images from a registry (HOST[:PORT]/REPO[:TAG|@DIGEST]; no host means docker.io).
+    #[command(
+        after_help = "Examples:\n  wharf pull registry.example.com/team/app:1.4\n  wharf pull docker.io/library/alpine --all-tags --platform linux/amd64\n  wharf pull localhost:5000/app@sha256:<hex> --repo mirror/app --tag pinned --plain-http"
+    )]
+    Pull {
+        /// What to pull: HOST[:PORT]/REPO[:TAG|@DIGEST] (repeatable; no host means docker.io).
+        #[arg(required = true, value_name = "SOURCE")]
+        sources: Vec<String>,
+        /// Put every image into this repository (default: the source's path, host dropped).
+        #[arg(long, value_name = "R")]
+        repo: Option<String>,
+        /// Tag the image with T (repeatable; replaces the source's tag; one image only).
+        #[arg(long = "tag", value_name = "T")]
+        tags: Vec<String>,
+        /// Pull every tag of each SOURCE repository.
+        #[arg(long)]
+        all_tags: bool,
+        /// Pull only these platforms of multi-platform images (repeatable).
+        #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
+        platforms: Vec<String>,
+        /// Do not fetch referrers (signatures, SBOMs) of the pulled manifests.
+        #[arg(long)]
+        no_referrers: bool,
+        /// Move tags that already point at another manifest (the old one stays, untagged).
+        #[arg(long)]
+        force: bool,
+        /// Keep the registry host as the first path component (127.0.0.1:5000/app -> 127.0.0.1-5000/app).
+        #[arg(long)]
+        scoped: bool,
+        /// Parallel blob downloads.
+        #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+        jobs: u16,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Push tags to a registry: HOST[:PORT][/PREFIX]/REPO:TAG, bytes unchanged.
+    #[command(
+        after_help = "Examples:\n  wharf push team/app:1.4 --to registry.internal:5000\n  wharf push --all --to registry.internal/mirror --dry-run\n  echo \"$TOKEN\" | wharf push team/app --to harbor.example.com/proj --creds ci --password-stdin"
+    )]
+    Push {
+        /// REPO (every tag) or REF (REPO:TAG, REPO@DIGEST).
+        #[arg(value_name = "REPO|REF")]
+        targets: Vec<String>,
+        /// Destination registry, optionally with a path prefix.
+        #[arg(long, value_name = "HOST[:PORT][/PREFIX]")]
+        to: String,
+        /// Push every repository.
+        #[arg(long)]
+        all: bool,
+        /// Do not push referrers (signatures, SBOMs) along with their subjects.
+        #[arg(long)]
+        no_referrers: bool,
+        /// Show per tag what would be uploaded, mounted or skipped; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Parallel blob transfers.
+        #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+        jobs: u16,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
     /// List repositories: tags, manifests, size, times.
     #[command(after_help = "Examples:\n  wharf repos\n  wharf --json repos | jq -r '.repositories[].name'")]
     Repos,
@@ -277,6 +338,29 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_name = "DIR")]
         output: PathBuf,
     },
+}
+
+/// Connection options of `pull` and `push`.
+#[derive(Debug, Args)]
+pub struct RemoteArgs {
+    /// Credentials for the registry (USER or USER:PASS).
+    #[arg(long, value_name = "USER[:PASS]")]
+    pub creds: Option<String>,
+    /// Read the password from stdin (with --creds USER), or USER:PASS (without --creds).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Credentials file (auth.json or docker config.json) instead of the default search.
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Trust the CA certificate(s) in this PEM file for the registry's TLS.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Verify the registry's TLS certificate (--tls-verify=false skips it).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub tls_verify: bool,
+    /// Speak plain HTTP to the registry (no TLS).
+    #[arg(long)]
+    pub plain_http: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,7 @@ mod render;
 mod render_found;
 mod render_import;
 mod render_lifecycle;
+mod render_remote;
 mod render_verify;
 
 use std::io::IsTerminal;
@@ -185,6 +186,34 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
         Command::Import { sources, repo, tags, platforms, force, scoped } => {
             let opts = render_import::import_options(sources, repo, tags, platforms, *force, *scoped)?;
             Outcome::ok(ops::import::run(&ctx, &opts)?)
+        }
+        Command::Pull { sources, repo, tags, all_tags, platforms, no_referrers, force, scoped, jobs, remote } => {
+            let base = render_import::import_options(sources, repo, tags, platforms, *force, *scoped)?;
+            let opts = ops::pull::Options {
+                sources: base.sources,
+                repo: base.repo,
+                tags: base.tags,
+                all_tags: *all_tags,
+                platforms: base.platforms,
+                no_referrers: *no_referrers,
+                force: *force,
+                scoped: *scoped,
+                jobs: usize::from(*jobs),
+                connect: render_remote::connect_options(remote)?,
+            };
+            Outcome::ok(ops::pull::run(&ctx, &opts)?)
+        }
+        Command::Push { targets, to, all, no_referrers, dry_run, jobs, remote } => {
+            let opts = ops::push::Options {
+                targets: targets.clone(),
+                to: Some(crate::remote::Destination::parse(to)?),
+                all: *all,
+                no_referrers: *no_referrers,
+                dry_run: *dry_run,
+                jobs: usize::from(*jobs),
+                connect: render_remote::connect_options(remote)?,
+            };
+            Outcome::ok(ops::push::run(&ctx, &opts)?)
         }
         Command::Export { refs, output, format } => {
             let opts = ops::export::Options {

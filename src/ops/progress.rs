@@ -60,6 +60,16 @@ impl Bar {
         }
     }
 
+    /// Adds `n` bytes to the total (work discovered as it goes, as a pull finds blobs).
+    #[cfg_attr(not(feature = "cli"), allow(unused_variables))]
+    pub fn inc_total(&self, n: u64) {
+        #[cfg(feature = "cli")]
+        if let Some(pb) = &self.inner {
+            pb.inc_length(n);
+            self.restyle(true);
+        }
+    }
+
     /// Counts `n` more bytes done.
     #[cfg_attr(not(feature = "cli"), allow(unused_variables))]
     pub fn inc(&self, n: u64) {

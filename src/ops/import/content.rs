@@ -168,6 +168,24 @@ impl<'a> Sink<'a> {
         (st.kind == crate::store::fs::FileKind::File && st.size == size).then_some(pin)
     }
 
+    /// A blob the registry already holds with `size` bytes, pinned in the staging area
+    /// (against a concurrent gc) without reading it from the source; `None` when the
+    /// registry lacks it. Lets a pull skip the download of content it has.
+    pub fn reuse(&self, digest: &Digest, size: u64) -> Result<Option<Blob>> {
+        if self.existing.size(digest)? != Some(size) {
+            return Ok(None);
+        }
+        let (path, staged) = match self.pin_existing(digest, size) {
+            Some(pin) => (pin, true),
+            None => (self.existing.path(digest), false),
+        };
+        // As many head bytes as a received blob keeps: the layer check reads them all.
+        let mut head = vec![0u8; HEAD.min(usize::try_from(size).unwrap_or(HEAD))];
+        let mut f = crate::store::fs::open_file(&path)?;
+        f.read_exact(&mut head).map_err(Error::io("read blob", path.clone()))?;
+        Ok(Some(Blob { digest: digest.clone(), size, head, path, staged }))
+    }
+
     /// Stores bytes wharf made (a synthesised manifest or index).
     pub fn put(&mut self, bytes: &[u8]) -> Result<Blob> {
         let mut r = bytes;

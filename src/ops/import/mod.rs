@@ -109,10 +109,10 @@ pub struct ImportReport {
 }
 
 /// One planned change: an image into a repository, with its tags.
-struct Plan {
-    repo: RepoName,
-    tags: Vec<Tag>,
-    found: Found,
+pub(crate) struct Plan {
+    pub(crate) repo: RepoName,
+    pub(crate) tags: Vec<Tag>,
+    pub(crate) found: Found,
 }
 
 /// `wharf import`.
@@ -252,7 +252,7 @@ fn read_tar_content(
 }
 
 /// Applies --repo, --tag and --scoped to what the sources named.
-fn name_plans(founds: Vec<Found>, opts: &Options) -> Result<Vec<Plan>> {
+pub(crate) fn name_plans(founds: Vec<Found>, opts: &Options) -> Result<Vec<Plan>> {
     if !opts.tags.is_empty() {
         let roots: BTreeSet<&Digest> = founds.iter().map(|f| &f.root.digest).collect();
         if roots.len() > 1 {
@@ -335,7 +335,7 @@ fn name_plans(founds: Vec<Found>, opts: &Options) -> Result<Vec<Plan>> {
     Ok(plans)
 }
 
-fn commit(
+pub(crate) fn commit(
     ctx: &Ctx<'_>,
     existing: &BlobStore,
     staging: &Staging,

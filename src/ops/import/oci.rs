@@ -205,7 +205,7 @@ fn config_platform(blobs: &BTreeMap<Digest, Blob>, root: &Blob, what: &str) -> O
 
 /// Decides what of the top-level entry `desc` is imported: all of it, the platforms
 /// `--platform` selects (one manifest, or a narrowed index), or nothing (with a note).
-fn select_root(
+pub fn select_root(
     content: &mut dyn Content,
     sink: &mut Sink<'_>,
     desc: Descriptor,

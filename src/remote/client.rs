@@ -1,0 +1,841 @@
+//! A blocking client of one registry host speaking the OCI distribution spec 1.1: manifests
+//! (HEAD/GET/PUT), blobs (HEAD/GET, POST+PUT uploads, PATCH chunks where the registry asks,
+//! cross-repository mounts), tag lists and the referrers API.
+//!
+//! It owns transport concerns only: TLS, authentication (anonymous, Basic, Bearer tokens
+//! per scope), bounded retries of 5xx/429 and connection failures, and redirects (followed
+//! by hand, without the registry's `Authorization` header when they leave the host). It
+//! knows nothing of the local registry. Bodies stream: nothing here holds a blob in memory
+//! except PATCH chunks a registry demands (bounded by the chunk size).
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ureq::http::{self, Method, Response, StatusCode};
+
+use super::auth::{self, Challenge, Credentials};
+use crate::error::{Error, Result};
+use crate::model::{Descriptor, Digest, IndexFile};
+
+/// The Accept header of manifest requests: every manifest and index type wharf keeps.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.artifact.manifest.v1+json";
+
+/// Attempts for a request that meets 5xx, 429 or a connection failure.
+pub const MAX_ATTEMPTS: u32 = 5;
+const RETRY_BASE: Duration = Duration::from_millis(100);
+const MAX_REDIRECTS: usize = 5;
+
+/// How to reach and authenticate to a registry.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    pub creds: Option<Credentials>,
+    pub authfile: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+    /// False with `--tls-verify=false`: certificates are not checked.
+    pub tls_insecure: bool,
+    pub plain_http: bool,
+}
+
+/// What a request needs access to: `repository:REPO:pull[,push]`, plus pull on `from`
+/// for a cross-repository mount.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Scope {
+    pub repo: String,
+    pub push: bool,
+    pub from: Option<String>,
+}
+
+impl Scope {
+    pub fn pull(repo: &str) -> Scope {
+        Scope { repo: repo.to_string(), push: false, from: None }
+    }
+    pub fn push(repo: &str) -> Scope {
+        Scope { repo: repo.to_string(), push: true, from: None }
+    }
+    fn strings(&self) -> Vec<String> {
+        let mut v = vec![format!("repository:{}:{}", self.repo, if self.push { "pull,push" } else { "pull" })];
+        if let Some(f) = &self.from {
+            v.push(format!("repository:{f}:pull"));
+        }
+        v
+    }
+}
+
+/// A request body that can be produced again for a retry.
+#[derive(Clone, Copy)]
+pub enum ReqBody<'a> {
+    Empty,
+    Bytes(&'a [u8]),
+    /// A whole file, streamed with its length.
+    File(&'a Path),
+}
+
+struct AuthState {
+    challenge: Option<Challenge>,
+    tokens: HashMap<Vec<String>, String>,
+}
+
+/// A client of one registry host.
+pub struct Client {
+    /// The host as the user named it (`127.0.0.1:5000`, `docker.io`).
+    pub host: String,
+    base: String,
+    https: bool,
+    agent: ureq::Agent,
+    creds: Option<Credentials>,
+    /// Where the credentials came from, or where they were looked for.
+    creds_source: String,
+    state: Mutex<AuthState>,
+}
+
+/// The answer to a manifest HEAD.
+#[derive(Debug, Clone)]
+pub struct ManifestHead {
+    pub digest: Option<Digest>,
+    pub size: Option<u64>,
+    pub media_type: String,
+}
+
+/// A manifest fetched whole (manifests are capped in size).
+#[derive(Debug, Clone)]
+pub struct FetchedManifest {
+    pub bytes: Vec<u8>,
+    pub media_type: String,
+    /// `Docker-Content-Digest`, when the registry sent it.
+    pub header_digest: Option<Digest>,
+}
+
+/// What a cross-repository mount request did.
+pub enum Mount {
+    Mounted,
+    /// The registry started an ordinary upload instead (at this location).
+    Upload(UploadSession),
+}
+
+/// An upload in progress.
+pub struct UploadSession {
+    location: String,
+    /// `OCI-Chunk-Min-Length`: the registry wants PATCH chunks of at least this size.
+    chunk_min: Option<u64>,
+}
+
+/// What a manifest PUT answered.
+pub struct PutManifest {
+    /// The registry sent `OCI-Subject`: it processed the subject (it has the referrers API).
+    pub subject_processed: bool,
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The `host[:port]` of an absolute URL.
+fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
+}
+
+/// The scheme://host of an absolute URL.
+fn url_origin(url: &str) -> Option<String> {
+    let (scheme, _) = url.split_once("://")?;
+    Some(format!("{scheme}://{}", url_host(url)?))
+}
+
+fn header<'a>(r: &'a Response<ureq::Body>, name: &str) -> Option<&'a str> {
+    r.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Reads at most 4 KiB of an error body and renders the OCI error list when present.
+fn error_detail(r: Response<ureq::Body>) -> String {
+    let mut buf = Vec::new();
+    let _ = r.into_body().into_reader().take(4096).read_to_end(&mut buf);
+    #[derive(serde::Deserialize)]
+    struct Errs {
+        errors: Vec<serde_json::Value>,
+    }
+    if let Ok(e) = serde_json::from_slice::<Errs>(&buf) {
+        let parts: Vec<String> = e
+            .errors
+            .iter()
+            .map(|v| {
+                let code = v.get("code").and_then(|c| c.as_str()).unwrap_or("");
+                let msg = v.get("message").and_then(|c| c.as_str()).unwrap_or("");
+                format!("{code}: {msg}").trim_matches([' ', ':']).to_string()
+            })
+            .collect();
+        if !parts.is_empty() {
+            return parts.join("; ");
+        }
+    }
+    String::from_utf8_lossy(&buf).trim().chars().take(300).collect()
+}
+
+fn is_tls_error(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Rustls(_) | ureq::Error::Tls(_) => true,
+        ureq::Error::Io(io) => {
+            let s = format!("{io:?}").to_ascii_lowercase();
+            s.contains("certificate") || s.contains("rustls") || s.contains("tls") || s.contains("handshake")
+        }
+        other => {
+            let s = other.to_string().to_ascii_lowercase();
+            s.contains("certificate") || s.contains("tls")
+        }
+    }
+}
+
+impl Client {
+    /// A client of `host`. Credentials: `opts.creds`, else the auth files (see
+    /// [`auth::lookup`]).
+    pub fn new(host: &str, opts: &ConnectOptions) -> Result<Client> {
+        let (creds, creds_source) = match &opts.creds {
+            Some(c) => (Some(c.clone()), "the credentials given with --creds/--password-stdin".to_string()),
+            None => {
+                let f = auth::lookup(host, opts.authfile.as_deref())?;
+                match f.credentials {
+                    Some(c) => {
+                        (Some(c), format!("the credentials found in {}", f.looked.rsplit(", ").next().unwrap_or("")))
+                    }
+                    None => (None, format!("no credentials (looked in {})", f.looked)),
+                }
+            }
+        };
+        let mut tls = ureq::tls::TlsConfig::builder().disable_verification(opts.tls_insecure);
+        if let Some(ca) = &opts.ca_file {
+            let pem = std::fs::read(ca).map_err(Error::io("read the CA file", ca.clone()))?;
+            let mut certs = Vec::new();
+            for item in ureq::tls::parse_pem(&pem) {
+                match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
+                    Ok(_) => {}
+                    Err(e) => {
+                        return Err(Error::Usage(format!(
+                            "--ca-file {}: not a PEM certificate file: {e}",
+                            ca.display()
+                        )));
+                    }
+                }
+            }
+            if certs.is_empty() {
+                return Err(Error::Usage(format!("--ca-file {}: holds no PEM certificate", ca.display())));
+            }
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+        }
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
+            .timeout_connect(Some(Duration::from_secs(30)))
+            .timeout_recv_response(Some(Duration::from_secs(300)))
+            .timeout_per_read(Some(Duration::from_secs(300)))
+            .tls_config(tls.build())
+            .build();
+        let api_host = if host == "docker.io" { "registry-1.docker.io" } else { host };
+        let https = !opts.plain_http;
+        let base = format!("{}://{api_host}", if https { "https" } else { "http" });
+        Ok(Client {
+            host: host.to_string(),
+            base,
+            https,
+            agent: config.new_agent(),
+            creds,
+            creds_source,
+            state: Mutex::new(AuthState { challenge: None, tokens: HashMap::new() }),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn resolve_location(&self, loc: &str, current: &str) -> String {
+        if loc.starts_with("http://") || loc.starts_with("https://") {
+            loc.to_string()
+        } else if loc.starts_with('/') {
+            format!("{}{loc}", url_origin(current).unwrap_or_else(|| self.base.clone()))
+        } else {
+            format!("{}/{loc}", self.base)
+        }
+    }
+
+    fn denied(&self, status: StatusCode, what: &str, detail: &str) -> Error {
+        let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };
+        Error::Invalid(format!(
+            "registry {} refused {what}: {} {}{detail}; wharf sent {}; pass --creds USER[:PASS] (or --password-stdin), or --authfile FILE",
+            self.host,
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            self.creds_source
+        ))
+    }
+
+    fn transport_error(&self, e: &ureq::Error, what: &str) -> Error {
+        if self.https && is_tls_error(e) {
+            return Error::Invalid(format!(
+                "registry {}: TLS failed while {what}: {e}; if the registry's certificate comes from a private CA pass --ca-file FILE, or --tls-verify=false to skip verification (--plain-http for a registry without TLS)",
+                self.host
+            ));
+        }
+        Error::Invalid(format!("registry {}: {what} failed after {MAX_ATTEMPTS} attempts: {e}", self.host))
+    }
+
+    /// The Authorization header for `scope`, fetching a token when the registry asked for
+    /// Bearer auth.
+    fn authorization(&self, scope: &Scope) -> Result<Option<String>> {
+        let challenge = self.state.lock().expect("auth state").challenge.clone();
+        match challenge {
+            None => Ok(None),
+            Some(Challenge::Basic) => Ok(self.creds.as_ref().map(Credentials::basic_header)),
+            Some(Challenge::Bearer { realm, service, .. }) => {
+                let key = scope.strings();
+                if let Some(t) = self.state.lock().expect("auth state").tokens.get(&key) {
+                    return Ok(Some(format!("Bearer {t}")));
+                }
+                let token = self.fetch_token(&realm, service.as_deref(), &key)?;
+                self.state.lock().expect("auth state").tokens.insert(key, token.clone());
+                Ok(Some(format!("Bearer {token}")))
+            }
+        }
+    }
+
+    fn fetch_token(&self, realm: &str, service: Option<&str>, scopes: &[String]) -> Result<String> {
+        let mut url = realm.to_string();
+        let mut sep = if url.contains('?') { '&' } else { '?' };
+        if let Some(s) = service {
+            url.push_str(&format!("{sep}service={}", percent_encode(s)));
+            sep = '&';
+        }
+        for s in scopes {
+            url.push_str(&format!("{sep}scope={}", percent_encode(s)));
+            sep = '&';
+        }
+        let mut last = None;
+        for attempt in 0..MAX_ATTEMPTS {
+            let mut req = http::Request::builder().method(Method::GET).uri(&url);
+            if let Some(c) = &self.creds {
+                req = req.header("Authorization", c.basic_header());
+            }
+            let req = req.body(()).map_err(|e| Error::Invalid(format!("bad token URL {url}: {e}")))?;
+            match self.agent.run(req) {
+                Ok(r) if r.status().is_success() => {
+                    #[derive(serde::Deserialize)]
+                    struct Tok {
+                        token: Option<String>,
+                        access_token: Option<String>,
+                    }
+                    let mut buf = Vec::new();
+                    r.into_body().into_reader().take(1 << 20).read_to_end(&mut buf).map_err(|e| {
+                        Error::Invalid(format!("registry {}: reading the token from {realm}: {e}", self.host))
+                    })?;
+                    let t: Tok = serde_json::from_slice(&buf).map_err(|e| {
+                        Error::Invalid(format!(
+                            "registry {}: the token service {realm} answered no token: {e}",
+                            self.host
+                        ))
+                    })?;
+                    return t.token.or(t.access_token).filter(|t| !t.is_empty()).ok_or_else(|| {
+                        Error::Invalid(format!("registry {}: the token service {realm} answered no token", self.host))
+                    });
+                }
+                Ok(r) if r.status() == StatusCode::UNAUTHORIZED || r.status() == StatusCode::FORBIDDEN => {
+                    let status = r.status();
+                    let detail = error_detail(r);
+                    return Err(self.denied(
+                        status,
+                        &format!("a token for {} (token service {realm})", scopes.join(" ")),
+                        &detail,
+                    ));
+                }
+                Ok(r) if r.status().is_server_error() || r.status() == StatusCode::TOO_MANY_REQUESTS => {
+                    last = Some(format!("{}", r.status()));
+                }
+                Ok(r) => {
+                    let status = r.status();
+                    return Err(Error::Invalid(format!(
+                        "registry {}: the token service {realm} answered {status}: {}",
+                        self.host,
+                        error_detail(r)
+                    )));
+                }
+                Err(e) => {
+                    if self.https && is_tls_error(&e) {
+                        return Err(self.transport_error(&e, "fetching a token"));
+                    }
+                    last = Some(e.to_string());
+                }
+            }
+            backoff(attempt);
+        }
+        Err(Error::Invalid(format!(
+            "registry {}: the token service {realm} failed after {MAX_ATTEMPTS} attempts: {}",
+            self.host,
+            last.unwrap_or_default()
+        )))
+    }
+
+    /// Sends one request with authentication, retries and redirects. Returns any final
+    /// response that is not 401/403, 5xx or 429 (those become errors after retries).
+    pub fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: ReqBody<'_>,
+        scope: &Scope,
+        what: &str,
+    ) -> Result<Response<ureq::Body>> {
+        let mut url = url.to_string();
+        let mut foreign = false;
+        let mut authed_retry = false;
+        let mut redirects = 0;
+        let mut attempt = 0;
+        loop {
+            let auth = if foreign { None } else { self.authorization(scope)? };
+            let mut b = http::Request::builder().method(method.clone()).uri(&url);
+            for (k, v) in headers {
+                b = b.header(*k, *v);
+            }
+            if let Some(a) = &auth {
+                b = b.header("Authorization", a.as_str());
+            }
+            let result = match body {
+                ReqBody::Empty => {
+                    let req = b.body(()).map_err(|e| Error::Invalid(format!("bad request URL {url}: {e}")))?;
+                    self.agent.run(req)
+                }
+                ReqBody::Bytes(bytes) => {
+                    let req = b.body(bytes).map_err(|e| Error::Invalid(format!("bad request URL {url}: {e}")))?;
+                    self.agent.run(req)
+                }
+                ReqBody::File(path) => {
+                    let f = std::fs::File::open(path).map_err(Error::io("open blob", path))?;
+                    let req = b.body(f).map_err(|e| Error::Invalid(format!("bad request URL {url}: {e}")))?;
+                    self.agent.run(req)
+                }
+            };
+            let r = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    if (self.https && is_tls_error(&e)) || attempt + 1 >= MAX_ATTEMPTS {
+                        return Err(self.transport_error(&e, what));
+                    }
+                    backoff(attempt);
+                    attempt += 1;
+                    continue;
+                }
+            };
+            let status = r.status();
+            if status == StatusCode::UNAUTHORIZED && !foreign {
+                let challenge = header(&r, "www-authenticate").and_then(auth::parse_challenge);
+                if let Some(c) = challenge
+                    && !authed_retry
+                {
+                    let basic_without_creds = c == Challenge::Basic && self.creds.is_none();
+                    if !basic_without_creds {
+                        let mut st = self.state.lock().expect("auth state");
+                        // A new challenge, or a token that no longer works (expired):
+                        // fetch a fresh one for this scope.
+                        st.tokens.remove(&scope.strings());
+                        st.challenge = Some(c);
+                        drop(st);
+                        authed_retry = true;
+                        continue;
+                    }
+                }
+                let detail = error_detail(r);
+                return Err(self.denied(status, what, &detail));
+            }
+            if status == StatusCode::FORBIDDEN && !foreign {
+                let detail = error_detail(r);
+                return Err(self.denied(status, what, &detail));
+            }
+            if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+                if attempt + 1 >= MAX_ATTEMPTS {
+                    let detail = error_detail(r);
+                    return Err(Error::Invalid(format!(
+                        "registry {}: {what} failed: {status} after {MAX_ATTEMPTS} attempts{}",
+                        self.host,
+                        if detail.is_empty() { String::new() } else { format!(" ({detail})") }
+                    )));
+                }
+                backoff(attempt);
+                attempt += 1;
+                continue;
+            }
+            if status.is_redirection()
+                && (method == Method::GET || method == Method::HEAD)
+                && let Some(loc) = header(&r, "location")
+            {
+                redirects += 1;
+                if redirects > MAX_REDIRECTS {
+                    return Err(Error::Invalid(format!("registry {}: {what}: too many redirects", self.host)));
+                }
+                let next = self.resolve_location(loc, &url);
+                // Credentials are for the registry only: a redirect to another host (an
+                // object store, a CDN) goes there without them.
+                if url_host(&next) != url_host(&self.base) {
+                    foreign = true;
+                }
+                url = next;
+                continue;
+            }
+            return Ok(r);
+        }
+    }
+
+    /// HEAD a manifest by tag or digest; `None` when absent.
+    pub fn head_manifest(&self, repo: &str, reference: &str) -> Result<Option<ManifestHead>> {
+        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
+        let what = format!("HEAD {repo}:{reference}");
+        let r =
+            self.send(Method::HEAD, &url, &[("Accept", MANIFEST_ACCEPT)], ReqBody::Empty, &Scope::pull(repo), &what)?;
+        match r.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => Ok(Some(ManifestHead {
+                digest: header(&r, "docker-content-digest").and_then(|d| Digest::parse(d).ok()),
+                size: header(&r, "content-length").and_then(|v| v.parse().ok()),
+                media_type: header(&r, "content-type").unwrap_or("").to_string(),
+            })),
+            s => Err(self.unexpected(s, &what, r)),
+        }
+    }
+
+    fn unexpected(&self, s: StatusCode, what: &str, r: Response<ureq::Body>) -> Error {
+        let detail = error_detail(r);
+        Error::Invalid(format!(
+            "registry {}: {what}: unexpected answer {s}{}",
+            self.host,
+            if detail.is_empty() { String::new() } else { format!(" ({detail})") }
+        ))
+    }
+
+    /// GETs a manifest, refusing one larger than `limit`; `None` when absent.
+    pub fn get_manifest(&self, repo: &str, reference: &str, limit: u64) -> Result<Option<FetchedManifest>> {
+        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
+        let what = format!("GET the manifest {repo}:{reference}");
+        let what = what.replace(":sha256:", "@sha256:");
+        let r =
+            self.send(Method::GET, &url, &[("Accept", MANIFEST_ACCEPT)], ReqBody::Empty, &Scope::pull(repo), &what)?;
+        match r.status() {
+            StatusCode::NOT_FOUND => return Ok(None),
+            s if s.is_success() => {}
+            s => return Err(self.unexpected(s, &what, r)),
+        }
+        let too_large = || Error::TooLarge {
+            what: format!("registry {}: the manifest {repo}:{reference}", self.host).replace(":sha256:", "@sha256:"),
+            limit,
+        };
+        if header(&r, "content-length").and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let media_type = header(&r, "content-type").unwrap_or("").split(';').next().unwrap_or("").trim().to_string();
+        let header_digest = header(&r, "docker-content-digest").and_then(|d| Digest::parse(d).ok());
+        let mut bytes = Vec::new();
+        r.into_body()
+            .into_with_config()
+            .limit(u64::MAX)
+            .reader()
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::Invalid(format!("registry {}: {what}: the body broke off: {e}", self.host)))?;
+        if bytes.len() as u64 > limit {
+            return Err(too_large());
+        }
+        Ok(Some(FetchedManifest { bytes, media_type, header_digest }))
+    }
+
+    /// HEAD a blob; its size when present.
+    pub fn head_blob(&self, repo: &str, digest: &Digest) -> Result<Option<u64>> {
+        let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
+        let what = format!("HEAD the blob {digest} in {repo}");
+        let r = self.send(Method::HEAD, &url, &[], ReqBody::Empty, &Scope::pull(repo), &what)?;
+        match r.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => Ok(Some(header(&r, "content-length").and_then(|v| v.parse().ok()).unwrap_or(0))),
+            s => Err(self.unexpected(s, &what, r)),
+        }
+    }
+
+    /// GETs a blob as a stream (redirects followed, without credentials off-host).
+    pub fn get_blob(&self, repo: &str, digest: &Digest) -> Result<impl Read + Send + 'static> {
+        let url = self.url(&format!("/v2/{repo}/blobs/{digest}"));
+        let what = format!("GET the blob {digest} from {repo}");
+        let r = self.send(Method::GET, &url, &[], ReqBody::Empty, &Scope::pull(repo), &what)?;
+        match r.status() {
+            s if s.is_success() => Ok(r.into_body().into_with_config().limit(u64::MAX).reader()),
+            StatusCode::NOT_FOUND => {
+                Err(Error::Invalid(format!("registry {}: the blob {digest} is not in {repo} (404)", self.host)))
+            }
+            s => Err(self.unexpected(s, &what, r)),
+        }
+    }
+
+    /// Asks to mount `digest` from `from` into `repo`.
+    pub fn mount_blob(&self, repo: &str, digest: &Digest, from: &str) -> Result<Mount> {
+        let url = self.url(&format!(
+            "/v2/{repo}/blobs/uploads/?mount={}&from={}",
+            percent_encode(&digest.to_string()),
+            percent_encode(from)
+        ));
+        let scope = Scope { repo: repo.to_string(), push: true, from: Some(from.to_string()) };
+        let what = format!("mount the blob {digest} from {from} into {repo}");
+        let r = self.send(Method::POST, &url, &[("Content-Length", "0")], ReqBody::Empty, &scope, &what)?;
+        match r.status() {
+            StatusCode::CREATED => Ok(Mount::Mounted),
+            StatusCode::ACCEPTED => Ok(Mount::Upload(self.session(&r, &url, &what)?)),
+            s => Err(self.unexpected(s, &what, r)),
+        }
+    }
+
+    fn session(&self, r: &Response<ureq::Body>, url: &str, what: &str) -> Result<UploadSession> {
+        let loc = header(r, "location")
+            .ok_or_else(|| Error::Invalid(format!("registry {}: {what}: the answer has no Location", self.host)))?;
+        Ok(UploadSession {
+            location: self.resolve_location(loc, url),
+            chunk_min: header(r, "oci-chunk-min-length").and_then(|v| v.parse().ok()),
+        })
+    }
+
+    /// Starts an upload into `repo`.
+    pub fn start_upload(&self, repo: &str) -> Result<UploadSession> {
+        let url = self.url(&format!("/v2/{repo}/blobs/uploads/"));
+        let what = format!("start an upload into {repo}");
+        let r = self.send(Method::POST, &url, &[("Content-Length", "0")], ReqBody::Empty, &Scope::push(repo), &what)?;
+        match r.status() {
+            StatusCode::ACCEPTED | StatusCode::CREATED => self.session(&r, &url, &what),
+            s => Err(self.unexpected(s, &what, r)),
+        }
+    }
+
+    /// Finishes an upload with the file at `path` (`size` bytes, hashing to `digest`): one
+    /// PUT streaming the file, or PATCH chunks of the size the registry asks for, then PUT.
+    pub fn finish_upload(&self, repo: &str, s: UploadSession, digest: &Digest, path: &Path, size: u64) -> Result<()> {
+        let scope = Scope::push(repo);
+        let what = format!("upload the blob {digest} into {repo}");
+        let mut location = s.location;
+        if let Some(min) = s.chunk_min.filter(|m| *m > 0 && *m < size) {
+            let chunk = min.max(4 << 20);
+            let mut f = std::fs::File::open(path).map_err(Error::io("open blob", path))?;
+            let mut offset = 0u64;
+            let mut buf = Vec::new();
+            while offset < size {
+                let n = chunk.min(size - offset);
+                buf.clear();
+                (&mut f).take(n).read_to_end(&mut buf).map_err(Error::io("read blob", path))?;
+                let range = format!("{}-{}", offset, offset + n - 1);
+                let len = n.to_string();
+                let r = self.send(
+                    Method::PATCH,
+                    &location,
+                    &[
+                        ("Content-Type", "application/octet-stream"),
+                        ("Content-Range", &range),
+                        ("Content-Length", &len),
+                    ],
+                    ReqBody::Bytes(&buf),
+                    &scope,
+                    &what,
+                )?;
+                if r.status() != StatusCode::ACCEPTED {
+                    let st = r.status();
+                    return Err(self.unexpected(st, &what, r));
+                }
+                location = self.session(&r, &location, &what)?.location;
+                offset += n;
+            }
+            let url = with_digest(&location, digest);
+            let r = self.send(Method::PUT, &url, &[("Content-Length", "0")], ReqBody::Empty, &scope, &what)?;
+            return match r.status() {
+                StatusCode::CREATED | StatusCode::NO_CONTENT | StatusCode::OK => Ok(()),
+                st => Err(self.unexpected(st, &what, r)),
+            };
+        }
+        let url = with_digest(&location, digest);
+        let r = self.send(
+            Method::PUT,
+            &url,
+            &[("Content-Type", "application/octet-stream")],
+            ReqBody::File(path),
+            &scope,
+            &what,
+        )?;
+        match r.status() {
+            StatusCode::CREATED | StatusCode::NO_CONTENT | StatusCode::OK => Ok(()),
+            st => Err(self.unexpected(st, &what, r)),
+        }
+    }
+
+    /// PUTs a manifest's bytes as they are, by tag or digest.
+    pub fn put_manifest(&self, repo: &str, reference: &str, media_type: &str, bytes: &[u8]) -> Result<PutManifest> {
+        let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
+        let what = format!("PUT the manifest {repo}:{reference}").replace(":sha256:", "@sha256:");
+        let r = self.send(
+            Method::PUT,
+            &url,
+            &[("Content-Type", media_type)],
+            ReqBody::Bytes(bytes),
+            &Scope::push(repo),
+            &what,
+        )?;
+        match r.status() {
+            StatusCode::CREATED | StatusCode::OK | StatusCode::ACCEPTED | StatusCode::NO_CONTENT => {
+                Ok(PutManifest { subject_processed: header(&r, "oci-subject").is_some() })
+            }
+            s => Err(self.unexpected(s, &what, r)),
+        }
+    }
+
+    /// Every tag of `repo`, following `Link` pagination.
+    pub fn tags(&self, repo: &str) -> Result<Vec<String>> {
+        let mut url = self.url(&format!("/v2/{repo}/tags/list"));
+        let what = format!("list the tags of {repo}");
+        let mut out = Vec::new();
+        for _ in 0..10_000 {
+            let r = self.send(Method::GET, &url, &[], ReqBody::Empty, &Scope::pull(repo), &what)?;
+            if r.status() == StatusCode::NOT_FOUND {
+                return Err(Error::Invalid(format!("registry {}: the repository {repo} does not exist", self.host)));
+            }
+            if !r.status().is_success() {
+                let s = r.status();
+                return Err(self.unexpected(s, &what, r));
+            }
+            let next = header(&r, "link").and_then(|l| {
+                let start = l.find('<')? + 1;
+                let end = l[start..].find('>')? + start;
+                Some(l[start..end].to_string())
+            });
+            #[derive(serde::Deserialize)]
+            struct Tags {
+                tags: Option<Vec<String>>,
+            }
+            let mut buf = Vec::new();
+            r.into_body()
+                .into_reader()
+                .take(64 << 20)
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::Invalid(format!("registry {}: {what}: {e}", self.host)))?;
+            let t: Tags = serde_json::from_slice(&buf)
+                .map_err(|e| Error::Invalid(format!("registry {}: {what}: not a tag list: {e}", self.host)))?;
+            out.extend(t.tags.unwrap_or_default());
+            match next {
+                Some(n) => url = self.resolve_location(&n, &url),
+                None => return Ok(out),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The referrers of `digest` through the referrers API; `None` when the registry does
+    /// not have the API (404).
+    pub fn referrers(&self, repo: &str, digest: &Digest, limit: u64) -> Result<Option<Vec<Descriptor>>> {
+        let url = self.url(&format!("/v2/{repo}/referrers/{digest}"));
+        let what = format!("list the referrers of {repo}@{digest}");
+        let r = self.send(
+            Method::GET,
+            &url,
+            &[("Accept", "application/vnd.oci.image.index.v1+json")],
+            ReqBody::Empty,
+            &Scope::pull(repo),
+            &what,
+        )?;
+        match r.status() {
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::BAD_REQUEST => return Ok(None),
+            s if s.is_success() => {}
+            s => return Err(self.unexpected(s, &what, r)),
+        }
+        let ct = header(&r, "content-type").unwrap_or("").to_string();
+        let mut buf = Vec::new();
+        r.into_body()
+            .into_with_config()
+            .limit(u64::MAX)
+            .reader()
+            .take(limit + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::Invalid(format!("registry {}: {what}: {e}", self.host)))?;
+        if buf.len() as u64 > limit {
+            return Err(Error::TooLarge { what: format!("registry {}: the referrers of {digest}", self.host), limit });
+        }
+        // A registry without the API may answer 200 with something else (an HTML page).
+        if !ct.contains("json") && !ct.is_empty() {
+            return Ok(None);
+        }
+        match IndexFile::parse(&buf) {
+            Ok(i) => Ok(Some(i.manifests)),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
+fn with_digest(location: &str, digest: &Digest) -> String {
+    let sep = if location.contains('?') { '&' } else { '?' };
+    format!("{location}{sep}digest={}", percent_encode(&digest.to_string()))
+}
+
+fn backoff(attempt: u32) {
+    std::thread::sleep(RETRY_BASE * 2u32.pow(attempt.min(6)));
+}
+
+/// A reader that turns an early end (fewer than `size` bytes) into an error, and
+/// remembers whether the transport failed, so the caller can retry a broken download.
+pub struct Checked<R> {
+    pub inner: R,
+    pub left: u64,
+    pub failed: bool,
+}
+
+impl<R: Read> Read for Checked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        match self.inner.read(&mut buf[..want]) {
+            Ok(0) => {
+                self.failed = true;
+                Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("the body ended {} bytes early", self.left)))
+            }
+            Ok(n) => {
+                self.left -= n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                self.failed = true;
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_parts() {
+        assert_eq!(url_host("https://a.example:5000/v2/x?y"), Some("a.example:5000"));
+        assert_eq!(url_origin("http://127.0.0.1:1/v2/").as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(percent_encode("sha256:ab/c d"), "sha256%3Aab%2Fc%20d");
+        let d = Digest::of(b"x");
+        assert_eq!(with_digest("http://h/u?_state=1", &d), format!("http://h/u?_state=1&digest=sha256%3A{}", d.hex()));
+    }
+
+    #[test]
+    fn checked_reader_flags_short_body() {
+        let mut c = Checked { inner: &b"abc"[..], left: 5, failed: false };
+        let mut out = Vec::new();
+        assert!(c.read_to_end(&mut out).is_err());
+        assert!(c.failed);
+        assert_eq!(out, b"abc");
+    }
+}

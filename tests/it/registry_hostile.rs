@@ -1,0 +1,431 @@
+//! Hostile registries (a fake in this process): wrong digests, truncated bodies, 5xx
+//! (retried, then exit 2), cross-host redirects (followed without credentials), oversized
+//! manifests, 401 without credentials. Each failure exits 2 with a clear message and
+//! leaves the root byte-identical.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use base64::Engine as _;
+
+use super::common::Reg;
+use super::registry_support::{Fake, Reply, Request, sha, tiny_image};
+
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// A registry serving one image `app:1` (manifest, config, layer); `blob` may replace
+/// the answer for a blob GET.
+fn serve(
+    manifest: Vec<u8>,
+    config: Vec<u8>,
+    layer: Vec<u8>,
+    blob: impl Fn(&Request, &str) -> Option<Reply> + Send + Sync + 'static,
+) -> Fake {
+    Fake::start(move |req| {
+        let path = req.path.split('?').next().unwrap();
+        if path == "/v2/" {
+            return Reply::new(200, b"{}");
+        }
+        if path == "/v2/app/manifests/1" || path == format!("/v2/app/manifests/{}", sha(&manifest)) {
+            return Reply::new(200, &manifest).header("Content-Type", OCI_MANIFEST);
+        }
+        if let Some(d) = path.strip_prefix("/v2/app/blobs/") {
+            if let Some(r) = blob(req, d) {
+                return r;
+            }
+            for b in [&config, &layer] {
+                if d == sha(b) {
+                    return Reply::new(200, b);
+                }
+            }
+        }
+        Reply::new(404, br#"{"errors":[{"code":"NOT_FOUND","message":"unknown"}]}"#)
+    })
+}
+
+fn pull(reg: &Reg, host: &str, extra: &[&str]) -> super::common::Run {
+    let src = format!("{host}/app:1");
+    let mut args = vec!["pull", "--plain-http"];
+    args.extend_from_slice(extra);
+    args.push(&src);
+    reg.wharf(&args)
+}
+
+#[test]
+fn pull_blob_digest_mismatch_names_the_digest_and_commits_nothing() {
+    let (m, c, l) = tiny_image("mismatch");
+    let want = sha(&l);
+    // Other bytes, and more of them than the descriptor declares.
+    let tampered = vec![b'x'; l.len() + 10];
+    let fake = serve(m, c, l, move |_, d| (d == want).then(|| Reply::new(200, &tampered)));
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let (_, _, l) = tiny_image("mismatch");
+    let r = pull(&reg, &fake.host, &[]).code(2);
+    assert!(r.stderr.contains("digest mismatch") && r.stderr.contains(&sha(&l)), "{}", r.stderr);
+    assert_eq!(reg.snapshot(), before);
+}
+
+#[test]
+fn pull_blob_same_size_wrong_bytes_is_a_digest_mismatch() {
+    let (m, c, l) = tiny_image("same-size");
+    let want = sha(&l);
+    let mut bad = l.clone();
+    bad[0] ^= 0xff;
+    let fake = serve(m, c, l.clone(), move |_, d| (d == want).then(|| Reply::new(200, &bad)));
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let r = pull(&reg, &fake.host, &[]).code(2);
+    assert!(r.stderr.contains("digest mismatch") && r.stderr.contains(&sha(&l)), "{}", r.stderr);
+    assert_eq!(reg.snapshot(), before);
+}
+
+#[test]
+fn pull_manifest_digest_mismatch_names_the_digest() {
+    let (m, _, _) = tiny_image("manifest");
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let claimed = sha(b"some other manifest");
+    // The registry answers any manifest request with bytes that hash elsewhere.
+    let fake2 = Fake::start(move |req| {
+        if req.path.starts_with("/v2/app/manifests/") {
+            Reply::new(200, &m).header("Content-Type", OCI_MANIFEST)
+        } else {
+            Reply::new(404, b"")
+        }
+    });
+    let r = reg.wharf(&["pull", "--plain-http", &format!("{}/app@{claimed}", fake2.host)]).code(2);
+    assert!(r.stderr.contains(&claimed) && r.stderr.contains("digest mismatch"), "{}", r.stderr);
+    assert_eq!(reg.snapshot(), before);
+}
+
+#[test]
+fn pull_truncated_blob_is_retried_then_fails() {
+    let (m, c, l) = tiny_image("truncated");
+    let want = sha(&l);
+    let n = l.len();
+    let half = l[..n / 2].to_vec();
+    let fake = serve(m, c, l, move |_, d| {
+        (d == want).then(|| Reply { status: 200, headers: Vec::new(), body: half.clone(), declared: Some(n as u64) })
+    });
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let r = pull(&reg, &fake.host, &[]).code(2);
+    let (_, _, l) = tiny_image("truncated");
+    assert!(r.stderr.contains(&sha(&l)) && r.stderr.contains("attempts"), "{}", r.stderr);
+    let gets = fake.requests().iter().filter(|q| q.path.ends_with(&sha(&l))).count();
+    assert_eq!(gets, 5, "the broken download is retried a bounded number of times");
+    assert_eq!(reg.snapshot(), before);
+}
+
+#[test]
+fn pull_retries_500s_then_succeeds() {
+    let (m, c, l) = tiny_image("flaky");
+    let want = sha(&l);
+    let fails = Arc::new(AtomicUsize::new(0));
+    let f2 = fails.clone();
+    let fake = serve(m.clone(), c, l, move |_, d| {
+        (d == want && f2.fetch_add(1, Ordering::SeqCst) < 2).then(|| Reply::new(500, b"boom"))
+    });
+    let reg = Reg::new();
+    let v = pull(&reg, &fake.host, &["--json"]).ok().json();
+    assert_eq!(v["images"][0]["digest"], sha(&m));
+    assert_eq!(fails.load(Ordering::SeqCst), 3);
+    reg.wharf(&["verify"]).ok();
+}
+
+#[test]
+fn pull_500_forever_exits_2_after_bounded_retries() {
+    let fake = Fake::start(|_| Reply::new(500, br#"{"errors":[{"code":"UNKNOWN","message":"storage down"}]}"#));
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let r = pull(&reg, &fake.host, &[]).code(2);
+    assert!(
+        r.stderr.contains("500") && r.stderr.contains("5 attempts") && r.stderr.contains("storage down"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(fake.requests().len(), 5);
+    assert_eq!(reg.snapshot(), before);
+}
+
+#[test]
+fn cross_host_redirect_is_followed_without_credentials() {
+    let (m, c, l) = tiny_image("redirect");
+    let (lc, ll) = (c.clone(), l.clone());
+    // The second host (an "object store") serves blobs to anyone.
+    let store = Fake::start(move |req| {
+        let d = req.path.trim_start_matches('/').split('?').next().unwrap().to_string();
+        for b in [&lc, &ll] {
+            if d == sha(b) {
+                return Reply::new(200, b);
+            }
+        }
+        Reply::new(404, b"")
+    });
+    let store_host = store.host.clone();
+    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("u:p"));
+    let fake = Fake::start(move |req| {
+        if req.header("authorization") != Some(expected.as_str()) {
+            return Reply::new(401, b"").header("WWW-Authenticate", r#"Basic realm="fake""#);
+        }
+        let path = req.path.split('?').next().unwrap();
+        if path == "/v2/app/manifests/1" {
+            return Reply::new(200, &m).header("Content-Type", OCI_MANIFEST);
+        }
+        if let Some(d) = path.strip_prefix("/v2/app/blobs/") {
+            return Reply::new(307, b"").header("Location", &format!("http://{store_host}/{d}?sig=x"));
+        }
+        Reply::new(404, b"")
+    });
+    let reg = Reg::new();
+    pull(&reg, &fake.host, &["--creds", "u:p"]).ok();
+    let at_store = store.requests();
+    assert_eq!(at_store.len(), 2, "both blobs fetched from the redirect target");
+    assert!(at_store.iter().all(|q| q.header("authorization").is_none()), "credentials leaked: {at_store:?}");
+    assert!(fake.requests().iter().any(|q| q.header("authorization").is_some()));
+    reg.wharf(&["verify"]).ok();
+}
+
+#[test]
+fn oversized_manifest_is_refused() {
+    let fake = Fake::start(|req| {
+        if req.path.starts_with("/v2/app/manifests/") {
+            let mut r = Reply::new(200, b"{}").header("Content-Type", OCI_MANIFEST);
+            r.declared = Some(64 << 20);
+            return r;
+        }
+        Reply::new(404, b"")
+    });
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let r = pull(&reg, &fake.host, &[]).code(2);
+    assert!(r.stderr.contains("larger than the limit"), "{}", r.stderr);
+    assert_eq!(reg.snapshot(), before);
+    // A manifest that streams past the cap without declaring a length is refused too.
+    let big = vec![b' '; (16 << 20) + 10];
+    let fake2 = Fake::start(move |req| {
+        if req.path.starts_with("/v2/app/manifests/") {
+            return Reply::new(200, &big).header("Content-Type", OCI_MANIFEST);
+        }
+        Reply::new(404, b"")
+    });
+    let r = pull(&reg, &fake2.host, &[]).code(2);
+    assert!(r.stderr.contains("larger than the limit"), "{}", r.stderr);
+    assert_eq!(reg.snapshot(), before);
+}
+
+#[test]
+fn malformed_manifest_is_refused() {
+    let fake = Fake::start(|req| {
+        if req.path.starts_with("/v2/app/manifests/") {
+            return Reply::new(200, b"<html>not json</html>").header("Content-Type", OCI_MANIFEST);
+        }
+        Reply::new(404, b"")
+    });
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let r = pull(&reg, &fake.host, &[]).code(2);
+    assert!(r.stderr.contains("not a manifest"), "{}", r.stderr);
+    assert_eq!(reg.snapshot(), before);
+}
+
+#[test]
+fn unauthorized_without_credentials_says_where_it_looked() {
+    let fake = Fake::start(|_| Reply::new(401, b"").header("WWW-Authenticate", r#"Basic realm="fake""#));
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--root", reg.root.to_str().unwrap(), "pull", "--plain-http"])
+        .arg(format!("{}/app:1", fake.host))
+        .env("HOME", home.path())
+        .env("REGISTRY_AUTH_FILE", home.path().join("auth.json"))
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("registry {}", fake.host)) && err.contains("401"), "{err}");
+    assert!(err.contains("auth.json (absent)") && err.contains("XDG_RUNTIME_DIR"), "{err}");
+    assert_eq!(reg.snapshot(), before);
+}
+
+#[test]
+fn noop_push_costs_one_manifest_head_per_tag() {
+    let (m, c, l) = tiny_image("noop");
+    let src = Reg::new();
+    let dir = tempfile::tempdir().unwrap();
+    super::registry_support::write_layout(
+        dir.path(),
+        &[&c, &l],
+        &[(OCI_MANIFEST, &m, Some("1")), (OCI_MANIFEST, &m, Some("2"))],
+    );
+    src.wharf(&["import", dir.path().to_str().unwrap(), "--repo", "app"]).ok();
+    let digest = sha(&m);
+    let fake = Fake::start(move |req| {
+        if req.method == "HEAD" && req.path.starts_with("/v2/app/manifests/") {
+            return Reply::new(200, b"").header("Docker-Content-Digest", &digest).header("Content-Type", OCI_MANIFEST);
+        }
+        Reply::new(500, b"unexpected")
+    });
+    let v = src.json(&["push", "app", "--to", &fake.host, "--plain-http"]);
+    assert_eq!(v["uploaded_bytes"], 0);
+    assert_eq!(v["manifests_pushed"], 0);
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 2, "{reqs:?}");
+    assert!(reqs.iter().all(|q| q.method == "HEAD"));
+}
+
+/// A registry that demands chunked uploads (`OCI-Chunk-Min-Length`) and keeps what it gets.
+#[test]
+fn push_uses_patch_chunks_when_the_registry_asks() {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    let (m, c, l) = tiny_image("chunked");
+    let src = Reg::new();
+    let dir = tempfile::tempdir().unwrap();
+    super::registry_support::write_layout(dir.path(), &[&c, &l], &[(OCI_MANIFEST, &m, Some("1"))]);
+    src.wharf(&["import", dir.path().to_str().unwrap(), "--repo", "app"]).ok();
+    let uploads: Arc<Mutex<Vec<u8>>> = Arc::new(Mutex::new(Vec::new()));
+    let blobs: Arc<Mutex<BTreeMap<String, Vec<u8>>>> = Arc::new(Mutex::new(BTreeMap::new()));
+    let (up, bl) = (uploads.clone(), blobs.clone());
+    let fake = Fake::start(move |req| {
+        let path = req.path.split('?').next().unwrap();
+        let query = req.path.split_once('?').map(|(_, q)| q).unwrap_or("");
+        match (req.method.as_str(), path) {
+            ("HEAD", _) => Reply::new(404, b""),
+            ("POST", "/v2/app/blobs/uploads/") => {
+                up.lock().unwrap().clear();
+                Reply::new(202, b"").header("Location", "/up/1?_state=a").header("OCI-Chunk-Min-Length", "100")
+            }
+            ("PATCH", "/up/1") => {
+                let mut u = up.lock().unwrap();
+                let range = req.header("content-range").unwrap_or("");
+                let start: usize = range.split('-').next().unwrap().parse().unwrap();
+                assert_eq!(start, u.len(), "chunks arrive in order");
+                u.extend_from_slice(&req.body);
+                Reply::new(202, b"").header("Location", "/up/1?_state=b")
+            }
+            ("PUT", "/up/1") => {
+                let digest = query.split('&').find_map(|kv| kv.strip_prefix("digest=")).unwrap().replace("%3A", ":");
+                let mut u = up.lock().unwrap();
+                u.extend_from_slice(&req.body);
+                if sha(&u) != digest {
+                    return Reply::new(400, b"digest invalid");
+                }
+                bl.lock().unwrap().insert(digest, std::mem::take(&mut *u));
+                Reply::new(201, b"")
+            }
+            ("PUT", "/v2/app/manifests/1") => Reply::new(201, b""),
+            _ => Reply::new(405, b""),
+        }
+    });
+    let v = src.json(&["push", "app:1", "--to", &fake.host, "--plain-http", "--jobs", "1"]);
+    assert_eq!(v["uploaded_blobs"], 2, "{v}");
+    let got = blobs.lock().unwrap().clone();
+    assert_eq!(got.get(&sha(&l)), Some(&l));
+    assert_eq!(got.get(&sha(&c)), Some(&c));
+    let patches = fake.requests().iter().filter(|q| q.method == "PATCH").count();
+    assert_eq!(patches, 2, "one chunk per blob (chunks are at least 4 MiB)");
+}
+
+#[test]
+fn push_500_forever_exits_2_naming_the_registry() {
+    let (m, c, l) = tiny_image("push500");
+    let src = Reg::new();
+    let dir = tempfile::tempdir().unwrap();
+    super::registry_support::write_layout(dir.path(), &[&c, &l], &[(OCI_MANIFEST, &m, Some("1"))]);
+    src.wharf(&["import", dir.path().to_str().unwrap(), "--repo", "app"]).ok();
+    let fake = Fake::start(|_| Reply::new(503, b"maintenance"));
+    let before = src.snapshot();
+    let r = src.wharf(&["push", "app", "--to", &fake.host, "--plain-http"]).code(2);
+    assert!(r.stderr.contains(&format!("registry {}", fake.host)) && r.stderr.contains("503"), "{}", r.stderr);
+    assert_eq!(fake.requests().len(), 5);
+    assert_eq!(src.snapshot(), before);
+}
+
+/// A registry with the referrers API (OCI 1.1): push sends referrers without touching a
+/// fallback tag (the registry answered OCI-Subject), pull finds them through the API.
+#[test]
+fn referrers_api_round_trip() {
+    use super::registry_support::{artifact, mini_registry, write_layout};
+    let (m, c, l) = tiny_image("api");
+    let (a, blob) = artifact(&m, "application/spdx+json", "an sbom");
+    let src = Reg::new();
+    let dir = tempfile::tempdir().unwrap();
+    write_layout(dir.path(), &[&c, &l, &blob, b"{}"], &[(OCI_MANIFEST, &m, Some("1")), (OCI_MANIFEST, &a, None)]);
+    src.wharf(&["import", dir.path().to_str().unwrap(), "--repo", "app"]).ok();
+    let fake = mini_registry();
+    let v = src.json(&["push", "app", "--to", &fake.host, "--plain-http"]);
+    assert_eq!(v["manifests_pushed"], 2, "{v}");
+    let fallback = format!("sha256-{}", &sha(&m)[7..]);
+    assert!(!fake.requests().iter().any(|q| q.path.contains(&fallback)), "no fallback tag with a referrers API");
+    let back = Reg::new();
+    let p = back.json(&["pull", "--plain-http", &format!("{}/app:1", fake.host)]);
+    assert_eq!(p["images"][0]["referrers"][0], sha(&a), "{p}");
+    assert!(fake.requests().iter().any(|q| q.path.contains("/referrers/")));
+    back.wharf(&["verify"]).ok();
+}
+
+/// A pull killed mid-way, run again, takes what it had received from the staging area it
+/// left behind instead of downloading it again.
+#[test]
+fn interrupted_pull_resumes_from_what_it_received() {
+    use std::sync::atomic::AtomicBool;
+    let (m, c, l) = tiny_image("resume");
+    let served: Arc<std::sync::Mutex<Vec<String>>> = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let release = Arc::new(AtomicBool::new(false));
+    let (s2, r2) = (served.clone(), release.clone());
+    let fake = serve(m.clone(), c.clone(), l.clone(), move |_, d| {
+        let mut s = s2.lock().unwrap();
+        if s.is_empty() {
+            s.push(d.to_string());
+            return None; // the first blob is served
+        }
+        drop(s);
+        // The second stalls until the test has killed the puller.
+        while !r2.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Some(Reply::new(500, b""))
+    });
+    let reg = Reg::new();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--root", reg.root.to_str().unwrap(), "pull", "--plain-http", "--jobs", "1"])
+        .arg(format!("{}/app:1", fake.host))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let staged = |hex: &str| {
+        std::fs::read_dir(reg.root.join(".wharf/staging"))
+            .map(|rd| rd.flatten().any(|e| e.path().join("blobs/sha256").join(hex).is_file()))
+            .unwrap_or(false)
+    };
+    loop {
+        let first = served.lock().unwrap().first().cloned();
+        if let Some(d) = &first
+            && staged(&d[7..])
+            && fake.requests().len() >= 3
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the first blob never reached staging");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    release.store(true, Ordering::SeqCst);
+    let first = served.lock().unwrap()[0].clone();
+    // The registry now refuses the blob already received: the second run must not need it.
+    let refuse = first.clone();
+    let fake2 = serve(m.clone(), c, l, move |_, d| (d == refuse).then(|| Reply::new(500, b"")));
+    let v = pull(&reg, &fake2.host, &["--json"]).ok().json();
+    assert_eq!(v["resumed_blobs"], 1, "{v}");
+    assert_eq!(v["downloaded_blobs"], 1, "{v}");
+    assert!(!fake2.requests().iter().any(|q| q.path.ends_with(&first)));
+    assert_eq!(v["images"][0]["digest"], sha(&m));
+    reg.wharf(&["verify"]).ok();
+}
