@@ -194,10 +194,10 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Show or set the registry's lifecycle policies.
+    /// Show (no subcommand: both) or set the registry's lifecycle policies.
     Config {
         #[command(subcommand)]
-        policy: ConfigCommand,
+        policy: Option<ConfigCommand>,
     },
     /// List soft-deleted items with their deletion and expiry times.
     Deleted {

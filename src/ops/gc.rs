@@ -146,8 +146,8 @@ struct RepoPlan {
 
 /// Builds the plan; reads only.
 pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulation) -> Result<GcReport> {
-    let cutoff = now - opts.grace;
-    let young = |m: Option<SystemTime>| m.is_none_or(|m| Timestamp::from(m) > cutoff);
+    let cutoff = crate::model::time::cutoff(now, opts.grace, "--grace")?;
+    let young = |m: Option<SystemTime>| m.is_none_or(|m| crate::model::time::from_system(m) > cutoff);
 
     let records = registry.trash_records()?;
     let mut pins: BTreeMap<RepoName, BTreeSet<(Digest, String)>> = sim.pinned.clone();

@@ -88,8 +88,12 @@ fn distinct_entries(repo: &Repository) -> Vec<&Descriptor> {
 }
 
 /// `wharf manifests REPO [--orderby time_asc|time_desc] [--top N]`: every top-level
-/// manifest (tagged or not) whose list_enabled is true.
+/// manifest (tagged or not) whose list_enabled is true. `--top 0` is a usage error: it
+/// would list nothing, which is never what was meant.
 pub fn manifests(ctx: &Ctx<'_>, repo: &RepoName, orderby: OrderBy, top: Option<usize>) -> Result<ManifestsReport> {
+    if top == Some(0) {
+        return Err(Error::Usage("--top 0 would list nothing: give N of 1 or more, or leave --top out".into()));
+    }
     let _lock = ctx.read_lock()?;
     let repo = ctx.registry.open_repo(repo, ctx.now)?;
     // One pass over the tags (sorted by name), not one per manifest: repositories with

@@ -66,7 +66,11 @@ pub fn run(ctx: &Ctx<'_>, dry_run: bool) -> Result<SweepReport> {
     let retention = match registry.config().retention.untagged_days {
         None => None,
         Some(days) => {
-            let cutoff = ctx.now - chrono::Duration::days(i64::from(days));
+            let cutoff = crate::model::time::cutoff(
+                ctx.now,
+                chrono::Duration::days(i64::from(days)),
+                "the retention policy (config retention --untagged-days)",
+            )?;
             let mut repositories = Vec::new();
             for name in registry.repo_names()? {
                 let mut repo = registry.open_repo(&name, ctx.now)?;

@@ -12,3 +12,4 @@ mod lifecycle;
 mod lifecycle_util;
 mod shapes;
 mod verify;
+mod misc;

@@ -1,0 +1,248 @@
+//! Regression tests of issue 8's CLI, lock, lifecycle and mode defects (B10, B11, D15,
+//! E18–E23): each test is named after the defect it pins.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::common::*;
+use crate::lifecycle_util::*;
+
+const HELLO: &str = "hello.oci-archive.tar";
+
+/// A registry holding `hello:latest` (imported from the committed sample).
+fn hello_registry() -> Reg {
+    let reg = Reg::new();
+    reg.wharf(&["import", testdata(HELLO).to_str().unwrap()]).ok();
+    reg
+}
+
+/// The digest `REPO:TAG` points at.
+fn digest_of(reg: &Reg, repo: &str, tag: &str) -> String {
+    let v = reg.json(&["tags", repo]);
+    v["tags"].as_array().unwrap().iter().find(|t| t["name"] == tag).expect("tag listed")["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[track_caller]
+fn no_panic(r: &Run) {
+    assert!(!r.stderr.contains("panicked") && r.code != 101, "wharf panicked:\n{}", r.stderr);
+}
+
+// ---------------------------------------------------------------- B10: duration overflow
+
+#[test]
+fn duration_overflow_is_a_usage_error_for_every_time_option() {
+    let reg = hello_registry();
+    reg.wharf(&["config", "soft-delete", "--days", "90"]).ok();
+    reg.wharf(&["config", "retention", "--untagged-days", "365"]).ok();
+    reg.wharf(&["untag", "hello:latest"]).ok();
+    reg.wharf(&["import", "--tag", "again", testdata(HELLO).to_str().unwrap()]).ok();
+    let before = reg.snapshot();
+    // (arguments, the option the error must name)
+    let cases: &[(&[&str], &str)] = &[
+        (&["gc", "--grace", "100000000d"], "--grace"),
+        (&["gc", "--dry-run", "--grace", "100000000d"], "--grace"),
+        (&["gc", "--grace", "99999999999999999999d"], "--grace"),
+        (&["gc", "--grace", "106751991167d"], "--grace"),
+        (&["gc", "--grace", "1x"], "--grace"),
+        (&["--as-of", "0000-01-01", "gc", "--grace", "1s"], "--grace"),
+        (&["purge", "--filter", ".*:.*", "--ago", "100000000d"], "--ago"),
+        (&["purge", "--filter", ".*:.*", "--ago", "100000000d", "--dry-run"], "--ago"),
+        (&["purge", "--filter", ".*:.*", "--ago", "9223372036854775807s"], "--ago"),
+        (&["--as-of", "0000-01-01T00:00:00Z", "purge", "--filter", ".*:.*", "--ago", "1d"], "--ago"),
+        (&["--as-of", "yesterday", "tags", "hello"], "--as-of"),
+        (&["--as-of", "+275760-01-01T00:00:00Z", "tags", "hello"], "--as-of"),
+        // Retention counts back from --as-of; soft delete counts forward.
+        (&["--as-of", "0000-06-01", "sweep"], "retention"),
+        (&["--as-of", "0000-06-01", "sweep", "--dry-run"], "retention"),
+        (&["--as-of", "9999-12-31T00:00:00Z", "delete", "hello:again"], "soft-delete"),
+        (&["--as-of", "9999-12-31T00:00:00Z", "delete", "hello:again", "--dry-run"], "soft-delete"),
+        (&["--as-of", "9999-12-31T00:00:00Z", "purge", "--filter", "hello:.*"], "soft-delete"),
+    ];
+    for (args, option) in cases {
+        let r = reg.wharf(args);
+        no_panic(&r);
+        assert_eq!(r.code, 2, "{args:?}: exit code\n{}", r.stderr);
+        assert!(r.stderr.contains(option), "{args:?}: the error does not name {option}:\n{}", r.stderr);
+        assert_eq!(before, reg.snapshot(), "{args:?} changed the registry");
+    }
+    // The edges that fit still work.
+    reg.wharf(&["gc", "--dry-run", "--grace", "700000d"]).ok();
+    reg.wharf(&["--as-of", "9999-01-01", "purge", "--filter", "nomatch:.*", "--ago", "3000000d"]).ok();
+}
+
+// ---------------------------------------------------------------- B11: broken pipes
+
+/// Runs wharf with stdout on a pipe whose reading end is already closed, so that the
+/// first write meets EPIPE (deterministically, with no timing involved).
+fn wharf_closed_stdout(root: &Path, args: &[&str]) -> Run {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_remove("WHARF_ROOT")
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run wharf");
+    Run { code: out.status.code().unwrap_or(-1), stdout: String::new(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+}
+
+#[test]
+fn broken_pipe_ends_quietly_for_every_printing_command() {
+    let reg = hello_registry();
+    let hello = testdata(HELLO);
+    let hello = hello.to_str().unwrap();
+    // (arguments, the exit code of the work itself)
+    let cases: &[(&[&str], i32)] = &[
+        (&["tags", "hello"], 0),
+        (&["--json", "tags", "hello"], 0),
+        (&["repos"], 0),
+        (&["manifests", "hello"], 0),
+        (&["show", "hello:latest"], 0),
+        (&["import", "--tag", "piped", hello], 0),
+        (&["--json", "import", "--tag", "piped-json", hello], 0),
+        (&["purge", "--filter", "hello:piped.*", "--dry-run"], 0),
+        (&["purge", "--filter", "hello:piped-json"], 0),
+        (&["verify"], 0),
+        (&["gc", "--grace", "0s"], 0),
+        (&["config"], 0),
+        // An error still exits 2 (with --json the error object meets the closed pipe).
+        (&["--json", "tags", "nosuchrepo"], 2),
+    ];
+    for (args, code) in cases {
+        let r = wharf_closed_stdout(&reg.root, args);
+        no_panic(&r);
+        assert_eq!(r.code, *code, "{args:?}: exit code\n{}", r.stderr);
+        assert!(!r.stderr.contains("failed printing"), "{args:?}:\n{}", r.stderr);
+        if *code == 0 {
+            assert!(r.stderr.is_empty(), "{args:?}: a closed stdout must end quietly, got:\n{}", r.stderr);
+        }
+    }
+    // The work done while stdout was closed is committed.
+    let tags = wharf_tags(&reg, "hello");
+    assert!(tags.contains(&"piped".to_string()), "{tags:?}");
+    assert!(!tags.contains(&"piped-json".to_string()), "purge ran: {tags:?}");
+}
+
+#[test]
+fn broken_pipe_through_head_exits_like_the_command() {
+    let reg = hello_registry();
+    reg.wharf(&["tag", "hello:latest", "hello:second"]).ok();
+    let w = env!("CARGO_BIN_EXE_wharf");
+    let root = reg.root.display().to_string();
+    let hello = testdata(HELLO).display().to_string();
+    for pipeline in [
+        format!("'{w}' --root '{root}' tags hello | head -1"),
+        format!("'{w}' --root '{root}' --json tags hello | head -c10"),
+        format!("'{w}' --root '{root}' import --tag via-head '{hello}' | head -1"),
+        format!("'{w}' --root '{root}' purge --filter 'hello:second' | head -1"),
+    ] {
+        // `set -o pipefail` makes the shell's status wharf's; `exec 2>` keeps head's
+        // stderr out of the check.
+        let out = Command::new("bash").arg("-c").arg(format!("set -o pipefail; {pipeline}")).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{pipeline}: {stderr}");
+        assert!(!stderr.contains("failed printing") && !stderr.contains("panicked"), "{pipeline}: {stderr}");
+    }
+    let tags = wharf_tags(&reg, "hello");
+    assert!(tags.contains(&"via-head".to_string()) && !tags.contains(&"second".to_string()), "{tags:?}");
+}
+
+#[test]
+fn broken_pipe_during_export_names_the_output() {
+    // A layer larger than export's 1 MiB buffer, so the failed write is the blob copy.
+    let reg = Reg::new();
+    let b = Build::open(&reg.root);
+    let mut repo = b.repo("big");
+    let layer = b.layer(&repo, &"x".repeat(3 << 20));
+    let img = b.image(&repo, "big", &[layer], None);
+    b.tag(&mut repo, "1", &img);
+    for format in ["oci-archive", "docker-archive"] {
+        let r = wharf_closed_stdout(&reg.root, &["export", "big:1", "--format", format, "-o", "-"]);
+        no_panic(&r);
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(r.stderr.contains("could not write the export to stdout (-o -)"), "{format}:\n{}", r.stderr);
+        assert!(!r.stderr.contains("blobs/sha256"), "{format}: the error names the source blob:\n{}", r.stderr);
+    }
+}
+
+// ---------------------------------------------------------------- D15: read lock by digest
+
+#[test]
+fn read_lock_not_bypassed_by_digest() {
+    let reg = hello_registry();
+    let d = digest_of(&reg, "hello", "latest");
+    reg.wharf(&["update", "hello:latest", "--read-enabled", "false"]).ok();
+    let out = reg.dir.path().join("out.tar");
+    let before = reg.snapshot();
+    let by_digest = format!("hello@{d}");
+    let pinned = format!("hello:latest@{d}");
+    for args in [
+        vec!["export", by_digest.as_str(), "-o", out.to_str().unwrap()],
+        vec!["export", pinned.as_str(), "-o", out.to_str().unwrap()],
+        vec!["export", "hello:latest", "-o", out.to_str().unwrap()],
+        vec!["tag", by_digest.as_str(), "hello:copy"],
+        vec!["tag", by_digest.as_str(), "other:copy"],
+    ] {
+        reg.wharf(&args).code(2).stderr_has("the tag hello:latest has read_enabled = false");
+        assert!(!out.exists(), "{args:?} wrote the output");
+        assert_eq!(before, reg.snapshot(), "{args:?} changed the registry");
+    }
+    // show is metadata (ACR's read_enabled guards pull, not show): still answers.
+    reg.wharf(&["show", &by_digest]).ok();
+    // A second, open tag on the same manifest is its own path: it reads.
+    reg.wharf(&["update", "hello:latest", "--read-enabled", "true"]).ok();
+    reg.wharf(&["tag", "hello:latest", "hello:open"]).ok();
+    reg.wharf(&["update", "hello:latest", "--read-enabled", "false"]).ok();
+    reg.wharf(&["export", "hello:open", "-o", out.to_str().unwrap()]).ok();
+    // But by digest every tag guards it.
+    reg.wharf(&["export", &by_digest, "-o", reg.dir.path().join("o2.tar").to_str().unwrap()])
+        .code(2)
+        .stderr_has("read_enabled = false");
+    // A manifest lock guards every path.
+    reg.wharf(&["update", "hello:latest", "--read-enabled", "true"]).ok();
+    reg.wharf(&["update", &by_digest, "--read-enabled", "false"]).ok();
+    reg.wharf(&["export", "hello:open", "-o", reg.dir.path().join("o3.tar").to_str().unwrap()])
+        .code(2)
+        .stderr_has(&format!("the manifest hello@{d} has read_enabled = false"));
+}
+
+#[test]
+fn read_lock_of_a_child_guards_its_index() {
+    let reg = Reg::new();
+    let b = Build::open(&reg.root);
+    let mut repo = b.repo("multi");
+    let l = b.layer(&repo, "l");
+    let amd = b.image(&repo, "amd", std::slice::from_ref(&l), None);
+    let arm = b.image(&repo, "arm", std::slice::from_ref(&l), None);
+    let idx = b.index(&repo, &[amd.clone(), arm.clone()]);
+    b.tag(&mut repo, "all", &idx);
+    b.tag(&mut repo, "arm", &arm);
+    drop(repo);
+    let out = reg.dir.path().join("out");
+    let export = |r: &str| reg.wharf(&["export", r, "--format", "oci-layout", "-o", out.to_str().unwrap()]);
+    export("multi:all").ok();
+    std::fs::remove_dir_all(&out).unwrap();
+    // A read-locked tag on a child: the index reads that child, so it is refused.
+    reg.wharf(&["update", "multi:arm", "--read-enabled", "false"]).ok();
+    let before = reg.snapshot();
+    export("multi:all").code(2).stderr_has("the tag multi:arm has read_enabled = false");
+    export(&format!("multi@{}", arm.digest)).code(2).stderr_has("multi:arm");
+    reg.wharf(&["tag", "multi:all", "multi:copy"]).code(2).stderr_has("multi:arm");
+    assert!(!out.exists());
+    assert_eq!(before, reg.snapshot());
+    // The other child, reached by digest through the index, is not guarded by arm.
+    export(&format!("multi@{}", amd.digest)).ok();
+    std::fs::remove_dir_all(&out).unwrap();
+    // A read-locked index guards its nested children reached by digest.
+    reg.wharf(&["update", "multi:arm", "--read-enabled", "true"]).ok();
+    reg.wharf(&["update", "multi:all", "--read-enabled", "false"]).ok();
+    export(&format!("multi@{}", amd.digest)).code(2).stderr_has("the tag multi:all has read_enabled = false");
+    reg.wharf(&["tag", &format!("multi@{}", amd.digest), "multi:amd"]).code(2).stderr_has("multi:all");
+}
