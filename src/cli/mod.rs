@@ -117,7 +117,14 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
     let _ = printer;
     match &cli.command {
         Command::Init => unreachable!("handled above"),
-        Command::Repos => Outcome::ok(ops::listing::repos(&ctx)?),
+        Command::Repos => {
+            let report = ops::listing::repos(&ctx)?;
+            for e in &report.errors {
+                output::note(&format!("error: repository {}: {}", e.name, e.message));
+            }
+            let code = if report.errors.is_empty() { 0 } else { 1 };
+            Ok(Outcome::with_code(&report, code))
+        }
         Command::Tags { repo } => Outcome::ok(ops::listing::tags(&ctx, &repo_arg(repo)?)?),
         Command::Tag { source, target, force } => {
             Outcome::ok(ops::tagging::tag(&ctx, &reference_arg(source)?, &reference_arg(target)?, *force)?)

@@ -246,3 +246,32 @@ fn read_lock_of_a_child_guards_its_index() {
     export(&format!("multi@{}", amd.digest)).code(2).stderr_has("the tag multi:all has read_enabled = false");
     reg.wharf(&["tag", &format!("multi@{}", amd.digest), "multi:amd"]).code(2).stderr_has("multi:all");
 }
+
+// ---------------------------------------------------------------- E20: one broken repository
+
+#[test]
+fn broken_repository_does_not_block_the_listing() {
+    let reg = hello_registry();
+    reg.wharf(&["tag", "hello:latest", "broken/app:1"]).ok();
+    reg.wharf(&["tag", "hello:latest", "zz:1"]).ok();
+    std::fs::write(reg.root.join("broken/app/index.json"), b"{not json").unwrap();
+    let before = reg.snapshot();
+    let r = reg.wharf(&["repos"]).code(1);
+    assert!(r.stdout.contains("hello") && r.stdout.contains("zz"), "healthy ones listed:\n{}", r.stdout);
+    assert!(!r.stdout.contains("broken/app"), "{}", r.stdout);
+    assert!(r.stderr.contains("broken/app") && r.stderr.contains("index.json"), "{}", r.stderr);
+    let r = reg.wharf(&["--json", "repos"]).code(1);
+    let v = r.json();
+    let names: Vec<&str> = v["repositories"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["hello", "zz"]);
+    assert_eq!(v["errors"].as_array().unwrap().len(), 1, "{v:#}");
+    assert_eq!(v["errors"][0]["name"], "broken/app");
+    assert!(v["errors"][0]["message"].as_str().unwrap().contains("index.json"));
+    assert!(r.stderr.contains("broken/app"));
+    // gc still fails closed.
+    reg.wharf(&["gc", "--grace", "0s"]).code(2).stderr_has("nothing deleted");
+    assert_eq!(before, reg.snapshot());
+    // Healthy: exit 0 and an empty errors array.
+    std::fs::remove_dir_all(reg.root.join("broken")).unwrap();
+    assert_eq!(reg.json(&["repos"])["errors"], serde_json::json!([]));
+}
