@@ -353,10 +353,7 @@ fn write_archive(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(&parent)
-        .map_err(Error::io("create a temp file in", parent.clone()))?;
+    let tmp = crate::store::fs::temp_file_in(&parent)?;
     {
         let mut w = io::BufWriter::with_capacity(1 << 20, tmp.as_file());
         write_tar(&mut w, out, index, manifest_json, blobs)?;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
 
-use super::fs::{TEMP_PREFIX, create_dir_all_durable, fsync_dir};
+use super::fs::{create_dir_all_durable, fsync_dir};
 use crate::error::{Error, Result};
 use crate::model::Digest;
 
@@ -136,10 +136,7 @@ impl BlobStore {
     /// Starts a blob whose temp file lives in `temp_dir` (same filesystem, never inside
     /// `blobs/sha256/`).
     pub fn writer(&self, temp_dir: &Path) -> Result<BlobWriter> {
-        let file = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(temp_dir)
-            .map_err(Error::io("create a temp file in", temp_dir))?;
+        let file = super::fs::temp_file_in(temp_dir)?;
         Ok(BlobWriter { file, hasher: Sha256::new(), written: 0, limit: None, store: self.clone() })
     }
 
@@ -341,10 +338,7 @@ pub struct PipelinedWriter {
 impl BlobStore {
     /// Starts a [`PipelinedWriter`] whose temp file lives in `temp_dir`.
     pub fn pipelined_writer(&self, temp_dir: &Path, chunk: usize, depth: usize) -> Result<PipelinedWriter> {
-        let mut file = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempfile_in(temp_dir)
-            .map_err(Error::io("create a temp file in", temp_dir))?;
+        let mut file = super::fs::temp_file_in(temp_dir)?;
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(depth);
         let (back_tx, back) = std::sync::mpsc::channel::<Vec<u8>>();
         for _ in 0..depth + 1 {

@@ -10,14 +10,26 @@ use crate::error::{Error, Result};
 /// Prefix of every temp file wharf creates; gc removes stale ones.
 pub const TEMP_PREFIX: &str = ".wharf-tmp-";
 
+/// Creates a temp file (named `TEMP_PREFIX…`) in `dir` whose mode follows the umask:
+/// created with 0666, which the kernel narrows by the umask (0644 under the usual 022,
+/// 0600 under 077), as any program's new file. tempfile's own default is a private
+/// 0600, which locked other users' skopeo or zot out of the registry. Every file wharf
+/// renames into place (blobs, index.json, sidecars, registry.json, exports) starts
+/// here. Directories are created with 0777 less the umask by `create_dir` already.
+pub fn temp_file_in(dir: &Path) -> Result<tempfile::NamedTempFile> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .permissions(fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+        .map_err(Error::io("create a temp file in", dir))
+}
+
 /// Writes `bytes` to `path` atomically: readers see the old file or the new one, never a
 /// mix, and after return the new one survives a crash.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = parent(path);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)
-        .map_err(Error::io("create a temp file in", dir))?;
+    let mut tmp = temp_file_in(dir)?;
     tmp.write_all(bytes).map_err(Error::io("write", tmp.path().to_path_buf()))?;
     tmp.as_file().sync_all().map_err(Error::io("fsync", tmp.path().to_path_buf()))?;
     tmp.persist(path).map_err(|e| Error::Io {

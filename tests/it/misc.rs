@@ -275,3 +275,65 @@ fn broken_repository_does_not_block_the_listing() {
     std::fs::remove_dir_all(reg.root.join("broken")).unwrap();
     assert_eq!(reg.json(&["repos"])["errors"], serde_json::json!([]));
 }
+
+// ---------------------------------------------------------------- E21: file modes
+
+/// Runs wharf under `umask` (through `sh -c 'umask U; exec wharf …'`).
+fn wharf_umask(umask: &str, root: &Path, args: &[&str]) -> Run {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_wharf"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env_remove("WHARF_ROOT")
+        .output()
+        .expect("run sh");
+    Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+}
+
+#[test]
+fn file_modes_follow_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    for (umask, file_mode, dir_mode) in [("022", 0o644, 0o755), ("077", 0o600, 0o700), ("002", 0o664, 0o775)] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("reg");
+        let w = |args: &[&str]| wharf_umask(umask, &root, args).ok();
+        let oci = testdata(HELLO);
+        let docker = testdata("hello.docker-archive.tar");
+        w(&["init"]);
+        w(&["import", oci.to_str().unwrap()]);
+        w(&["import", "--repo", "team/app", "--tag", "d", docker.to_str().unwrap()]);
+        w(&["tag", "hello:latest", "other/nested/repo:x"]);
+        w(&["config", "soft-delete", "--days", "3"]);
+        w(&["tag", "hello:latest", "hello:gone"]);
+        w(&["untag", "hello:gone"]);
+        w(&["lock", "hello:latest"]);
+        let archive = dir.path().join("out.tar");
+        let layout = dir.path().join("out-layout");
+        w(&["export", "hello:latest", "-o", archive.to_str().unwrap()]);
+        w(&["export", "hello:latest", "--format", "oci-layout", "-o", layout.to_str().unwrap()]);
+        let mut kinds = std::collections::BTreeSet::new();
+        let mut seen = 0;
+        for top in [&root, &layout] {
+            for e in walkdir::WalkDir::new(top) {
+                let e = e.unwrap();
+                let mode = e.metadata().unwrap().permissions().mode() & 0o7777;
+                let rel = e.path().strip_prefix(top).unwrap().display().to_string();
+                let want = if e.file_type().is_dir() { dir_mode } else { file_mode };
+                assert_eq!(mode, want, "umask {umask}: {} is {mode:o}, want {want:o}", e.path().display());
+                seen += 1;
+                for kind in ["blobs/sha256/", "index.json", "oci-layout", "wharf-meta.json", "registry.json", "trash/"] {
+                    if rel.contains(kind) {
+                        kinds.insert(kind);
+                    }
+                }
+            }
+        }
+        assert_eq!(kinds.len(), 6, "umask {umask}: every kind of file was checked: {kinds:?}");
+        assert!(seen > 30, "umask {umask}: only {seen} entries");
+        let mode = std::fs::metadata(&archive).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, file_mode, "umask {umask}: the exported archive");
+    }
+}
