@@ -81,7 +81,13 @@ impl Human for GcReport {
         if self.is_empty() {
             let _ = writeln!(out, "nothing to collect");
         } else {
-            let _ = writeln!(out, "total: {verb} {} blobs, {}", self.total_blobs, human_bytes(self.total_bytes));
+            let _ = writeln!(
+                out,
+                "total: {verb} {} blobs, {} of files; {} of disk space (hard-linked files counted once)",
+                self.total_blobs,
+                human_bytes(self.total_bytes),
+                human_bytes(self.freed_bytes)
+            );
         }
         if self.spared_young > 0 {
             let _ = writeln!(

@@ -465,6 +465,7 @@ impl Drop for PipelinedWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::fs::TEMP_PREFIX;
 
     #[test]
     fn writer_checks_digest_and_size() {

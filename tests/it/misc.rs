@@ -427,3 +427,55 @@ fn gc_grace_0_loop_does_not_fail_concurrent_imports() {
     assert_eq!(wharf_tags(&reg, "hello").len(), 120);
     assert_sound(&reg.root);
 }
+
+// ---------------------------------------------------------------- E19: hard links counted once
+
+/// A registry with `big:1` imported (so repository blobs are hard links to the pool):
+/// an image with a 3 MiB layer, made in a scratch registry and exported.
+fn big_registry() -> (Reg, u64) {
+    let scratch = Reg::new();
+    let b = Build::open(&scratch.root);
+    let mut repo = b.repo("big");
+    let layer = b.layer(&repo, &"y".repeat(3 << 20));
+    let img = b.image(&repo, "big", &[layer], None);
+    b.tag(&mut repo, "1", &img);
+    let archive = scratch.dir.path().join("big.tar");
+    scratch.wharf(&["export", "big:1", "-o", archive.to_str().unwrap()]).ok();
+    let reg = Reg::new();
+    reg.wharf(&["import", archive.to_str().unwrap()]).ok();
+    let distinct: u64 = std::fs::read_dir(reg.root.join("big/blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    (reg, distinct)
+}
+
+#[test]
+fn gc_freed_bytes_counts_hard_links_once() {
+    let (reg, distinct) = big_registry();
+    assert!(distinct > 3 << 20);
+    reg.wharf(&["delete", "big:1"]).ok();
+    let dry = reg.json(&["gc", "--dry-run", "--grace", "0s"]);
+    let real = reg.json(&["gc", "--grace", "0s"]);
+    assert_eq!(real["total_bytes"], 2 * distinct, "total_bytes keeps its meaning (per link): {real:#}");
+    assert_eq!(real["freed_bytes"], distinct, "each inode once: {real:#}");
+    assert_eq!(dry["freed_bytes"], real["freed_bytes"]);
+    let human = reg.wharf(&["gc", "--grace", "0s"]).ok();
+    assert!(human.stdout.contains("nothing to collect"), "{}", human.stdout);
+}
+
+#[test]
+fn gc_freed_bytes_is_zero_while_another_repository_keeps_the_inode() {
+    let (reg, distinct) = big_registry();
+    reg.wharf(&["tag", "big:1", "keeper:1"]).ok();
+    reg.wharf(&["delete", "big:1"]).ok();
+    let r = reg.json(&["gc", "--grace", "0s"]);
+    assert_eq!(r["total_bytes"], distinct, "big's links go: {r:#}");
+    assert_eq!(r["freed_bytes"], 0, "keeper and the pool still hold every inode: {r:#}");
+    // Sweep reports the same figure, at the top and in its gc section.
+    reg.wharf(&["delete", "keeper:1"]).ok();
+    let s = reg.json(&["--as-of", "2999-01-01", "sweep"]);
+    assert_eq!(s["freed_bytes"], distinct, "{s:#}");
+    assert_eq!(s["gc"]["freed_bytes"], distinct);
+    assert_eq!(s["gc"]["total_bytes"], 2 * distinct);
+}
