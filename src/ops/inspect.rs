@@ -175,6 +175,9 @@ pub struct ShowReport {
     pub annotations: BTreeMap<String, String>,
     pub children: Vec<ChildInfo>,
     pub referrers: Vec<ReferrerInfo>,
+    /// Foreign tools that cannot read this manifest from the layout: non-empty for a
+    /// Docker-typed manifest or manifest list (see `model::media::OCI_ONLY_TOOLS`).
+    pub unreadable_by: Vec<&'static str>,
 }
 
 /// The platform of an image manifest, from its config's os/architecture/variant.
@@ -239,6 +242,8 @@ pub fn show(ctx: &Ctx<'_>, r: &Reference) -> Result<ShowReport> {
         manifest: repo.manifest_locks(&digest),
     };
     let media_type = doc.media_type.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| desc.media_type.clone());
+    let docker = crate::model::media::is_docker_v2(&desc.media_type) || crate::model::media::is_docker_v2(&media_type);
+    let unreadable_by = if docker { crate::model::media::OCI_ONLY_TOOLS.to_vec() } else { Vec::new() };
     Ok(ShowReport {
         repository: repo.name.clone(),
         reference: r.to_string(),
@@ -257,6 +262,7 @@ pub fn show(ctx: &Ctx<'_>, r: &Reference) -> Result<ShowReport> {
         annotations: doc.annotations.clone(),
         children,
         referrers: find_referrers(&repo, &digest),
+        unreadable_by,
         media_type,
         digest,
     })

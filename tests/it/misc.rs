@@ -479,3 +479,65 @@ fn gc_freed_bytes_is_zero_while_another_repository_keeps_the_inode() {
     assert_eq!(s["gc"]["freed_bytes"], distinct);
     assert_eq!(s["gc"]["total_bytes"], 2 * distinct);
 }
+
+// ---------------------------------------------------------------- E18: Docker-typed manifests
+
+#[test]
+fn docker_typed_tags_are_reported_and_foreign_tools_indeed_fail() {
+    let (Some(skopeo), Some(umoci)) = (tool("skopeo"), tool("umoci")) else { return };
+    let reg = hello_registry();
+    // skopeo's dir: keeps Docker media types for a docker-archive source (--dest-compress
+    // makes the layers the gzip their Docker type says).
+    let dir = reg.dir.path().join("dir-source");
+    let docker = testdata("hello.docker-archive.tar");
+    let (code, _, err) = run_tool(
+        &skopeo,
+        &[
+            "copy",
+            "-q",
+            "--dest-compress",
+            &format!("docker-archive:{}", docker.display()),
+            &format!("dir:{}", dir.display()),
+        ],
+    );
+    assert_eq!(code, 0, "skopeo copy: {err}");
+    let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    assert!(manifest.contains("application/vnd.docker.distribution.manifest.v2+json"), "{manifest}");
+    reg.wharf(&["import", "--repo", "dock", "--tag", "1", dir.to_str().unwrap()]).ok();
+    reg.wharf(&["import", "--repo", "synth", docker.to_str().unwrap()]).ok();
+
+    // verify: one info finding naming the tag and the tools; still exit 0.
+    let v = reg.wharf(&["--json", "verify"]).ok().json();
+    let findings = v["findings"].as_array().unwrap();
+    let docker_findings: Vec<&serde_json::Value> = findings.iter().filter(|f| f["kind"] == "docker_media_type").collect();
+    assert_eq!(docker_findings.len(), 1, "{findings:#?}");
+    let f = docker_findings[0];
+    assert_eq!(f["severity"], "info");
+    assert_eq!(f["repository"], "dock");
+    let msg = f["message"].as_str().unwrap();
+    assert!(msg.contains("tag `1`") && msg.contains("skopeo") && msg.contains("umoci"), "{msg}");
+    let human = reg.wharf(&["verify", "dock"]).ok();
+    assert!(human.stdout.contains("docker_media_type") && human.stdout.contains("1 info"), "{}", human.stdout);
+
+    // show marks it, human and JSON; OCI-typed manifests are not marked.
+    let s = reg.json(&["show", "dock:1"]);
+    assert_eq!(s["unreadable_by"], serde_json::json!(wharf::model::media::OCI_ONLY_TOOLS));
+    let human = reg.wharf(&["show", "dock:1"]).ok();
+    assert!(human.stdout.contains("Docker-typed") && human.stdout.contains("umoci cannot read it"), "{}", human.stdout);
+    for r in ["hello:latest", "synth:latest"] {
+        assert_eq!(reg.json(&["show", r])["unreadable_by"], serde_json::json!([]), "{r}");
+        assert!(!reg.wharf(&["show", r]).ok().stdout.contains("Docker-typed"));
+    }
+
+    // The claim is true: the OCI-only tools fail on the Docker-typed tag and read the others.
+    let root = reg.root.display().to_string();
+    let (code, _, err) = run_tool(&skopeo, &["inspect", &format!("oci:{root}/dock:1")]);
+    assert_ne!(code, 0, "skopeo oci: read the Docker-typed tag: the finding would be false");
+    assert!(!err.is_empty());
+    let (code, _, _) = run_tool(&umoci, &["stat", "--image", &format!("{root}/dock:1")]);
+    assert_ne!(code, 0, "umoci read the Docker-typed tag: the finding would be false");
+    let (code, _, err) = run_tool(&skopeo, &["inspect", &format!("oci:{root}/hello:latest")]);
+    assert_eq!(code, 0, "control: {err}");
+    let (code, _, err) = run_tool(&umoci, &["stat", "--image", &format!("{root}/synth:latest")]);
+    assert_eq!(code, 0, "control: {err}");
+}

@@ -89,6 +89,10 @@ pub enum Kind {
     SubjectAbsent,
     /// A blob or file could not be read.
     Unreadable,
+    /// A tag (index.json entry) is a Docker v2 schema 2 manifest or manifest list: kept
+    /// byte for byte, readable by wharf and registries, but not by the OCI-only tools
+    /// (`model::media::OCI_ONLY_TOOLS`). Info.
+    DockerMediaType,
 }
 
 /// One step of the chain of descriptors from index.json to a finding.
