@@ -521,7 +521,7 @@ fn docker_typed_tags_are_reported_and_foreign_tools_indeed_fail() {
 
     // show marks it, human and JSON; OCI-typed manifests are not marked.
     let s = reg.json(&["show", "dock:1"]);
-    assert_eq!(s["unreadable_by"], serde_json::json!(wharf::model::media::OCI_ONLY_TOOLS));
+    assert_eq!(s["unreadable_by"], serde_json::json!(["skopeo's oci: transport (1.x)", "umoci"]));
     let human = reg.wharf(&["show", "dock:1"]).ok();
     assert!(human.stdout.contains("Docker-typed") && human.stdout.contains("umoci cannot read it"), "{}", human.stdout);
     for r in ["hello:latest", "synth:latest"] {
@@ -540,4 +540,87 @@ fn docker_typed_tags_are_reported_and_foreign_tools_indeed_fail() {
     assert_eq!(code, 0, "control: {err}");
     let (code, _, err) = run_tool(&umoci, &["stat", "--image", &format!("{root}/synth:latest")]);
     assert_eq!(code, 0, "control: {err}");
+}
+
+// ---------------------------------------------------------------- E23: smaller items
+
+#[test]
+fn verify_jobs_capped_at_a_multiple_of_the_cores() {
+    let reg = hello_registry();
+    let before = reg.snapshot();
+    for n in ["65535", "257"] {
+        reg.wharf(&["verify", "--jobs", n]).code(2).stderr_has(&format!("--jobs {n} is more than verify can use"));
+    }
+    assert_eq!(before, reg.snapshot());
+    reg.wharf(&["verify", "--jobs", "1"]).ok();
+    let cores = std::thread::available_parallelism().unwrap().get();
+    reg.wharf(&["verify", "--jobs", &(4 * cores).min(256).to_string()]).ok();
+}
+
+#[test]
+fn delete_says_when_and_how_gc_frees_the_blobs() {
+    let reg = hello_registry();
+    let r = reg.wharf(&["delete", "hello:latest"]).ok();
+    assert!(r.stdout.contains("grace period (1h by default") && r.stdout.contains("`wharf gc --grace 0s` frees them now"), "{}", r.stdout);
+    // And it is true: the next plain gc frees nothing, --grace 0s does.
+    assert_eq!(reg.json(&["gc"])["total_blobs"], 0);
+    assert_eq!(reg.json(&["gc", "--grace", "0s"])["total_blobs"], 6);
+}
+
+#[test]
+fn manifests_top_0_is_a_usage_error() {
+    let reg = hello_registry();
+    reg.wharf(&["manifests", "hello", "--top", "0"]).code(2).stderr_has("--top 0");
+    let r = reg.wharf(&["manifests", "hello", "--top", "1"]).ok();
+    assert!(!r.stdout.contains("has no manifests") && r.stdout.contains("latest"), "{}", r.stdout);
+}
+
+#[test]
+fn bad_filter_regex_names_the_filter() {
+    let reg = hello_registry();
+    let before = reg.snapshot();
+    for (filter, part) in [("hello:v[", "tag"), ("he(llo:.*", "repository"), ("hello:a{99999999}", "tag")] {
+        let r = reg.wharf(&["purge", "--filter", filter, "--dry-run"]).code(2);
+        assert!(r.stderr.contains(&format!("--filter `{filter}`")), "{filter}: {}", r.stderr);
+        assert!(r.stderr.contains(part) || r.stderr.contains("has no `:`"), "{filter}: {}", r.stderr);
+        assert!(!r.stderr.contains("^(?:"), "{filter}: the error shows wharf's anchors: {}", r.stderr);
+    }
+    assert_eq!(before, reg.snapshot());
+}
+
+#[test]
+fn config_alone_prints_the_policies() {
+    let reg = Reg::new();
+    let r = reg.wharf(&["config"]).ok();
+    assert_eq!(r.stdout, "retention: off\nsoft delete: off\n");
+    reg.wharf(&["config", "retention", "--untagged-days", "7"]).ok();
+    reg.wharf(&["config", "soft-delete", "--days", "3"]).ok();
+    let v = reg.json(&["config"]);
+    assert_eq!(v["retention"]["days"], 7);
+    assert_eq!(v["soft_delete"]["days"], 3);
+    assert_eq!(reg.wharf(&["config"]).ok().stdout, "retention: 7 days\nsoft delete: 3 days\n");
+}
+
+#[test]
+fn docs_links_resolve() {
+    // Every relative Markdown link in README.md and docs/ names a file that exists
+    // (docs/CLI.md linked a missing IMPORT.md).
+    let base = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![base.join("README.md")];
+    files.extend(std::fs::read_dir(base.join("docs")).unwrap().map(|e| e.unwrap().path()));
+    let link = regex::Regex::new(r"\]\(([^)#\s]+)(#[^)]*)?\)").unwrap();
+    let mut checked = 0;
+    for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "md")) {
+        let text = std::fs::read_to_string(f).unwrap();
+        for c in link.captures_iter(&text) {
+            let target = &c[1];
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let p = f.parent().unwrap().join(target);
+            assert!(p.exists(), "{} links to {target}, which does not exist", f.display());
+            checked += 1;
+        }
+    }
+    assert!(checked > 5, "only {checked} links checked");
 }
