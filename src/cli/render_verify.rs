@@ -133,7 +133,16 @@ mod tests {
     #[test]
     fn verify_jobs_capped_table() {
         // (n, cores, accepted)
-        let cases = [(1, 1, true), (4, 1, true), (5, 1, false), (8, 2, true), (9, 2, false), (256, 64, true), (257, 128, false), (65535, 2, false)];
+        let cases = [
+            (1, 1, true),
+            (4, 1, true),
+            (5, 1, false),
+            (8, 2, true),
+            (9, 2, false),
+            (256, 64, true),
+            (257, 128, false),
+            (65535, 2, false),
+        ];
         for (n, cores, ok) in cases {
             assert_eq!(jobs_arg(n, cores).is_ok(), ok, "--jobs {n} on {cores} cores");
         }

@@ -179,7 +179,10 @@ mod tests {
             assert!(checked_before(t, max).is_none() && checked_after(t, max).is_none());
         }
         // In range: exact.
-        assert_eq!(cutoff(now, parse_duration("1d").unwrap(), "--ago").unwrap(), parse_timestamp("2026-01-30").unwrap());
+        assert_eq!(
+            cutoff(now, parse_duration("1d").unwrap(), "--ago").unwrap(),
+            parse_timestamp("2026-01-30").unwrap()
+        );
         // Leaving the four-digit years is out of range even where chrono could go on.
         assert!(checked_after(latest(), parse_duration("1s").unwrap()).is_none());
         assert!(checked_before(earliest(), parse_duration("1s").unwrap()).is_none());

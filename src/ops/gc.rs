@@ -301,7 +301,7 @@ fn released_bytes(mut paths: Vec<PathBuf>) -> u64 {
     use std::os::unix::fs::MetadataExt;
     paths.sort();
     paths.dedup();
-    let stats: Vec<(u64, u64, u64, u64)> = paths
+    let stats: Vec<InodeLink> = paths
         .par_iter()
         .filter_map(|p| std::fs::symlink_metadata(p).ok())
         .filter(|m| m.is_file())
@@ -310,8 +310,11 @@ fn released_bytes(mut paths: Vec<PathBuf>) -> u64 {
     released(&stats)
 }
 
-/// [`released_bytes`] on (dev, ino, nlink, size) rows, one per link to be removed.
-fn released(links: &[(u64, u64, u64, u64)]) -> u64 {
+/// One link to be removed: (dev, ino, st_nlink, size) of the file it names.
+type InodeLink = (u64, u64, u64, u64);
+
+/// [`released_bytes`] on one row per link to be removed.
+fn released(links: &[InodeLink]) -> u64 {
     use std::collections::HashMap;
     let mut by_inode: HashMap<(u64, u64), (u64, u64, u64)> = HashMap::new();
     for &(dev, ino, nlink, size) in links {
@@ -612,7 +615,7 @@ mod tests {
     #[test]
     fn freed_bytes_counts_each_inode_once_when_its_last_link_goes() {
         // (dev, ino, nlink, size) per link removed.
-        let cases: &[(&str, &[(u64, u64, u64, u64)], u64)] = &[
+        let cases: &[(&str, &[InodeLink], u64)] = &[
             ("one file, one link", &[(1, 10, 1, 100)], 100),
             ("repository blob and pool entry, both go", &[(1, 10, 2, 100), (1, 10, 2, 100)], 100),
             ("only the pool entry goes: another repository keeps it", &[(1, 10, 2, 100)], 0),

@@ -10,6 +10,6 @@ mod import;
 mod interop;
 mod lifecycle;
 mod lifecycle_util;
+mod misc;
 mod shapes;
 mod verify;
-mod misc;

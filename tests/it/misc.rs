@@ -90,7 +90,11 @@ fn wharf_closed_stdout(root: &Path, args: &[&str]) -> Run {
         .stderr(Stdio::piped())
         .output()
         .expect("run wharf");
-    Run { code: out.status.code().unwrap_or(-1), stdout: String::new(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
 }
 
 #[test]
@@ -307,7 +311,11 @@ fn wharf_umask(umask: &str, root: &Path, args: &[&str]) -> Run {
         .env_remove("WHARF_ROOT")
         .output()
         .expect("run sh");
-    Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
 }
 
 #[test]
@@ -341,7 +349,8 @@ fn file_modes_follow_the_umask() {
                 let want = if e.file_type().is_dir() { dir_mode } else { file_mode };
                 assert_eq!(mode, want, "umask {umask}: {} is {mode:o}, want {want:o}", e.path().display());
                 seen += 1;
-                for kind in ["blobs/sha256/", "index.json", "oci-layout", "wharf-meta.json", "registry.json", "trash/"] {
+                for kind in ["blobs/sha256/", "index.json", "oci-layout", "wharf-meta.json", "registry.json", "trash/"]
+                {
                     if rel.contains(kind) {
                         kinds.insert(kind);
                     }
@@ -372,7 +381,7 @@ fn gc_grace_0_never_removes_a_staging_area_being_created() {
     // staging directory's mkdir and its owner flock, and gc --grace 0s runs then.
     let reg = Reg::new();
     let flag = reg.dir.path().join("paused");
-    let mut import = Command::new(env!("CARGO_BIN_EXE_wharf"))
+    let import = Command::new(env!("CARGO_BIN_EXE_wharf"))
         .arg("--root")
         .arg(&reg.root)
         .args(["import", "--tag", "held", testdata(HELLO).to_str().unwrap()])
@@ -440,7 +449,12 @@ fn gc_grace_0_loop_does_not_fail_concurrent_imports() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let gc_runs = gc.join().unwrap();
     assert!(gc_runs > 0);
-    assert!(failures.is_empty(), "{} of 120 imports failed under gc --grace 0s:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of 120 imports failed under gc --grace 0s:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert_eq!(wharf_tags(&reg, "hello").len(), 120);
     assert_sound(&reg.root);
 }
@@ -526,7 +540,8 @@ fn docker_typed_tags_are_reported_and_foreign_tools_indeed_fail() {
     // verify: one info finding naming the tag and the tools; still exit 0.
     let v = reg.wharf(&["--json", "verify"]).ok().json();
     let findings = v["findings"].as_array().unwrap();
-    let docker_findings: Vec<&serde_json::Value> = findings.iter().filter(|f| f["kind"] == "docker_media_type").collect();
+    let docker_findings: Vec<&serde_json::Value> =
+        findings.iter().filter(|f| f["kind"] == "docker_media_type").collect();
     assert_eq!(docker_findings.len(), 1, "{findings:#?}");
     let f = docker_findings[0];
     assert_eq!(f["severity"], "info");
@@ -578,7 +593,11 @@ fn verify_jobs_capped_at_a_multiple_of_the_cores() {
 fn delete_says_when_and_how_gc_frees_the_blobs() {
     let reg = hello_registry();
     let r = reg.wharf(&["delete", "hello:latest"]).ok();
-    assert!(r.stdout.contains("grace period (1h by default") && r.stdout.contains("`wharf gc --grace 0s` frees them now"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("grace period (1h by default") && r.stdout.contains("`wharf gc --grace 0s` frees them now"),
+        "{}",
+        r.stdout
+    );
     // And it is true: the next plain gc frees nothing, --grace 0s does.
     assert_eq!(reg.json(&["gc"])["total_blobs"], 0);
     assert_eq!(reg.json(&["gc", "--grace", "0s"])["total_blobs"], 6);
