@@ -15,11 +15,9 @@ use super::time::Timestamp;
 /// Why a `--filter` did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {
-    #[error(
-        "--filter `{0}` has no `:` between REPO_REGEX and TAG_REGEX (a `:` inside (…) or […] belongs to the regex): expected e.g. 'team/.*:build-.*'"
-    )]
+    #[error("--filter `{0}` has no `:` outside (…) and […]: expected REPO_REGEX:TAG_REGEX (e.g. 'team/.*:build-.*')")]
     NoColon(String),
-    #[error("--filter `{filter}`: the {part} regex does not compile: {message}")]
+    #[error("--filter `{filter}`: bad {part} regex: {message}")]
     BadRegex { filter: String, part: &'static str, message: String },
 }
 
@@ -230,7 +228,7 @@ mod tests {
         assert!(matches!(Filter::parse("a:("), Err(FilterError::BadRegex { part: "tag", .. })));
         // bad_filter_regex_names_the_filter: the option, the filter and the user's regex.
         let e = Filter::parse("app:v[").unwrap_err().to_string();
-        assert!(e.starts_with("--filter `app:v[`: the tag regex does not compile"), "{e}");
+        assert!(e.starts_with("--filter `app:v[`: bad tag regex"), "{e}");
         assert!(e.contains("\n    v[\n") && !e.contains("^(?:"), "the error quotes the user's regex: {e}");
     }
 
