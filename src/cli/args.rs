@@ -292,13 +292,13 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Show or set the registry's lifecycle policies.
+    /// Show (no subcommand: both) or set the registry's lifecycle policies.
     #[command(
         after_help = "Examples:\n  wharf config\n  wharf config retention --untagged-days 7\n  wharf config soft-delete --days 14"
     )]
     Config {
         #[command(subcommand)]
-        policy: ConfigCommand,
+        policy: Option<ConfigCommand>,
     },
     /// List soft-deleted items with their deletion and expiry times.
     #[command(after_help = "Examples:\n  wharf deleted\n  wharf deleted team/app")]

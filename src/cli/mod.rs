@@ -43,10 +43,15 @@ pub fn main() -> ExitCode {
     };
     let printer = Printer::new(cli.global.json, cli.global.quiet, cli.global.verbose);
     match run(&cli, &printer) {
-        Ok(outcome) => {
-            printer.emit(&outcome);
-            ExitCode::from(outcome.exit_code)
-        }
+        // A closed stdout (`wharf tags R | head -1`) ends the process quietly with the
+        // exit code of the work done: see output::Written::Closed.
+        Ok(outcome) => match printer.emit(&outcome) {
+            Ok(_) => ExitCode::from(outcome.exit_code),
+            Err(e) => {
+                printer.error(&e);
+                ExitCode::from(2)
+            }
+        },
         Err(e) => {
             printer.error(&e);
             ExitCode::from(2)
@@ -70,13 +75,18 @@ fn root_dir(g: &Global) -> Result<PathBuf> {
 
 fn now(g: &Global) -> Result<Timestamp> {
     match &g.as_of {
-        Some(t) => Ok(parse_timestamp(t)?),
+        Some(t) => parse_timestamp(t).map_err(|e| Error::Usage(format!("--as-of: {e}"))),
         None => Ok(chrono::Utc::now()),
     }
 }
 
+/// A DURATION option: a parse error names the option.
+fn duration_arg(option: &str, s: &str) -> Result<chrono::Duration> {
+    parse_duration(s).map_err(|e| Error::Usage(format!("{option}: {e}")))
+}
+
 fn waiting(path: &Path) {
-    eprintln!("waiting for lock on {} (another wharf process holds it)…", path.display());
+    output::note(&format!("waiting for lock on {} (another wharf process holds it)…", path.display()));
 }
 
 fn repo_arg(s: &str) -> Result<RepoName> {
@@ -114,7 +124,14 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
     let _ = printer;
     match &cli.command {
         Command::Init => unreachable!("handled above"),
-        Command::Repos => Outcome::ok(ops::listing::repos(&ctx)?),
+        Command::Repos => {
+            let report = ops::listing::repos(&ctx)?;
+            for e in &report.errors {
+                output::note(&format!("error: repository {}: {}", e.name, e.message));
+            }
+            let code = if report.errors.is_empty() { 0 } else { 1 };
+            Ok(Outcome::with_code(&report, code))
+        }
         Command::Tags { repo } => Outcome::ok(ops::listing::tags(&ctx, &repo_arg(repo)?)?),
         Command::Tag { source, target, force } => {
             Outcome::ok(ops::tagging::tag(&ctx, &reference_arg(source)?, &reference_arg(target)?, *force)?)
@@ -142,13 +159,13 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
             _ => Err(Error::Usage("give either REF or --repository REPO".into())),
         },
         Command::Gc { dry_run, grace } => {
-            let opts = ops::gc::GcOptions { dry_run: *dry_run, grace: parse_duration(grace)? };
+            let opts = ops::gc::GcOptions { dry_run: *dry_run, grace: duration_arg("--grace", grace)? };
             Outcome::ok(ops::gc::run(&ctx, &opts)?)
         }
         Command::Purge { filters, ago, keep, untagged, untagged_only, include_locked, dry_run } => {
             let opts = ops::purge::PurgeOptions {
                 filters: filters.iter().map(|f| Filter::parse(f)).collect::<Result<_, _>>()?,
-                ago: ago.as_deref().map(parse_duration).transpose()?,
+                ago: ago.as_deref().map(|a| duration_arg("--ago", a)).transpose()?,
                 keep: *keep,
                 untagged: *untagged,
                 untagged_only: *untagged_only,
@@ -165,10 +182,11 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
                 (None, false) => PolicyChange::Show,
             };
             match policy {
-                ConfigCommand::Retention { untagged_days, disable } => {
+                None => Outcome::ok(ops::config::show(&ctx)?),
+                Some(ConfigCommand::Retention { untagged_days, disable }) => {
                     Outcome::ok(ops::config::retention(&ctx, change(*untagged_days, *disable))?)
                 }
-                ConfigCommand::SoftDelete { days, disable } => {
+                Some(ConfigCommand::SoftDelete { days, disable }) => {
                     Outcome::ok(ops::config::soft_delete(&ctx, change(*days, *disable))?)
                 }
             }

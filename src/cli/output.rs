@@ -38,27 +38,64 @@ pub struct Printer {
     verbose: bool,
 }
 
+/// How writing the report to stdout ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Everything was written.
+    Done,
+    /// The reader closed stdout (EPIPE): the process ends quietly, as ripgrep and the
+    /// coreutils do, with the exit code of the work it did (committed work stays).
+    Closed,
+}
+
+/// Writes `bytes` to stdout and flushes. This is the one way the CLI writes stdout, so
+/// that a closed pipe is handled in one place: `Ok(Written::Closed)`, never a panic.
+/// Other errors (a full disk behind a redirection) are returned, naming stdout.
+pub fn write_stdout(bytes: &[u8]) -> Result<Written> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(Written::Done),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Written::Closed),
+        Err(e) => Err(Error::Io { action: "write the report to", path: "stdout".into(), source: e }),
+    }
+}
+
+/// Writes one line to stderr. A closed or failing stderr is ignored: notes and errors
+/// are best effort, and must never turn into a panic.
+pub fn note(line: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(line.as_bytes()).and_then(|()| err.write_all(b"\n"));
+}
+
 impl Printer {
     pub fn new(json: bool, quiet: bool, verbose: bool) -> Printer {
         Printer { json, quiet, verbose }
     }
 
-    pub fn emit(&self, o: &Outcome) {
+    /// Prints the outcome on stdout: its JSON with --json, its human text otherwise.
+    pub fn emit(&self, o: &Outcome) -> Result<Written> {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(&o.json).expect("json"));
+            let mut text = serde_json::to_string_pretty(&o.json).expect("json");
+            text.push('\n');
+            write_stdout(text.as_bytes())
         } else if !o.human.is_empty() {
-            print!("{}", o.human);
+            write_stdout(o.human.as_bytes())
+        } else {
+            Ok(Written::Done)
         }
     }
 
+    /// Prints an error on stderr (and, with --json, as an object on stdout).
     pub fn error(&self, e: &Error) {
-        eprintln!("error: {e}");
+        note(&format!("error: {e}"));
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&json!({"error": {"message": e.to_string(), "exit_code": 2}}))
-                    .expect("json")
-            );
+            let mut text = serde_json::to_string_pretty(&json!({"error": {"message": e.to_string(), "exit_code": 2}}))
+                .expect("json");
+            text.push('\n');
+            // The exit code says it already; a closed stdout changes nothing.
+            let _ = write_stdout(text.as_bytes());
         }
     }
 }

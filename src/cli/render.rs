@@ -17,7 +17,9 @@ impl Human for InitReport {
 impl Human for ReposReport {
     fn human(&self, out: &mut String) {
         if self.repositories.is_empty() {
-            out.push_str("no repositories\n");
+            if self.errors.is_empty() {
+                out.push_str("no repositories\n");
+            }
             return;
         }
         let w = self.repositories.iter().map(|r| r.name.as_str().len()).max().unwrap_or(4).max(10);

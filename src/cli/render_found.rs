@@ -71,6 +71,13 @@ impl Human for ShowReport {
         let _ = writeln!(out, "repository:  {}", self.repository);
         let _ = writeln!(out, "digest:      {}", self.digest);
         let _ = writeln!(out, "media type:  {}", self.media_type);
+        if !self.unreadable_by.is_empty() {
+            let _ = writeln!(
+                out,
+                "note:        Docker-typed, kept byte for byte (its digest survives): {} cannot read it",
+                self.unreadable_by.join(" and ")
+            );
+        }
         if let Some(a) = &self.artifact_type {
             let _ = writeln!(out, "artifact:    {a}");
         }

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::output::{Human, human_bytes, ts};
-use crate::ops::config::PolicyReport;
+use crate::ops::config::{PoliciesReport, PolicyReport};
 use crate::ops::delete::DeleteReport;
 use crate::ops::gc::GcReport;
 use crate::ops::purge::PurgeReport;
@@ -36,7 +36,11 @@ impl Human for DeleteReport {
                     let _ = writeln!(out, "soft delete: restorable with `wharf restore` until {}", ts(t));
                 }
                 _ => {
-                    let _ = writeln!(out, "its blobs are freed by the next `wharf gc`");
+                    let _ = writeln!(
+                        out,
+                        "its blobs are freed by `wharf gc` once they are older than gc's grace period ({} by default, which spares imports in flight); `wharf gc --grace 0s` frees them now",
+                        crate::ops::gc::DEFAULT_GRACE
+                    );
                 }
             }
         }
@@ -77,7 +81,13 @@ impl Human for GcReport {
         if self.is_empty() {
             let _ = writeln!(out, "nothing to collect");
         } else {
-            let _ = writeln!(out, "total: {verb} {} blobs, {}", self.total_blobs, human_bytes(self.total_bytes));
+            let _ = writeln!(
+                out,
+                "total: {verb} {} blobs, {} of files; {} of disk space (hard-linked files counted once)",
+                self.total_blobs,
+                human_bytes(self.total_bytes),
+                human_bytes(self.freed_bytes)
+            );
         }
         if self.spared_young > 0 {
             let _ = writeln!(
@@ -185,6 +195,13 @@ impl Human for PolicyReport {
             Some(d) => writeln!(out, "{name}: {d} days{}", if self.changed { " (set)" } else { "" }),
             None => writeln!(out, "{name}: off{}", if self.changed { " (disabled)" } else { "" }),
         };
+    }
+}
+
+impl Human for PoliciesReport {
+    fn human(&self, out: &mut String) {
+        self.retention.human(out);
+        self.soft_delete.human(out);
     }
 }
 

@@ -17,7 +17,7 @@ pub(super) fn run(root: &Path, a: &VerifyArgs, g: &Global) -> Result<Outcome> {
         Error::Usage(format!("--io `{}` is not an I/O mode: expected `auto`, `read` or `mmap`", a.io))
     })?;
     let opts = VerifyOptions {
-        jobs: a.jobs.map(usize::from),
+        jobs: a.jobs.map(|j| jobs_arg(usize::from(j), cores())).transpose()?,
         quick: a.quick,
         io,
         progress: !g.quiet && std::io::stderr().is_terminal(),
@@ -26,6 +26,28 @@ pub(super) fn run(root: &Path, a: &VerifyArgs, g: &Global) -> Result<Outcome> {
     let report = verify::run(root, &a.targets, &opts, &wait)?;
     let code = report.exit_code();
     Ok(Outcome::with_code(&report, code))
+}
+
+/// The most hashing threads `--jobs` may ask for: four per core, and never more than
+/// [`MAX_JOBS`]. Hashing is bound by the disk and the cores; more threads only cost
+/// memory (a 1 MiB buffer each) and scheduling.
+pub const JOBS_PER_CORE: usize = 4;
+pub const MAX_JOBS: usize = 256;
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Checks `--jobs N` against the cap: a usage error, not a silent clamp, so that a
+/// script asking for 65535 learns its number means nothing.
+fn jobs_arg(n: usize, cores: usize) -> Result<usize> {
+    let cap = (JOBS_PER_CORE * cores).min(MAX_JOBS);
+    if n > cap {
+        return Err(Error::Usage(format!(
+            "--jobs {n} is more than verify can use: at most {cap} ({JOBS_PER_CORE} per core on {cores} cores, at most {MAX_JOBS})"
+        )));
+    }
+    Ok(n)
 }
 
 fn chain(path: &[Link]) -> String {
@@ -101,5 +123,29 @@ impl Human for VerifyReport {
         }
         let verdict = if self.exit_code() == 0 { "OK" } else { "PROBLEMS FOUND" };
         let _ = writeln!(out, "{verdict}: {} errors, {} warnings, {} info", c.errors, c.warnings, c.info);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_jobs_capped_table() {
+        // (n, cores, accepted)
+        let cases = [
+            (1, 1, true),
+            (4, 1, true),
+            (5, 1, false),
+            (8, 2, true),
+            (9, 2, false),
+            (256, 64, true),
+            (257, 128, false),
+            (65535, 2, false),
+        ];
+        for (n, cores, ok) in cases {
+            assert_eq!(jobs_arg(n, cores).is_ok(), ok, "--jobs {n} on {cores} cores");
+        }
+        assert!(jobs_arg(65535, 2).unwrap_err().to_string().contains("--jobs 65535"));
     }
 }

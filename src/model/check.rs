@@ -74,6 +74,10 @@ pub enum Kind {
     /// A symbolic link, FIFO, socket or device inside the registry, where wharf expects
     /// a regular file or a directory (wharf never follows or opens it).
     SpecialFile,
+    /// A tag (index.json entry) is a Docker v2 schema 2 manifest or manifest list: kept
+    /// byte for byte, readable by wharf and registries, but not by the OCI-only tools
+    /// (`model::media::OCI_ONLY_TOOLS`). Info.
+    DockerMediaType,
 }
 
 /// One problem of one blob.

@@ -67,7 +67,10 @@ pub enum Action {
     Untag,
     /// Remove a manifest, a tag with it, or a repository.
     Delete,
-    /// Read the content out (export).
+    /// Read the content out (export, the source of `tag`). Which objects are on a read's
+    /// path is decided once, by `registry::Repository::check_read`: reached by digest,
+    /// every tag pointing at the manifest is on it; an index reads its children; a
+    /// nested child is read through every index that lists it.
     Read,
 }
 

@@ -25,6 +25,17 @@ pub const DOCKER_LAYER_FOREIGN: &str = "application/vnd.docker.image.rootfs.fore
 pub const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+json";
 pub const DOCKER_SCHEMA1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
+/// The foreign tools that read only OCI-typed manifests out of an OCI layout: a tag whose
+/// index.json entry is a Docker v2 schema 2 manifest or manifest list (kept byte for byte,
+/// so its digest survives) is invisible to them (DESIGN.md §1). Checked by the interop
+/// test `docker_typed_tags_are_reported_and_foreign_tools_indeed_fail`.
+pub const OCI_ONLY_TOOLS: [&str; 2] = ["skopeo's oci: transport (1.x)", "umoci"];
+
+/// True for a Docker v2 schema 2 manifest or manifest list: see [`OCI_ONLY_TOOLS`].
+pub fn is_docker_v2(media_type: &str) -> bool {
+    matches!(media_type, DOCKER_MANIFEST | DOCKER_MANIFEST_LIST)
+}
+
 /// Annotation keys wharf reads and writes.
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
 pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";

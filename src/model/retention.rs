@@ -15,9 +15,9 @@ use super::time::Timestamp;
 /// Why a `--filter` did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {
-    #[error("filter `{0}` has no `:`: expected REPO_REGEX:TAG_REGEX (e.g. 'team/.*:build-.*')")]
+    #[error("--filter `{0}` has no `:` outside (…) and […]: expected REPO_REGEX:TAG_REGEX (e.g. 'team/.*:build-.*')")]
     NoColon(String),
-    #[error("filter `{filter}`: bad {part} regex: {message}")]
+    #[error("--filter `{filter}`: bad {part} regex: {message}")]
     BadRegex { filter: String, part: &'static str, message: String },
 }
 
@@ -37,11 +37,11 @@ impl Filter {
         let split = split_point(s).ok_or_else(|| FilterError::NoColon(s.to_string()))?;
         let (repo, tag) = (&s[..split], &s[split + 1..]);
         let build = |part: &'static str, re: &str| {
-            Regex::new(&format!("^(?:{re})$")).map_err(|e| FilterError::BadRegex {
-                filter: s.to_string(),
-                part,
-                message: e.to_string(),
-            })
+            let bad = |e: regex::Error| FilterError::BadRegex { filter: s.to_string(), part, message: e.to_string() };
+            // Compile the user's text alone first, so an error points into what they
+            // wrote, not into the anchors wharf adds.
+            Regex::new(re).map_err(bad)?;
+            Regex::new(&format!("^(?:{re})$")).map_err(bad)
         };
         Ok(Filter { text: s.to_string(), repo: build("repository", repo)?, tag: build("tag", tag)? })
     }
@@ -226,6 +226,10 @@ mod tests {
         }
         assert!(matches!(Filter::parse("noColon"), Err(FilterError::NoColon(_))));
         assert!(matches!(Filter::parse("a:("), Err(FilterError::BadRegex { part: "tag", .. })));
+        // bad_filter_regex_names_the_filter: the option, the filter and the user's regex.
+        let e = Filter::parse("app:v[").unwrap_err().to_string();
+        assert!(e.starts_with("--filter `app:v[`: bad tag regex"), "{e}");
+        assert!(e.contains("\n    v[\n") && !e.contains("^(?:"), "the error quotes the user's regex: {e}");
     }
 
     #[test]

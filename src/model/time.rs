@@ -13,6 +13,86 @@ pub enum TimeError {
         "`{0}` is not a duration: expected a number with a unit d, h or m, optionally combined (7d, 12h, 1d12h, 30m)"
     )]
     Duration(String),
+    /// A computed time (now ± a duration) falls outside the range wharf can write.
+    #[error(
+        "{option}: {what} falls outside the years 0000 to 9999 that wharf can record; use a shorter duration or another --as-of"
+    )]
+    OutOfRange { option: String, what: String },
+}
+
+/// The earliest instant wharf computes with: 0000-01-01T00:00:00Z.
+pub fn earliest() -> Timestamp {
+    NaiveDate::from_ymd_opt(0, 1, 1).expect("year 0 exists").and_hms_opt(0, 0, 0).expect("midnight").and_utc()
+}
+
+/// The latest instant wharf computes with: 9999-12-31T23:59:59Z. RFC 3339, the format of
+/// every report, sidecar and trash record, has four-digit years: a time outside
+/// [`earliest`]..=[`latest`] could be written but never read back.
+pub fn latest() -> Timestamp {
+    NaiveDate::from_ymd_opt(9999, 12, 31).expect("9999-12-31 exists").and_hms_opt(23, 59, 59).expect("valid").and_utc()
+}
+
+fn in_range(t: Timestamp) -> Option<Timestamp> {
+    (earliest()..=latest()).contains(&t).then_some(t)
+}
+
+/// `t - d`, or `None` when it overflows or leaves the recordable range.
+pub fn checked_before(t: Timestamp, d: chrono::Duration) -> Option<Timestamp> {
+    t.checked_sub_signed(d).and_then(in_range)
+}
+
+/// `t + d`, or `None` when it overflows or leaves the recordable range.
+pub fn checked_after(t: Timestamp, d: chrono::Duration) -> Option<Timestamp> {
+    t.checked_add_signed(d).and_then(in_range)
+}
+
+/// `now - d` for a cutoff named by `option` (`--grace`, `--ago`, …): a usage error that
+/// names the option when it cannot be represented.
+pub fn cutoff(now: Timestamp, d: chrono::Duration, option: &str) -> Result<Timestamp, TimeError> {
+    checked_before(now, d).ok_or_else(|| TimeError::OutOfRange {
+        option: option.to_string(),
+        what: format!("{} before {}", format_duration(d), format_timestamp(&now)),
+    })
+}
+
+/// `now + d` for an expiry driven by `option`: a usage error naming it when it cannot be
+/// represented.
+pub fn expiry(now: Timestamp, d: chrono::Duration, option: &str) -> Result<Timestamp, TimeError> {
+    checked_after(now, d).ok_or_else(|| TimeError::OutOfRange {
+        option: option.to_string(),
+        what: format!("{} after {}", format_duration(d), format_timestamp(&now)),
+    })
+}
+
+/// A file time as a [`Timestamp`], clamped to [`earliest`]..=[`latest`] (a planted mtime
+/// far in the future or past must not overflow anything downstream).
+pub fn from_system(t: std::time::SystemTime) -> Timestamp {
+    let secs = match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_secs()).map(|s| -s).unwrap_or(i64::MIN),
+    };
+    let clamped = secs.clamp(earliest().timestamp(), latest().timestamp());
+    DateTime::from_timestamp(clamped, 0).expect("within the recordable range")
+}
+
+/// Formats a duration the way users write it: `100000000d`, `1d12h`, `30m`, `0s`.
+pub fn format_duration(d: chrono::Duration) -> String {
+    let mut s = d.num_seconds();
+    if s == 0 {
+        return "0s".to_string();
+    }
+    let mut out = String::new();
+    if s < 0 {
+        out.push('-');
+        s = -s;
+    }
+    for (unit, len) in [('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)] {
+        if s >= len {
+            out.push_str(&format!("{}{unit}", s / len));
+            s %= len;
+        }
+    }
+    out
 }
 
 /// Parses an RFC 3339 timestamp or a plain date (midnight UTC).
@@ -84,6 +164,39 @@ mod tests {
         for (input, secs) in cases {
             assert_eq!(parse_duration(input).ok().map(|d| d.num_seconds()), *secs, "{input}");
         }
+    }
+
+    #[test]
+    fn duration_overflow_is_an_error_not_a_panic() {
+        let now = parse_timestamp("2026-01-31").unwrap();
+        let huge = parse_duration("100000000d").unwrap();
+        let e = cutoff(now, huge, "--grace").unwrap_err();
+        assert!(e.to_string().starts_with("--grace: 100000000d before 2026-01-31T00:00:00Z"), "{e}");
+        assert!(expiry(now, huge, "--days").unwrap_err().to_string().contains("--days"));
+        // The largest duration parse_duration accepts, from both ends of the range.
+        let max = parse_duration(&format!("{}s", i64::MAX / 1000)).unwrap();
+        for t in [earliest(), now, latest()] {
+            assert!(checked_before(t, max).is_none() && checked_after(t, max).is_none());
+        }
+        // In range: exact.
+        assert_eq!(
+            cutoff(now, parse_duration("1d").unwrap(), "--ago").unwrap(),
+            parse_timestamp("2026-01-30").unwrap()
+        );
+        // Leaving the four-digit years is out of range even where chrono could go on.
+        assert!(checked_after(latest(), parse_duration("1s").unwrap()).is_none());
+        assert!(checked_before(earliest(), parse_duration("1s").unwrap()).is_none());
+        assert_eq!(format_duration(parse_duration("1d12h30m5s").unwrap()), "1d12h30m5s");
+    }
+
+    #[test]
+    fn file_times_clamp() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let far = UNIX_EPOCH + Duration::from_secs(1 << 60);
+        assert_eq!(from_system(far), latest());
+        let before = UNIX_EPOCH - Duration::from_secs(1 << 40);
+        assert_eq!(from_system(before), earliest());
+        assert_eq!(from_system(UNIX_EPOCH + Duration::from_secs(86_400)), parse_timestamp("1970-01-02").unwrap());
     }
 
     #[test]

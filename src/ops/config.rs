@@ -1,6 +1,7 @@
 //! `wharf config retention [--untagged-days N | --disable]` and
 //! `wharf config soft-delete [--days N | --disable]`: the registry's lifecycle policies,
-//! stored in `.wharf/registry.json`. Without a flag, the current setting is shown.
+//! stored in `.wharf/registry.json`. Without a flag, the current setting is shown;
+//! `wharf config` alone shows both.
 
 use serde::Serialize;
 
@@ -27,6 +28,21 @@ pub struct PolicyReport {
     pub enabled: bool,
     pub days: Option<u32>,
     pub changed: bool,
+}
+
+/// Both policies, as `wharf config` alone shows them.
+#[derive(Debug, Serialize)]
+pub struct PoliciesReport {
+    pub retention: PolicyReport,
+    pub soft_delete: PolicyReport,
+}
+
+/// `wharf config`: the current policies.
+pub fn show(ctx: &Ctx<'_>) -> Result<PoliciesReport> {
+    Ok(PoliciesReport {
+        retention: retention(ctx, PolicyChange::Show)?,
+        soft_delete: soft_delete(ctx, PolicyChange::Show)?,
+    })
 }
 
 /// `wharf config retention`.

@@ -59,7 +59,7 @@ pub fn manifest(ctx: &Ctx<'_>, reference: &Reference, dry_run: bool) -> Result<D
         target: "manifest",
         manifests: vec![planned],
         soft_deleted: soft.is_some(),
-        expires_at: soft.map(|d| ctx.now + chrono::Duration::days(i64::from(d))),
+        expires_at: soft.map(|d| super::trash::soft_delete_expiry(ctx.now, d)).transpose()?,
         trash_id: None,
     };
     if dry_run {

@@ -16,7 +16,7 @@ use sha2::{Digest as _, Sha256};
 use super::Ctx;
 use crate::error::{Error, Result};
 use crate::model::media::{self, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME};
-use crate::model::{Action, Descriptor, Digest, Document, IndexFile, MediaKind, Reference};
+use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, Reference};
 use crate::store::BlobStore;
 use crate::store::fs::{TEMP_PREFIX, atomic_write, create_dir_all_durable, fsync_dir};
 
@@ -126,16 +126,10 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
     let mut images = Vec::new();
     for r in &opts.refs {
         let repo = ctx.registry.open_repo(&r.repo, ctx.now)?;
-        let resolved = match repo.resolve(r) {
-            Err(Error::ManifestNotFound { .. }) if r.tag.is_none() => nested(&repo, r)?,
-            other => other?,
-        };
-        repo.check(
-            &format!("exporting {r}"),
-            resolved.tag.as_slice(),
-            std::slice::from_ref(&resolved.digest),
-            Action::Read,
-        )?;
+        // A `REPO@DIGEST` may name a manifest inside a top-level index (one platform of a
+        // multi-platform image); reading it reads out of every index that lists it.
+        let (resolved, parents, _) = repo.locate(r)?;
+        repo.check_read(&format!("exporting {r}"), &resolved, &parents)?;
         let mt = resolved.descriptor.media_type.clone();
         let closure = repo.closure(&resolved.digest, &mt, false)?;
         for b in &closure {
@@ -187,35 +181,13 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
         (Format::OciLayout, _) => write_layout(&out_path, &index, &blobs)?,
         (_, Some(w)) => {
             let mut w = io::BufWriter::with_capacity(1 << 20, w);
-            write_tar(&mut w, &index, manifest_json.as_deref(), &blobs)?;
-            w.flush().map_err(Error::io("write the export to", "the caller's writer"))?;
+            let label = Path::new(WRITER);
+            write_tar(&mut w, label, &index, manifest_json.as_deref(), &blobs)?;
+            w.flush().map_err(Error::io("write the archive to", label))?;
         }
         _ => write_archive(&opts.output, &index, manifest_json.as_deref(), &blobs)?,
     }
     Ok(ExportReport { output: opts.output.clone(), format: opts.format, images, blobs: blobs.len(), bytes })
-}
-
-/// Resolves `REPO@DIGEST` where DIGEST is a manifest inside one of the repository's
-/// indexes (one platform of a multi-platform image), not a top-level entry.
-fn nested(repo: &crate::registry::Repository, r: &Reference) -> Result<crate::registry::Resolved> {
-    let want = r.digest.as_ref().expect("digest reference");
-    let mut found = None;
-    for top in repo.manifest_digests() {
-        let desc = repo.descriptor_of(&top).expect("listed").clone();
-        if desc.kind() != MediaKind::Index {
-            continue;
-        }
-        let doc = repo.read_document(&top, &desc.media_type)?;
-        if let Some(child) = doc.manifests.iter().find(|m| &m.digest == want) {
-            // Reading a child reads out of every index that lists it: their locks apply.
-            repo.check(&format!("exporting {r}"), &repo.tags_of(&top), std::slice::from_ref(&top), Action::Read)?;
-            found.get_or_insert_with(|| child.clone());
-        }
-    }
-    match found {
-        Some(descriptor) => Ok(crate::registry::Resolved { digest: want.clone(), descriptor, tag: None }),
-        None => Err(Error::ManifestNotFound { reference: r.to_string(), repo: r.repo.to_string() }),
-    }
 }
 
 /// Adds `digest` (an image manifest) to the docker manifest.json, merging names of the
@@ -269,8 +241,10 @@ fn docker_entry(
     Ok(())
 }
 
-/// Copies `src` to `w`, checking that it hashes to `digest` and has `size` bytes.
-fn copy_verified(src: &Path, digest: &Digest, size: u64, w: &mut dyn Write) -> Result<()> {
+/// Copies `src` to `w`, checking that it hashes to `digest` and has `size` bytes. A
+/// failed write is reported against `output` (what the user named with -o), never the
+/// source blob: the registry is fine, the output is not.
+fn copy_verified(src: &Path, digest: &Digest, size: u64, w: &mut dyn Write, output: &Path) -> Result<()> {
     let f = crate::store::fs::open_file(src)?;
     let mut r = io::BufReader::with_capacity(1 << 20, f);
     let mut h = Sha256::new();
@@ -283,8 +257,8 @@ fn copy_verified(src: &Path, digest: &Digest, size: u64, w: &mut dyn Write) -> R
         }
         h.update(&buf[..n]);
         w.write_all(&buf[..n]).map_err(|e| Error::Io {
-            action: "write the export",
-            path: src.to_path_buf(),
+            action: "write the export to",
+            path: output.to_path_buf(),
             source: e,
         })?;
         n_total += n as u64;
@@ -323,7 +297,7 @@ fn write_layout(out: &Path, index: &IndexFile, blobs: &BTreeMap<Digest, OutBlob>
     create_dir_all_durable(&store.alg_dir())?;
     for (d, b) in ordered(blobs) {
         let mut w = store.writer(tmp.path())?;
-        copy_verified(&b.path, d, b.size, &mut w)?;
+        copy_verified(&b.path, d, b.size, &mut w, out)?;
         w.finish(Some((d, b.size)))?;
     }
     atomic_write(&tmp.path().join(media::OCI_LAYOUT_FILE), &layout_file())?;
@@ -354,11 +328,12 @@ fn header(path: &str, size: u64, dir: bool) -> tar::Header {
 
 fn write_tar(
     w: &mut dyn Write,
+    output: &Path,
     index: &IndexFile,
     manifest_json: Option<&[u8]>,
     blobs: &BTreeMap<Digest, OutBlob>,
 ) -> Result<()> {
-    let io_err = |e: io::Error| Error::Io { action: "write the archive", path: PathBuf::from("-"), source: e };
+    let io_err = |e: io::Error| Error::Io { action: "write the archive to", path: output.to_path_buf(), source: e };
     let mut t = tar::Builder::new(w);
     let small = |t: &mut tar::Builder<&mut dyn Write>, name: &str, bytes: &[u8]| {
         t.append(&header(name, bytes.len() as u64, false), bytes)
@@ -373,13 +348,19 @@ fn write_tar(
     for (d, b) in ordered(blobs) {
         let h = header(&format!("blobs/sha256/{}", d.hex()), b.size, false);
         t.get_mut().write_all(h.as_bytes()).map_err(io_err)?;
-        copy_verified(&b.path, d, b.size, t.get_mut())?;
+        copy_verified(&b.path, d, b.size, t.get_mut(), output)?;
         let pad = (512 - (b.size % 512)) % 512;
         t.get_mut().write_all(&vec![0u8; pad as usize]).map_err(io_err)?;
     }
     t.finish().map_err(io_err)?;
     Ok(())
 }
+
+/// How errors name `-o -`.
+const STDOUT: &str = "stdout (-o -)";
+
+/// How errors name a library caller's writer.
+const WRITER: &str = "the caller's writer";
 
 fn write_archive(
     output: &str,
@@ -390,22 +371,28 @@ fn write_archive(
     if output == "-" {
         let stdout = io::stdout();
         let mut w = io::BufWriter::with_capacity(1 << 20, stdout.lock());
-        write_tar(&mut w, index, manifest_json, blobs)?;
-        return w.flush().map_err(Error::io("write", "stdout"));
+        write_tar(&mut w, Path::new(STDOUT), index, manifest_json, blobs)?;
+        return w.flush().map_err(Error::io("write the archive to", STDOUT));
     }
     let out = Path::new(output);
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(&parent)
-        .map_err(Error::io("create a temp file in", parent.clone()))?;
+    // The output is the user's own path, outside any registry: tempfile's no-clobber
+    // persist fits, created 0666 so the umask decides the mode as for any new file.
+    let tmp = {
+        use std::os::unix::fs::PermissionsExt;
+        tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .permissions(std::fs::Permissions::from_mode(0o666))
+            .tempfile_in(&parent)
+            .map_err(Error::io("create a temp file in", parent.clone()))?
+    };
     {
         let mut w = io::BufWriter::with_capacity(1 << 20, tmp.as_file());
-        write_tar(&mut w, index, manifest_json, blobs)?;
-        w.flush().map_err(Error::io("write", tmp.path().to_path_buf()))?;
+        write_tar(&mut w, out, index, manifest_json, blobs)?;
+        w.flush().map_err(Error::io("write the archive to", out))?;
     }
     tmp.as_file().sync_all().map_err(Error::io("fsync", tmp.path().to_path_buf()))?;
     tmp.persist_noclobber(out).map_err(|e| Error::Io { action: "create", path: out.to_path_buf(), source: e.error })?;

@@ -101,7 +101,13 @@ pub struct GcReport {
     /// Unreachable blobs kept because they are younger than the grace period.
     pub spared_young: usize,
     pub total_blobs: usize,
+    /// The sum of the sizes of everything listed: a hard-linked file (a repository's
+    /// blob and its pool entry share one inode) counts once per link removed.
     pub total_bytes: u64,
+    /// Space actually released: the size of each inode (dev, ino) whose last link in the
+    /// plan goes, counted once; an inode that keeps a link elsewhere (st_nlink greater
+    /// than the links removed) counts nothing.
+    pub freed_bytes: u64,
 }
 
 impl GcReport {
@@ -146,8 +152,8 @@ struct RepoPlan {
 
 /// Builds the plan; reads only.
 pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulation) -> Result<GcReport> {
-    let cutoff = now - opts.grace;
-    let young = |m: Option<SystemTime>| m.is_none_or(|m| Timestamp::from(m) > cutoff);
+    let cutoff = crate::model::time::cutoff(now, opts.grace, "--grace")?;
+    let young = |m: Option<SystemTime>| m.is_none_or(|m| crate::model::time::from_system(m) > cutoff);
 
     // Fail closed: nothing is planned, let alone deleted, while a directory gc reads or
     // deletes in is a link or special file (store::safe never follows it; this says so
@@ -270,6 +276,26 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
         + pool_bytes
         + staging_freed.iter().map(|s| s.bytes).sum::<u64>()
         + temp_files.iter().map(|s| s.bytes).sum::<u64>();
+    let mut doomed: Vec<PathBuf> = Vec::new();
+    for r in &repositories {
+        let store = BlobStore::new(registry.repo_dir(&r.repository)?.join("blobs"));
+        doomed.extend(r.blobs.iter().map(|b| store.path(&b.digest)));
+    }
+    if let Some(store) = registry.pool() {
+        doomed.extend(pool.iter().map(|b| store.path(&b.digest)));
+    }
+    for s in &staging_freed {
+        doomed.extend(
+            walkdir::WalkDir::new(&s.path)
+                .follow_links(false)
+                .into_iter()
+                .flatten()
+                .filter(|e| e.file_type().is_file())
+                .map(|e| e.into_path()),
+        );
+    }
+    doomed.extend(temp_files.iter().map(|t| PathBuf::from(&t.path)));
+    let freed_bytes = released_bytes(doomed);
     Ok(GcReport {
         dry_run: opts.dry_run,
         grace_seconds: opts.grace.num_seconds(),
@@ -282,7 +308,38 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
         spared_young,
         total_blobs,
         total_bytes,
+        freed_bytes,
     })
+}
+
+/// The bytes that removing every one of `paths` releases: each inode (dev, ino) counts
+/// once, and only when the removal takes all of its links (st_nlink). Not following
+/// links; a path that is gone or not a regular file counts nothing.
+fn released_bytes(mut paths: Vec<PathBuf>) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    paths.sort();
+    paths.dedup();
+    let stats: Vec<InodeLink> = paths
+        .par_iter()
+        .filter_map(|p| std::fs::symlink_metadata(p).ok())
+        .filter(|m| m.is_file())
+        .map(|m| (m.dev(), m.ino(), m.nlink(), m.size()))
+        .collect();
+    released(&stats)
+}
+
+/// One link to be removed: (dev, ino, st_nlink, size) of the file it names.
+type InodeLink = (u64, u64, u64, u64);
+
+/// [`released_bytes`] on one row per link to be removed.
+fn released(links: &[InodeLink]) -> u64 {
+    use std::collections::HashMap;
+    let mut by_inode: HashMap<(u64, u64), (u64, u64, u64)> = HashMap::new();
+    for &(dev, ino, nlink, size) in links {
+        let e = by_inode.entry((dev, ino)).or_insert((nlink, size, 0));
+        e.2 += 1;
+    }
+    by_inode.values().filter(|(nlink, _, removed)| removed >= nlink).map(|(_, size, _)| size).sum()
 }
 
 /// Pins every blob in a live staging area and every digest its documents name. The
@@ -577,4 +634,24 @@ fn list_names(store: &BlobStore) -> Result<Vec<(Digest, u64)>> {
     }
     out.sort();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freed_bytes_counts_each_inode_once_when_its_last_link_goes() {
+        // (dev, ino, nlink, size) per link removed.
+        let cases: &[(&str, &[InodeLink], u64)] = &[
+            ("one file, one link", &[(1, 10, 1, 100)], 100),
+            ("repository blob and pool entry, both go", &[(1, 10, 2, 100), (1, 10, 2, 100)], 100),
+            ("only the pool entry goes: another repository keeps it", &[(1, 10, 2, 100)], 0),
+            ("same ino on another device is another inode", &[(1, 10, 1, 100), (2, 10, 1, 7)], 107),
+            ("three links, two removed", &[(1, 5, 3, 9), (1, 5, 3, 9)], 0),
+        ];
+        for (name, links, want) in cases {
+            assert_eq!(released(links), *want, "{name}");
+        }
+    }
 }

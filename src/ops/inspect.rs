@@ -88,8 +88,12 @@ fn distinct_entries(repo: &Repository) -> Vec<&Descriptor> {
 }
 
 /// `wharf manifests REPO [--orderby time_asc|time_desc] [--top N]`: every top-level
-/// manifest (tagged or not) whose list_enabled is true.
+/// manifest (tagged or not) whose list_enabled is true. `--top 0` is a usage error: it
+/// would list nothing, which is never what was meant.
 pub fn manifests(ctx: &Ctx<'_>, repo: &RepoName, orderby: OrderBy, top: Option<usize>) -> Result<ManifestsReport> {
+    if top == Some(0) {
+        return Err(Error::Usage("--top 0 would list nothing: give N of 1 or more, or leave --top out".into()));
+    }
     let _lock = ctx.read_lock()?;
     let repo = ctx.registry.open_repo(repo, ctx.now)?;
     // One pass over the tags (sorted by name), not one per manifest: repositories with
@@ -171,6 +175,9 @@ pub struct ShowReport {
     pub annotations: BTreeMap<String, String>,
     pub children: Vec<ChildInfo>,
     pub referrers: Vec<ReferrerInfo>,
+    /// Foreign tools that cannot read this manifest from the layout: non-empty for a
+    /// Docker-typed manifest or manifest list (see `model::media::OCI_ONLY_TOOLS`).
+    pub unreadable_by: Vec<&'static str>,
 }
 
 /// The platform of an image manifest, from its config's os/architecture/variant.
@@ -236,6 +243,8 @@ pub fn show(ctx: &Ctx<'_>, r: &Reference) -> Result<ShowReport> {
         manifest: repo.manifest_locks(&digest),
     };
     let media_type = doc.media_type.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| desc.media_type.clone());
+    let docker = crate::model::media::is_docker_v2(&desc.media_type) || crate::model::media::is_docker_v2(&media_type);
+    let unreadable_by = if docker { crate::model::media::OCI_ONLY_TOOLS.to_vec() } else { Vec::new() };
     Ok(ShowReport {
         repository: repo.name.clone(),
         reference: r.to_string(),
@@ -254,6 +263,7 @@ pub fn show(ctx: &Ctx<'_>, r: &Reference) -> Result<ShowReport> {
         annotations: doc.annotations.clone(),
         children,
         referrers: find_referrers(&repo, &digest),
+        unreadable_by,
         media_type,
         digest,
     })

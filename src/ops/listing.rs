@@ -21,21 +21,42 @@ pub struct RepoSummary {
     pub locks: Locks,
 }
 
+/// A repository that could not be listed, and why.
+#[derive(Debug, Serialize)]
+pub struct RepoError {
+    pub name: RepoName,
+    pub message: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct ReposReport {
     pub repositories: Vec<RepoSummary>,
+    /// Repositories that could not be read (a broken index.json, an unsupported
+    /// sidecar…): the others are still listed, and the command exits 1.
+    pub errors: Vec<RepoError>,
 }
 
-/// `wharf repos`.
+/// `wharf repos`. One broken repository does not hide the others: it is reported in
+/// `errors` and the listing goes on.
 pub fn repos(ctx: &Ctx<'_>) -> Result<ReposReport> {
     let _lock = ctx.read_lock()?;
     let mut repositories = Vec::new();
+    let mut errors = Vec::new();
     for name in ctx.registry.repo_names()? {
-        let repo = ctx.registry.open_repo(&name, ctx.now)?;
+        let read = ctx.registry.open_repo(&name, ctx.now).and_then(|repo| {
+            let size: u64 = repo.blobs.list()?.blobs.iter().map(|b| b.size).sum();
+            Ok((repo, size))
+        });
+        let (repo, size) = match read {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(RepoError { name, message: e.to_string() });
+                continue;
+            }
+        };
         if !repo.repo_locks().list_enabled {
             continue;
         }
-        let size = repo.blobs.list()?.blobs.iter().map(|b| b.size).sum();
         repositories.push(RepoSummary {
             name,
             tags: repo.tag_entries().len(),
@@ -46,7 +67,7 @@ pub fn repos(ctx: &Ctx<'_>) -> Result<ReposReport> {
             locks: repo.repo_locks(),
         });
     }
-    Ok(ReposReport { repositories })
+    Ok(ReposReport { repositories, errors })
 }
 
 #[derive(Debug, Serialize)]

@@ -85,7 +85,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &PurgeOptions) -> Result<PurgeReport> {
     // in a plain layout).
     let _lock = if opts.dry_run { None } else { Some(ctx.write_lock()?) };
     let _read = if opts.dry_run { ctx.read_lock()? } else { None };
-    let cutoff = opts.ago.map(|a| ctx.now - a);
+    let cutoff = opts.ago.map(|a| crate::model::time::cutoff(ctx.now, a, "--ago")).transpose()?;
     let mut repositories = Vec::new();
     for name in ctx.registry.repo_names()? {
         let filters: Vec<&Filter> = opts.filters.iter().filter(|f| f.repo.is_match(name.as_str())).collect();

@@ -55,6 +55,9 @@ pub struct SweepReport {
     pub retention: Option<RetentionReport>,
     pub expired: Vec<ExpiredRecord>,
     pub gc: GcReport,
+    /// Space actually released by the run (gc's `freed_bytes`: each inode once, when its
+    /// last link goes).
+    pub freed_bytes: u64,
 }
 
 /// `wharf sweep [--dry-run]`.
@@ -66,7 +69,11 @@ pub fn run(ctx: &Ctx<'_>, dry_run: bool) -> Result<SweepReport> {
     let retention = match registry.config().retention.untagged_days {
         None => None,
         Some(days) => {
-            let cutoff = ctx.now - chrono::Duration::days(i64::from(days));
+            let cutoff = crate::model::time::cutoff(
+                ctx.now,
+                chrono::Duration::days(i64::from(days)),
+                "the retention policy (config retention --untagged-days)",
+            )?;
             let mut repositories = Vec::new();
             for name in registry.repo_names()? {
                 let mut repo = registry.open_repo(&name, ctx.now)?;
@@ -140,5 +147,6 @@ pub fn run(ctx: &Ctx<'_>, dry_run: bool) -> Result<SweepReport> {
     }
     let opts = GcOptions { dry_run, grace: parse_duration(gc::DEFAULT_GRACE)? };
     let gc = gc::run_locked(registry, ctx.now, &opts, &sim)?;
-    Ok(SweepReport { dry_run, now: ctx.now, retention, expired, gc })
+    let freed_bytes = gc.freed_bytes;
+    Ok(SweepReport { dry_run, now: ctx.now, retention, expired, gc, freed_bytes })
 }

@@ -29,9 +29,7 @@ pub fn tag(ctx: &Ctx<'_>, source: &Reference, target: &Reference, force: bool) -
     // The source may be a platform manifest inside a top-level index (by digest); the
     // index's read locks then apply to it as well.
     let (resolved, parents, _) = src_repo.locate(source)?;
-    let mut read_path = parents;
-    read_path.push(resolved.digest.clone());
-    src_repo.check(&format!("reading {source}"), resolved.tag.as_slice(), &read_path, crate::model::Action::Read)?;
+    src_repo.check_read(&format!("reading {source}"), &resolved, &parents)?;
     let mut desc = resolved.descriptor.clone();
     desc.annotations.remove(crate::model::media::ANNOTATION_REF_NAME);
     let mut dst_repo = if target.repo == source.repo {

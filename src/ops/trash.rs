@@ -82,6 +82,15 @@ pub fn tag_item(repo: &Repository, tag: &Tag) -> Option<TrashItem> {
     })
 }
 
+/// When a record written at `now` expires under a soft-delete policy of `days`.
+pub(crate) fn soft_delete_expiry(now: Timestamp, days: u32) -> Result<Timestamp> {
+    Ok(crate::model::time::expiry(
+        now,
+        chrono::Duration::days(i64::from(days)),
+        "the soft-delete policy (config soft-delete --days)",
+    )?)
+}
+
 /// Writes one trash record for `items` when soft delete is on (nothing otherwise, and
 /// nothing for no items). Returns the record written.
 pub fn pin(
@@ -101,7 +110,7 @@ pub fn pin(
         repository: repo.to_string(),
         reason,
         deleted_at: now,
-        expires_at: now + chrono::Duration::days(i64::from(days)),
+        expires_at: soft_delete_expiry(now, days)?,
         items,
     };
     registry.write_trash(&rec)?;

@@ -375,6 +375,38 @@ impl Repository {
         Ok(())
     }
 
+    /// Refuses reading the content of `resolved` (export, or a tag made from it) when a
+    /// read lock guards it. `parents` are the top-level indexes that list it when it was
+    /// reached as a nested child (see [`Repository::locate`]). The rule
+    /// (docs/LIFECYCLE.md, "Read locks"):
+    /// - a manifest named by a tag is guarded by that tag; reached by digest, by **every**
+    ///   tag that points at it (each is a path to it, and a digest must not be a way
+    ///   round a tag's read lock);
+    /// - always by its own manifest lock and the repository's;
+    /// - a nested child by every index that lists it, with their tags;
+    /// - an index by every manifest it lists, at any depth, with their tags (exporting
+    ///   an index reads its children).
+    pub fn check_read(&self, what: &str, resolved: &Resolved, parents: &[Digest]) -> Result<()> {
+        let tags = match &resolved.tag {
+            Some(t) => vec![t.clone()],
+            None => self.tags_of(&resolved.digest),
+        };
+        self.check(what, &tags, std::slice::from_ref(&resolved.digest), Action::Read)?;
+        for p in parents {
+            self.check(what, &self.tags_of(p), std::slice::from_ref(p), Action::Read)?;
+        }
+        if resolved.descriptor.kind() == MediaKind::Index || resolved.descriptor.media_type.is_empty() {
+            for b in self.closure(&resolved.digest, &resolved.descriptor.media_type, false)? {
+                let kind = MediaKind::of(&b.media_type);
+                if b.digest == resolved.digest || !(kind == MediaKind::Index || kind == MediaKind::Manifest) {
+                    continue;
+                }
+                self.check(what, &self.tags_of(&b.digest), std::slice::from_ref(&b.digest), Action::Read)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Checks, without changing anything, that `tag` may be pointed at `digest`: returns
     /// the digest it points at now (`None` for a new tag). Moving a tag writes the
     /// repository and the tag (write_enabled) and takes a tag away from the manifest it

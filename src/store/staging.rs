@@ -22,9 +22,17 @@ pub struct Staging {
 
 impl Staging {
     /// Creates a fresh area under `staging_root` and takes ownership of it.
+    ///
+    /// Between the directory's `mkdir` and the owner `flock` the area looks dead to a
+    /// cleaner (no owner, or an owner nobody holds). The caller must therefore hold the
+    /// registry's shared lock around this call, so that gc, which scans and removes dead
+    /// areas under the exclusive lock, never runs inside that window (issue 8, E22: it
+    /// removed live areas under `gc --grace 0s`, as the coarse mtime of a fresh
+    /// directory is often not after gc's `now`).
     pub fn create(staging_root: &Path) -> Result<Staging> {
         create_dir_all_durable(staging_root)?;
         let dir = super::safe::create_unique_dir(staging_root, &format!("{}-", std::process::id()))?;
+        test_pause(&dir);
         let owner_path = dir.join(OWNER_FILE);
         let owner = match super::fs::create_new(&owner_path) {
             Ok(f) => f,
@@ -33,14 +41,9 @@ impl Staging {
                 return Err(e);
             }
         };
-        owner.try_lock().map_err(|e| Error::Io {
-            action: "lock",
-            path: owner_path.clone(),
-            source: match e {
-                TryLockError::Error(e) => e,
-                TryLockError::WouldBlock => std::io::Error::other("owner lock already held"),
-            },
-        })?;
+        // Blocking: the only other holder can be a cleaner probing this new file with a
+        // shared try-lock for an instant (verify, a dry run), which must not fail us.
+        owner.lock().map_err(Error::io("lock", owner_path.clone()))?;
         Ok(Staging { dir, _owner: owner })
     }
 
@@ -56,6 +59,22 @@ impl Staging {
     /// A blob store inside the area for blobs received but not yet committed.
     pub fn blobs(&self) -> BlobStore {
         BlobStore::new(self.dir.join("blobs"))
+    }
+}
+
+/// Test hook for the window [`Staging::create`] documents: when
+/// `WHARF_TEST_PAUSE_STAGING` names a file path, the area's directory exists, its owner
+/// is not locked yet, and creation pauses: it creates that file, then waits (at most 60
+/// s) until the test removes it. Unset (always, outside tests) it costs one getenv.
+fn test_pause(dir: &Path) {
+    let Some(flag) = std::env::var_os("WHARF_TEST_PAUSE_STAGING") else { return };
+    let flag = PathBuf::from(flag);
+    if std::fs::write(&flag, dir.as_os_str().as_encoded_bytes()).is_err() {
+        return;
+    }
+    let start = std::time::Instant::now();
+    while flag.exists() && start.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 

@@ -650,16 +650,12 @@ fn broken_inputs_are_clear_errors_and_change_nothing() {
     let (reg, _, _) = app_registry();
     std::fs::write(reg.root.join("app/index.json"), b"{\"schemaVersion\": 2, \"manifests\": [").unwrap();
     let before = reg.snapshot();
-    for args in [
-        &["tags", "app"][..],
-        &["manifests", "app"],
-        &["show", "app:a"],
-        &["lock", "app"],
-        &["untag", "app:a"],
-        &["repos"],
-    ] {
+    for args in [&["tags", "app"][..], &["manifests", "app"], &["show", "app:a"], &["lock", "app"], &["untag", "app:a"]]
+    {
         reg.wharf(args).code(2).stderr_has("app/index.json: not a valid OCI index").stderr_has("restore it");
     }
+    // `repos` lists the others and names the broken one: exit 1 (issue 8, E20).
+    reg.wharf(&["repos"]).code(1).stderr_has("app/index.json: not a valid OCI index").stderr_has("restore it");
     assert_eq!(before, reg.snapshot());
     // Missing index.json.
     std::fs::remove_file(reg.root.join("app/index.json")).unwrap();

@@ -13,6 +13,7 @@ mod lifecycle;
 mod lifecycle_util;
 mod links;
 mod manuals;
+mod misc;
 mod registry_auth;
 mod registry_hostile;
 mod registry_plain;

@@ -332,7 +332,11 @@ fn docker_v2_schema2_image_verifies_clean() {
     let img = l.image(&["a", "b", "c"], true);
     l.tag("latest", &img.manifest, DOCKER_MANIFEST);
     let (code, r) = verify_path(&[&dir_arg(&l)]);
-    assert_eq!((code, &r["findings"]), (0, &json!([])));
+    // Clean: no error, no warning; only the info that OCI-only tools cannot read the
+    // Docker-typed tag (issue 8, E18; DESIGN.md §1).
+    assert_eq!(code, 0);
+    assert_eq!(summary(&r), vec![s("info", "docker_media_type", "docker", &img.manifest.digest)]);
+    assert!(r["findings"][0]["message"].as_str().unwrap().contains("tag `latest`"));
     assert_eq!(r["counts"]["documents"], 1);
 }
 
@@ -604,7 +608,11 @@ fn absent_non_distributable_layer_with_urls_is_info() {
     l.tag("ltsc", &manifest, DOCKER_MANIFEST);
     let (code, r) = verify_path(&[&dir_arg(&l)]);
     assert_eq!(code, 0);
-    assert_eq!(summary(&r), vec![s("info", "missing_blob", "win", &foreign)]);
+    // (Issue 8, E18: a Docker-typed tag is also reported, as info.)
+    assert_eq!(
+        summary(&r),
+        vec![s("info", "missing_blob", "win", &foreign), s("info", "docker_media_type", "win", &manifest.digest)]
+    );
 }
 
 #[test]

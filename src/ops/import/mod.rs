@@ -142,7 +142,12 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, mut reader: Option<Box<dyn std::io::
         RegistryKind::Root => reg.pool().expect("a root has a pool"),
         RegistryKind::Layout(name) => BlobStore::new(reg.repo_dir(name)?.join("blobs")),
     };
-    let staging = Staging::create(&reg.staging_root())?;
+    // Created under the shared registry lock, so gc (exclusive) never sees the area
+    // between its mkdir and its owner lock, when it would look dead (E22).
+    let staging = {
+        let _shared = ctx.read_lock()?;
+        Staging::create(&reg.staging_root())?
+    };
     let mut sink = Sink::new(&staging, existing.clone());
     let mut sources = Vec::new();
     let mut founds: Vec<Found> = Vec::new();

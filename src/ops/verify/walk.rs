@@ -166,6 +166,7 @@ impl<'a> RepoWalk<'a> {
             }
         };
         for (i, d) in &roots {
+            self.docker_typed(*i, d);
             self.walk(vec![root_link(*i, d)], Some(d.size));
         }
         if let Selection::Refs(_) = selection {
@@ -458,6 +459,28 @@ impl<'a> RepoWalk<'a> {
                 return;
             }
         }
+    }
+
+    /// An info finding for an index.json entry that foreign OCI-only tools cannot read.
+    fn docker_typed(&mut self, i: usize, d: &Descriptor) {
+        if !crate::model::media::is_docker_v2(&d.media_type) {
+            return;
+        }
+        let what = match d.ref_name() {
+            Some(t) => format!("tag `{t}`"),
+            None => "this untagged manifest".to_string(),
+        };
+        let kind = if MediaKind::of(&d.media_type) == MediaKind::Index { "manifest list" } else { "manifest" };
+        self.push(
+            Severity::Info,
+            Kind::DockerMediaType,
+            Some(d.digest.clone()),
+            vec![root_link(i, d)],
+            format!(
+                "{what} is a Docker v2 schema 2 {kind}, kept byte for byte (its digest survives): wharf, docker-archive exports and registries read it, {} cannot",
+                crate::model::media::OCI_ONLY_TOOLS.join(" and ")
+            ),
+        );
     }
 
     fn check_duplicate_tags(&mut self, index: &IndexFile) {
