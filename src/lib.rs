@@ -8,6 +8,8 @@
 
 pub mod cli;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod model;
 pub mod ops;
 pub mod registry;
