@@ -175,3 +175,16 @@ fn fuzz_regressions_state_file() {
         ],
     );
 }
+
+/// Found by the `reference` target: `--as-of -1-11-1` (or `+10000-01-01`) was accepted and
+/// recorded times that print outside RFC 3339 and cannot be given back to `--as-of`.
+#[test]
+fn as_of_year_outside_rfc3339_is_a_usage_error() {
+    let reg = crate::common::Reg::new();
+    let before = reg.snapshot();
+    for bad in ["-1-11-1", "+10000-01-01"] {
+        reg.wharf(&[&format!("--as-of={bad}"), "repos"]).code(2).stderr_has("is not a timestamp");
+    }
+    assert_eq!(reg.snapshot(), before, "a refused --as-of changes nothing");
+    reg.wharf(&["--as-of=0000-01-01", "repos"]).ok();
+}
