@@ -33,7 +33,10 @@ fn no_wait(_: &Path) {}
 
 fn temp_dir() -> Result<tempfile::TempDir> {
     let base = std::env::temp_dir();
-    tempfile::Builder::new().prefix("wharf-fuzz-").tempdir_in(&base).map_err(Error::io("create a temporary directory in", base))
+    tempfile::Builder::new()
+        .prefix("wharf-fuzz-")
+        .tempdir_in(&base)
+        .map_err(Error::io("create a temporary directory in", base))
 }
 
 /// Target `import_tar`: `data` is an import SOURCE file (a tar, possibly compressed),

@@ -100,11 +100,7 @@ fn fuzz_regressions_import_layout() {
     assert_refused(
         "import_layout",
         &got,
-        &[
-            ("manifest-not-json", "Invalid("),
-            ("config-missing", "Invalid("),
-            ("layer-size-lies", "SizeMismatch"),
-        ],
+        &[("manifest-not-json", "Invalid("), ("config-missing", "Invalid("), ("layer-size-lies", "SizeMismatch")],
     );
 }
 
