@@ -101,3 +101,10 @@ write("import_layout", "config-missing", blobs(LAYER,
       + b"0" * 64 + b'","size":2},"layers":[]}'))
 write("import_layout", "layer-size-lies", blobs(LAYER, CONFIG,
       OCI_MANIFEST.replace(b'"size":$S0', b'"size":7')))
+
+# issue 8 defect 6 (the fuzzer found it as a schema 1 document declared an OCI manifest)
+write("import_layout", "manifest-with-fslayers", blobs(LAYER, CONFIG,
+      OCI_MANIFEST[:-1] + b',"fsLayers":[{"blobSum":"$D0"}]}'))
+write("import_layout", "index-with-fslayers", blobs(LAYER,
+      b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],'
+      b'"fsLayers":[{"blobSum":"$D0"}]}'))

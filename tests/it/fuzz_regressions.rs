@@ -100,7 +100,13 @@ fn fuzz_regressions_import_layout() {
     assert_refused(
         "import_layout",
         &got,
-        &[("manifest-not-json", "Invalid("), ("config-missing", "Invalid("), ("layer-size-lies", "SizeMismatch")],
+        &[
+            ("manifest-not-json", "Invalid("),
+            ("config-missing", "Invalid("),
+            ("layer-size-lies", "SizeMismatch"),
+            ("manifest-with-fslayers", "a schema 2 manifest that also carries schema 1 `fsLayers`; refused"),
+            ("index-with-fslayers", "nothing to import: no image in the source(s)"),
+        ],
     );
 }
 

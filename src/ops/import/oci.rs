@@ -161,7 +161,14 @@ fn collect(
         if child.role == Role::Subject {
             continue;
         }
-        let d = child.descriptor.expect("schema 2 children carry descriptors");
+        // Only schema 1 `fsLayers` come without a descriptor; in a document of another
+        // kind they are refused, never trusted (found by the `import_layout` fuzz target).
+        let Some(d) = child.descriptor else {
+            return Err(Error::Invalid(format!(
+                "{what}: a schema 2 {} that also carries schema 1 `fsLayers`; refused",
+                if doc.kind == MediaKind::Index { "index" } else { "manifest" }
+            )));
+        };
         collect(content, sink, &d, false, out)?;
     }
     Ok(())
