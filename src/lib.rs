@@ -9,6 +9,8 @@
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod model;
 pub mod ops;
 pub mod registry;

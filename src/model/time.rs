@@ -1,6 +1,6 @@
 //! Timestamps and durations as users write them. Pure: "now" is always a parameter.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 pub type Timestamp = DateTime<Utc>;
 
@@ -95,15 +95,21 @@ pub fn format_duration(d: chrono::Duration) -> String {
     out
 }
 
-/// Parses an RFC 3339 timestamp or a plain date (midnight UTC).
+/// Parses an RFC 3339 timestamp or a plain date (midnight UTC). Years outside RFC 3339's
+/// 0000–9999 are refused (chrono's `%Y` takes `-1` or `+10000`), so every timestamp wharf
+/// accepts, and so every time it records, prints as RFC 3339 and reads back.
 pub fn parse_timestamp(s: &str) -> Result<Timestamp, TimeError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
+    let t = if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        t.with_timezone(&Utc)
+    } else if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+    } else {
+        return Err(TimeError::Timestamp(s.to_string()));
+    };
+    if !(0..=9999).contains(&t.year()) {
+        return Err(TimeError::Timestamp(s.to_string()));
     }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
-    }
-    Err(TimeError::Timestamp(s.to_string()))
+    Ok(t)
 }
 
 /// Formats a timestamp the way every report and the sidecar write it.
@@ -206,5 +212,12 @@ mod tests {
         assert_eq!(format_timestamp(&parse_timestamp("2026-01-31").unwrap()), "2026-01-31T00:00:00Z");
         assert!(parse_timestamp("yesterday").is_err());
         assert!(parse_timestamp("2026-13-01").is_err());
+        // Found by the `reference` fuzz target: chrono's `%Y` accepts signed and 5-digit
+        // years, which then print as `-0001-…`/`+10000-…` and do not read back.
+        for outside_rfc3339 in ["-1-11-1", "-22-02-8", "+10000-01-01", "-0001-01-01T00:00:00Z"] {
+            assert!(parse_timestamp(outside_rfc3339).is_err(), "{outside_rfc3339}");
+        }
+        assert_eq!(format_timestamp(&parse_timestamp("0000-01-01").unwrap()), "0000-01-01T00:00:00Z");
+        assert_eq!(format_timestamp(&parse_timestamp("9999-12-31").unwrap()), "9999-12-31T00:00:00Z");
     }
 }

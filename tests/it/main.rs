@@ -5,6 +5,7 @@ mod common;
 mod concurrency;
 mod export;
 mod foundation;
+mod fuzz_regressions;
 mod gc;
 mod import;
 mod import_trust;
