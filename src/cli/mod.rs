@@ -191,7 +191,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
             }
             let mut outcome = Outcome::ok(ops::export::run(&ctx, &opts)?)?;
             if opts.output == "-" {
-                outcome.human.clear();
+                outcome.no_human = true;
             }
             Ok(outcome)
         }

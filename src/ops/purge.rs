@@ -273,7 +273,7 @@ pub(crate) fn graph_nodes(repo: &Repository) -> Result<BTreeMap<Digest, GraphNod
         Ok(doc)
     };
     let mut types: BTreeMap<&Digest, &str> = BTreeMap::new();
-    for e in &repo.index.manifests {
+    for e in &repo.index().manifests {
         types.entry(&e.digest).or_insert(&e.media_type);
     }
     let mut nodes = BTreeMap::new();

@@ -24,8 +24,8 @@ pub fn manifest_item(repo: &Repository, digest: &Digest) -> TrashItem {
 pub fn manifest_items(repo: &Repository, digests: &[Digest]) -> Vec<TrashItem> {
     let wanted: std::collections::BTreeSet<&Digest> = digests.iter().collect();
     let mut entries: BTreeMap<&Digest, Vec<crate::model::Descriptor>> = BTreeMap::new();
-    for e in repo.index.manifests.iter().filter(|e| wanted.contains(&e.digest)) {
-        entries.entry(&e.digest).or_default().push(e.clone());
+    for d in &wanted {
+        entries.insert(d, repo.entries_of(d).into_iter().cloned().collect());
     }
     digests
         .iter()
@@ -49,7 +49,7 @@ pub fn manifest_items(repo: &Repository, digests: &[Digest]) -> Vec<TrashItem> {
 
 /// The items for removing many tags (one pass over index.json).
 pub fn tag_items(repo: &Repository, tags: &std::collections::BTreeSet<String>) -> Vec<TrashItem> {
-    repo.index
+    repo.index()
         .manifests
         .iter()
         .filter(|e| e.ref_name().is_some_and(|t| tags.contains(t)))
@@ -68,7 +68,7 @@ pub fn tag_items(repo: &Repository, tags: &std::collections::BTreeSet<String>) -
 
 /// The item for removing one tag (its manifest stays).
 pub fn tag_item(repo: &Repository, tag: &Tag) -> Option<TrashItem> {
-    let entry = repo.index.manifests.iter().find(|d| d.ref_name() == Some(tag.as_str()))?.clone();
+    let entry = repo.tag_entry(tag)?.clone();
     let mut tags = BTreeMap::new();
     if let Some(m) = repo.meta.tags.get(tag.as_str()) {
         tags.insert(tag.to_string(), m.clone());
@@ -241,9 +241,7 @@ pub fn restore(ctx: &Ctx<'_>, reference: &Reference, digest: Option<&Digest>, fo
         desc.annotations.remove(ANNOTATION_REF_NAME);
         repo.set_tag(tag, &desc, true, ctx.now)?;
         // set_tag rebuilds the entry from the descriptor: put back the exact bytes.
-        if let Some(slot) = repo.index.manifests.iter_mut().find(|d| d.ref_name() == Some(tag.as_str())) {
-            *slot = e.clone();
-        }
+        repo.replace_tag_entry(tag, e.clone());
         if let Some(m) = item.tags.get(tag.as_str()) {
             repo.meta.tags.insert(tag.to_string(), m.clone());
         }
