@@ -43,14 +43,16 @@ measure() {
   local group=$1 size=$2 name=$3 prep=$4; shift 4
   local times=() rss=0
   for i in $(seq 1 "$RUNS"); do
-    [ -n "$prep" ] && bash -c "${prep//\{i\}/$i}" >/dev/null 2>&1
+    if [ -n "$prep" ]; then bash -c "${prep//\{i\}/$i}" >/dev/null 2>&1 || true; fi
     local args=()
     for a in "$@"; do args+=("${a//\{i\}/$i}"); done
     local out
-    out=$( { /usr/bin/time -f '%e %M' "${args[@]}" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    /usr/bin/time -o "$WORK/time.out" -f '%e %M' "${args[@]}" >/dev/null 2>"$WORK/stderr.out" ||
+      { echo "  ($name exited non-zero (verify: 1 = findings): $(tail -1 "$WORK/stderr.out"))" >&2; }
+    out=$(tail -1 "$WORK/time.out")
     times+=("${out% *}")
     local r=${out#* }
-    [ "$r" -gt "$rss" ] && rss=$r
+    if [ "$r" -gt "$rss" ]; then rss=$r; fi
   done
   local med
   med=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')

@@ -47,13 +47,8 @@ impl Human for TagsReport {
         for t in &self.tags {
             let lock = if t.locks.write_enabled && t.locks.delete_enabled { "" } else { "  (locked)" };
             let image = t.image_created.as_ref().map_or_else(|| "-".to_string(), ts);
-            let _ = writeln!(
-                out,
-                "{:<w$}  {:<71}  {:<20}  {image}{lock}",
-                t.name,
-                t.digest.to_string(),
-                ts(&t.updated)
-            );
+            let _ =
+                writeln!(out, "{:<w$}  {:<71}  {:<20}  {image}{lock}", t.name, t.digest.to_string(), ts(&t.updated));
         }
     }
 }

@@ -114,11 +114,7 @@ impl Meta {
     /// manifest's old annotation/config time becomes its `image_created`. Times recorded
     /// by wharf or observed are kept. `image_time` gives the build time of a manifest
     /// whose version-1 entry did not carry one. Returns true when anything changed.
-    pub fn migrate(
-        &mut self,
-        observed: Timestamp,
-        image_time: &mut dyn FnMut(&Digest) -> Option<Timestamp>,
-    ) -> bool {
+    pub fn migrate(&mut self, observed: Timestamp, image_time: &mut dyn FnMut(&Digest) -> Option<Timestamp>) -> bool {
         if self.wharf_meta_version >= META_VERSION {
             return false;
         }
@@ -227,10 +223,22 @@ mod tests {
     use super::*;
     use crate::model::time::parse_timestamp;
 
+    fn manifest(created: Timestamp, source: TimeSource) -> ManifestMeta {
+        ManifestMeta {
+            created,
+            created_source: source,
+            untagged_at: None,
+            untagged_source: None,
+            image_created: None,
+            locks: Locks::default(),
+        }
+    }
+
     #[test]
     fn reconcile_backfills_and_drops() {
         let t0 = parse_timestamp("2026-01-01").unwrap();
         let t1 = parse_timestamp("2026-02-01").unwrap();
+        let built = parse_timestamp("1970-01-01").unwrap();
         let a = Digest::of(b"a");
         let b = Digest::of(b"b");
         let gone = Digest::of(b"gone");
@@ -245,25 +253,17 @@ mod tests {
                 locks: Locks::default(),
             },
         );
-        meta.manifests.insert(
-            gone.clone(),
-            ManifestMeta {
-                created: t0,
-                created_source: TimeSource::Wharf,
-                untagged_at: None,
-                untagged_source: None,
-                locks: Locks::default(),
-            },
-        );
+        meta.manifests.insert(gone.clone(), manifest(t0, TimeSource::Wharf));
         let view = IndexView { tags: vec![("v1", &a)], manifests: vec![&a, &b] };
-        let changed = meta.reconcile(&view, t1, &mut |_| (t0, TimeSource::Mtime));
+        let changed = meta.reconcile(&view, t1, &mut |_| Some(built));
         assert!(changed);
         assert!(!meta.tags.contains_key("old") && !meta.manifests.contains_key(&gone));
-        assert_eq!(meta.tags["v1"].digest, a);
-        assert_eq!(meta.tags["v1"].created, t0);
+        let v1 = &meta.tags["v1"];
+        assert_eq!((&v1.digest, v1.created, v1.updated, v1.created_source), (&a, t1, t1, TimeSource::Observed));
         assert_eq!(meta.manifests[&a].untagged_at, None);
         assert_eq!(meta.manifests[&b].untagged_at, Some(t1), "untagged manifest observed now");
-        assert_eq!(meta.manifests[&b].created_source, TimeSource::Mtime);
+        assert_eq!((meta.manifests[&b].created, meta.manifests[&b].created_source), (t1, TimeSource::Observed));
+        assert_eq!(meta.manifests[&b].image_created, Some(built), "the build time is kept apart");
         assert!(!meta.reconcile(&view, t1, &mut |_| unreachable!()), "second pass changes nothing");
     }
 
@@ -275,15 +275,50 @@ mod tests {
         let b = Digest::of(b"b");
         let mut meta = Meta::new(t0);
         let view = IndexView { tags: vec![("v1", &a)], manifests: vec![&a] };
-        meta.reconcile(&view, t0, &mut |_| (t0, TimeSource::Config));
+        meta.reconcile(&view, t0, &mut |_| None);
         // Another tool moved v1 to b; a stays as an untagged entry.
         let view = IndexView { tags: vec![("v1", &b)], manifests: vec![&a, &b] };
-        assert!(meta.reconcile(&view, t1, &mut |_| (t1, TimeSource::Mtime)));
+        assert!(meta.reconcile(&view, t1, &mut |_| None));
         let v1 = &meta.tags["v1"];
-        assert_eq!((&v1.digest, v1.created, v1.updated), (&b, t0, t1), "created kept, updated now");
+        assert_eq!((&v1.digest, v1.created, v1.updated), (&b, t0, t1), "created kept, updated when observed");
         assert_eq!(meta.manifests[&a].untagged_at, Some(t1));
         assert_eq!(meta.manifests[&a].untagged_source, Some(TimeSource::Observed));
-        assert_eq!(meta.manifests[&b].created_source, TimeSource::Mtime);
+        assert_eq!((meta.manifests[&b].created, meta.manifests[&b].created_source), (t1, TimeSource::Observed));
         assert_eq!(meta.manifests[&b].untagged_at, None);
+    }
+
+    #[test]
+    fn version_1_image_times_migrate_to_observed_registry_times() {
+        // Regression (issue 8, defect 17): version 1 took a reproducible image's config
+        // `created` (1970) as the tag's registry time, so `purge --ago 30d` removed a tag
+        // pushed a minute before.
+        let epoch = parse_timestamp("1970-01-01").unwrap();
+        let made = parse_timestamp("2026-01-05").unwrap();
+        let observed = parse_timestamp("2026-03-01").unwrap();
+        let (a, w) = (Digest::of(b"a"), Digest::of(b"w"));
+        let mut meta = Meta::new(epoch);
+        meta.wharf_meta_version = 1;
+        meta.manifests.insert(a.clone(), manifest(epoch, TimeSource::Config));
+        meta.manifests.insert(w.clone(), manifest(made, TimeSource::Wharf));
+        let tag = |digest: &Digest, t: Timestamp, source| TagMeta {
+            digest: digest.clone(),
+            created: t,
+            updated: t,
+            created_source: source,
+            locks: Locks::default(),
+        };
+        meta.tags.insert("repro".into(), tag(&a, epoch, TimeSource::Config));
+        meta.tags.insert("mine".into(), tag(&w, made, TimeSource::Wharf));
+        let built = parse_timestamp("2025-12-31").unwrap();
+        assert!(meta.migrate(observed, &mut |d| (d == &w).then_some(built)));
+        assert_eq!(meta.wharf_meta_version, META_VERSION);
+        let r = &meta.tags["repro"];
+        assert_eq!((r.created, r.updated, r.created_source), (observed, observed, TimeSource::Observed));
+        assert_eq!(meta.manifests[&a].image_created, Some(epoch), "the old config time is the image's");
+        assert_eq!((meta.manifests[&a].created, meta.manifests[&a].created_source), (observed, TimeSource::Observed));
+        let m = &meta.tags["mine"];
+        assert_eq!((m.created, m.updated, m.created_source), (made, made, TimeSource::Wharf), "wharf times stay");
+        assert_eq!(meta.manifests[&w].image_created, Some(built));
+        assert!(!meta.migrate(observed, &mut |_| unreachable!()), "a version 2 sidecar is left as it is");
     }
 }

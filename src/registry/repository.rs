@@ -228,10 +228,8 @@ impl Repository {
         let blobs = BlobStore::new(dir.join("blobs"));
         // Registry times of changes made by other tools: the moment of this load, never
         // earlier than index.json's last change.
-        let observed = std::fs::metadata(&index_path)
-            .and_then(|m| m.modified())
-            .map(Timestamp::from)
-            .map_or(now, |m| m.max(now));
+        let observed =
+            std::fs::metadata(&index_path).and_then(|m| m.modified()).map(Timestamp::from).map_or(now, |m| m.max(now));
         let meta_path = dir.join(META_FILE);
         let (mut meta, mut dirty) = match std::fs::read(&meta_path) {
             Ok(bytes) => (parse_meta(&meta_path, &bytes)?, false),
