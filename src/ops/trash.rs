@@ -12,6 +12,7 @@ use super::Ctx;
 use crate::error::{Error, Result};
 use crate::model::media::ANNOTATION_REF_NAME;
 use crate::model::{Digest, Reference, RepoName, Tag, Timestamp};
+use crate::registry::meta::TimeSource;
 use crate::registry::trash::{TRASH_VERSION, TrashItem, TrashReason, TrashRecord};
 use crate::registry::{Registry, Repository};
 
@@ -243,12 +244,24 @@ pub fn restore(ctx: &Ctx<'_>, reference: &Reference, digest: Option<&Digest>, fo
         // set_tag rebuilds the entry from the descriptor: put back the exact bytes.
         repo.replace_tag_entry(tag, e.clone());
         if let Some(m) = item.tags.get(tag.as_str()) {
-            repo.meta.tags.insert(tag.to_string(), m.clone());
+            let mut m = m.clone();
+            // A record pinned by a version-1 wharf may carry an image build time as the
+            // tag's registry time: the restore is the registry event then.
+            if m.created_source.is_image_time() {
+                (m.created, m.updated, m.created_source) = (ctx.now, ctx.now, TimeSource::Wharf);
+            }
+            repo.meta.tags.insert(tag.to_string(), m);
         }
         restored_tags.push(tag.to_string());
     }
     if manifest_restored && let Some(m) = &item.manifest {
         let mut m = m.clone();
+        if m.created_source.is_image_time() {
+            if m.created_source != TimeSource::Mtime {
+                m.image_created = m.image_created.or(Some(m.created));
+            }
+            (m.created, m.created_source) = (ctx.now, TimeSource::Wharf);
+        }
         if !tag_entries.is_empty() {
             m.untagged_at = None;
             m.untagged_source = None;
