@@ -126,36 +126,4 @@ done
 echo
 echo "== table: median wall seconds [median CPU seconds, user+sys] (wall growth vs the previous size) / peak RSS"
 echo "   (worst growth: the largest wall-time ratio between neighbouring sizes divided by their size ratio; 1.0 = linear)"
-python3 - "$RESULTS" <<'EOF'
-import sys, collections
-rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-groups = collections.OrderedDict()
-for g, name, size, t, rss, cpu in rows:
-    groups.setdefault(g, collections.OrderedDict()).setdefault(name, {})[int(size)] = (float(t), int(rss), float(cpu))
-def label(n):
-    return f"{n // 1000000}M" if n >= 1000000 and n % 1000000 == 0 else f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
-for g, cmds in groups.items():
-    sizes = sorted({s for c in cmds.values() for s in c})
-    head = f"| {g}: command | " + " | ".join(label(s) for s in sizes) + " | worst growth | peak RSS |"
-    print(head)
-    print("|" + "---|" * (len(sizes) + 3))
-    for name, by in cmds.items():
-        cells, worst, prev = [], None, None
-        for s in sizes:
-            if s not in by:
-                cells.append("")
-                continue
-            t, _, cpu = by[s]
-            cell = f"{t:.2f} s [cpu {cpu:.2f}]"
-            if prev and prev[1] > 0:
-                gr = t / prev[1]
-                cell += f" (×{gr:.1f})"
-                # growth per size step, normalised to the size ratio
-                worst = max(worst or 0, gr / (s / prev[0]))
-            cells.append(cell)
-            prev = (s, t)
-        rss = max(v[1] for v in by.values()) / 1024
-        w = f"{worst:.2f}× linear" if worst is not None else ""
-        print(f"| {name} | " + " | ".join(cells) + f" | {w} | {rss:.0f} MiB |")
-    print()
-EOF
+python3 benches/scale_table.py "$RESULTS"

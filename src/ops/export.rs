@@ -6,7 +6,7 @@
 //! appears whole or not at all (temp file or directory, then rename); `-o -` streams an
 //! archive to stdout.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -16,7 +16,8 @@ use sha2::{Digest as _, Sha256};
 use super::Ctx;
 use crate::error::{Error, Result};
 use crate::model::media::{self, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME};
-use crate::model::{Action, Descriptor, Digest, Document, IndexFile, MediaKind, Reference};
+use crate::model::{Action, Descriptor, Digest, Document, IndexFile, MediaKind, Reference, RepoName};
+use crate::registry::Repository;
 use crate::store::BlobStore;
 use crate::store::fs::{TEMP_PREFIX, atomic_write, create_dir_all_durable, fsync_dir};
 
@@ -111,8 +112,16 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ExportReport> {
     let mut index = IndexFile::default();
     let mut docker: Vec<(Digest, DockerEntry)> = Vec::new();
     let mut images = Vec::new();
+    // Each repository is loaded once, however many of its tags are exported, and the
+    // output index is deduplicated through a set: exporting every tag of a 100k-tag
+    // repository is linear.
+    let mut repos: BTreeMap<RepoName, Repository> = BTreeMap::new();
+    let mut in_index: HashSet<String> = HashSet::new();
     for r in &opts.refs {
-        let repo = ctx.registry.open_repo(&r.repo, ctx.now)?;
+        if !repos.contains_key(&r.repo) {
+            repos.insert(r.repo.clone(), ctx.registry.open_repo(&r.repo, ctx.now)?);
+        }
+        let repo = &repos[&r.repo];
         let resolved = match repo.resolve(r) {
             Err(Error::ManifestNotFound { .. }) if r.tag.is_none() => nested(&repo, r)?,
             other => other?,
@@ -154,7 +163,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ExportReport> {
         } else if let Some(n) = &name {
             entry.annotations.insert(ANNOTATION_REF_NAME.to_string(), n.clone());
         }
-        if !index.manifests.iter().any(|d| d == &entry) {
+        if in_index.insert(serde_json::to_string(&entry).expect("descriptor serialises")) {
             index.manifests.push(entry);
         }
         images.push(ExportedImage { reference: r.to_string(), digest: resolved.digest, media_type: mt, name });
