@@ -123,7 +123,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ExportReport> {
         }
         let repo = &repos[&r.repo];
         let resolved = match repo.resolve(r) {
-            Err(Error::ManifestNotFound { .. }) if r.tag.is_none() => nested(&repo, r)?,
+            Err(Error::ManifestNotFound { .. }) if r.tag.is_none() => nested(repo, r)?,
             other => other?,
         };
         repo.check(
@@ -155,7 +155,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ExportReport> {
         entry.annotations.remove(ANNOTATION_REF_NAME);
         if opts.format == Format::DockerArchive {
             let doc = repo.read_document(&resolved.digest, &mt)?;
-            docker_entry(r, &resolved.digest, &doc, &repo, name.as_deref(), &mut docker)?;
+            docker_entry(r, &resolved.digest, &doc, repo, name.as_deref(), &mut docker)?;
             if let (Some(n), Some(t)) = (&name, &resolved.tag) {
                 entry.annotations.insert(ANNOTATION_CONTAINERD_NAME.to_string(), n.clone());
                 entry.annotations.insert(ANNOTATION_REF_NAME.to_string(), t.to_string());
