@@ -14,11 +14,13 @@
       a wharf registry with one repository `app` of TAGS tags, each on its own manifest,
       tag i created i minutes after 2026-01-01 (index annotation), half of them `keep-*`.
 """
+import datetime
 import hashlib
 import json
 import os
 import sys
 
+START = datetime.datetime(2026, 1, 1)
 LAYOUT = '{"imageLayoutVersion":"1.0.0"}\n'
 CFG = "application/vnd.oci.image.config.v1+json"
 LAYER = "application/vnd.oci.image.layer.v1.tar"
@@ -100,7 +102,7 @@ def gen_tags(d, n):
     for i in range(n):
         m = manifest(blobs, f"t{i}", [layer])
         name = f"keep-{i}" if i % 2 else f"build-{i}"
-        created = f"2026-01-{1 + i // 1440:02d}T{(i // 60) % 24:02d}:{i % 60:02d}:00Z"
+        created = (START + datetime.timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
         m["annotations"] = {"org.opencontainers.image.ref.name": name, "org.opencontainers.image.created": created}
         entries.append(m)
     write_index(rd, entries)

@@ -130,7 +130,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
                 output::note(&format!("error: repository {}: {}", e.name, e.message));
             }
             let code = if report.errors.is_empty() { 0 } else { 1 };
-            Ok(Outcome::with_code(&report, code))
+            Ok(Outcome::with_code(report, code))
         }
         Command::Tags { repo } => Outcome::ok(ops::listing::tags(&ctx, &repo_arg(repo)?)?),
         Command::Tag { source, target, force } => {
@@ -244,7 +244,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
             }
             let mut outcome = Outcome::ok(ops::export::run(&ctx, &opts)?)?;
             if opts.output == "-" {
-                outcome.human.clear();
+                outcome.no_human = true;
             }
             Ok(outcome)
         }

@@ -2,26 +2,44 @@
 //! human text; errors go to stderr (and, with --json, as an object on stdout too).
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::error::{Error, Result};
 
-/// A finished command: what to print and the exit code.
+/// A finished command: the report (rendered only in the form the printer asks for: a
+/// listing of 100k tags is not rendered twice) and the exit code.
 pub struct Outcome {
-    pub json: Value,
-    pub human: String,
+    report: Box<dyn Report>,
+    /// Print no human text (the report still goes out with --json).
+    pub no_human: bool,
     pub exit_code: u8,
 }
 
-impl Outcome {
-    pub fn ok<R: Serialize + Human>(report: R) -> Result<Outcome> {
-        Ok(Outcome::with_code(&report, 0))
+/// A report, rendered on demand.
+trait Report {
+    fn json(&self) -> String;
+    fn human_text(&self) -> String;
+}
+
+impl<R: Serialize + Human> Report for R {
+    fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("reports serialise")
     }
 
-    pub fn with_code<R: Serialize + Human>(report: &R, exit_code: u8) -> Outcome {
-        let mut human = String::new();
-        report.human(&mut human);
-        Outcome { json: serde_json::to_value(report).expect("reports serialise"), human, exit_code }
+    fn human_text(&self) -> String {
+        let mut out = String::new();
+        self.human(&mut out);
+        out
+    }
+}
+
+impl Outcome {
+    pub fn ok<R: Serialize + Human + 'static>(report: R) -> Result<Outcome> {
+        Ok(Outcome::with_code(report, 0))
+    }
+
+    pub fn with_code<R: Serialize + Human + 'static>(report: R, exit_code: u8) -> Outcome {
+        Outcome { report: Box::new(report), no_human: false, exit_code }
     }
 }
 
@@ -77,11 +95,12 @@ impl Printer {
     /// Prints the outcome on stdout: its JSON with --json, its human text otherwise.
     pub fn emit(&self, o: &Outcome) -> Result<Written> {
         if self.json {
-            let mut text = serde_json::to_string_pretty(&o.json).expect("json");
+            let mut text = o.report.json();
             text.push('\n');
             write_stdout(text.as_bytes())
-        } else if !o.human.is_empty() {
-            write_stdout(o.human.as_bytes())
+        } else if !o.no_human {
+            let text = o.report.human_text();
+            if text.is_empty() { Ok(Written::Done) } else { write_stdout(text.as_bytes()) }
         } else {
             Ok(Written::Done)
         }

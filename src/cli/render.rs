@@ -45,10 +45,12 @@ impl Human for TagsReport {
             return;
         }
         let w = self.tags.iter().map(|t| t.name.len()).max().unwrap_or(3).max(3);
-        let _ = writeln!(out, "{:<w$}  {:<71}  UPDATED", "TAG", "DIGEST");
+        let _ = writeln!(out, "{:<w$}  {:<71}  {:<20}  IMAGE CREATED", "TAG", "DIGEST", "UPDATED");
         for t in &self.tags {
             let lock = if t.locks.write_enabled && t.locks.delete_enabled { "" } else { "  (locked)" };
-            let _ = writeln!(out, "{:<w$}  {:<71}  {}{lock}", t.name, t.digest.to_string(), ts(&t.updated));
+            let image = t.image_created.as_ref().map_or_else(|| "-".to_string(), ts);
+            let _ =
+                writeln!(out, "{:<w$}  {:<71}  {:<20}  {image}{lock}", t.name, t.digest.to_string(), ts(&t.updated));
         }
     }
 }

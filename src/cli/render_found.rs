@@ -37,7 +37,11 @@ impl Human for ManifestsReport {
             let _ = writeln!(out, "{} has no manifests", self.repository);
             return;
         }
-        let _ = writeln!(out, "{:<71}  {:>10}  {:<20}  {:<20}  TAGS", "DIGEST", "SIZE", "CREATED", "LOCKS");
+        let _ = writeln!(
+            out,
+            "{:<71}  {:>10}  {:<20}  {:<20}  {:<20}  TAGS",
+            "DIGEST", "SIZE", "CREATED", "IMAGE CREATED", "LOCKS"
+        );
         for m in &self.manifests {
             let tags = if m.tags.is_empty() {
                 match &m.untagged_at {
@@ -49,10 +53,11 @@ impl Human for ManifestsReport {
             };
             let _ = writeln!(
                 out,
-                "{:<71}  {:>10}  {:<20}  {:<20}  {tags}",
+                "{:<71}  {:>10}  {:<20}  {:<20}  {:<20}  {tags}",
                 m.digest.to_string(),
                 human_bytes(m.size),
                 ts(&m.created),
+                m.image_created.as_ref().map_or_else(|| "-".to_string(), ts),
                 locks_summary(&m.locks)
             );
         }
@@ -89,6 +94,9 @@ impl Human for ShowReport {
         let _ = writeln!(out, "tags:        {tags}");
         if let (Some(c), Some(src)) = (&self.created, &self.created_source) {
             let _ = writeln!(out, "created:     {} (from {})", ts(c), name_of(src));
+        }
+        if let Some(c) = &self.image_created {
+            let _ = writeln!(out, "image created: {} (build time; not used by purge or retention)", ts(c));
         }
         if let (Some(u), Some(src)) = (&self.untagged_at, &self.untagged_source) {
             let _ = writeln!(out, "untagged at: {} (from {})", ts(u), name_of(src));

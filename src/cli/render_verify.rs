@@ -25,7 +25,7 @@ pub(super) fn run(root: &Path, a: &VerifyArgs, g: &Global) -> Result<Outcome> {
     let wait = LockWait { wait: !g.no_wait, on_wait: &super::waiting };
     let report = verify::run(root, &a.targets, &opts, &wait)?;
     let code = report.exit_code();
-    Ok(Outcome::with_code(&report, code))
+    Ok(Outcome::with_code(report, code))
 }
 
 /// The most hashing threads `--jobs` may ask for: four per core, and never more than

@@ -14,8 +14,10 @@ use serde_json::{Map, Value};
 use super::digest::Digest;
 use super::media::{self, MediaKind};
 
-/// An OCI content descriptor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An OCI content descriptor. Deserialised by hand (see the `Deserialize` impl below):
+/// serde's `flatten` buffers every field of every entry, which made reading a 100k-entry
+/// index.json several times slower and larger than it needs to be.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
     #[serde(default)]
@@ -31,6 +33,94 @@ pub struct Descriptor {
     /// Fields this version does not model (`urls`, `data`, vendor fields), kept verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl<'de> Deserialize<'de> for Descriptor {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Descriptor, D::Error> {
+        use serde::de::{Error, MapAccess, Visitor};
+        /// A key, matched without allocating for the known ones.
+        enum Field {
+            MediaType,
+            Digest,
+            Size,
+            Platform,
+            ArtifactType,
+            Annotations,
+            Other(String),
+        }
+        impl<'de> Deserialize<'de> for Field {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Field, D::Error> {
+                struct F;
+                impl Visitor<'_> for F {
+                    type Value = Field;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a field name")
+                    }
+                    fn visit_str<E: Error>(self, v: &str) -> Result<Field, E> {
+                        Ok(match v {
+                            "mediaType" => Field::MediaType,
+                            "digest" => Field::Digest,
+                            "size" => Field::Size,
+                            "platform" => Field::Platform,
+                            "artifactType" => Field::ArtifactType,
+                            "annotations" => Field::Annotations,
+                            other => Field::Other(other.to_string()),
+                        })
+                    }
+                }
+                d.deserialize_identifier(F)
+            }
+        }
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Descriptor;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an OCI descriptor (a JSON object)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Descriptor, A::Error> {
+                let mut media_type: Option<String> = None;
+                let mut digest: Option<Digest> = None;
+                let mut size: Option<u64> = None;
+                let mut platform: Option<Option<Platform>> = None;
+                let mut artifact_type: Option<Option<String>> = None;
+                let mut annotations: Option<BTreeMap<String, String>> = None;
+                let mut extra = Map::new();
+                fn once<T, E: Error>(slot: &mut Option<T>, v: T, name: &'static str) -> Result<(), E> {
+                    if slot.replace(v).is_some() {
+                        return Err(E::duplicate_field(name));
+                    }
+                    Ok(())
+                }
+                while let Some(key) = map.next_key::<Field>()? {
+                    match key {
+                        Field::MediaType => once(&mut media_type, map.next_value()?, "mediaType")?,
+                        Field::Digest => once(&mut digest, map.next_value()?, "digest")?,
+                        Field::Size => once(&mut size, map.next_value()?, "size")?,
+                        Field::Platform => once(&mut platform, map.next_value()?, "platform")?,
+                        Field::ArtifactType => once(&mut artifact_type, map.next_value()?, "artifactType")?,
+                        Field::Annotations => {
+                            let v: Option<BTreeMap<String, String>> = map.next_value()?;
+                            once(&mut annotations, v.unwrap_or_default(), "annotations")?
+                        }
+                        Field::Other(name) => {
+                            let v: Value = map.next_value()?;
+                            extra.insert(name, v);
+                        }
+                    }
+                }
+                Ok(Descriptor {
+                    media_type: media_type.unwrap_or_default(),
+                    digest: digest.ok_or_else(|| A::Error::missing_field("digest"))?,
+                    size: size.ok_or_else(|| A::Error::missing_field("size"))?,
+                    platform: platform.flatten(),
+                    artifact_type: artifact_type.flatten(),
+                    annotations: annotations.unwrap_or_default(),
+                    extra,
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 impl Descriptor {

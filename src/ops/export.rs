@@ -6,7 +6,7 @@
 //! appears whole or not at all (temp file or directory, then rename); `-o -` streams an
 //! archive to stdout.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -16,7 +16,8 @@ use sha2::{Digest as _, Sha256};
 use super::Ctx;
 use crate::error::{Error, Result};
 use crate::model::media::{self, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME};
-use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, Reference};
+use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, Reference, RepoName};
+use crate::registry::Repository;
 use crate::store::BlobStore;
 use crate::store::fs::{TEMP_PREFIX, atomic_write, create_dir_all_durable, fsync_dir};
 
@@ -124,8 +125,16 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
     let mut index = IndexFile::default();
     let mut docker: Vec<(Digest, DockerEntry)> = Vec::new();
     let mut images = Vec::new();
+    // Each repository is loaded once, however many of its tags are exported, and the
+    // output index is deduplicated through a set: exporting every tag of a 100k-tag
+    // repository is linear.
+    let mut repos: BTreeMap<RepoName, Repository> = BTreeMap::new();
+    let mut in_index: HashSet<String> = HashSet::new();
     for r in &opts.refs {
-        let repo = ctx.registry.open_repo(&r.repo, ctx.now)?;
+        if !repos.contains_key(&r.repo) {
+            repos.insert(r.repo.clone(), ctx.registry.open_repo(&r.repo, ctx.now)?);
+        }
+        let repo = &repos[&r.repo];
         // A `REPO@DIGEST` may name a manifest inside a top-level index (one platform of a
         // multi-platform image); reading it reads out of every index that lists it.
         let (resolved, parents, _) = repo.locate(r)?;
@@ -157,7 +166,7 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
         entry.annotations.remove(ANNOTATION_REF_NAME);
         if opts.format == Format::DockerArchive {
             let doc = repo.read_document(&resolved.digest, &mt)?;
-            docker_entry(r, &resolved.digest, &doc, &repo, name.as_deref(), &mut docker)?;
+            docker_entry(r, &resolved.digest, &doc, repo, name.as_deref(), &mut docker)?;
             if let (Some(n), Some(t)) = (&name, &resolved.tag) {
                 entry.annotations.insert(ANNOTATION_CONTAINERD_NAME.to_string(), n.clone());
                 entry.annotations.insert(ANNOTATION_REF_NAME.to_string(), t.to_string());
@@ -165,7 +174,7 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
         } else if let Some(n) = &name {
             entry.annotations.insert(ANNOTATION_REF_NAME.to_string(), n.clone());
         }
-        if !index.manifests.iter().any(|d| d == &entry) {
+        if in_index.insert(serde_json::to_string(&entry).expect("descriptor serialises")) {
             index.manifests.push(entry);
         }
         images.push(ExportedImage { reference: r.to_string(), digest: resolved.digest, media_type: mt, name });

@@ -55,6 +55,9 @@ pub struct ManifestInfo {
     /// When the manifest lost its last tag; absent while it is tagged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub untagged_at: Option<Timestamp>,
+    /// The image's build time; shown, never used for purge or retention.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_created: Option<Timestamp>,
     pub locks: Locks,
 }
 
@@ -77,14 +80,14 @@ fn manifest_info(repo: &Repository, desc: &Descriptor, tags: Vec<String>) -> Opt
         created: meta.created,
         created_source: meta.created_source,
         untagged_at: meta.untagged_at,
+        image_created: meta.image_created,
         locks: meta.locks,
     })
 }
 
 /// The first index.json entry of each distinct manifest, in index.json order.
 fn distinct_entries(repo: &Repository) -> Vec<&Descriptor> {
-    let mut seen = std::collections::BTreeSet::new();
-    repo.index.manifests.iter().filter(|d| seen.insert(&d.digest)).collect()
+    repo.distinct_entries()
 }
 
 /// `wharf manifests REPO [--orderby time_asc|time_desc] [--top N]`: every top-level
@@ -169,6 +172,10 @@ pub struct ShowReport {
     pub untagged_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub untagged_source: Option<TimeSource>,
+    /// The image's build time (annotation or config `created`); shown, never used for
+    /// purge or retention.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_created: Option<Timestamp>,
     pub locks: PathLocks,
     /// Top-level indexes of the repository that list this manifest.
     pub parents: Vec<Digest>,
@@ -235,11 +242,12 @@ pub fn show(ctx: &Ctx<'_>, r: &Reference) -> Result<ShowReport> {
         config_platform(&repo, &doc).into_iter().collect()
     };
     platforms.dedup();
-    let tags: Vec<String> = repo.tags_of(&digest).iter().map(|t| t.to_string()).collect();
+    let tag_list = repo.tags_of(&digest);
+    let tags: Vec<String> = tag_list.iter().map(|t| t.to_string()).collect();
     let meta = repo.meta.manifests.get(&digest);
     let locks = PathLocks {
         repository: repo.repo_locks(),
-        tags: repo.tags_of(&digest).iter().map(|t| (t.to_string(), repo.tag_locks(t))).collect(),
+        tags: tag_list.iter().map(|t| (t.to_string(), repo.tag_locks(t))).collect(),
         manifest: repo.manifest_locks(&digest),
     };
     let media_type = doc.media_type.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| desc.media_type.clone());
@@ -258,6 +266,7 @@ pub fn show(ctx: &Ctx<'_>, r: &Reference) -> Result<ShowReport> {
         created_source: meta.map(|m| m.created_source),
         untagged_at: meta.and_then(|m| m.untagged_at),
         untagged_source: meta.and_then(|m| m.untagged_source),
+        image_created: meta.and_then(|m| m.image_created),
         locks,
         parents,
         annotations: doc.annotations.clone(),

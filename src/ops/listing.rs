@@ -59,8 +59,8 @@ pub fn repos(ctx: &Ctx<'_>) -> Result<ReposReport> {
         }
         repositories.push(RepoSummary {
             name,
-            tags: repo.tag_entries().len(),
-            manifests: repo.manifest_digests().len(),
+            tags: repo.tag_count(),
+            manifests: repo.manifest_count(),
             size,
             created: repo.meta.repository.created,
             updated: repo.meta.repository.updated,
@@ -76,10 +76,17 @@ pub struct TagInfo {
     pub digest: Digest,
     pub media_type: String,
     pub size: u64,
+    /// When the tag appeared in this repository (a registry time).
     pub created: Timestamp,
-    /// Where `created` came from (wharf, annotation, config, mtime, observed).
+    /// Where `created` came from: `wharf` (wharf made the change) or `observed` (another
+    /// tool did; the time wharf first saw it).
     pub created_source: TimeSource,
+    /// When the tag was last (re)pointed. Purge's `--ago` counts from here.
     pub updated: Timestamp,
+    /// The image's build time (annotation or config `created`); shown, never used for
+    /// purge or retention.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_created: Option<Timestamp>,
     pub locks: Locks,
 }
 
@@ -94,7 +101,8 @@ pub(crate) fn tag_infos(repo: &Repository, include_hidden: bool) -> Vec<TagInfo>
         .into_iter()
         .filter_map(|(tag, desc)| {
             let meta = repo.meta.tags.get(tag.as_str())?;
-            let visible = meta.locks.list_enabled && repo.manifest_locks(&desc.digest).list_enabled;
+            let manifest = repo.meta.manifests.get(&desc.digest);
+            let visible = meta.locks.list_enabled && manifest.is_none_or(|m| m.locks.list_enabled);
             (include_hidden || visible).then(|| TagInfo {
                 name: tag.to_string(),
                 digest: desc.digest.clone(),
@@ -103,6 +111,7 @@ pub(crate) fn tag_infos(repo: &Repository, include_hidden: bool) -> Vec<TagInfo>
                 created: meta.created,
                 created_source: meta.created_source,
                 updated: meta.updated,
+                image_created: manifest.and_then(|m| m.image_created),
                 locks: meta.locks,
             })
         })

@@ -74,7 +74,9 @@ pub fn update(ctx: &Ctx<'_>, r: &Reference, changes: LockChanges) -> Result<Upda
     };
     let after = repo.set_locks(&target, changes)?;
     let changed = before != after;
-    if changed {
+    // A sidecar reconciled on this load (an adopted layout, a foreign change) is written
+    // back too, so later commands find the observed times recorded.
+    if changed || repo.meta_dirty {
         repo.save_meta()?;
     }
     Ok(UpdateReport { reference: r.to_string(), object, target: label, before, after, changed })

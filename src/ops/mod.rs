@@ -21,6 +21,9 @@ pub mod tagging;
 pub mod trash;
 pub mod verify;
 
+#[cfg(test)]
+mod scale_tests;
+
 use std::path::Path;
 
 use crate::error::Result;

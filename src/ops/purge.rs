@@ -238,11 +238,15 @@ fn apply_repo(ctx: &Ctx<'_>, repo: &mut Repository, plan: &PurgeRepo) -> Result<
         return Ok(());
     }
     let removed: BTreeSet<Digest> = plan.manifests.iter().cloned().collect();
-    let mut items = manifest_items(repo, &plan.manifests);
-    let lone_tags: BTreeSet<String> =
-        plan.tags.iter().filter(|t| !removed.contains(&t.digest)).map(|t| t.tag.clone()).collect();
-    items.extend(tag_items(repo, &lone_tags));
-    pin(ctx.registry, &repo.name.clone(), TrashReason::Purge, ctx.now, items)?;
+    // Trash items copy every removed entry and its metadata: built only when soft delete
+    // will keep them (a purge of 100k tags would otherwise hold a second copy for nothing).
+    if ctx.registry.config().soft_delete.days.is_some() {
+        let mut items = manifest_items(repo, &plan.manifests);
+        let lone_tags: BTreeSet<String> =
+            plan.tags.iter().filter(|t| !removed.contains(&t.digest)).map(|t| t.tag.clone()).collect();
+        items.extend(tag_items(repo, &lone_tags));
+        pin(ctx.registry, &repo.name.clone(), TrashReason::Purge, ctx.now, items)?;
+    }
     let all_tags: BTreeSet<String> = plan.tags.iter().map(|t| t.tag.clone()).collect();
     repo.untag_many_unchecked(&all_tags, ctx.now);
     repo.remove_manifests_unchecked(&removed, ctx.now);
@@ -262,6 +266,10 @@ pub(crate) fn graph_nodes(repo: &Repository) -> Result<BTreeMap<Digest, GraphNod
         let doc = if (kind.has_children() || mt.is_empty()) && repo.blobs.contains(d) {
             let bytes = repo.blobs.read(d, MAX_DOCUMENT_BYTES)?;
             match Document::parse(&bytes, mt) {
+                // Only the edges matter here (nested manifests, subject): a document with
+                // none is not kept, so memory grows with the graph's edges, not with the
+                // number of images.
+                Ok(doc) if doc.manifests.is_empty() && doc.subject.is_none() => None,
                 Ok(doc) => Some(doc),
                 Err(_) if !kind.has_children() => None,
                 Err(e) => return Err(Error::corrupt(repo.blobs.path(d), e.to_string())),
@@ -273,7 +281,7 @@ pub(crate) fn graph_nodes(repo: &Repository) -> Result<BTreeMap<Digest, GraphNod
         Ok(doc)
     };
     let mut types: BTreeMap<&Digest, &str> = BTreeMap::new();
-    for e in &repo.index.manifests {
+    for e in &repo.index().manifests {
         types.entry(&e.digest).or_insert(&e.media_type);
     }
     let mut nodes = BTreeMap::new();

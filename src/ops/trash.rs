@@ -12,6 +12,7 @@ use super::Ctx;
 use crate::error::{Error, Result};
 use crate::model::media::ANNOTATION_REF_NAME;
 use crate::model::{Digest, Reference, RepoName, Tag, Timestamp};
+use crate::registry::meta::TimeSource;
 use crate::registry::trash::{TRASH_VERSION, TrashItem, TrashReason, TrashRecord};
 use crate::registry::{Registry, Repository};
 
@@ -24,8 +25,8 @@ pub fn manifest_item(repo: &Repository, digest: &Digest) -> TrashItem {
 pub fn manifest_items(repo: &Repository, digests: &[Digest]) -> Vec<TrashItem> {
     let wanted: std::collections::BTreeSet<&Digest> = digests.iter().collect();
     let mut entries: BTreeMap<&Digest, Vec<crate::model::Descriptor>> = BTreeMap::new();
-    for e in repo.index.manifests.iter().filter(|e| wanted.contains(&e.digest)) {
-        entries.entry(&e.digest).or_default().push(e.clone());
+    for d in &wanted {
+        entries.insert(d, repo.entries_of(d).into_iter().cloned().collect());
     }
     digests
         .iter()
@@ -49,7 +50,7 @@ pub fn manifest_items(repo: &Repository, digests: &[Digest]) -> Vec<TrashItem> {
 
 /// The items for removing many tags (one pass over index.json).
 pub fn tag_items(repo: &Repository, tags: &std::collections::BTreeSet<String>) -> Vec<TrashItem> {
-    repo.index
+    repo.index()
         .manifests
         .iter()
         .filter(|e| e.ref_name().is_some_and(|t| tags.contains(t)))
@@ -68,7 +69,7 @@ pub fn tag_items(repo: &Repository, tags: &std::collections::BTreeSet<String>) -
 
 /// The item for removing one tag (its manifest stays).
 pub fn tag_item(repo: &Repository, tag: &Tag) -> Option<TrashItem> {
-    let entry = repo.index.manifests.iter().find(|d| d.ref_name() == Some(tag.as_str()))?.clone();
+    let entry = repo.tag_entry(tag)?.clone();
     let mut tags = BTreeMap::new();
     if let Some(m) = repo.meta.tags.get(tag.as_str()) {
         tags.insert(tag.to_string(), m.clone());
@@ -250,16 +251,26 @@ pub fn restore(ctx: &Ctx<'_>, reference: &Reference, digest: Option<&Digest>, fo
         desc.annotations.remove(ANNOTATION_REF_NAME);
         repo.set_tag(tag, &desc, true, ctx.now)?;
         // set_tag rebuilds the entry from the descriptor: put back the exact bytes.
-        if let Some(slot) = repo.index.manifests.iter_mut().find(|d| d.ref_name() == Some(tag.as_str())) {
-            *slot = e.clone();
-        }
+        repo.replace_tag_entry(tag, e.clone());
         if let Some(m) = item.tags.get(tag.as_str()) {
-            repo.meta.tags.insert(tag.to_string(), m.clone());
+            let mut m = m.clone();
+            // A record pinned by a version-1 wharf may carry an image build time as the
+            // tag's registry time: the restore is the registry event then.
+            if m.created_source.is_image_time() {
+                (m.created, m.updated, m.created_source) = (ctx.now, ctx.now, TimeSource::Wharf);
+            }
+            repo.meta.tags.insert(tag.to_string(), m);
         }
         restored_tags.push(tag.to_string());
     }
     if manifest_restored && let Some(m) = &item.manifest {
         let mut m = m.clone();
+        if m.created_source.is_image_time() {
+            if m.created_source != TimeSource::Mtime {
+                m.image_created = m.image_created.or(Some(m.created));
+            }
+            (m.created, m.created_source) = (ctx.now, TimeSource::Wharf);
+        }
         if !tag_entries.is_empty() {
             m.untagged_at = None;
             m.untagged_source = None;

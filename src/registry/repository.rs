@@ -7,12 +7,13 @@
 //! sidecar (each atomically), so a crash between the two leaves a sidecar that the next
 //! load reconciles.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde::Serialize;
 
-use super::meta::{IndexView, META_FILE, META_VERSION, ManifestMeta, Meta, TagMeta, TimeSource};
+use super::meta::{IndexView, META_FILE, META_VERSION, META_VERSIONS_READ, ManifestMeta, Meta, TagMeta, TimeSource};
 use crate::error::{Error, Result};
 use crate::model::media::{ANNOTATION_CREATED, ANNOTATION_REF_NAME, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION};
 use crate::model::time::parse_timestamp;
@@ -33,12 +34,84 @@ pub const MAX_DOCUMENT_BYTES: u64 = 16 << 20;
 pub struct Repository {
     pub name: RepoName,
     pub dir: PathBuf,
-    pub index: IndexFile,
+    /// index.json. Private so that every change goes through a method that drops
+    /// `lookup`; read it with [`Repository::index`].
+    index: IndexFile,
     pub meta: Meta,
     pub blobs: BlobStore,
     /// True when the loaded sidecar differed from index.json (or was absent) and the
     /// reconciled one has not been written yet.
     pub meta_dirty: bool,
+    /// Maps over index.json, built on first use and dropped by every change to it.
+    lookup: OnceLock<Lookup>,
+}
+
+/// The lookups every command needs, built in one pass over index.json so that no
+/// per-tag or per-manifest question scans it again.
+#[derive(Debug, Default)]
+struct Lookup {
+    /// Every valid tag with the position of its first entry, sorted by tag.
+    tags: BTreeMap<Tag, usize>,
+    /// Every distinct manifest digest with the positions of its entries, in index order.
+    by_digest: HashMap<Digest, Vec<usize>>,
+    /// The valid tags on each digest, sorted.
+    tags_by_digest: HashMap<Digest, Vec<Tag>>,
+}
+
+impl Lookup {
+    fn build(index: &IndexFile) -> Lookup {
+        probe::count(probe::Counter::IndexPass, index.manifests.len());
+        let mut l = Lookup::default();
+        for (i, d) in index.manifests.iter().enumerate() {
+            l.by_digest.entry(d.digest.clone()).or_default().push(i);
+            if let Some(tag) = d.ref_name().and_then(|n| Tag::parse(n).ok()) {
+                l.tags.entry(tag).or_insert(i);
+            }
+        }
+        for (tag, &i) in &l.tags {
+            l.tags_by_digest.entry(index.manifests[i].digest.clone()).or_default().push(tag.clone());
+        }
+        l
+    }
+}
+
+/// Test-only operation counters: how many index.json entries were visited in full passes
+/// and how many map lookups were made, so tests can assert that an operation over N tags
+/// does O(N) work without timing anything. Compiled to nothing outside tests.
+pub mod probe {
+    /// What is counted.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Counter {
+        /// Entries of index.json visited by a full pass over it.
+        IndexPass,
+        /// Lookups in the index maps or the sidecar maps.
+        Lookup,
+    }
+
+    #[cfg(test)]
+    thread_local! {
+        static COUNTS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+    }
+
+    #[inline]
+    pub fn count(c: Counter, n: usize) {
+        #[cfg(test)]
+        COUNTS.with(|x| {
+            let (p, l) = x.get();
+            x.set(match c {
+                Counter::IndexPass => (p + n as u64, l),
+                Counter::Lookup => (p, l + n as u64),
+            });
+        });
+        #[cfg(not(test))]
+        let _ = (c, n);
+    }
+
+    /// Resets the counters of this thread and returns what they held.
+    #[cfg(test)]
+    pub fn take() -> (u64, u64) {
+        COUNTS.with(|x| x.replace((0, 0)))
+    }
 }
 
 /// A resolved reference.
@@ -103,6 +176,7 @@ impl Repository {
             meta: Meta::new(now),
             blobs: BlobStore::new(dir.join("blobs")),
             meta_dirty: true,
+            lookup: OnceLock::new(),
         };
         repo.save()?;
         // `oci-layout` last: the directory becomes a repository only once complete, so a
@@ -125,6 +199,7 @@ impl Repository {
             meta: Meta::new(now),
             blobs: BlobStore::new(dir.join("blobs")),
             meta_dirty: true,
+            lookup: OnceLock::new(),
         }
     }
 
@@ -165,51 +240,57 @@ impl Repository {
             )
         })?;
         let blobs = BlobStore::new(dir.join("blobs"));
+        // Registry times of changes made by other tools: the moment of this load, never
+        // earlier than index.json's last change.
+        let observed = crate::store::fs::stat(&index_path)?
+            .map(|s| crate::model::time::from_system(s.modified))
+            .map_or(now, |m| m.max(now));
         let meta_path = dir.join(META_FILE);
         let (mut meta, mut dirty) = match crate::store::fs::read_limited_if_exists(&meta_path, MAX_INDEX_BYTES)? {
             Some(bytes) => (parse_meta(&meta_path, &bytes)?, false),
             None => (Meta::new(adopted_repo_time(dir, now)), true),
         };
-        let mut repo_probe =
-            Repository { name, dir: dir.to_path_buf(), index, meta: Meta::new(now), blobs, meta_dirty: false };
-        let view = repo_probe.index_view_owned();
-        let view_ref = IndexView {
-            tags: view.0.iter().map(|(t, d)| (t.as_str(), d)).collect(),
-            manifests: view.1.iter().collect(),
+        let mut repo = Repository {
+            name,
+            dir: dir.to_path_buf(),
+            index,
+            meta: Meta::new(now),
+            blobs,
+            meta_dirty: false,
+            lookup: OnceLock::new(),
         };
-        dirty |= meta.reconcile(&view_ref, now, &mut |d| repo_probe.backfill_created(d, now));
-        repo_probe.meta = meta;
-        repo_probe.meta_dirty = dirty;
-        Ok(repo_probe)
+        dirty |= meta.migrate(observed, &mut |d| repo.image_created(d));
+        let l = repo.lookup();
+        let view = IndexView {
+            tags: l.tags.keys().map(|t| (t.as_str(), &repo.index.manifests[l.tags[t]].digest)).collect(),
+            manifests: l.by_digest.keys().collect(),
+        };
+        dirty |= meta.reconcile(&view, observed, &mut |d| repo.image_created(d));
+        drop(view);
+        repo.meta = meta;
+        repo.meta_dirty = dirty;
+        Ok(repo)
     }
 
-    fn index_view_owned(&self) -> (Vec<(String, Digest)>, Vec<Digest>) {
-        let tags = self.tag_entries().into_iter().map(|(t, d)| (t.to_string(), d.digest.clone())).collect();
-        (tags, self.manifest_digests())
+    fn lookup(&self) -> &Lookup {
+        self.lookup.get_or_init(|| Lookup::build(&self.index))
     }
 
-    /// Creation time of a manifest wharf did not record: the index entry's
-    /// `org.opencontainers.image.created`, else the config's `created`, else the blob's
-    /// mtime, else `now`.
-    fn backfill_created(&self, digest: &Digest, now: Timestamp) -> (Timestamp, TimeSource) {
-        if let Some(t) = self
-            .index
-            .manifests
-            .iter()
-            .filter(|d| &d.digest == digest)
-            .find_map(|d| d.annotations.get(ANNOTATION_CREATED).and_then(|s| parse_timestamp(s).ok()))
+    /// index.json as loaded (and changed by this repository's methods).
+    pub fn index(&self) -> &IndexFile {
+        &self.index
+    }
+
+    /// The build time of an image (shown as `image_created`; never a registry time): the
+    /// index entry's `org.opencontainers.image.created`, else the config's `created`
+    /// (for an index, the newest of its platform manifests').
+    fn image_created(&self, digest: &Digest) -> Option<Timestamp> {
+        let first = self.lookup().by_digest.get(digest).and_then(|p| p.first()).map(|&i| &self.index.manifests[i]);
+        if let Some(t) = first.and_then(|d| d.annotations.get(ANNOTATION_CREATED)).and_then(|s| parse_timestamp(s).ok())
         {
-            return (t, TimeSource::Annotation);
+            return Some(t);
         }
-        if let Some(t) = self.config_created(digest) {
-            return (t, TimeSource::Config);
-        }
-        if let Ok(Some(s)) = crate::store::fs::stat(&self.blobs.path(digest))
-            && s.kind == crate::store::fs::FileKind::File
-        {
-            return (Timestamp::from(s.modified), TimeSource::Mtime);
-        }
-        (now, TimeSource::Observed)
+        self.config_created(digest)
     }
 
     /// The config's `created` of an image manifest; for an index, the newest of its
@@ -256,31 +337,72 @@ impl Repository {
 
     /// Every (tag, descriptor) of index.json whose ref.name is a valid tag, sorted by tag.
     /// A ref.name that is not a valid tag (a full image name, say) is not a tag here.
+    /// Built from the index maps: no scan of index.json after the first call.
     pub fn tag_entries(&self) -> Vec<(Tag, &Descriptor)> {
-        let mut out: Vec<(Tag, &Descriptor)> =
-            self.index.manifests.iter().filter_map(|d| Some((Tag::parse(d.ref_name()?).ok()?, d))).collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out.dedup_by(|a, b| a.0 == b.0);
-        out
+        let l = self.lookup();
+        probe::count(probe::Counter::Lookup, l.tags.len());
+        l.tags.iter().map(|(t, &i)| (t.clone(), &self.index.manifests[i])).collect()
+    }
+
+    /// The number of valid tags.
+    pub fn tag_count(&self) -> usize {
+        self.lookup().tags.len()
+    }
+
+    /// The number of distinct manifests.
+    pub fn manifest_count(&self) -> usize {
+        self.lookup().by_digest.len()
     }
 
     /// The distinct manifest digests of index.json, sorted.
     pub fn manifest_digests(&self) -> Vec<Digest> {
-        let set: BTreeSet<Digest> = self.index.manifests.iter().map(|d| d.digest.clone()).collect();
-        set.into_iter().collect()
+        let l = self.lookup();
+        probe::count(probe::Counter::Lookup, l.by_digest.len());
+        let mut out: Vec<Digest> = l.by_digest.keys().cloned().collect();
+        out.sort();
+        out
+    }
+
+    /// The first index.json entry of each distinct manifest, in index.json order.
+    pub fn distinct_entries(&self) -> Vec<&Descriptor> {
+        let l = self.lookup();
+        probe::count(probe::Counter::Lookup, l.by_digest.len());
+        let mut first: Vec<usize> = l.by_digest.values().map(|p| p[0]).collect();
+        first.sort_unstable();
+        first.into_iter().map(|i| &self.index.manifests[i]).collect()
+    }
+
+    /// Every index.json entry of `digest` (several when another tool wrote duplicates,
+    /// or one per tag), in index order.
+    pub fn entries_of(&self, digest: &Digest) -> Vec<&Descriptor> {
+        probe::count(probe::Counter::Lookup, 1);
+        self.lookup()
+            .by_digest
+            .get(digest)
+            .map(|p| p.iter().map(|&i| &self.index.manifests[i]).collect())
+            .unwrap_or_default()
     }
 
     /// The index.json descriptor of `digest`, if it is a top-level entry.
     pub fn descriptor_of(&self, digest: &Digest) -> Option<&Descriptor> {
-        self.index.manifests.iter().find(|d| &d.digest == digest)
+        probe::count(probe::Counter::Lookup, 1);
+        self.lookup().by_digest.get(digest).map(|p| &self.index.manifests[p[0]])
     }
 
+    /// The valid tags on `digest`, sorted.
     pub fn tags_of(&self, digest: &Digest) -> Vec<Tag> {
-        self.tag_entries().into_iter().filter(|(_, d)| &d.digest == digest).map(|(t, _)| t).collect()
+        probe::count(probe::Counter::Lookup, 1);
+        self.lookup().tags_by_digest.get(digest).cloned().unwrap_or_default()
+    }
+
+    /// The index.json entry of `tag` (its first, when another tool wrote it twice).
+    pub fn tag_entry(&self, tag: &Tag) -> Option<&Descriptor> {
+        probe::count(probe::Counter::Lookup, 1);
+        self.lookup().tags.get(tag).map(|&i| &self.index.manifests[i])
     }
 
     pub fn tag_digest(&self, tag: &Tag) -> Option<&Digest> {
-        self.tag_entries().into_iter().find(|(t, _)| t == tag).map(|(_, d)| &d.digest)
+        self.tag_entry(tag).map(|d| &d.digest)
     }
 
     pub fn repo_locks(&self) -> Locks {
@@ -288,11 +410,22 @@ impl Repository {
     }
 
     pub fn tag_locks(&self, tag: &Tag) -> Locks {
+        probe::count(probe::Counter::Lookup, 1);
         self.meta.tags.get(tag.as_str()).map(|m| m.locks).unwrap_or_default()
     }
 
     pub fn manifest_locks(&self, digest: &Digest) -> Locks {
+        probe::count(probe::Counter::Lookup, 1);
         self.meta.manifests.get(digest).map(|m| m.locks).unwrap_or_default()
+    }
+
+    /// Replaces the entry of `tag` by `entry` (same tag and digest, other bytes: restore
+    /// puts back an entry exactly as it was).
+    pub fn replace_tag_entry(&mut self, tag: &Tag, entry: Descriptor) {
+        if let Some(slot) = self.index.manifests.iter_mut().find(|d| d.ref_name() == Some(tag.as_str())) {
+            *slot = entry;
+        }
+        self.lookup = OnceLock::new();
     }
 
     /// Resolves a reference to a top-level manifest of this repository. With both a tag
@@ -439,14 +572,20 @@ impl Repository {
         if current.as_ref() == Some(&desc.digest) {
             return Ok(TagChange::Unchanged);
         }
-        let old_entries: Vec<Descriptor> =
-            self.index.manifests.iter().filter(|d| d.ref_name() == Some(tag.as_str())).cloned().collect();
-        self.index.manifests.retain(|d| d.ref_name() != Some(tag.as_str()));
-        // The manifest gains a tag: drop its untagged entry, if any.
-        self.index.manifests.retain(|d| !(d.digest == desc.digest && d.ref_name().is_none()));
+        // One pass: take out the tag's entries and the manifest's untagged entry (it gains
+        // a tag).
+        let mut old_entries: Vec<Descriptor> = Vec::new();
+        self.index.manifests.retain(|d| {
+            if d.ref_name() == Some(tag.as_str()) {
+                old_entries.push(d.clone());
+                return false;
+            }
+            !(d.digest == desc.digest && d.ref_name().is_none())
+        });
         let mut entry = desc.clone();
         entry.annotations.insert(ANNOTATION_REF_NAME.to_string(), tag.to_string());
         self.index.manifests.push(entry);
+        self.index_changed();
         self.note_manifest(&desc.digest, now);
         let m = self.meta.manifests.get_mut(&desc.digest).expect("noted");
         m.untagged_at = None;
@@ -477,6 +616,7 @@ impl Repository {
         let mut entry = desc.clone();
         entry.annotations.remove(ANNOTATION_REF_NAME);
         self.index.manifests.push(entry);
+        self.index_changed();
         self.note_manifest(&desc.digest, now);
         let m = self.meta.manifests.get_mut(&desc.digest).expect("noted");
         m.untagged_at = Some(now);
@@ -484,21 +624,36 @@ impl Repository {
         self.meta.repository.updated = now;
     }
 
+    /// Records a manifest wharf adds (its blobs are present, so its build time is read
+    /// once here and kept in the sidecar).
     fn note_manifest(&mut self, digest: &Digest, now: Timestamp) {
-        self.meta.manifests.entry(digest.clone()).or_insert(ManifestMeta {
-            created: now,
-            created_source: TimeSource::Wharf,
-            untagged_at: None,
-            untagged_source: None,
-            locks: Locks::default(),
-        });
+        if self.meta.manifests.contains_key(digest) {
+            return;
+        }
+        let image_created = self.image_created(digest);
+        self.meta.manifests.insert(
+            digest.clone(),
+            ManifestMeta {
+                created: now,
+                created_source: TimeSource::Wharf,
+                untagged_at: None,
+                untagged_source: None,
+                image_created,
+                locks: Locks::default(),
+            },
+        );
+    }
+
+    /// Drops the index maps after index.json changed in memory.
+    fn index_changed(&mut self) {
+        self.lookup = OnceLock::new();
     }
 
     /// After `removed` (an index entry) left index.json: if no other entry names its
     /// manifest, keep the manifest as an untagged entry and record when it lost its tags.
     fn keep_untagged_if_orphaned(&mut self, removed: Descriptor, now: Timestamp) {
         let digest = removed.digest.clone();
-        if self.index.manifests.iter().any(|d| d.digest == digest) {
+        if self.descriptor_of(&digest).is_some() {
             // Still listed: untagged only if no valid tag is left on it.
             if self.tags_of(&digest).is_empty()
                 && let Some(m) = self.meta.manifests.get_mut(&digest)
@@ -512,6 +667,7 @@ impl Repository {
         let mut entry = removed;
         entry.annotations.remove(ANNOTATION_REF_NAME);
         self.index.manifests.push(entry);
+        self.index_changed();
         if let Some(m) = self.meta.manifests.get_mut(&digest) {
             m.untagged_at = Some(now);
             m.untagged_source = Some(TimeSource::Wharf);
@@ -546,9 +702,15 @@ impl Repository {
         })?;
         // index.json written by another tool may carry the same ref.name twice: every
         // entry goes, and every manifest left without an entry is kept untagged.
-        let entries: Vec<Descriptor> =
-            self.index.manifests.iter().filter(|d| d.ref_name() == Some(tag.as_str())).cloned().collect();
-        self.index.manifests.retain(|d| d.ref_name() != Some(tag.as_str()));
+        let mut entries: Vec<Descriptor> = Vec::new();
+        self.index.manifests.retain(|d| {
+            let hit = d.ref_name() == Some(tag.as_str());
+            if hit {
+                entries.push(d.clone());
+            }
+            !hit
+        });
+        self.index_changed();
         self.meta.tags.remove(tag.as_str());
         let entry = entries.iter().find(|d| d.digest == digest).cloned().expect("tag found");
         for e in entries {
@@ -562,7 +724,7 @@ impl Repository {
     pub fn parents_of(&self, digest: &Digest) -> Result<Vec<Digest>> {
         let mut out = Vec::new();
         let mut seen = BTreeSet::new();
-        for desc in self.index.manifests.iter().filter(|d| seen.insert(&d.digest)) {
+        for desc in self.distinct_entries().into_iter().filter(|d| seen.insert(&d.digest)) {
             let d = desc.digest.clone();
             if (desc.kind() == MediaKind::Index || desc.media_type.is_empty())
                 && let Ok(doc) = self.read_document(&d, &desc.media_type)
@@ -580,7 +742,7 @@ impl Repository {
     /// no other top-level index of the repository lists it.
     pub fn plan_remove_manifest(&self, digest: &Digest) -> Result<Vec<Descriptor>> {
         let reference = format!("{}@{digest}", self.name);
-        let entries: Vec<Descriptor> = self.index.manifests.iter().filter(|d| &d.digest == digest).cloned().collect();
+        let entries: Vec<Descriptor> = self.entries_of(digest).into_iter().cloned().collect();
         if entries.is_empty() {
             return Err(Error::ManifestNotFound { reference, repo: self.name.to_string() });
         }
@@ -604,8 +766,9 @@ impl Repository {
     /// Removes a manifest and every tag on it without checking locks or parents (purge and
     /// retention decide those themselves). Returns the removed index entries.
     pub fn remove_manifest_unchecked(&mut self, digest: &Digest, now: Timestamp) -> Vec<Descriptor> {
-        let entries: Vec<Descriptor> = self.index.manifests.iter().filter(|d| &d.digest == digest).cloned().collect();
+        let entries: Vec<Descriptor> = self.entries_of(digest).into_iter().cloned().collect();
         self.index.manifests.retain(|d| &d.digest != digest);
+        self.index_changed();
         self.meta.tags.retain(|_, t| &t.digest != digest);
         self.meta.manifests.remove(digest);
         self.meta.repository.updated = now;
@@ -624,6 +787,7 @@ impl Repository {
             }
             _ => true,
         });
+        self.index_changed();
         for t in tags {
             self.meta.tags.remove(t.as_str());
         }
@@ -639,6 +803,7 @@ impl Repository {
             }
             self.index.manifests.push(entry);
         }
+        self.index_changed();
         self.meta.repository.updated = now;
     }
 
@@ -646,6 +811,7 @@ impl Repository {
     /// in one pass (purge, retention).
     pub fn remove_manifests_unchecked(&mut self, digests: &BTreeSet<Digest>, now: Timestamp) {
         self.index.manifests.retain(|d| !digests.contains(&d.digest));
+        self.index_changed();
         self.meta.tags.retain(|_, t| !digests.contains(&t.digest));
         self.meta.manifests.retain(|d, _| !digests.contains(d));
         self.meta.repository.updated = now;
@@ -679,16 +845,21 @@ impl Repository {
     }
 }
 
-/// Parses a sidecar, refusing a version this wharf does not know.
+/// Parses a sidecar, refusing a version this wharf does not know. Deserialised straight
+/// into [`Meta`] (no intermediate JSON tree: a 100k-tag sidecar is tens of megabytes).
 fn parse_meta(path: &Path, bytes: &[u8]) -> Result<Meta> {
-    let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+    #[derive(serde::Deserialize)]
+    struct Version {
+        wharf_meta_version: Option<serde_json::Value>,
+    }
+    let v: Version = serde_json::from_slice(bytes).map_err(|e| {
         Error::corrupt(path, format!("not valid JSON ({e}); move it aside and wharf rebuilds it from index.json"))
     })?;
-    let found = v.get("wharf_meta_version").and_then(|v| v.as_u64()).unwrap_or(0);
-    if found != META_VERSION {
+    let found = v.wharf_meta_version.and_then(|v| v.as_u64()).unwrap_or(0);
+    if !META_VERSIONS_READ.contains(&found) {
         return Err(Error::SidecarVersion { path: path.to_path_buf(), found, supported: META_VERSION });
     }
-    serde_json::from_value(v).map_err(|e| {
+    serde_json::from_slice(bytes).map_err(|e| {
         Error::corrupt(path, format!("not a valid sidecar ({e}); move it aside and wharf rebuilds it from index.json"))
     })
 }

@@ -44,10 +44,6 @@ impl Hand {
         Blob { digest: format!("sha256:{hex}"), size: bytes.len() as u64 }
     }
 
-    pub fn path_of(&self, b: &Blob) -> PathBuf {
-        self.dir.join("blobs/sha256").join(b.digest.trim_start_matches("sha256:"))
-    }
-
     /// A one-layer linux/amd64 image whose config says `created` (when given).
     pub fn image(&self, seed: &str, created: Option<&str>) -> Blob {
         let mut tar = tar::Builder::new(Vec::new());
@@ -209,22 +205,31 @@ fn bad_reference_is_usage_error_and_changes_nothing() {
     assert_eq!(before, reg.snapshot());
 }
 
+/// Sets index.json's modification time to 2026-01-01T00:00:00Z, as if another tool had
+/// last written it then (so that `--as-of` later than that is when wharf first sees it).
+pub fn age_index(dir: &Path) {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600);
+    std::fs::File::options().write(true).open(dir.join("index.json")).unwrap().set_modified(t).unwrap();
+}
+
 #[test]
 fn adoption_backfills_times_and_records_sources() {
+    // Registry times of what another tool wrote are when wharf first observed it (never
+    // earlier than index.json's mtime); the image's build time (annotation, else config
+    // `created`) is shown apart as image_created (issue 8, defect 17).
     let reg = Reg::new();
     let mut h = Hand::new(&reg.root.join("adopt"));
     let by_annotation = h.image("x", Some("2020-01-01T00:00:00Z"));
     let by_config = h.image("y", Some("2021-06-01T12:00:00Z"));
-    let by_mtime = h.image("z", None);
+    let no_time = h.image("z", None);
     let untagged = h.image("u", Some("2019-01-01T00:00:00Z"));
-    let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000); // 2020-09-13T12:26:40Z
-    std::fs::File::options().write(true).open(h.path_of(&by_mtime)).unwrap().set_modified(mtime).unwrap();
     h.entry(&by_annotation, OCI_MANIFEST, Some("ann"), Some("2022-02-02T02:02:02Z"))
         .entry(&by_config, OCI_MANIFEST, Some("cfg"), None)
-        .entry(&by_mtime, OCI_MANIFEST, Some("mt"), None)
+        .entry(&no_time, OCI_MANIFEST, Some("none"), None)
         .entry(&untagged, OCI_MANIFEST, None, None);
+    age_index(&reg.root.join("adopt"));
     let m = reg.json(&["--as-of", "2026-03-01T00:00:00Z", "manifests", "adopt"]);
-    let rows: Vec<(String, String, String, Value)> = m["manifests"]
+    let mut rows: Vec<(String, String, String, Value, Value)> = m["manifests"]
         .as_array()
         .unwrap()
         .iter()
@@ -234,43 +239,70 @@ fn adoption_backfills_times_and_records_sources() {
                 r["created"].as_str().unwrap().to_string(),
                 r["created_source"].as_str().unwrap().to_string(),
                 r.get("untagged_at").cloned().unwrap_or(Value::Null),
+                r.get("image_created").cloned().unwrap_or(Value::Null),
             )
         })
         .collect();
+    rows.sort_by(|x, y| x.0.cmp(&y.0));
+    let seen = "2026-03-01T00:00:00Z";
+    let row =
+        |tag: &str, untagged: Value, image: Value| (tag.to_string(), seen.into(), "observed".into(), untagged, image);
     assert_eq!(
         rows,
         vec![
-            ("".into(), "2019-01-01T00:00:00Z".into(), "config".into(), json!("2026-03-01T00:00:00Z")),
-            ("mt".into(), "2020-09-13T12:26:40Z".into(), "mtime".into(), Value::Null),
-            ("cfg".into(), "2021-06-01T12:00:00Z".into(), "config".into(), Value::Null),
-            ("ann".into(), "2022-02-02T02:02:02Z".into(), "annotation".into(), Value::Null),
+            row("", json!(seen), json!("2019-01-01T00:00:00Z")),
+            row("ann", Value::Null, json!("2022-02-02T02:02:02Z")),
+            row("cfg", Value::Null, json!("2021-06-01T12:00:00Z")),
+            row("none", Value::Null, Value::Null),
         ]
     );
     let s = reg.json(&["--as-of", "2026-03-01T00:00:00Z", "show", &format!("adopt@{}", untagged.digest)]);
     assert_eq!(s["untagged_source"], "observed");
     let human = reg.wharf(&["--as-of", "2026-03-01T00:00:00Z", "show", "adopt:ann"]).ok().stdout;
-    assert!(human.contains("created:     2022-02-02T02:02:02Z (from annotation)\n"), "{human}");
+    assert!(human.contains("created:     2026-03-01T00:00:00Z (from observed)\n"), "{human}");
+    assert!(human.contains("image created: 2022-02-02T02:02:02Z"), "{human}");
     assert!(human.contains("  tag ann     write_enabled=true"), "{human}");
-    let t = reg.json(&["tags", "adopt"]);
-    let tags: Vec<(&str, &str, &str)> = t["tags"]
+    // Never earlier than index.json's mtime, even with an earlier --as-of.
+    let t = reg.json(&["--as-of", "2025-06-01T00:00:00Z", "tags", "adopt"]);
+    let tags: Vec<(&str, &str, &str, Option<&str>)> = t["tags"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["name"].as_str().unwrap(), t["created"].as_str().unwrap(), t["created_source"].as_str().unwrap()))
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap(),
+                t["updated"].as_str().unwrap(),
+                t["created_source"].as_str().unwrap(),
+                t.get("image_created").and_then(|v| v.as_str()),
+            )
+        })
         .collect();
+    let mtime = "2026-01-01T00:00:00Z";
     assert_eq!(
         tags,
         vec![
-            ("ann", "2022-02-02T02:02:02Z", "annotation"),
-            ("cfg", "2021-06-01T12:00:00Z", "config"),
-            ("mt", "2020-09-13T12:26:40Z", "mtime")
+            ("ann", mtime, "observed", Some("2022-02-02T02:02:02Z")),
+            ("cfg", mtime, "observed", Some("2021-06-01T12:00:00Z")),
+            ("none", mtime, "observed", None)
         ]
     );
+    // The first write records the observed times; later loads keep them.
+    reg.json(&["--as-of", "2026-03-01T00:00:00Z", "unlock", "adopt"]);
+    let t = reg.json(&["--as-of", "2026-05-01T00:00:00Z", "tags", "adopt"]);
+    assert_eq!(t["tags"][0]["updated"], seen);
 }
 
 #[test]
 fn manifests_orderby_and_top() {
-    let (reg, a, b) = app_registry();
+    // `created` is when the manifest came into the repository: a is adopted first (the
+    // unlock writes the sidecar), b added by another tool later.
+    let reg = Reg::new();
+    let mut h = Hand::new(&reg.root.join("app"));
+    let a = h.image("a", Some("2026-01-02T00:00:00Z"));
+    let b = h.image("b", Some("2026-01-01T00:00:00Z"));
+    h.entry(&a, OCI_MANIFEST, Some("a"), None);
+    reg.json(&["unlock", "app"]);
+    h.entry(&b, OCI_MANIFEST, Some("b"), None);
     let asc = reg.json(&["manifests", "app"]);
     assert_eq!(asc["orderby"], "time_asc");
     let digests = |v: &Value| -> Vec<String> {
@@ -722,7 +754,9 @@ fn plain_layout_is_a_one_repository_registry() {
     let repos = wharf_json(&root, &["repos"]);
     assert_eq!(repos["repositories"][0]["name"], "mylayout");
     assert_eq!(wharf_json(&root, &["tags", "mylayout"])["tags"][0]["name"], "v1");
-    assert_eq!(wharf_json(&root, &["manifests", "mylayout"])["manifests"][0]["created_source"], "config");
+    let m = wharf_json(&root, &["manifests", "mylayout"]);
+    assert_eq!(m["manifests"][0]["created_source"], "observed");
+    assert_eq!(m["manifests"][0]["image_created"], "2026-01-01T00:00:00Z");
     wharf_json(&root, &["show", "mylayout:v1"]);
     wharf_json(&root, &["referrers", "mylayout:v1"]);
     assert_eq!(before, snapshot(&root), "readers leave a plain layout untouched (no .wharf/, no sidecar)");
@@ -896,15 +930,18 @@ fn a_moved_tag_keeps_its_created_time_and_source() {
     // Regression: moving a backfilled tag kept its created time but relabelled its source
     // as `wharf`.
     let (reg, _, b) = app_registry();
+    age_index(&reg.root.join("app"));
+    reg.json(&["--as-of", "2026-03-01T00:00:00Z", "unlock", "app"]);
     reg.json(&["--as-of", "2026-04-04T00:00:00Z", "tag", "app:b", "app:a", "--force"]);
     let side: Value = serde_json::from_slice(&std::fs::read(reg.root.join("app/wharf-meta.json")).unwrap()).unwrap();
     let a = &side["tags"]["a"];
     assert_eq!(a["digest"], b.digest.as_str());
-    assert_eq!((a["created"].as_str(), a["created_source"].as_str()), (Some("2026-01-01T00:00:00Z"), Some("config")));
+    assert_eq!((a["created"].as_str(), a["created_source"].as_str()), (Some("2026-03-01T00:00:00Z"), Some("observed")));
     assert_eq!(a["updated"], "2026-04-04T00:00:00Z");
     let t = reg.json(&["tags", "app"]);
-    assert_eq!(t["tags"][0]["created"], "2026-01-01T00:00:00Z");
+    assert_eq!(t["tags"][0]["created"], "2026-03-01T00:00:00Z");
     assert_eq!(t["tags"][0]["updated"], "2026-04-04T00:00:00Z");
+    assert_eq!(t["tags"][0]["image_created"], "2026-01-02T00:00:00Z", "b's build time, shown apart");
 }
 
 #[test]
@@ -973,4 +1010,33 @@ fn repos_lists_nested_layouts_and_skips_what_is_not_a_repository() {
     assert_eq!(names, vec!["a/b/c", "team", "team/app"]);
     assert_eq!(wharf_tags(&reg, "a/b/c"), vec!["v1"]);
     reg.wharf(&["tags", "not-a-repo/sub"]).code(2).stderr_has("does not exist");
+}
+
+#[test]
+fn version_1_sidecar_image_times_are_migrated() {
+    // Regression (issue 8, defect 17): a version-1 sidecar recorded a reproducible
+    // image's config time (1970) as its tag's registry time. Loading migrates it: the tag
+    // is dated when this wharf first read it, the 1970 becomes image_created, and the
+    // first write stores version 2.
+    let (reg, a, _) = app_registry();
+    age_index(&reg.root.join("app"));
+    let epoch = "1970-01-01T00:00:00Z";
+    let v1 = json!({
+        "wharf_meta_version": 1,
+        "repository": {"created": epoch, "updated": epoch},
+        "tags": {"a": {"digest": a.digest, "created": epoch, "updated": epoch, "created_source": "config"}},
+        "manifests": {a.digest.as_str(): {"created": epoch, "created_source": "config"}}
+    });
+    std::fs::write(reg.root.join("app/wharf-meta.json"), serde_json::to_vec(&v1).unwrap()).unwrap();
+    let p = reg.json(&["--as-of", "2026-03-01T00:00:00Z", "purge", "--ago", "30d", "--filter", "app:a"]);
+    assert_eq!(p["total_tags"], 0, "{p}");
+    let side: Value = serde_json::from_slice(&std::fs::read(reg.root.join("app/wharf-meta.json")).unwrap()).unwrap();
+    assert_eq!(side["wharf_meta_version"], 2);
+    let t = &side["tags"]["a"];
+    assert_eq!(
+        (t["created"].as_str(), t["updated"].as_str()),
+        (Some("2026-03-01T00:00:00Z"), Some("2026-03-01T00:00:00Z"))
+    );
+    assert_eq!(t["created_source"], "observed");
+    assert_eq!(side["manifests"][a.digest.as_str()]["image_created"], epoch);
 }

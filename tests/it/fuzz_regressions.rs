@@ -123,7 +123,7 @@ fn fuzz_regressions_document() {
             ("not-json", "Json(\"expected ident"),
             ("deep-arrays.json", "Json(\"invalid type: sequence"),
             ("deep-unknown-field.json", "Unrecognised"),
-            ("deep-manifests.json", "Json(\"invalid type: sequence, expected struct Descriptor"),
+            ("deep-manifests.json", "Json(\"invalid type: sequence, expected an OCI descriptor"),
             ("bad-blobsum.json", "Json("),
             ("huge-size.json", "Json("),
         ],

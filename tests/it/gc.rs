@@ -441,7 +441,7 @@ proptest! {
         }
         // Expected: the model of gc's rules, computed independently.
         let repo = b.reg.open_repo(&"r".parse_repo(), b.now).unwrap();
-        let top: Vec<(Digest, bool)> = repo.index.manifests.iter().map(|d| (d.digest.clone(), d.ref_name().is_some())).collect();
+        let top: Vec<(Digest, bool)> = repo.index().manifests.iter().map(|d| (d.digest.clone(), d.ref_name().is_some())).collect();
         let n_of = |d: &Digest| (0..images.len() + indexes.len()).find(|n| &node(*n).digest == d).unwrap();
         let mut reach: BTreeSet<usize> = BTreeSet::new();
         fn visit(n: usize, imgs: usize, s: &Spec, subjects: &[Option<usize>], reach: &mut BTreeSet<usize>) {

@@ -192,16 +192,17 @@ fn umoci_and_skopeo_layouts_are_adopted_and_listed() {
     assert_agree(&t, &reg.root, "skopeo/copied", &sk, &["c1", "c2"]);
     assert_agree(&t, &reg.root, "skopeo/from-archive", &ar, &["x"]);
     assert_agree(&t, &reg.root, "umoci/made", &um, &["t1", "t2", "t3"]);
-    // Times come from the image configs umoci wrote; the platform from the config.
+    // Registry times are when wharf first saw the layouts; the image's build time comes
+    // from the config umoci wrote, as does the platform.
     let s = reg.json(&["show", "umoci/made:t1"]);
-    assert_eq!(s["created_source"], "config");
+    assert_eq!(s["created_source"], "observed");
     let config_created = {
         let cfg = s["children"].as_array().unwrap().iter().find(|c| c["role"] == "config").unwrap()["digest"].clone();
         let p = um.join("blobs/sha256").join(cfg.as_str().unwrap().trim_start_matches("sha256:"));
         let v: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
         v["created"].as_str().unwrap().to_string()
     };
-    assert_eq!(s["created"].as_str().unwrap()[..19], config_created[..19]);
+    assert_eq!(s["image_created"].as_str().unwrap()[..19], config_created[..19]);
     assert_eq!(s["platforms"].as_array().unwrap().len(), 1);
     assert_eq!(reg.json(&["show", "skopeo/from-archive:x"])["digest"], reg.json(&["show", "umoci/made:t3"])["digest"]);
     // Every other command works on them too.
@@ -268,4 +269,56 @@ fn regclient_fixture_tags_agree_with_umoci() {
     assert_eq!(v1["mediaType"], "application/vnd.oci.image.index.v1+json");
     let (code, _, _) = run_tool(&t.skopeo, &["inspect", "--raw", &format!("oci:{d}:b3")]);
     assert_ne!(code, 0);
+}
+
+#[test]
+fn fresh_tags_of_reproducible_images_are_not_purged_as_old() {
+    // Regression (issue 8, defect 17): a tag skopeo had just written, of an image whose
+    // config says `created: 1970` (buildah --timestamp 0, ko, nix, bazel, jib), was
+    // dated 1970 and `purge --ago 30d` deleted it at once. Registry times now come from
+    // registry events only; the build time is shown as image_created.
+    let Some(skopeo) = tool("skopeo") else { return };
+    let reg = Reg::new();
+    let src = tempfile::tempdir().unwrap();
+    let lay = src.path().join("build");
+    let mut h = crate::foundation::Hand::new(&lay);
+    let img = h.image("reproducible", Some("1970-01-01T00:00:00Z"));
+    h.entry(&img, crate::foundation::OCI_MANIFEST, Some("v1"), None);
+    let archive = src.path().join("repro.tar");
+    ok_tool(&skopeo, &["copy", &format!("oci:{}:v1", lay.display()), &format!("oci-archive:{}", archive.display())]);
+    std::fs::create_dir_all(reg.root.join("team")).unwrap();
+    let dest = reg.root.join("team/repro");
+    ok_tool(
+        &skopeo,
+        &["copy", &format!("oci-archive:{}", archive.display()), &format!("oci:{}:latest", dest.display())],
+    );
+    let before = reg.snapshot();
+    let dry = reg.json(&["purge", "--dry-run", "--ago", "30d", "--filter", "team/repro:.*"]);
+    assert_eq!(dry["total_tags"], 0, "{dry}");
+    assert_eq!(before, reg.snapshot(), "a dry run writes nothing");
+    let p = reg.json(&["purge", "--ago", "30d", "--untagged", "--filter", "team/repro:.*"]);
+    assert_eq!((p["total_tags"].as_u64(), p["total_manifests"].as_u64()), (Some(0), Some(0)), "{p}");
+    assert_eq!(wharf_tags(&reg, "team/repro"), vec!["latest"]);
+    let t = reg.json(&["tags", "team/repro"]);
+    assert_eq!(t["tags"][0]["created_source"], "observed");
+    assert_eq!(t["tags"][0]["image_created"], "1970-01-01T00:00:00Z");
+    assert!(t["tags"][0]["updated"].as_str().unwrap() > "2026-01-01", "dated when wharf saw it: {t}");
+    let s = reg.json(&["show", "team/repro:latest"]);
+    assert_eq!(s["image_created"], "1970-01-01T00:00:00Z");
+    let m = reg.json(&["manifests", "team/repro"]);
+    assert_eq!(m["manifests"][0]["image_created"], "1970-01-01T00:00:00Z");
+    let human = reg.wharf(&["show", "team/repro:latest"]).ok().stdout;
+    assert!(human.contains("image created: 1970-01-01T00:00:00Z"), "{human}");
+    // The tag still ages by registry time: 31 days on, the same purge takes it.
+    let later = reg.json(&[
+        "--as-of",
+        "2099-01-01T00:00:00Z",
+        "purge",
+        "--dry-run",
+        "--ago",
+        "30d",
+        "--filter",
+        "team/repro:.*",
+    ]);
+    assert_eq!(later["total_tags"], 1, "{later}");
 }

@@ -366,7 +366,7 @@ pub(crate) fn commit(
             crate::store::fs::require_no_special(repo.blobs.root())?;
         }
         apply(&mut repo, plans, force, ctx.now, &mut Vec::new())?;
-        let size = repo.index.to_bytes().len() as u64;
+        let size = repo.index().to_bytes().len() as u64;
         if size > MAX_INDEX_BYTES {
             return Err(Error::Invalid(format!(
                 "importing into {name} would make its index.json {size} bytes, over the {MAX_INDEX_BYTES} bytes wharf reads; refused before writing anything"

@@ -17,7 +17,7 @@ use crate::model::check;
 use crate::model::media::{OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION};
 use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, RepoName, Role, Tag};
 use crate::registry::Registry;
-use crate::registry::meta::{META_FILE, META_VERSION, Meta};
+use crate::registry::meta::{META_FILE, META_VERSION, META_VERSIONS_READ, Meta};
 use crate::registry::repository::{MAX_DOCUMENT_BYTES, MAX_INDEX_BYTES};
 use crate::store::fs::{FileKind, read_limited};
 
@@ -516,8 +516,10 @@ impl<'a> RepoWalk<'a> {
             .map_err(|e| format!("not valid JSON: {e}"))
             .and_then(|v| {
                 let found = v.get("wharf_meta_version").and_then(|v| v.as_u64()).unwrap_or(0);
-                if found != META_VERSION {
-                    return Err(format!("sidecar format version {found}; this wharf reads version {META_VERSION}"));
+                if !META_VERSIONS_READ.contains(&found) {
+                    return Err(format!(
+                        "sidecar format version {found}; this wharf reads versions up to {META_VERSION}"
+                    ));
                 }
                 serde_json::from_value::<Meta>(v).map_err(|e| format!("not a valid sidecar: {e}"))
             });
