@@ -61,16 +61,69 @@ pub enum Command {
         #[arg(long)]
         scoped: bool,
     },
-    /// Export manifests (REPO:TAG or REPO@DIGEST) as an archive or a layout.
+    /// Export manifests (REPO:TAG, REPO@DIGEST, every tag of REPO, or --all) as an archive,
+    /// a layout, or (--format files) the files of one artifact.
     Export {
-        #[arg(required = true, value_name = "REF")]
+        #[arg(value_name = "REF|REPO", required_unless_present = "all")]
         refs: Vec<String>,
-        /// Output file (or directory for oci-layout); `-` writes an archive to stdout.
+        /// Every tag of every repository (a whole-registry bundle).
+        #[arg(long, conflicts_with = "refs")]
+        all: bool,
+        /// Output file (or directory for oci-layout and files); `-` writes an archive to stdout.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: String,
-        /// oci-archive, docker-archive or oci-layout.
+        /// oci-archive, docker-archive, oci-layout or files.
         #[arg(long, default_value = "oci-archive", value_name = "FORMAT")]
         format: String,
+        /// Keep only these platforms of multi-platform images (repeatable).
+        #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
+        platforms: Vec<String>,
+        /// Leave out the referrers (signatures, SBOMs) of the exported manifests.
+        #[arg(long)]
+        no_referrers: bool,
+        /// Leave out the blobs this inventory (`wharf inventory -o FILE` at the other site) lists: a delta.
+        #[arg(long, value_name = "INVENTORY")]
+        exclude_present: Option<PathBuf>,
+        /// Compress the archive: gzip or zstd.
+        #[arg(long, value_name = "ALG")]
+        compress: Option<String>,
+    },
+    /// Write a JSON inventory of every blob and manifest the registry holds (for deltas).
+    Inventory {
+        /// Write to FILE (default: stdout).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<String>,
+    },
+    /// Store files as an OCI artifact tagged REPO:TAG (as `oras push`).
+    Add {
+        /// REPO:TAG the artifact gets.
+        reference: String,
+        /// Files to store, each FILE or FILE:MEDIATYPE (default application/octet-stream).
+        #[arg(value_name = "FILE[:MEDIATYPE]")]
+        files: Vec<String>,
+        /// The artifact's type (default application/vnd.unknown.artifact.v1).
+        #[arg(long, value_name = "T")]
+        artifact_type: Option<String>,
+        /// A manifest annotation KEY=VALUE (repeatable).
+        #[arg(long = "annotation", value_name = "K=V")]
+        annotations: Vec<String>,
+        /// Move REPO:TAG if it already points at another manifest.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Attach files to REF's manifest as a referrer (as `oras attach`): stored untagged.
+    Attach {
+        /// REPO:TAG or REPO@DIGEST of the subject.
+        reference: String,
+        /// Files to attach, each FILE or FILE:MEDIATYPE.
+        #[arg(value_name = "FILE[:MEDIATYPE]")]
+        files: Vec<String>,
+        /// The attachment's type, e.g. application/spdx+json or application/vnd.dev.sigstore.bundle.v0.3+json.
+        #[arg(long, value_name = "T", required = true)]
+        artifact_type: String,
+        /// A manifest annotation KEY=VALUE (repeatable).
+        #[arg(long = "annotation", value_name = "K=V")]
+        annotations: Vec<String>,
     },
     /// List repositories: tags, manifests, size, times.
     Repos,

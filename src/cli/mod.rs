@@ -8,6 +8,7 @@
 mod args;
 mod output;
 mod render;
+mod render_artifact;
 mod render_found;
 mod render_import;
 mod render_lifecycle;
@@ -180,11 +181,56 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
             let opts = render_import::import_options(sources, repo, tags, platforms, *force, *scoped)?;
             Outcome::ok(ops::import::run(&ctx, &opts)?)
         }
-        Command::Export { refs, output, format } => {
+        Command::Add { reference, files, artifact_type, annotations, force } => {
+            let opts = ops::add::Options {
+                reference: reference_arg(reference)?,
+                files: render_artifact::file_args(files)?,
+                artifact_type: artifact_type.clone(),
+                annotations: ops::artifact::parse_annotations(annotations)?,
+                force: *force,
+            };
+            Outcome::ok(ops::add::run(&ctx, &opts)?)
+        }
+        Command::Attach { reference, files, artifact_type, annotations } => {
+            let opts = ops::attach::Options {
+                reference: reference_arg(reference)?,
+                files: render_artifact::file_args(files)?,
+                artifact_type: artifact_type.clone(),
+                annotations: ops::artifact::parse_annotations(annotations)?,
+            };
+            Outcome::ok(ops::attach::run(&ctx, &opts)?)
+        }
+        Command::Export { refs, all, output, format, platforms, no_referrers, exclude_present, compress } => {
+            if format == "files" {
+                if refs.len() != 1 || *all {
+                    return Err(Error::Usage("--format files takes exactly one REF (REPO:TAG or REPO@DIGEST)".into()));
+                }
+                return Outcome::ok(ops::export_files::run(&ctx, &reference_arg(&refs[0])?, output)?);
+            }
+            let targets = refs
+                .iter()
+                .map(|r| {
+                    let p = lock_ref_arg(r)?;
+                    Ok(if p.tag.is_none() && p.digest.is_none() {
+                        ops::bundle::Target::Repo(p.repo)
+                    } else {
+                        ops::bundle::Target::Ref(p)
+                    })
+                })
+                .collect::<Result<_>>()?;
             let opts = ops::export::Options {
-                refs: refs.iter().map(|r| reference_arg(r)).collect::<Result<_>>()?,
+                targets,
+                all: *all,
                 output: output.clone(),
                 format: ops::export::Format::parse(format)?,
+                platforms: render_import::platform_args(platforms)?,
+                no_referrers: *no_referrers,
+                exclude_present: exclude_present.clone(),
+                compress: compress
+                    .as_deref()
+                    .map(ops::export::Compress::parse)
+                    .transpose()?
+                    .unwrap_or(ops::export::Compress::None),
             };
             if opts.output == "-" && g.json {
                 return Err(Error::Usage("--json cannot be combined with -o - (stdout carries the archive)".into()));
@@ -192,6 +238,20 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
             let mut outcome = Outcome::ok(ops::export::run(&ctx, &opts)?)?;
             if opts.output == "-" {
                 outcome.human.clear();
+            }
+            Ok(outcome)
+        }
+        Command::Inventory { output } => {
+            let report = ops::inventory::run(&ctx, output.as_deref())?;
+            let inventory = report.inventory.clone();
+            let mut outcome = Outcome::ok(report)?;
+            if output.as_deref().is_none_or(|o| o == "-") {
+                if g.json {
+                    return Err(Error::Usage(
+                        "--json with no -o: the inventory itself is JSON on stdout; drop --json or pass -o FILE".into(),
+                    ));
+                }
+                outcome.human = String::from_utf8(ops::inventory::to_bytes(&inventory)).expect("utf-8");
             }
             Ok(outcome)
         }

@@ -2,6 +2,7 @@
 //! staging areas. Knows nothing of tags or repositories.
 
 pub mod blobs;
+pub mod files;
 pub mod fs;
 pub mod lock;
 pub mod staging;

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, driving the real `wharf` CLI on temporary
 //! registries, and the real skopeo / umoci / oci-image-tool on what it writes.
 
+mod artifacts;
 mod common;
 mod concurrency;
 mod export;

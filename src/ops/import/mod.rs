@@ -11,6 +11,7 @@
 //! staging area removes what was received.
 
 pub mod content;
+pub mod delta;
 pub mod detect;
 pub mod docker;
 pub mod oci;
@@ -197,14 +198,17 @@ fn read_tar_content(
 ) -> Result<(String, Vec<Found>, Vec<String>)> {
     let label = c.label();
     let has_manifest_json = c.member(sink, "manifest.json")?.is_some();
-    let index_lists = match c.member(sink, "index.json")? {
-        Some(b) => crate::model::IndexFile::parse(&b.read_small(&format!("{label}: index.json"))?)
-            .map(|i| !i.manifests.is_empty())
-            .map_err(|e| Error::Invalid(format!("{label}: index.json is not a valid OCI index: {e}")))?,
-        None => false,
+    let index = match c.member(sink, "index.json")? {
+        Some(b) => Some(
+            crate::model::IndexFile::parse(&b.read_small(&format!("{label}: index.json"))?)
+                .map_err(|e| Error::Invalid(format!("{label}: index.json is not a valid OCI index: {e}")))?,
+        ),
+        None => None,
     };
+    let index_lists = index.as_ref().is_some_and(|i| !i.manifests.is_empty());
     if index_lists {
-        let (f, n) = oci::read_layout(c, sink, opts)?;
+        let is_delta = index.as_ref().is_some_and(|i| i.annotations.contains_key(super::bundle::ANNOTATION_DELTA));
+        let (f, n) = if is_delta { delta::read_layout(c, sink, opts)? } else { oci::read_layout(c, sink, opts)? };
         let format = if has_manifest_json { "docker-archive+oci" } else { "oci-archive" };
         return Ok((format.to_string(), f, n));
     }
