@@ -54,6 +54,7 @@ impl Human for ImportReport {
                 Origin::Selected => " (one platform of an index)",
                 Origin::Narrowed => " (narrowed index)",
                 Origin::Synthesised => " (manifest synthesised from a docker-archive)",
+                Origin::Chart => " (helm chart)",
             };
             let platforms =
                 if i.platforms.is_empty() { String::new() } else { format!(" [{}]", i.platforms.join(", ")) };

@@ -7,6 +7,7 @@ mod concurrency;
 mod export;
 mod foundation;
 mod gc;
+mod helm;
 mod import;
 mod interop;
 mod lifecycle;

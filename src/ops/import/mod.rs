@@ -14,6 +14,7 @@ pub mod content;
 pub mod delta;
 pub mod detect;
 pub mod docker;
+pub mod helm;
 pub mod oci;
 pub mod tarstream;
 
@@ -129,6 +130,21 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ImportReport> {
     let mut founds: Vec<Found> = Vec::new();
     let mut notes = Vec::new();
     for src in &opts.sources {
+        // A Helm chart (a gzip'd tar under one directory holding Chart.yaml).
+        if src != "-"
+            && let helm::Sniffed::Chart { chart_yaml, .. } = helm::sniff(std::path::Path::new(src))?
+        {
+            let (f, mut n) = helm::read(std::path::Path::new(src), &chart_yaml, &mut sink)?;
+            sources.push(SourceReport {
+                source: src.clone(),
+                format: "helm-chart".into(),
+                compression: Wrapper::Gzip,
+                images: 1,
+            });
+            founds.push(f);
+            notes.append(&mut n);
+            continue;
+        }
         let (format, wrapper, mut f, mut n) = receive_source(ctx, src, &mut sink, opts)?;
         sources.push(SourceReport { source: src.clone(), format, compression: wrapper, images: f.len() });
         founds.append(&mut f);

@@ -372,4 +372,6 @@ pub enum Origin {
     Narrowed,
     /// Synthesised over a docker-archive's config and layers.
     Synthesised,
+    /// A Helm chart's manifest, made as `helm push` makes it.
+    Chart,
 }
