@@ -2,6 +2,7 @@
 //! registries, and the real skopeo / umoci / oci-image-tool on what it writes.
 
 mod artifacts;
+mod bundles;
 mod common;
 mod concurrency;
 mod export;
