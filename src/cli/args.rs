@@ -131,6 +131,12 @@ pub enum Command {
     Tags {
         /// Repository name, e.g. library/alpine.
         repo: String,
+        /// Order by last update: time_asc (oldest first) or time_desc (default: by name).
+        #[arg(long, value_name = "ORDER")]
+        orderby: Option<String>,
+        /// Show only the first N rows (after ordering).
+        #[arg(long, value_name = "N")]
+        top: Option<usize>,
     },
     /// List a repository's manifests (tagged and untagged) with tags, times and locks.
     Manifests {

@@ -109,7 +109,10 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
     match &cli.command {
         Command::Init => unreachable!("handled above"),
         Command::Repos => Outcome::ok(ops::listing::repos(&ctx)?),
-        Command::Tags { repo } => Outcome::ok(ops::listing::tags(&ctx, &repo_arg(repo)?)?),
+        Command::Tags { repo, orderby, top } => {
+            let order = orderby.as_deref().map(ops::inspect::OrderBy::parse).transpose()?;
+            Outcome::ok(ops::listing::tags_ordered(&ctx, &repo_arg(repo)?, order, *top)?)
+        }
         Command::Tag { source, target, force } => {
             Outcome::ok(ops::tagging::tag(&ctx, &reference_arg(source)?, &reference_arg(target)?, *force)?)
         }

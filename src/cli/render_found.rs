@@ -37,7 +37,8 @@ impl Human for ManifestsReport {
             let _ = writeln!(out, "{} has no manifests", self.repository);
             return;
         }
-        let _ = writeln!(out, "{:<71}  {:>10}  {:<20}  {:<20}  TAGS", "DIGEST", "SIZE", "CREATED", "LOCKS");
+        let _ =
+            writeln!(out, "{:<71}  {:<10}  {:>10}  {:<20}  {:<20}  TAGS", "DIGEST", "KIND", "SIZE", "CREATED", "LOCKS");
         for m in &self.manifests {
             let tags = if m.tags.is_empty() {
                 match &m.untagged_at {
@@ -49,8 +50,9 @@ impl Human for ManifestsReport {
             };
             let _ = writeln!(
                 out,
-                "{:<71}  {:>10}  {:<20}  {:<20}  {tags}",
+                "{:<71}  {:<10}  {:>10}  {:<20}  {:<20}  {tags}",
                 m.digest.to_string(),
+                m.kind.name(),
                 human_bytes(m.size),
                 ts(&m.created),
                 locks_summary(&m.locks)
@@ -71,6 +73,7 @@ impl Human for ShowReport {
         let _ = writeln!(out, "repository:  {}", self.repository);
         let _ = writeln!(out, "digest:      {}", self.digest);
         let _ = writeln!(out, "media type:  {}", self.media_type);
+        let _ = writeln!(out, "kind:        {}", self.artifact_kind);
         if let Some(a) = &self.artifact_type {
             let _ = writeln!(out, "artifact:    {a}");
         }

@@ -4,6 +4,7 @@
 
 pub mod descriptor;
 pub mod digest;
+pub mod kind;
 pub mod locks;
 pub mod media;
 pub mod reference;

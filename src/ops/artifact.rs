@@ -59,8 +59,13 @@ pub fn looks_like_media_type(s: &str) -> bool {
 pub fn parse_file_arg(arg: &str, exists: &dyn Fn(&Path) -> bool) -> Result<FileSpec> {
     let (path, media_type) = match arg.rsplit_once(':') {
         Some((p, "")) => (p, DEFAULT_FILE_TYPE),
-        Some((p, mt)) if looks_like_media_type(mt) && !p.is_empty() => {
-            if exists(Path::new(arg)) && !exists(Path::new(p)) { (arg, DEFAULT_FILE_TYPE) } else { (p, mt) }
+        Some(("", mt)) if looks_like_media_type(mt) => ("", mt),
+        Some((p, mt)) if looks_like_media_type(mt) => {
+            if exists(Path::new(arg)) && !exists(Path::new(p)) {
+                (arg, DEFAULT_FILE_TYPE)
+            } else {
+                (p, mt)
+            }
         }
         _ => (arg, DEFAULT_FILE_TYPE),
     };

@@ -38,8 +38,11 @@ pub struct ExportFilesReport {
     pub notes: Vec<String>,
 }
 
+/// The layers to write, each with its title.
+pub type Titled = Vec<(String, Descriptor)>;
+
 /// Checks every title of `layers`; returns the titled ones and notes for the rest.
-pub fn plan(layers: &[Descriptor]) -> Result<(Vec<(String, Descriptor)>, Vec<String>)> {
+pub fn plan(layers: &[Descriptor]) -> Result<(Titled, Vec<String>)> {
     let mut out = Vec::new();
     let mut notes = Vec::new();
     let mut seen = BTreeSet::new();

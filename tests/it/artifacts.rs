@@ -329,3 +329,46 @@ fn export_files_never_writes_through_a_symlink_in_the_directory() {
     reg.wharf(&["export", "x:1", "--format", "files", "-o", out.to_str().unwrap()]).code(2);
     assert!(!reg.dir.path().join("nowhere").exists());
 }
+
+#[test]
+fn listings_show_the_kind_and_tags_order_by_time() {
+    let Some(reg) = with_image() else { return };
+    let p = files(&reg.dir.path().join("f"), &[("a", b"1"), ("sbom.json", b"{}")]);
+    reg.json(&["--as-of", "2026-01-03T00:00:00Z", "add", "files/app:old", p[0].to_str().unwrap()]);
+    reg.json(&["--as-of", "2026-01-01T00:00:00Z", "add", "files/app:new", p[1].to_str().unwrap()]);
+    reg.json(&["--as-of", "2026-01-05T00:00:00Z", "add", "files/app:old", p[1].to_str().unwrap(), "--force"]);
+    reg.json(&["attach", "files/app:new", p[1].to_str().unwrap(), "--artifact-type", "application/spdx+json"]);
+    let names = |v: &Value| -> Vec<String> {
+        v["tags"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(names(&reg.json(&["tags", "files/app"])), ["new", "old"], "by name without --orderby");
+    assert_eq!(names(&reg.json(&["tags", "files/app", "--orderby", "time_desc"])), ["old", "new"]);
+    assert_eq!(names(&reg.json(&["tags", "files/app", "--orderby", "time_asc", "--top", "1"])), ["new"]);
+    reg.wharf(&["tags", "files/app", "--orderby", "size"]).code(2);
+    // KIND in repos and manifests; show reports the artifact type.
+    let repos = reg.json(&["repos"]);
+    let kinds = |name: &str| -> Vec<String> {
+        repos["repositories"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()["kinds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(kinds("emptyimage"), ["image"]);
+    assert_eq!(kinds("files/app"), ["artifact", "referrer"]);
+    let human = reg.wharf(&["repos"]).ok().stdout;
+    assert!(human.lines().next().unwrap().contains("KIND"), "{human}");
+    assert!(human.contains("artifact,referrer"), "{human}");
+    let m = reg.json(&["manifests", "files/app"]);
+    let mut ks: Vec<&str> = m["manifests"].as_array().unwrap().iter().map(|x| x["kind"].as_str().unwrap()).collect();
+    ks.sort();
+    assert_eq!(ks, ["artifact", "artifact", "referrer"]);
+    assert!(reg.wharf(&["manifests", "files/app"]).ok().stdout.contains("referrer"));
+    let s = reg.json(&["show", "files/app:new"]);
+    assert_eq!(s["artifact_kind"], "artifact");
+    assert_eq!(s["artifact_type"], "application/vnd.unknown.artifact.v1");
+    let s = reg.json(&["show", "emptyimage:latest"]);
+    assert_eq!(s["artifact_kind"], "image");
+    assert!(s.get("artifact_type").is_none(), "an image has no artifact type: {s}");
+}

@@ -103,7 +103,8 @@ fn chart_is_stored_as_helm_push_writes_it() {
 #[test]
 fn bad_and_hostile_charts_are_refused_leaving_the_registry_unchanged() {
     let yaml = |y: &str| Item::File(y.as_bytes().to_vec());
-    let cases: Vec<(&str, Vec<(&str, Item)>, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, Item)>, &'a str);
+    let cases: Vec<Case> = vec![
         ("missing name", vec![("c/Chart.yaml", yaml("apiVersion: v2\nversion: 1.0.0\n"))], "no `name`"),
         ("missing version", vec![("c/Chart.yaml", yaml("apiVersion: v2\nname: c\n"))], "no `version`"),
         ("invalid version", vec![("c/Chart.yaml", yaml("apiVersion: v2\nname: c\nversion: latest\n"))], "not SemVer"),
@@ -178,4 +179,16 @@ fn gzip_image_archives_are_not_taken_for_charts() {
     std::fs::write(&gz, gzip(&std::fs::read(src).unwrap())).unwrap();
     let r = reg.json(&["import", gz.to_str().unwrap()]);
     assert_eq!(r["sources"][0]["format"], "docker-archive");
+}
+
+#[test]
+fn show_says_helm_chart() {
+    let reg = Reg::new();
+    let tgz = good_chart(reg.dir.path());
+    reg.json(&["import", tgz.to_str().unwrap()]);
+    let s = reg.json(&["show", "podinfo:6.5.4_meta.1"]);
+    assert_eq!(s["artifact_kind"], "helm-chart");
+    assert_eq!(s["artifact_type"], "application/vnd.cncf.helm.config.v1+json");
+    assert!(reg.wharf(&["show", "podinfo:6.5.4_meta.1"]).ok().stdout.contains("kind:        helm chart"));
+    assert!(reg.wharf(&["repos"]).ok().stdout.contains("helm chart"));
 }

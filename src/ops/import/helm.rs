@@ -85,7 +85,6 @@ pub fn sniff(path: &Path) -> Result<Sniffed> {
     };
     let mut top: Option<String> = None;
     let mut chart_yaml: Option<Vec<u8>> = None;
-    let mut members = 0usize;
     for (i, e) in entries.enumerate() {
         let mut e = match e {
             Ok(e) => e,
@@ -112,7 +111,6 @@ pub fn sniff(path: &Path) -> Result<Sniffed> {
         if first != t && !seen_chart {
             return Ok(Sniffed::NotChart);
         }
-        members += 1;
         // From here on it is a chart (or claims to be): hostile names are refused.
         if let Some(why) = bad_member_name(&raw) {
             return Err(Error::Invalid(format!(
@@ -148,7 +146,6 @@ pub fn sniff(path: &Path) -> Result<Sniffed> {
                 .map_err(|err| too_big_or_corrupt(&label, compressed, &err.to_string()))?;
             chart_yaml = Some(b);
         }
-        let _ = members;
     }
     // The whole stream was read (within the limit): was the limit hit?
     let consumed = ar.into_inner().limit();
