@@ -1,7 +1,8 @@
 //! `wharf export REF --format files -o DIR`: `oras pull` from the local registry. Each
 //! layer of REF's manifest that carries an `org.opencontainers.image.title` is written
 //! as `DIR/TITLE`, byte for byte and re-hashed on the way out. Layers without a title are
-//! skipped (with a note), as oras does.
+//! skipped (with a note), as oras does. A Helm chart's layers are written as `helm pull`
+//! names them: `NAME-VERSION.tgz` (and `.prov`).
 //!
 //! Refused before anything is written: a title that is not one plain file name (`/`,
 //! `\`, `..`, `.`, NUL, absolute, empty), two layers with one title, a title that
@@ -18,6 +19,7 @@ use sha2::{Digest as _, Sha256};
 use super::Ctx;
 use super::artifact::ANNOTATION_TITLE;
 use crate::error::{Error, Result};
+use crate::model::kind::HELM_CONFIG;
 use crate::model::{Action, Descriptor, Digest, MediaKind, Reference};
 use crate::store::files::{OutDir, is_plain_name};
 
@@ -69,6 +71,35 @@ pub fn plan(layers: &[Descriptor]) -> Result<(Titled, Vec<String>)> {
     Ok((out, notes))
 }
 
+/// A Helm chart's layers carry no title: they are written as `helm pull` names them,
+/// `NAME-VERSION.tgz` and `NAME-VERSION.tgz.prov` (name and version from the config).
+fn helm_titles(
+    repo: &crate::registry::Repository,
+    config: &Descriptor,
+    layers: &[Descriptor],
+) -> Result<Vec<Descriptor>> {
+    let bytes = repo.blobs.read(&config.digest, crate::registry::repository::MAX_DOCUMENT_BYTES)?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::corrupt(repo.blobs.path(&config.digest), format!("a Helm config that is not JSON: {e}")))?;
+    let field = |f: &str| v.get(f).and_then(|x| x.as_str()).unwrap_or_default().to_string();
+    let base = format!("{}-{}.tgz", field("name"), field("version"));
+    Ok(layers
+        .iter()
+        .map(|l| {
+            let mut l = l.clone();
+            let title = match l.media_type.as_str() {
+                crate::ops::import::helm::CHART_MEDIA_TYPE => Some(base.clone()),
+                crate::ops::import::helm::PROV_MEDIA_TYPE => Some(format!("{base}.prov")),
+                _ => None,
+            };
+            if let Some(t) = title {
+                l.annotations.entry(ANNOTATION_TITLE.to_string()).or_insert(t);
+            }
+            l
+        })
+        .collect())
+}
+
 /// `wharf export REF --format files -o DIR`.
 pub fn run(ctx: &Ctx<'_>, r: &Reference, output: &str) -> Result<ExportFilesReport> {
     if output == "-" {
@@ -93,7 +124,11 @@ pub fn run(ctx: &Ctx<'_>, r: &Reference, output: &str) -> Result<ExportFilesRepo
             if doc.kind == MediaKind::Index { "an index" } else { "not a manifest" }
         )));
     }
-    let (files, notes) = plan(&doc.layers)?;
+    let layers = match doc.config.as_ref().filter(|c| c.media_type == HELM_CONFIG) {
+        Some(c) => helm_titles(&repo, c, &doc.layers)?,
+        None => doc.layers.clone(),
+    };
+    let (files, notes) = plan(&layers)?;
     let dir = OutDir::open(Path::new(output))?;
     for (title, _) in &files {
         if dir.exists(title)? {

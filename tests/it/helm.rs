@@ -93,9 +93,14 @@ fn chart_is_stored_as_helm_push_writes_it() {
     let r = reg.json(&["import", "--repo", "charts/podinfo", "--tag", "stable", tgz.to_str().unwrap()]);
     assert_eq!(r["images"][0]["digest"], digest);
     assert_eq!(wharf_tags(&reg, "charts/podinfo"), ["stable"]);
-    // The chart comes back out byte for byte.
+    // The chart comes back out byte for byte, named as helm pull names it.
     let out = reg.dir.path().join("out");
     reg.wharf(&["export", "podinfo:6.5.4_meta.1", "--format", "files", "-o", out.to_str().unwrap()]).ok();
+    assert_eq!(std::fs::read(out.join("podinfo-6.5.4+meta.1.tgz")).unwrap(), std::fs::read(&tgz).unwrap());
+    assert_eq!(
+        std::fs::read(out.join("podinfo-6.5.4+meta.1.tgz.prov")).unwrap(),
+        b"-----BEGIN PGP SIGNED MESSAGE-----\n"
+    );
     let v = reg.wharf(&["--json", "verify"]).ok().json();
     assert_eq!(v["counts"]["errors"], 0, "{v}");
 }
