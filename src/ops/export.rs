@@ -195,6 +195,12 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ExportReport> {
     if opts.output == "-" && opts.format == Format::OciLayout {
         return Err(Error::Usage("an oci-layout is a directory; it cannot go to stdout (-o -)".into()));
     }
+    if opts.exclude_present.is_some() && opts.format != Format::OciArchive {
+        return Err(Error::Usage(
+            "--exclude-present makes a delta bundle, which is an oci-archive (drop --format, or use --format oci-archive)"
+                .into(),
+        ));
+    }
     if opts.compress != Compress::None && opts.format == Format::OciLayout {
         return Err(Error::Usage("--compress applies to archives, not to an oci-layout directory".into()));
     }

@@ -235,6 +235,21 @@ fn delta_is_refused_on_a_root_lacking_the_base() {
     assert!(run.stderr.contains(&sha(&vec![3u8; 1 << 20])), "names the absent blob: {}", run.stderr);
     assert!(run.stderr.contains("delta"), "{}", run.stderr);
     assert_eq!(empty.snapshot(), before, "registry byte-identical");
+    // A delta is an oci-archive: other formats are refused.
+    for f in ["oci-layout", "docker-archive"] {
+        src.wharf(&[
+            "export",
+            "--all",
+            "--format",
+            f,
+            "--exclude-present",
+            inv.to_str().unwrap(),
+            "-o",
+            src.dir.path().join(f).to_str().unwrap(),
+        ])
+        .code(2)
+        .stderr_has("oci-archive");
+    }
     // An inventory that is not one is refused.
     std::fs::write(src.dir.path().join("bad.json"), b"{\"blobs\":[]}").unwrap();
     let bad = src.dir.path().join("bad.json");
