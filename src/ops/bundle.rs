@@ -159,10 +159,38 @@ pub fn narrow(repo: &Repository, r: &Reference, desc: &Descriptor, sel: &[Platfo
     }
 }
 
+/// subject digest → the top-level manifests of `repo` whose `subject` it is. Every
+/// manifest is read once (in parallel), so a repository of many tags is one pass, not
+/// one pass per exported manifest. Unreadable manifests are skipped (verify reports them).
+pub fn subjects(repo: &Repository) -> BTreeMap<Digest, Vec<Digest>> {
+    use rayon::prelude::*;
+    let mut seen = BTreeSet::new();
+    let entries: Vec<&Descriptor> = repo
+        .index
+        .manifests
+        .iter()
+        .filter(|d| seen.insert(&d.digest) && (d.kind() == MediaKind::Manifest || d.media_type.is_empty()))
+        .collect();
+    let pairs: Vec<(Digest, Digest)> = entries
+        .par_iter()
+        .filter_map(|d| {
+            let doc = repo.document_of(d)?;
+            Some((doc.subject?.digest, d.digest.clone()))
+        })
+        .collect();
+    let mut out: BTreeMap<Digest, Vec<Digest>> = BTreeMap::new();
+    for (s, r) in pairs {
+        out.entry(s).or_default().push(r);
+    }
+    out
+}
+
 /// The referrers to export with the manifests `exported` of `repo`, recursively (a
-/// referrer's referrers too), as (descriptor, media type) of each referrer manifest,
-/// sorted by digest. Referrers whose read is disabled are skipped with a note.
+/// referrer's referrers too): their index.json entries, untagged and carrying
+/// [`ANNOTATION_REPOSITORY`], sorted by digest. Referrers whose read is disabled are
+/// skipped with a note.
 pub fn referrers(repo: &Repository, exported: &BTreeSet<Digest>, notes: &mut Vec<String>) -> Vec<Descriptor> {
+    let by_subject = subjects(repo);
     let mut out: BTreeMap<Digest, Descriptor> = BTreeMap::new();
     let mut todo: Vec<Digest> = exported.iter().cloned().collect();
     let mut visited: BTreeSet<Digest> = BTreeSet::new();
@@ -170,23 +198,20 @@ pub fn referrers(repo: &Repository, exported: &BTreeSet<Digest>, notes: &mut Vec
         if !visited.insert(d.clone()) {
             continue;
         }
-        for r in super::inspect::find_referrers(repo, &d) {
-            if !r.present || out.contains_key(&r.digest) || exported.contains(&r.digest) {
+        for r in by_subject.get(&d).into_iter().flatten() {
+            if out.contains_key(r) || exported.contains(r) || !repo.blobs.contains(r) {
                 continue;
             }
-            if !r.found_by.contains(&super::inspect::FoundBy::Subject) {
+            if !repo.manifest_locks(r).read_enabled {
+                notes.push(format!("skipped the referrer {}@{r}: read_enabled = false", repo.name));
                 continue;
             }
-            if !repo.manifest_locks(&r.digest).read_enabled {
-                notes.push(format!("skipped the referrer {}@{}: read_enabled = false", repo.name, r.digest));
-                continue;
-            }
-            let Some(entry) = repo.descriptor_of(&r.digest) else { continue };
+            let Some(entry) = repo.descriptor_of(r) else { continue };
             let mut entry = entry.clone();
             entry.annotations.remove(ANNOTATION_REF_NAME);
             entry.annotations.insert(ANNOTATION_REPOSITORY.to_string(), repo.name.to_string());
-            todo.push(r.digest.clone());
-            out.insert(r.digest.clone(), entry);
+            todo.push(r.clone());
+            out.insert(r.clone(), entry);
         }
     }
     out.into_values().collect()
