@@ -155,6 +155,10 @@ fn delta_of_an_unchanged_registry_is_a_few_kilobytes() {
     assert!(r["blobs"].as_u64().unwrap() >= 3);
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&inv).unwrap()).unwrap();
     assert_eq!(v["wharf_inventory_version"], 1);
+    // Without -o the inventory itself goes to stdout; an existing file is never replaced.
+    let out: serde_json::Value = serde_json::from_str(&reg.wharf(&["inventory"]).ok().stdout).unwrap();
+    assert_eq!(out["blobs"], v["blobs"]);
+    reg.wharf(&["inventory", "-o", inv.to_str().unwrap()]).code(2).stderr_has("already exists");
     assert!(v["blobs"].as_array().unwrap().iter().any(|b| b["size"] == 4 << 20));
     let full = reg.dir.path().join("full.tar");
     reg.json(&["export", "--all", "-o", full.to_str().unwrap()]);
