@@ -105,3 +105,34 @@ pub fn read_layout(
     }
     Ok((found, notes))
 }
+
+/// The root digests of the found manifests that are referrers (have a `subject`).
+pub fn referrer_roots(founds: &[super::Found]) -> std::collections::BTreeSet<Digest> {
+    founds
+        .iter()
+        .filter(|f| {
+            f.blobs
+                .get(&f.root.digest)
+                .and_then(|b| b.read_small("a manifest").ok())
+                .and_then(|b| crate::model::Document::parse(&b, &f.root.media_type).ok())
+                .is_some_and(|d| d.subject.is_some())
+        })
+        .map(|f| f.root.digest.clone())
+        .collect()
+}
+
+/// Referrers are untagged on purpose (they travel with their subject): the "imported
+/// untagged; pass --tag" note is not for them. One summary note replaces those notes.
+pub fn quiet_referrer_notes(referrers: &std::collections::BTreeSet<Digest>, notes: &mut Vec<String>) {
+    if referrers.is_empty() {
+        return;
+    }
+    let before = notes.len();
+    notes.retain(|n| !(n.contains("was imported untagged") && referrers.iter().any(|d| n.contains(&d.to_string()))));
+    if notes.len() < before {
+        notes.push(format!(
+            "{} referrer(s) imported untagged next to their subjects (see `wharf referrers`)",
+            before - notes.len()
+        ));
+    }
+}

@@ -160,8 +160,10 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<ImportReport> {
     if let (RegistryKind::Layout(own), None) = (reg.kind(), &opts.repo) {
         opts.repo = Some(own.clone());
     }
+    let referrers = delta::referrer_roots(&founds);
     let plans = name_plans(founds, &opts)?;
     let report = commit(ctx, &existing, plans, opts.force, &mut notes)?;
+    delta::quiet_referrer_notes(&referrers, &mut notes);
     drop(staging);
     Ok(ImportReport { sources, notes, ..report })
 }
