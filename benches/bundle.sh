@@ -132,6 +132,7 @@ delta1=$(stat -c %s "$work/delta1.tar")
 "$wharf" --root "$dst" -q import "$work/delta1.tar" >/dev/null
 "$wharf" --root "$dst" -q verify >/dev/null && echo "delta imported; verify exits 0" >&2
 "$wharf" --root "$src" -q delete --repository "bench/app$repos" >/dev/null
+"$wharf" --root "$src" -q gc --grace 0s >/dev/null   # the extra tag's blobs leave the pool too
 rm -rf "$work/layouts/app$repos"
 
 python3 - "$work/hyperfine.json" "$distinct" "$rss_export" "$rss_skout" "$rss_import" "$rss_skin" "$full" "$skopeo_total" "$delta0" "$delta1" "$unique_mib" <<'PY'
