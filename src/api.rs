@@ -234,7 +234,7 @@ impl Registry {
     /// ```
     pub fn export(&self, refs: &[Reference], output: impl AsRef<Path>, opts: &ExportOptions) -> Result<ExportReport> {
         let output = output.as_ref().to_string_lossy().into_owned();
-        let o = ops::export::Options { refs: refs.to_vec(), output, format: opts.format };
+        let o = ops::export::Options::refs(refs.to_vec(), output, opts.format);
         self.with_ctx(|ctx| ops::export::run(ctx, &o))
     }
 
@@ -251,7 +251,7 @@ impl Registry {
     /// # Ok(()) }
     /// ```
     pub fn export_writer(&self, refs: &[Reference], out: impl Write, opts: &ExportOptions) -> Result<ExportReport> {
-        let o = ops::export::Options { refs: refs.to_vec(), output: String::new(), format: opts.format };
+        let o = ops::export::Options::refs(refs.to_vec(), String::new(), opts.format);
         self.with_ctx(|ctx| ops::export::run_writer(ctx, &o, Box::new(out)))
     }
 

@@ -65,20 +65,80 @@ pub enum Command {
         #[arg(long)]
         scoped: bool,
     },
-    /// Export manifests (REPO:TAG or REPO@DIGEST) as an archive or a layout.
+    /// Export manifests (REPO:TAG, REPO@DIGEST, every tag of REPO, or --all) as an archive,
+    /// a layout, or (--format files) the files of one artifact.
     #[command(
-        after_help = "Examples:\n  wharf export team/app:1.4 -o app.tar\n  wharf export team/app:1.4 -o app.tar --format docker-archive\n  wharf export team/app@sha256:<hex> --format oci-layout -o ./layout"
+        after_help = "Examples:\n  wharf export team/app:1.4 -o app.tar --format docker-archive\n  wharf export --all -o bundle.tar.zst --compress zstd\n  wharf export --all --exclude-present site.json -o delta.tar\n  wharf export releases/app:1.4 --format files -o ./out"
     )]
     Export {
-        /// What to export: REPO:TAG, REPO@DIGEST or REPO:TAG@DIGEST (repeatable).
-        #[arg(required = true, value_name = "REF")]
+        /// What to export: REPO:TAG, REPO@DIGEST, REPO:TAG@DIGEST, or REPO for every tag of it (repeatable).
+        #[arg(value_name = "REF|REPO", required_unless_present = "all")]
         refs: Vec<String>,
-        /// Output file (or directory for oci-layout); `-` writes an archive to stdout.
+        /// Every tag of every repository (a whole-registry bundle).
+        #[arg(long, conflicts_with = "refs")]
+        all: bool,
+        /// Output file (or directory for oci-layout and files); `-` writes an archive to stdout.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: String,
-        /// oci-archive, docker-archive or oci-layout.
+        /// oci-archive, docker-archive, oci-layout or files.
         #[arg(long, default_value = "oci-archive", value_name = "FORMAT")]
         format: String,
+        /// Keep only these platforms of multi-platform images (repeatable).
+        #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
+        platforms: Vec<String>,
+        /// Leave out the referrers (signatures, SBOMs) of the exported manifests.
+        #[arg(long)]
+        no_referrers: bool,
+        /// Leave out the blobs this inventory (`wharf inventory -o FILE` at the other site) lists: a delta.
+        #[arg(long, value_name = "INVENTORY")]
+        exclude_present: Option<PathBuf>,
+        /// Compress the archive: gzip or zstd.
+        #[arg(long, value_name = "ALG")]
+        compress: Option<String>,
+    },
+    /// Write a JSON inventory of every blob and manifest the registry holds (for deltas).
+    #[command(after_help = "Examples:\n  wharf inventory -o site.json\n  wharf inventory | jq '.blobs | length'")]
+    Inventory {
+        /// Write to FILE (default: stdout).
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<String>,
+    },
+    /// Store files as an OCI artifact tagged REPO:TAG (as `oras push`).
+    #[command(
+        after_help = "Examples:\n  wharf add releases/app:1.4 app-linux-amd64 LICENSE\n  wharf add docs/manual:2 manual.pdf:application/pdf --artifact-type application/vnd.acme.manual\n  wharf add releases/app:1.4 app.tgz --annotation org.opencontainers.image.version=1.4 --force"
+    )]
+    Add {
+        /// REPO:TAG the artifact gets.
+        reference: String,
+        /// Files to store, each FILE or FILE:MEDIATYPE (default application/octet-stream).
+        #[arg(value_name = "FILE[:MEDIATYPE]")]
+        files: Vec<String>,
+        /// The artifact's type (default application/vnd.unknown.artifact.v1).
+        #[arg(long, value_name = "T")]
+        artifact_type: Option<String>,
+        /// A manifest annotation KEY=VALUE (repeatable).
+        #[arg(long = "annotation", value_name = "K=V")]
+        annotations: Vec<String>,
+        /// Move REPO:TAG if it already points at another manifest.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Attach files to REF's manifest as a referrer (as `oras attach`): stored untagged.
+    #[command(
+        after_help = "Examples:\n  wharf attach team/app:1.4 sbom.spdx.json:application/spdx+json --artifact-type application/spdx+json\n  wharf attach team/app@sha256:<hex> app.sig --artifact-type application/vnd.dev.cosign.artifact.sig.v1+json"
+    )]
+    Attach {
+        /// REPO:TAG or REPO@DIGEST of the subject.
+        reference: String,
+        /// Files to attach, each FILE or FILE:MEDIATYPE.
+        #[arg(value_name = "FILE[:MEDIATYPE]")]
+        files: Vec<String>,
+        /// The attachment's type, e.g. application/spdx+json or application/vnd.dev.sigstore.bundle.v0.3+json.
+        #[arg(long, value_name = "T", required = true)]
+        artifact_type: String,
+        /// A manifest annotation KEY=VALUE (repeatable).
+        #[arg(long = "annotation", value_name = "K=V")]
+        annotations: Vec<String>,
     },
     /// Pull images from a registry (HOST[:PORT]/REPO[:TAG|@DIGEST]; no host means docker.io).
     #[command(
@@ -149,6 +209,12 @@ pub enum Command {
     Tags {
         /// Repository name, e.g. library/alpine.
         repo: String,
+        /// Order by last update: time_asc (oldest first) or time_desc (default: by name).
+        #[arg(long, value_name = "ORDER")]
+        orderby: Option<String>,
+        /// Show only the first N rows (after ordering).
+        #[arg(long, value_name = "N")]
+        top: Option<usize>,
     },
     /// List a repository's manifests (tagged and untagged) with tags, times and locks.
     #[command(

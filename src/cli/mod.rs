@@ -9,6 +9,7 @@ mod args;
 mod manuals;
 mod output;
 mod render;
+mod render_artifact;
 mod render_found;
 mod render_import;
 mod render_lifecycle;
@@ -132,7 +133,10 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
             let code = if report.errors.is_empty() { 0 } else { 1 };
             Ok(Outcome::with_code(report, code))
         }
-        Command::Tags { repo } => Outcome::ok(ops::listing::tags(&ctx, &repo_arg(repo)?)?),
+        Command::Tags { repo, orderby, top } => {
+            let order = orderby.as_deref().map(ops::inspect::OrderBy::parse).transpose()?;
+            Outcome::ok(ops::listing::tags_ordered(&ctx, &repo_arg(repo)?, order, *top)?)
+        }
         Command::Tag { source, target, force } => {
             Outcome::ok(ops::tagging::tag(&ctx, &reference_arg(source)?, &reference_arg(target)?, *force)?)
         }
@@ -233,11 +237,56 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
             };
             Outcome::ok(ops::push::run(&ctx, &opts)?)
         }
-        Command::Export { refs, output, format } => {
+        Command::Add { reference, files, artifact_type, annotations, force } => {
+            let opts = ops::add::Options {
+                reference: reference_arg(reference)?,
+                files: render_artifact::file_args(files)?,
+                artifact_type: artifact_type.clone(),
+                annotations: ops::artifact::parse_annotations(annotations)?,
+                force: *force,
+            };
+            Outcome::ok(ops::add::run(&ctx, &opts)?)
+        }
+        Command::Attach { reference, files, artifact_type, annotations } => {
+            let opts = ops::attach::Options {
+                reference: reference_arg(reference)?,
+                files: render_artifact::file_args(files)?,
+                artifact_type: artifact_type.clone(),
+                annotations: ops::artifact::parse_annotations(annotations)?,
+            };
+            Outcome::ok(ops::attach::run(&ctx, &opts)?)
+        }
+        Command::Export { refs, all, output, format, platforms, no_referrers, exclude_present, compress } => {
+            if format == "files" {
+                if refs.len() != 1 || *all {
+                    return Err(Error::Usage("--format files takes exactly one REF (REPO:TAG or REPO@DIGEST)".into()));
+                }
+                return Outcome::ok(ops::export_files::run(&ctx, &reference_arg(&refs[0])?, output)?);
+            }
+            let targets = refs
+                .iter()
+                .map(|r| {
+                    let p = lock_ref_arg(r)?;
+                    Ok(if p.tag.is_none() && p.digest.is_none() {
+                        ops::bundle::Target::Repo(p.repo)
+                    } else {
+                        ops::bundle::Target::Ref(p)
+                    })
+                })
+                .collect::<Result<_>>()?;
             let opts = ops::export::Options {
-                refs: refs.iter().map(|r| reference_arg(r)).collect::<Result<_>>()?,
+                targets,
+                all: *all,
                 output: output.clone(),
                 format: ops::export::Format::parse(format)?,
+                platforms: render_import::platform_args(platforms)?,
+                no_referrers: *no_referrers,
+                exclude_present: exclude_present.clone(),
+                compress: compress
+                    .as_deref()
+                    .map(ops::export::Compress::parse)
+                    .transpose()?
+                    .unwrap_or(ops::export::Compress::None),
             };
             if opts.output == "-" && g.json {
                 return Err(Error::Usage("--json cannot be combined with -o - (stdout carries the archive)".into()));
@@ -247,6 +296,19 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
                 outcome.no_human = true;
             }
             Ok(outcome)
+        }
+        Command::Inventory { output } => {
+            let report = ops::inventory::run(&ctx, output.as_deref())?;
+            if output.as_deref().is_none_or(|o| o == "-") {
+                if g.json {
+                    return Err(Error::Usage(
+                        "--json with no -o: the inventory itself is JSON on stdout; drop --json or pass -o FILE".into(),
+                    ));
+                }
+                let text = String::from_utf8(ops::inventory::to_bytes(&report.inventory)).expect("utf-8");
+                return Outcome::ok(output::Text(text));
+            }
+            Outcome::ok(report)
         }
     }
 }

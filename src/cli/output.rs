@@ -43,6 +43,16 @@ impl Outcome {
     }
 }
 
+/// A document printed as it is (the inventory on stdout): its human form is the text.
+#[derive(Serialize)]
+pub struct Text(pub String);
+
+impl Human for Text {
+    fn human(&self, out: &mut String) {
+        out.push_str(&self.0);
+    }
+}
+
 /// Human rendering of a report.
 pub trait Human {
     fn human(&self, out: &mut String);

@@ -23,12 +23,20 @@ impl Human for ReposReport {
             return;
         }
         let w = self.repositories.iter().map(|r| r.name.as_str().len()).max().unwrap_or(4).max(10);
-        let _ = writeln!(out, "{:<w$}  {:>5}  {:>9}  {:>10}  UPDATED", "REPOSITORY", "TAGS", "MANIFESTS", "SIZE");
-        for r in &self.repositories {
+        let kinds: Vec<String> =
+            self.repositories.iter().map(|r| r.kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(",")).collect();
+        let kw = kinds.iter().map(String::len).max().unwrap_or(4).max(4);
+        let _ = writeln!(
+            out,
+            "{:<w$}  {:<kw$}  {:>5}  {:>9}  {:>10}  UPDATED",
+            "REPOSITORY", "KIND", "TAGS", "MANIFESTS", "SIZE"
+        );
+        for (r, k) in self.repositories.iter().zip(&kinds) {
             let _ = writeln!(
                 out,
-                "{:<w$}  {:>5}  {:>9}  {:>10}  {}",
+                "{:<w$}  {:<kw$}  {:>5}  {:>9}  {:>10}  {}",
                 r.name.as_str(),
+                k,
                 r.tags,
                 r.manifests,
                 human_bytes(r.size),

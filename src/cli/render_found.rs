@@ -39,8 +39,8 @@ impl Human for ManifestsReport {
         }
         let _ = writeln!(
             out,
-            "{:<71}  {:>10}  {:<20}  {:<20}  {:<20}  TAGS",
-            "DIGEST", "SIZE", "CREATED", "IMAGE CREATED", "LOCKS"
+            "{:<71}  {:<10}  {:>10}  {:<20}  {:<20}  {:<20}  TAGS",
+            "DIGEST", "KIND", "SIZE", "CREATED", "IMAGE CREATED", "LOCKS"
         );
         for m in &self.manifests {
             let tags = if m.tags.is_empty() {
@@ -53,8 +53,9 @@ impl Human for ManifestsReport {
             };
             let _ = writeln!(
                 out,
-                "{:<71}  {:>10}  {:<20}  {:<20}  {:<20}  {tags}",
+                "{:<71}  {:<10}  {:>10}  {:<20}  {:<20}  {:<20}  {tags}",
                 m.digest.to_string(),
+                m.kind.name(),
                 human_bytes(m.size),
                 ts(&m.created),
                 m.image_created.as_ref().map_or_else(|| "-".to_string(), ts),
@@ -76,6 +77,7 @@ impl Human for ShowReport {
         let _ = writeln!(out, "repository:  {}", self.repository);
         let _ = writeln!(out, "digest:      {}", self.digest);
         let _ = writeln!(out, "media type:  {}", self.media_type);
+        let _ = writeln!(out, "kind:        {}", self.artifact_kind);
         if !self.unreadable_by.is_empty() {
             let _ = writeln!(
                 out,

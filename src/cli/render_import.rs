@@ -5,9 +5,21 @@ use std::fmt::Write;
 use super::output::{Human, human_bytes};
 use crate::error::{Error, Result};
 use crate::model::{Platform, RepoName, Tag};
-use crate::ops::export::{ExportReport, Format};
+use crate::ops::export::{Compress, ExportReport, Format};
 use crate::ops::import::{ImportReport, Options, Origin};
 use crate::registry::TagChange;
+
+/// Parses `--platform OS/ARCH[/VARIANT]` flags.
+pub fn platform_args(platforms: &[String]) -> Result<Vec<Platform>> {
+    platforms
+        .iter()
+        .map(|p| {
+            Platform::parse(p).ok_or_else(|| {
+                Error::Usage(format!("`{p}` is not a platform: expected OS/ARCH[/VARIANT], e.g. linux/arm64/v8"))
+            })
+        })
+        .collect()
+}
 
 pub fn import_options(
     sources: &[String],
@@ -42,6 +54,7 @@ impl Human for ImportReport {
                 Origin::Selected => " (one platform of an index)",
                 Origin::Narrowed => " (narrowed index)",
                 Origin::Synthesised => " (manifest synthesised from a docker-archive)",
+                Origin::Chart => " (helm chart)",
             };
             let platforms =
                 if i.platforms.is_empty() { String::new() } else { format!(" [{}]", i.platforms.join(", ")) };
@@ -91,15 +104,42 @@ impl Human for ExportReport {
                 i.name.as_ref().map_or(String::new(), |n| format!(" as {n}"))
             );
         }
-        if self.output != "-" {
+        for r in &self.referrers {
             let _ = writeln!(
                 out,
-                "wrote {} ({fmt}): {} image(s), {} blob(s), {}",
+                "{}@{} (referrer{})",
+                r.repository,
+                r.digest,
+                r.artifact_type.as_ref().map_or(String::new(), |t| format!(", {t}"))
+            );
+        }
+        if self.output != "-" {
+            let wrap = match self.compress {
+                Compress::None => "",
+                Compress::Gzip => "+gzip",
+                Compress::Zstd => "+zstd",
+            };
+            let _ = writeln!(
+                out,
+                "wrote {} ({fmt}{wrap}{}): {} image(s), {} referrer(s), {} blob(s), {}",
                 self.output,
+                if self.delta { ", delta" } else { "" },
                 self.images.len(),
+                self.referrers.len(),
                 self.blobs,
                 human_bytes(self.bytes)
             );
+            if self.delta {
+                let _ = writeln!(
+                    out,
+                    "left out {} blob(s), {}, that the inventory lists",
+                    self.blobs_excluded,
+                    human_bytes(self.bytes_excluded)
+                );
+            }
+        }
+        for n in &self.notes {
+            let _ = writeln!(out, "note: {n}");
         }
     }
 }

@@ -6,7 +6,7 @@
 //! appears whole or not at all (temp file or directory, then rename); `-o -` streams an
 //! archive to stdout.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -14,10 +14,11 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 use super::Ctx;
+use super::bundle::{self, Narrowed, Target};
+use super::inventory::Inventory;
 use crate::error::{Error, Result};
 use crate::model::media::{self, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME};
-use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, Reference, RepoName};
-use crate::registry::Repository;
+use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, Platform, Reference, RepoName};
 use crate::store::BlobStore;
 use crate::store::fs::{TEMP_PREFIX, atomic_write, create_dir_all_durable, fsync_dir};
 
@@ -38,18 +39,63 @@ impl Format {
             "docker-archive" => Ok(Format::DockerArchive),
             "oci-layout" => Ok(Format::OciLayout),
             _ => Err(Error::Usage(format!(
-                "`{s}` is not an export format: expected oci-archive, docker-archive or oci-layout"
+                "`{s}` is not an export format: expected oci-archive, docker-archive, oci-layout or files"
             ))),
+        }
+    }
+}
+
+/// `--compress`: a wrapper around the whole archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compress {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compress {
+    pub fn parse(s: &str) -> Result<Compress> {
+        match s {
+            "gzip" => Ok(Compress::Gzip),
+            "zstd" => Ok(Compress::Zstd),
+            "none" => Ok(Compress::None),
+            _ => Err(Error::Usage(format!("--compress `{s}`: expected gzip or zstd"))),
         }
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub refs: Vec<Reference>,
+    pub targets: Vec<Target>,
+    /// Every tag of every repository.
+    pub all: bool,
     /// The output file or directory; `-` is stdout (archives only).
     pub output: String,
     pub format: Format,
+    /// Keep only these platforms of multi-platform images.
+    pub platforms: Vec<Platform>,
+    /// Leave referrers out (by default every exported manifest's referrers go along).
+    pub no_referrers: bool,
+    /// Leave out the blobs this inventory lists (a delta).
+    pub exclude_present: Option<PathBuf>,
+    pub compress: Compress,
+}
+
+impl Options {
+    /// The plain form: these references, nothing else.
+    pub fn refs(refs: Vec<Reference>, output: String, format: Format) -> Options {
+        Options {
+            targets: refs.into_iter().map(Target::Ref).collect(),
+            all: false,
+            output,
+            format,
+            platforms: Vec::new(),
+            no_referrers: false,
+            exclude_present: None,
+            compress: Compress::None,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -62,20 +108,45 @@ pub struct ExportedImage {
 }
 
 #[derive(Debug, Serialize)]
+pub struct ExportedReferrer {
+    pub repository: RepoName,
+    pub digest: Digest,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
 pub struct ExportReport {
     pub output: String,
     pub format: Format,
+    pub compress: Compress,
     pub images: Vec<ExportedImage>,
+    pub referrers: Vec<ExportedReferrer>,
     pub blobs: usize,
     pub bytes: u64,
+    /// True for a delta (`--exclude-present`).
+    pub delta: bool,
+    /// Blobs left out because the inventory lists them.
+    pub blobs_excluded: usize,
+    pub bytes_excluded: u64,
+    pub notes: Vec<String>,
+}
+
+/// Where a blob's bytes come from.
+enum Source {
+    File(PathBuf),
+    /// Made by this export (an index narrowed by --platform).
+    Bytes(Vec<u8>),
 }
 
 /// One blob to write, and where it lives in the registry.
 struct OutBlob {
-    path: PathBuf,
+    source: Source,
     size: u64,
     /// Manifests, indexes and configs are written before layers.
     document: bool,
+    /// Manifests and indexes: never left out of a delta.
+    manifest: bool,
 }
 
 #[derive(Serialize)]
@@ -86,6 +157,35 @@ struct DockerEntry {
     repo_tags: Vec<String>,
     #[serde(rename = "Layers")]
     layers: Vec<String>,
+}
+
+fn add_closure(
+    repo: &crate::registry::Repository,
+    what: &str,
+    root: &Digest,
+    media_type: &str,
+    blobs: &mut BTreeMap<Digest, OutBlob>,
+) -> Result<Vec<crate::registry::graph::ClosureBlob>> {
+    let closure = repo.closure(root, media_type, false)?;
+    for b in &closure {
+        if !b.present {
+            return Err(Error::Invalid(format!(
+                "{what}: blob {} is missing from {}; the registry is incomplete (run `wharf verify {}`)",
+                b.digest,
+                repo.dir.display(),
+                repo.name
+            )));
+        }
+        let kind = MediaKind::of(&b.media_type);
+        let manifest = kind.has_children() || &b.digest == root;
+        blobs.entry(b.digest.clone()).or_insert_with(|| OutBlob {
+            source: Source::File(repo.blobs.path(&b.digest)),
+            size: repo.blobs.size(&b.digest).ok().flatten().unwrap_or(0),
+            document: manifest || kind == MediaKind::Config,
+            manifest,
+        });
+    }
+    Ok(closure)
 }
 
 /// `wharf export`.
@@ -102,11 +202,20 @@ pub fn run_writer(ctx: &Ctx<'_>, opts: &Options, out: Box<dyn Write + '_>) -> Re
 }
 
 fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>) -> Result<ExportReport> {
-    if opts.refs.is_empty() {
-        return Err(Error::Usage("export needs at least one REF (REPO:TAG or REPO@DIGEST)".into()));
+    if opts.targets.is_empty() && !opts.all {
+        return Err(Error::Usage("export needs at least one REF (REPO:TAG, REPO@DIGEST or REPO), or --all".into()));
     }
     if opts.output == "-" && opts.format == Format::OciLayout {
         return Err(Error::Usage("an oci-layout is a directory; it cannot go to stdout (-o -)".into()));
+    }
+    if opts.exclude_present.is_some() && opts.format != Format::OciArchive {
+        return Err(Error::Usage(
+            "--exclude-present makes a delta bundle, which is an oci-archive (drop --format, or use --format oci-archive)"
+                .into(),
+        ));
+    }
+    if opts.compress != Compress::None && opts.format == Format::OciLayout {
+        return Err(Error::Usage("--compress applies to archives, not to an oci-layout directory".into()));
     }
     let out_path = PathBuf::from(&opts.output);
     if writer.is_none() && opts.output != "-" && out_path.exists() {
@@ -120,64 +229,134 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
             )));
         }
     }
+    let inventory = opts.exclude_present.as_deref().map(Inventory::load).transpose()?;
     let _lock = ctx.read_lock()?;
+    let mut notes = Vec::new();
+    let refs = bundle::expand(ctx.registry, ctx.now, opts.all, &opts.targets, &mut notes)?;
+    if refs.is_empty() {
+        return Err(Error::Usage("nothing to export: no tag is readable in what was named".into()));
+    }
     let mut blobs: BTreeMap<Digest, OutBlob> = BTreeMap::new();
     let mut index = IndexFile::default();
     let mut docker: Vec<(Digest, DockerEntry)> = Vec::new();
     let mut images = Vec::new();
-    // Each repository is loaded once, however many of its tags are exported, and the
-    // output index is deduplicated through a set: exporting every tag of a 100k-tag
+    // Per repository, the manifests exported (whose referrers go along).
+    let mut exported: BTreeMap<RepoName, BTreeSet<Digest>> = BTreeMap::new();
+    let mut repos: BTreeMap<RepoName, crate::registry::Repository> = BTreeMap::new();
+    // The output index is deduplicated through a set: exporting every tag of a 100k-tag
     // repository is linear.
-    let mut repos: BTreeMap<RepoName, Repository> = BTreeMap::new();
     let mut in_index: HashSet<String> = HashSet::new();
-    for r in &opts.refs {
+    for r in &refs {
         if !repos.contains_key(&r.repo) {
             repos.insert(r.repo.clone(), ctx.registry.open_repo(&r.repo, ctx.now)?);
         }
         let repo = &repos[&r.repo];
         // A `REPO@DIGEST` may name a manifest inside a top-level index (one platform of a
-        // multi-platform image); reading it reads out of every index that lists it.
+        // multi-platform image); reading it reads out of every index that lists it, and a
+        // manifest reached by digest is guarded by the read locks of the tags on it.
         let (resolved, parents, _) = repo.locate(r)?;
         repo.check_read(&format!("exporting {r}"), &resolved, &parents)?;
-        let mt = resolved.descriptor.media_type.clone();
-        let closure = repo.closure(&resolved.digest, &mt, false)?;
-        for b in &closure {
-            if !b.present {
-                return Err(Error::Invalid(format!(
-                    "{r}: blob {} is missing from {}; the registry is incomplete (run `wharf verify {}`)",
-                    b.digest,
-                    repo.dir.display(),
-                    r.repo
-                )));
-            }
-            let kind = MediaKind::of(&b.media_type);
-            if blobs.contains_key(&b.digest) {
+        let mut root = resolved.descriptor.clone();
+        match bundle::narrow(repo, r, &root, &opts.platforms)? {
+            Narrowed::Keep => {}
+            Narrowed::Skip(n) => {
+                notes.push(n);
                 continue;
             }
-            let size = repo.blobs.size(&b.digest)?.unwrap_or(0);
-            blobs.entry(b.digest.clone()).or_insert_with(|| OutBlob {
-                path: repo.blobs.path(&b.digest),
-                size,
-                document: kind.has_children() || kind == MediaKind::Config || b.digest == resolved.digest,
-            });
+            Narrowed::Child(c, n) => {
+                notes.push(n);
+                root = c;
+            }
+            Narrowed::NewIndex(d, bytes, n) => {
+                notes.push(n);
+                let doc = Document::parse(&bytes, &d.media_type).map_err(|e| Error::Invalid(e.to_string()))?;
+                let mut set = BTreeSet::from([d.digest.clone()]);
+                for m in &doc.manifests {
+                    let c = add_closure(repo, &r.to_string(), &m.digest, &m.media_type, &mut blobs)?;
+                    set.extend(bundle::manifests_in(&c, &m.digest));
+                }
+                blobs.insert(
+                    d.digest.clone(),
+                    OutBlob { size: bytes.len() as u64, source: Source::Bytes(bytes), document: true, manifest: true },
+                );
+                exported.entry(r.repo.clone()).or_default().extend(set);
+                root = d;
+            }
+        }
+        let mt = root.media_type.clone();
+        if !blobs.contains_key(&root.digest) || matches!(blobs[&root.digest].source, Source::File(_)) {
+            let c = add_closure(repo, &r.to_string(), &root.digest, &mt, &mut blobs)?;
+            exported.entry(r.repo.clone()).or_default().extend(bundle::manifests_in(&c, &root.digest));
         }
         let name = resolved.tag.as_ref().map(|t| format!("{}:{t}", r.repo));
-        let mut entry = resolved.descriptor.clone();
+        let mut entry = root.clone();
         entry.annotations.remove(ANNOTATION_REF_NAME);
+        entry.annotations.remove(bundle::ANNOTATION_REPOSITORY);
         if opts.format == Format::DockerArchive {
-            let doc = repo.read_document(&resolved.digest, &mt)?;
-            docker_entry(r, &resolved.digest, &doc, repo, name.as_deref(), &mut docker)?;
+            let doc = match &blobs[&root.digest].source {
+                Source::Bytes(b) => Document::parse(b, &mt).map_err(|e| Error::Invalid(e.to_string()))?,
+                Source::File(_) => repo.read_document(&root.digest, &mt)?,
+            };
+            docker_entry(r, &root.digest, &doc, repo, name.as_deref(), &mut docker)?;
             if let (Some(n), Some(t)) = (&name, &resolved.tag) {
                 entry.annotations.insert(ANNOTATION_CONTAINERD_NAME.to_string(), n.clone());
                 entry.annotations.insert(ANNOTATION_REF_NAME.to_string(), t.to_string());
             }
         } else if let Some(n) = &name {
             entry.annotations.insert(ANNOTATION_REF_NAME.to_string(), n.clone());
+        } else {
+            entry.annotations.insert(bundle::ANNOTATION_REPOSITORY.to_string(), r.repo.to_string());
         }
         if in_index.insert(serde_json::to_string(&entry).expect("descriptor serialises")) {
             index.manifests.push(entry);
         }
-        images.push(ExportedImage { reference: r.to_string(), digest: resolved.digest, media_type: mt, name });
+        images.push(ExportedImage { reference: r.to_string(), digest: root.digest.clone(), media_type: mt, name });
+    }
+    if images.is_empty() {
+        return Err(Error::Usage(format!(
+            "nothing to export: {}",
+            if notes.is_empty() { "no manifest selected".to_string() } else { notes.join("; ") }
+        )));
+    }
+    // Referrers, recursively, untagged, with the repository they belong to.
+    let mut referrers = Vec::new();
+    if !opts.no_referrers {
+        for (name, set) in &exported {
+            let repo = &repos[name];
+            let found = bundle::referrers(repo, set, &mut notes);
+            if !found.is_empty() && opts.format == Format::DockerArchive {
+                notes.push(format!(
+                    "{} referrer(s) in {name} left out: a docker-archive cannot hold artifacts (use --format oci-archive)",
+                    found.len()
+                ));
+                continue;
+            }
+            for entry in found {
+                add_closure(repo, &format!("{name}@{}", entry.digest), &entry.digest, &entry.media_type, &mut blobs)?;
+                referrers.push(ExportedReferrer {
+                    repository: name.clone(),
+                    digest: entry.digest.clone(),
+                    artifact_type: entry.artifact_type.clone(),
+                });
+                if in_index.insert(serde_json::to_string(&entry).expect("descriptor serialises")) {
+                    index.manifests.push(entry);
+                }
+            }
+        }
+    }
+    // A delta leaves out what the other side holds; manifests always travel.
+    let (mut blobs_excluded, mut bytes_excluded) = (0usize, 0u64);
+    if let Some(inv) = &inventory {
+        let present = inv.sizes();
+        blobs.retain(|d, b| {
+            let drop = !b.manifest && present.get(d) == Some(&b.size);
+            if drop {
+                blobs_excluded += 1;
+                bytes_excluded += b.size;
+            }
+            !drop
+        });
+        index.annotations.insert(bundle::ANNOTATION_DELTA.to_string(), "true".to_string());
     }
     let manifest_json = (opts.format == Format::DockerArchive).then(|| {
         let entries: Vec<&DockerEntry> = docker.iter().map(|(_, e)| e).collect();
@@ -191,12 +370,24 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
         (_, Some(w)) => {
             let mut w = io::BufWriter::with_capacity(1 << 20, w);
             let label = Path::new(WRITER);
-            write_tar(&mut w, label, &index, manifest_json.as_deref(), &blobs)?;
+            write_wrapped(&mut w, label, opts.compress, &index, manifest_json.as_deref(), &blobs)?;
             w.flush().map_err(Error::io("write the archive to", label))?;
         }
-        _ => write_archive(&opts.output, &index, manifest_json.as_deref(), &blobs)?,
+        _ => write_archive(&opts.output, &index, manifest_json.as_deref(), &blobs, opts.compress)?,
     }
-    Ok(ExportReport { output: opts.output.clone(), format: opts.format, images, blobs: blobs.len(), bytes })
+    Ok(ExportReport {
+        output: opts.output.clone(),
+        format: opts.format,
+        compress: opts.compress,
+        images,
+        referrers,
+        blobs: blobs.len(),
+        bytes,
+        delta: inventory.is_some(),
+        blobs_excluded,
+        bytes_excluded,
+        notes,
+    })
 }
 
 /// Adds `digest` (an image manifest) to the docker manifest.json, merging names of the
@@ -250,6 +441,13 @@ fn docker_entry(
     Ok(())
 }
 
+fn copy_out(src: &Source, digest: &Digest, size: u64, w: &mut dyn Write, output: &Path) -> Result<()> {
+    match src {
+        Source::File(p) => copy_verified(p, digest, size, w, output),
+        Source::Bytes(b) => w.write_all(b).map_err(Error::io("write the export to", output)),
+    }
+}
+
 /// Copies `src` to `w`, checking that it hashes to `digest` and has `size` bytes. A
 /// failed write is reported against `output` (what the user named with -o), never the
 /// source blob: the registry is fine, the output is not.
@@ -265,11 +463,7 @@ fn copy_verified(src: &Path, digest: &Digest, size: u64, w: &mut dyn Write, outp
             break;
         }
         h.update(&buf[..n]);
-        w.write_all(&buf[..n]).map_err(|e| Error::Io {
-            action: "write the export to",
-            path: output.to_path_buf(),
-            source: e,
-        })?;
+        w.write_all(&buf[..n]).map_err(Error::io("write the export to", output))?;
         n_total += n as u64;
     }
     let actual = Digest::from_bytes(h.finalize().into());
@@ -306,7 +500,7 @@ fn write_layout(out: &Path, index: &IndexFile, blobs: &BTreeMap<Digest, OutBlob>
     create_dir_all_durable(&store.alg_dir())?;
     for (d, b) in ordered(blobs) {
         let mut w = store.writer(tmp.path())?;
-        copy_verified(&b.path, d, b.size, &mut w, out)?;
+        copy_out(&b.source, d, b.size, &mut w, out)?;
         w.finish(Some((d, b.size)))?;
     }
     atomic_write(&tmp.path().join(media::OCI_LAYOUT_FILE), &layout_file())?;
@@ -357,12 +551,37 @@ fn write_tar(
     for (d, b) in ordered(blobs) {
         let h = header(&format!("blobs/sha256/{}", d.hex()), b.size, false);
         t.get_mut().write_all(h.as_bytes()).map_err(io_err)?;
-        copy_verified(&b.path, d, b.size, t.get_mut(), output)?;
+        copy_out(&b.source, d, b.size, t.get_mut(), output)?;
         let pad = (512 - (b.size % 512)) % 512;
         t.get_mut().write_all(&vec![0u8; pad as usize]).map_err(io_err)?;
     }
     t.finish().map_err(io_err)?;
     Ok(())
+}
+
+/// Writes the tar through the `--compress` wrapper, if any.
+fn write_wrapped(
+    w: &mut dyn Write,
+    output: &Path,
+    compress: Compress,
+    index: &IndexFile,
+    manifest_json: Option<&[u8]>,
+    blobs: &BTreeMap<Digest, OutBlob>,
+) -> Result<()> {
+    let io_err = |e: io::Error| Error::Io { action: "compress the archive to", path: output.to_path_buf(), source: e };
+    match compress {
+        Compress::None => write_tar(w, output, index, manifest_json, blobs),
+        Compress::Gzip => {
+            let mut z = flate2::write::GzEncoder::new(w, flate2::Compression::default());
+            write_tar(&mut z, output, index, manifest_json, blobs)?;
+            z.finish().map(|_| ()).map_err(io_err)
+        }
+        Compress::Zstd => {
+            let mut z = zstd::stream::write::Encoder::new(w, 3).map_err(io_err)?;
+            write_tar(&mut z, output, index, manifest_json, blobs)?;
+            z.finish().map(|_| ()).map_err(io_err)
+        }
+    }
 }
 
 /// How errors name `-o -`.
@@ -376,11 +595,12 @@ fn write_archive(
     index: &IndexFile,
     manifest_json: Option<&[u8]>,
     blobs: &BTreeMap<Digest, OutBlob>,
+    compress: Compress,
 ) -> Result<()> {
     if output == "-" {
         let stdout = io::stdout();
         let mut w = io::BufWriter::with_capacity(1 << 20, stdout.lock());
-        write_tar(&mut w, Path::new(STDOUT), index, manifest_json, blobs)?;
+        write_wrapped(&mut w, Path::new(STDOUT), compress, index, manifest_json, blobs)?;
         return w.flush().map_err(Error::io("write the archive to", STDOUT));
     }
     let out = Path::new(output);
@@ -400,7 +620,7 @@ fn write_archive(
     };
     {
         let mut w = io::BufWriter::with_capacity(1 << 20, tmp.as_file());
-        write_tar(&mut w, out, index, manifest_json, blobs)?;
+        write_wrapped(&mut w, out, compress, index, manifest_json, blobs)?;
         w.flush().map_err(Error::io("write the archive to", out))?;
     }
     tmp.as_file().sync_all().map_err(Error::io("fsync", tmp.path().to_path_buf()))?;

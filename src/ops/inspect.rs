@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::error::{Error, Result};
+use crate::model::kind::ArtifactKind;
 use crate::model::media::OCI_INDEX;
 use crate::model::{Descriptor, Digest, Document, Locks, MediaKind, Reference, RepoName, Role, Timestamp};
 use crate::registry::Repository;
@@ -45,6 +46,8 @@ impl OrderBy {
 pub struct ManifestInfo {
     pub digest: Digest,
     pub media_type: String,
+    /// image, index, helm-chart, artifact or referrer.
+    pub kind: ArtifactKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<String>,
     pub size: u64,
@@ -74,6 +77,7 @@ fn manifest_info(repo: &Repository, desc: &Descriptor, tags: Vec<String>) -> Opt
     Some(ManifestInfo {
         digest: digest.clone(),
         media_type: desc.media_type.clone(),
+        kind: repo.kind_of(desc),
         artifact_type: desc.artifact_type.clone(),
         size: desc.size,
         tags,
@@ -155,6 +159,10 @@ pub struct ShowReport {
     pub digest: Digest,
     pub media_type: String,
     pub kind: MediaKind,
+    /// image, index, helm-chart, artifact or referrer.
+    pub artifact_kind: ArtifactKind,
+    /// `artifactType`, else the config's media type when it is not an image config
+    /// (a Helm chart: `application/vnd.cncf.helm.config.v1+json`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<String>,
     pub size: u64,
@@ -257,7 +265,8 @@ pub fn show(ctx: &Ctx<'_>, r: &Reference) -> Result<ShowReport> {
         repository: repo.name.clone(),
         reference: r.to_string(),
         kind: doc.kind,
-        artifact_type: doc.artifact_type.clone().or(desc.artifact_type.clone()),
+        artifact_kind: ArtifactKind::of(&doc),
+        artifact_type: ArtifactKind::artifact_type(&doc).or(desc.artifact_type.clone()),
         size: desc.size,
         top_level,
         platforms,

@@ -19,6 +19,8 @@ pub struct RepoSummary {
     pub created: Timestamp,
     pub updated: Timestamp,
     pub locks: Locks,
+    /// The kinds of its manifests (image, index, helm-chart, artifact, referrer).
+    pub kinds: Vec<crate::model::kind::ArtifactKind>,
 }
 
 /// A repository that could not be listed, and why.
@@ -65,6 +67,7 @@ pub fn repos(ctx: &Ctx<'_>) -> Result<ReposReport> {
             created: repo.meta.repository.created,
             updated: repo.meta.repository.updated,
             locks: repo.repo_locks(),
+            kinds: repo.kinds(),
         });
     }
     Ok(ReposReport { repositories, errors })
@@ -123,4 +126,28 @@ pub fn tags(ctx: &Ctx<'_>, repo: &RepoName) -> Result<TagsReport> {
     let _lock = ctx.read_lock()?;
     let repo = ctx.registry.open_repo(repo, ctx.now)?;
     Ok(TagsReport { repository: repo.name.clone(), tags: tag_infos(&repo, false) })
+}
+
+/// `wharf tags REPO --orderby time_asc|time_desc [--top N]`: tags ordered by when they
+/// were last updated (ties by name), then the first N.
+pub fn tags_ordered(
+    ctx: &Ctx<'_>,
+    repo: &RepoName,
+    orderby: Option<super::inspect::OrderBy>,
+    top: Option<usize>,
+) -> Result<TagsReport> {
+    let mut r = tags(ctx, repo)?;
+    match orderby {
+        Some(super::inspect::OrderBy::TimeAsc) => {
+            r.tags.sort_by(|a, b| a.updated.cmp(&b.updated).then_with(|| a.name.cmp(&b.name)))
+        }
+        Some(super::inspect::OrderBy::TimeDesc) => {
+            r.tags.sort_by(|a, b| b.updated.cmp(&a.updated).then_with(|| a.name.cmp(&b.name)))
+        }
+        None => {}
+    }
+    if let Some(n) = top {
+        r.tags.truncate(n);
+    }
+    Ok(r)
 }

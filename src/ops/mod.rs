@@ -3,13 +3,19 @@
 //! serialisable report; it prints nothing. Destructive operations build a plan first and
 //! apply it second, so `--dry-run` is the plan alone.
 
+pub mod add;
+pub mod artifact;
+pub mod attach;
+pub mod bundle;
 pub mod config;
 pub mod delete;
 pub mod export;
+pub mod export_files;
 pub mod gc;
 pub mod import;
 pub mod init;
 pub mod inspect;
+pub mod inventory;
 pub mod listing;
 pub mod locking;
 pub mod progress;

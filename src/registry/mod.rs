@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod graph;
+pub mod kind;
 pub mod meta;
 pub mod repository;
 pub mod trash;

@@ -3,6 +3,7 @@
 //! ([`safe`]). Knows nothing of tags or repositories.
 
 pub mod blobs;
+pub mod files;
 pub mod fs;
 pub mod lock;
 pub mod safe;

@@ -1,12 +1,15 @@
 //! The integration tests: one binary, driving the real `wharf` CLI on temporary
 //! registries, and the real skopeo / umoci / oci-image-tool on what it writes.
 
+mod artifacts;
+mod bundles;
 mod common;
 mod concurrency;
 mod export;
 mod foundation;
 mod fuzz_regressions;
 mod gc;
+mod helm;
 mod import;
 mod import_trust;
 mod interop;

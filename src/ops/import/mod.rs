@@ -13,8 +13,10 @@
 //! dropping the staging area removes what was received.
 
 pub mod content;
+pub mod delta;
 pub mod detect;
 pub mod docker;
+pub mod helm;
 pub mod oci;
 pub mod tarstream;
 pub mod vet;
@@ -153,6 +155,24 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, mut reader: Option<Box<dyn std::io::
     let mut founds: Vec<Found> = Vec::new();
     let mut notes = Vec::new();
     for src in &opts.sources {
+        // A Helm chart (a gzip'd tar under one directory holding Chart.yaml); a caller's
+        // reader is never taken for a path.
+        if src != "-"
+            && reader.is_none()
+            && let helm::Sniffed::Chart { chart_yaml, .. } = helm::sniff(std::path::Path::new(src))?
+        {
+            let (f, mut n) = helm::read(std::path::Path::new(src), &chart_yaml, &mut sink)?;
+            n.extend(vet::vet(&f, src)?);
+            sources.push(SourceReport {
+                source: src.clone(),
+                format: "helm-chart".into(),
+                compression: Wrapper::Gzip,
+                images: 1,
+            });
+            founds.push(f);
+            notes.append(&mut n);
+            continue;
+        }
         let (format, wrapper, mut f, mut n) = receive_source(ctx, src, reader.take(), &mut sink, opts)?;
         let label = if src == "-" { "stdin" } else { src.as_str() };
         for found in &f {
@@ -172,8 +192,10 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, mut reader: Option<Box<dyn std::io::
     if let (RegistryKind::Layout(own), None) = (reg.kind(), &opts.repo) {
         opts.repo = Some(own.clone());
     }
+    let referrers = delta::referrer_roots(&founds);
     let plans = name_plans(founds, &opts)?;
     let report = commit(ctx, &existing, &staging, plans, opts.force, &mut notes)?;
+    delta::quiet_referrer_notes(&referrers, &mut notes);
     drop(staging);
     Ok(ImportReport { sources, notes, ..report })
 }
@@ -226,14 +248,17 @@ fn read_tar_content(
 ) -> Result<(String, Vec<Found>, Vec<String>)> {
     let label = c.label();
     let has_manifest_json = c.member(sink, "manifest.json")?.is_some();
-    let index_lists = match c.member(sink, "index.json")? {
-        Some(b) => crate::model::IndexFile::parse(&b.read_small(&format!("{label}: index.json"))?)
-            .map(|i| !i.manifests.is_empty())
-            .map_err(|e| Error::Invalid(format!("{label}: index.json is not a valid OCI index: {e}")))?,
-        None => false,
+    let index = match c.member(sink, "index.json")? {
+        Some(b) => Some(
+            crate::model::IndexFile::parse(&b.read_small(&format!("{label}: index.json"))?)
+                .map_err(|e| Error::Invalid(format!("{label}: index.json is not a valid OCI index: {e}")))?,
+        ),
+        None => None,
     };
+    let index_lists = index.as_ref().is_some_and(|i| !i.manifests.is_empty());
     if index_lists {
-        let (f, n) = oci::read_layout(c, sink, opts)?;
+        let is_delta = index.as_ref().is_some_and(|i| i.annotations.contains_key(super::bundle::ANNOTATION_DELTA));
+        let (f, n) = if is_delta { delta::read_layout(c, sink, opts)? } else { oci::read_layout(c, sink, opts)? };
         let format = if has_manifest_json { "docker-archive+oci" } else { "oci-archive" };
         return Ok((format.to_string(), f, n));
     }

@@ -26,7 +26,22 @@ pub fn entry_name(d: &Descriptor) -> Result<Option<Name>> {
         let tag = f.tag.clone().or_else(|| d.ref_name().and_then(|r| Tag::parse(r).ok()));
         return Ok(Some(Name { foreign: Some(f), tag }));
     }
-    let Some(r) = d.ref_name() else { return Ok(None) };
+    let Some(r) = d.ref_name() else {
+        // An untagged manifest of a wharf archive (a referrer) names its repository.
+        return match d.annotations.get(crate::ops::bundle::ANNOTATION_REPOSITORY) {
+            Some(repo) => {
+                let repo = crate::model::RepoName::parse(repo).map_err(|e| {
+                    Error::Invalid(format!(
+                        "the index entry {} has {} `{repo}`: {e}",
+                        d.digest,
+                        crate::ops::bundle::ANNOTATION_REPOSITORY
+                    ))
+                })?;
+                Ok(Some(Name { foreign: Some(ForeignName { host: None, repo, tag: None, digest: None }), tag: None }))
+            }
+            None => Ok(None),
+        };
+    };
     if let Ok(t) = Tag::parse(r) {
         return Ok(Some(Name { foreign: None, tag: Some(t) }));
     }
@@ -74,6 +89,7 @@ pub fn read_layout(
             let mut clean = d.clone();
             clean.annotations.remove(ANNOTATION_REF_NAME);
             clean.annotations.remove(ANNOTATION_CONTAINERD_NAME);
+            clean.annotations.remove(crate::ops::bundle::ANNOTATION_REPOSITORY);
             (clean, Vec::new())
         });
         if let Some(n) = name {
@@ -381,4 +397,6 @@ pub enum Origin {
     Narrowed,
     /// Synthesised over a docker-archive's config and layers.
     Synthesised,
+    /// A Helm chart's manifest, made as `helm push` makes it.
+    Chart,
 }

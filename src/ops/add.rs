@@ -1,0 +1,80 @@
+//! `wharf add REPO:TAG FILE[:MEDIATYPE]... [--artifact-type T] [--annotation K=V]...
+//! [--force]`: `oras push` into the local registry. Each file is streamed once (hashed
+//! while it is staged), the OCI 1.1 artifact manifest is written over them (see
+//! [`super::artifact`]), and under the exclusive lock the tag is checked (locks, and
+//! `--force` to move it) before any blob enters the registry: blobs first, then
+//! index.json. A refusal leaves the registry byte-identical.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::Ctx;
+use super::artifact::{self, FileReport, FileSpec, Staged};
+use crate::error::{Error, Result};
+use crate::model::{Digest, Reference, RepoName, Tag};
+use crate::registry::TagChange;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub reference: Reference,
+    pub files: Vec<FileSpec>,
+    pub artifact_type: Option<String>,
+    pub annotations: BTreeMap<String, String>,
+    pub force: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AddReport {
+    pub repository: RepoName,
+    pub tag: Tag,
+    pub digest: Digest,
+    pub artifact_type: String,
+    pub size: u64,
+    pub files: Vec<FileReport>,
+    #[serde(flatten)]
+    pub change: TagChange,
+    pub blobs_new: usize,
+    pub bytes_new: u64,
+}
+
+/// `wharf add`.
+pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<AddReport> {
+    let tag = match (&opts.reference.tag, &opts.reference.digest) {
+        (Some(t), None) => t.clone(),
+        _ => {
+            return Err(Error::Usage(format!(
+                "`{}`: wharf add needs REPO:TAG (the tag the artifact gets), without a digest",
+                opts.reference
+            )));
+        }
+    };
+    let reg = ctx.registry;
+    let name = opts.reference.repo.clone();
+    reg.repo_dir(&name)?;
+    let artifact_type = opts.artifact_type.clone().unwrap_or_else(|| artifact::DEFAULT_ARTIFACT_TYPE.to_string());
+    // Receive: no lock, nothing in the registry changes.
+    let mut staged = Staged::new(reg)?;
+    let (desc, layers) =
+        artifact::stage_artifact(&mut staged, &opts.files, &artifact_type, opts.annotations.clone(), None)?;
+    // Commit: check, then blobs, then index.json.
+    let _lock = ctx.write_lock()?;
+    if reg.repo_exists(&name) {
+        reg.open_repo(&name, ctx.now)?.check_set_tag(&tag, &desc.digest, opts.force)?;
+    }
+    let mut repo = reg.open_or_create_repo(&name, ctx.now)?;
+    let (blobs_new, bytes_new) = staged.commit_into(reg, &repo)?;
+    let change = repo.set_tag(&tag, &desc, opts.force, ctx.now)?;
+    repo.save()?;
+    Ok(AddReport {
+        repository: name,
+        tag,
+        digest: desc.digest.clone(),
+        artifact_type,
+        size: desc.size,
+        files: layers.iter().map(FileReport::of).collect(),
+        change,
+        blobs_new,
+        bytes_new,
+    })
+}

@@ -1,0 +1,107 @@
+//! `wharf attach REF FILE[:MEDIATYPE]... --artifact-type T [--annotation K=V]...`:
+//! `oras attach` into the local registry. The new manifest's `subject` is REF's
+//! manifest (its media type, digest and size); it is stored untagged in REF's
+//! repository, where `wharf referrers REF` finds it.
+//!
+//! Locks: attaching adds a manifest to the repository and changes neither the tag nor
+//! the subject manifest (their bytes and digests stay as they are), so the one object
+//! whose `write_enabled` counts is the repository. A locked release can still be
+//! signed; a repository with write disabled takes nothing new.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::Ctx;
+use super::artifact::{self, FileReport, FileSpec, Staged};
+use crate::error::{Error, Result};
+use crate::model::{Action, Descriptor, Digest, Reference, RepoName};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub reference: Reference,
+    pub files: Vec<FileSpec>,
+    pub artifact_type: String,
+    pub annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttachReport {
+    pub repository: RepoName,
+    pub subject: Digest,
+    pub digest: Digest,
+    pub artifact_type: String,
+    pub size: u64,
+    pub files: Vec<FileReport>,
+    /// False when the same attachment was already there (same bytes, same digest).
+    pub created: bool,
+    pub blobs_new: usize,
+    pub bytes_new: u64,
+}
+
+/// `wharf attach`.
+pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<AttachReport> {
+    if opts.artifact_type.is_empty() || !artifact::looks_like_media_type(&opts.artifact_type) {
+        return Err(Error::Usage(format!(
+            "--artifact-type `{}` is not a media type (type/subtype, e.g. application/spdx+json)",
+            opts.artifact_type
+        )));
+    }
+    let reg = ctx.registry;
+    let name = opts.reference.repo.clone();
+    // The subject, read under the shared lock, then staged without any lock.
+    let subject = {
+        let _lock = ctx.read_lock()?;
+        subject_of(ctx, &opts.reference)?
+    };
+    let mut staged = Staged::new(reg)?;
+    let (desc, layers) = artifact::stage_artifact(
+        &mut staged,
+        &opts.files,
+        &opts.artifact_type,
+        opts.annotations.clone(),
+        Some(subject.clone()),
+    )?;
+    let _lock = ctx.write_lock()?;
+    // Re-resolve under the exclusive lock: the subject must still be there.
+    let now_subject = subject_of(ctx, &opts.reference)?;
+    if now_subject.digest != subject.digest {
+        return Err(Error::Invalid(format!(
+            "{} moved from {} to {} while attaching; run the attach again",
+            opts.reference, subject.digest, now_subject.digest
+        )));
+    }
+    let mut repo = reg.open_repo(&name, ctx.now)?;
+    let created = repo.descriptor_of(&desc.digest).is_none();
+    if created {
+        repo.check(&format!("attaching to {}", opts.reference), &[], &[], Action::Write)?;
+    }
+    let (blobs_new, bytes_new) = staged.commit_into(reg, &repo)?;
+    repo.add_untagged(&desc, ctx.now);
+    repo.save()?;
+    Ok(AttachReport {
+        repository: name,
+        subject: subject.digest,
+        digest: desc.digest.clone(),
+        artifact_type: opts.artifact_type.clone(),
+        size: desc.size,
+        files: layers.iter().map(FileReport::of).collect(),
+        created,
+        blobs_new,
+        bytes_new,
+    })
+}
+
+/// REF's manifest as a subject descriptor: media type, digest, size (what oras writes).
+fn subject_of(ctx: &Ctx<'_>, r: &Reference) -> Result<Descriptor> {
+    let repo = ctx.registry.open_repo(&r.repo, ctx.now)?;
+    let (resolved, _, _) = repo.locate(r)?;
+    let d = resolved.descriptor;
+    if !repo.blobs.contains(&d.digest) {
+        return Err(Error::Invalid(format!(
+            "{r} resolves to {}, whose blob is missing (see `wharf verify {}`)",
+            d.digest, r.repo
+        )));
+    }
+    Ok(Descriptor::new(&d.media_type, d.digest, d.size))
+}

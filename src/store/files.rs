@@ -1,0 +1,181 @@
+//! Files the user names: reading an input file (`wharf add FILE`), and writing files
+//! into an output directory (`wharf export --format files -o DIR`) without ever
+//! following a symbolic link inside it. The directory is opened once; every file is
+//! created relative to that descriptor with `O_NOFOLLOW | O_EXCL` under a temp name,
+//! written, fsynced and renamed to its final name with `RENAME_NOREPLACE`, then the
+//! directory is fsynced. Names are single path components checked by the caller; this
+//! module refuses anything else again (defence in depth). Knows nothing of manifests.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, Mode, OFlags, RenameFlags};
+
+use super::fs::TEMP_PREFIX;
+use crate::error::{Error, Result};
+
+/// Opens a regular file the user named, for reading. A directory or a device is refused.
+pub fn open_input_file(path: &Path) -> Result<File> {
+    let f = File::open(path).map_err(Error::io("open", path))?;
+    let meta = f.metadata().map_err(Error::io("stat", path))?;
+    if !meta.is_file() {
+        return Err(Error::Usage(format!("{} is not a regular file", path.display())));
+    }
+    Ok(f)
+}
+
+/// An output directory, opened once.
+pub struct OutDir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+/// True when `name` is one plain path component: not empty, not `.` or `..`, without
+/// `/`, `\` or NUL.
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
+}
+
+impl OutDir {
+    /// Opens `path` (creating it, and its parents, when absent).
+    pub fn open(path: &Path) -> Result<OutDir> {
+        if !path.exists() {
+            super::fs::create_dir_all_durable(path)?;
+        }
+        let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).map_err(
+            |e| Error::Io { action: "open the output directory", path: path.to_path_buf(), source: e.into() },
+        )?;
+        Ok(OutDir { fd, path: path.to_path_buf() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// True when something (a file, a directory, a symbolic link, dangling or not) is
+    /// named `name` in the directory.
+    pub fn exists(&self, name: &str) -> Result<bool> {
+        match rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(_) => Ok(true),
+            Err(rustix::io::Errno::NOENT) => Ok(false),
+            Err(e) => Err(Error::Io { action: "stat", path: self.path.join(name), source: e.into() }),
+        }
+    }
+
+    /// Writes `name` from `r` (temp → fsync → rename without replacing). Refuses when
+    /// `name` exists. `check` sees every chunk (the caller hashes with it) and decides at
+    /// the end whether the content may be placed.
+    pub fn write_new(
+        &self,
+        name: &str,
+        r: &mut dyn Read,
+        check: &mut dyn FnMut(Option<&[u8]>) -> Result<()>,
+    ) -> Result<u64> {
+        if !is_plain_name(name) {
+            return Err(Error::Invalid(format!("`{name}` is not a plain file name")));
+        }
+        let target = self.path.join(name);
+        let mut tmp_name = None;
+        for i in 0..100u32 {
+            let n = format!("{TEMP_PREFIX}{}-{i}", std::process::id());
+            match rustix::fs::openat(
+                &self.fd,
+                n.as_str(),
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o644),
+            ) {
+                Ok(fd) => {
+                    tmp_name = Some((n, File::from(fd)));
+                    break;
+                }
+                Err(rustix::io::Errno::EXIST) => continue,
+                Err(e) => {
+                    return Err(Error::Io {
+                        action: "create a temp file in",
+                        path: self.path.clone(),
+                        source: e.into(),
+                    });
+                }
+            }
+        }
+        let (tmp, mut f) = tmp_name.ok_or_else(|| Error::Io {
+            action: "create a temp file in",
+            path: self.path.clone(),
+            source: io::Error::other("no free temp name"),
+        })?;
+        let cleanup = |e: Error| {
+            let _ = rustix::fs::unlinkat(&self.fd, tmp.as_str(), AtFlags::empty());
+            e
+        };
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        loop {
+            let n = match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(cleanup(Error::Io { action: "read content for", path: target, source: e })),
+            };
+            check(Some(&buf[..n])).map_err(cleanup)?;
+            f.write_all(&buf[..n])
+                .map_err(|e| cleanup(Error::Io { action: "write", path: target.clone(), source: e }))?;
+            total += n as u64;
+        }
+        check(None).map_err(cleanup)?;
+        f.sync_all().map_err(|e| cleanup(Error::Io { action: "fsync", path: target.clone(), source: e }))?;
+        drop(f);
+        rustix::fs::renameat_with(&self.fd, tmp.as_str(), &self.fd, name, RenameFlags::NOREPLACE).map_err(|e| {
+            cleanup(Error::Io {
+                action: "rename a temp file to (refusing to replace)",
+                path: target.clone(),
+                source: e.into(),
+            })
+        })?;
+        rustix::fs::fsync(self.fd.as_fd()).map_err(|e| Error::Io {
+            action: "fsync directory",
+            path: self.path.clone(),
+            source: e.into(),
+        })?;
+        Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_names() {
+        for ok in ["a", "a.txt", "..a", "a..", "app-1.2.3.tgz"] {
+            assert!(is_plain_name(ok), "{ok}");
+        }
+        for bad in ["", ".", "..", "a/b", "/etc", "a\\b", "a\0b"] {
+            assert!(!is_plain_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn write_new_never_follows_or_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, b"keep").unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::os::unix::fs::symlink(&outside, out.join("link")).unwrap();
+        let d = OutDir::open(&out).unwrap();
+        let mut ok = |_: Option<&[u8]>| Ok(());
+        assert!(d.write_new("link", &mut &b"evil"[..], &mut ok).is_err());
+        assert_eq!(std::fs::read(&outside).unwrap(), b"keep");
+        assert_eq!(d.write_new("new", &mut &b"data"[..], &mut ok).unwrap(), 4);
+        assert_eq!(std::fs::read(out.join("new")).unwrap(), b"data");
+        assert!(d.write_new("new", &mut &b"other"[..], &mut ok).is_err());
+        assert_eq!(std::fs::read(out.join("new")).unwrap(), b"data");
+        let names: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 2, "no temp file left: {names:?}");
+        let mut refuse = |c: Option<&[u8]>| if c.is_none() { Err(Error::Invalid("no".into())) } else { Ok(()) };
+        assert!(d.write_new("bad", &mut &b"x"[..], &mut refuse).is_err());
+        assert!(!d.exists("bad").unwrap());
+    }
+}

@@ -1,0 +1,374 @@
+//! Artifacts: `wharf add` (oras push), `wharf attach` (oras attach), `wharf export
+//! --format files` (oras pull), referrers that travel with exports.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+use crate::shapes::*;
+
+/// Writes `files` (name → bytes) into `dir` and returns their paths.
+fn files(dir: &Path, files: &[(&str, &[u8])]) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    files
+        .iter()
+        .map(|(n, b)| {
+            let p = dir.join(n);
+            std::fs::write(&p, b).unwrap();
+            p
+        })
+        .collect()
+}
+
+fn blob(reg: &Reg, repo: &str, digest: &str) -> Vec<u8> {
+    std::fs::read(reg.root.join(repo).join("blobs/sha256").join(digest.trim_start_matches("sha256:"))).unwrap()
+}
+
+fn manifest(reg: &Reg, repo: &str, digest: &str) -> Value {
+    serde_json::from_slice(&blob(reg, repo, digest)).unwrap()
+}
+
+/// Pseudo-random bytes (a "release binary").
+fn binary(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn add_then_export_files_gives_the_files_back_byte_identical() {
+    let reg = Reg::new();
+    let bin = binary(3 << 20);
+    let src = reg.dir.path().join("src");
+    let p = files(
+        &src,
+        &[
+            ("app-linux-amd64", &bin),
+            ("LICENSE", b"Apache-2.0\n"),
+            ("sbom.spdx.json", b"{\"spdxVersion\":\"SPDX-2.3\"}"),
+        ],
+    );
+    let r = reg.json(&[
+        "add",
+        "releases/app:1.0",
+        p[0].to_str().unwrap(),
+        p[1].to_str().unwrap(),
+        &format!("{}:application/spdx+json", p[2].display()),
+        "--artifact-type",
+        "application/vnd.example.release.v1",
+        "--annotation",
+        "org.opencontainers.image.version=1.0",
+    ]);
+    let digest = r["digest"].as_str().unwrap().to_string();
+    assert_eq!(r["change"], "created");
+    let m = manifest(&reg, "releases/app", &digest);
+    assert_eq!(m["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+    assert_eq!(m["artifactType"], "application/vnd.example.release.v1");
+    assert_eq!(
+        m["config"],
+        json!({"mediaType": "application/vnd.oci.empty.v1+json", "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", "size": 2, "data": "e30="})
+    );
+    assert_eq!(
+        blob(&reg, "releases/app", "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"),
+        b"{}"
+    );
+    let layers = m["layers"].as_array().unwrap();
+    let titles: Vec<&str> =
+        layers.iter().map(|l| l["annotations"]["org.opencontainers.image.title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["app-linux-amd64", "LICENSE", "sbom.spdx.json"]);
+    assert_eq!(layers[0]["mediaType"], "application/octet-stream");
+    assert_eq!(layers[0]["digest"], sha(&bin));
+    assert_eq!(layers[2]["mediaType"], "application/spdx+json");
+    assert_eq!(m["annotations"], json!({"org.opencontainers.image.version": "1.0"}));
+    // The pool holds one copy, the repository links to it.
+    use std::os::unix::fs::MetadataExt;
+    let hex = sha(&bin)[7..].to_string();
+    let a = std::fs::metadata(reg.root.join(".wharf/blobs/sha256").join(&hex)).unwrap();
+    let b = std::fs::metadata(reg.root.join("releases/app/blobs/sha256").join(&hex)).unwrap();
+    assert_eq!(a.ino(), b.ino());
+
+    let out = reg.dir.path().join("out");
+    let r = reg.json(&["export", "releases/app:1.0", "--format", "files", "-o", out.to_str().unwrap()]);
+    assert_eq!(r["files"].as_array().unwrap().len(), 3);
+    for (name, src) in [("app-linux-amd64", &p[0]), ("LICENSE", &p[1]), ("sbom.spdx.json", &p[2])] {
+        assert_eq!(std::fs::read(out.join(name)).unwrap(), std::fs::read(src).unwrap(), "{name}");
+    }
+    let mut names: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["LICENSE", "app-linux-amd64", "sbom.spdx.json"], "no temp file left");
+    assert_sound_registry(&reg);
+}
+
+fn assert_sound_registry(reg: &Reg) {
+    let v = reg.wharf(&["--json", "verify"]).ok().json();
+    assert_eq!(v["counts"]["errors"], 0, "{v}");
+    assert_eq!(v["counts"]["warnings"], 0, "{v}");
+}
+
+#[test]
+fn add_is_deterministic_and_moves_a_tag_only_with_force() {
+    let a = Reg::new();
+    let b = Reg::new();
+    let p = files(&a.dir.path().join("f"), &[("notes.txt", b"hello")]);
+    let arg = p[0].to_str().unwrap();
+    let da = a.json(&["add", "x:1", arg, "--annotation", "b=2", "--annotation", "a=1"])["digest"].clone();
+    let db = b.json(&["add", "x:1", arg, "--annotation", "a=1", "--annotation", "b=2"])["digest"].clone();
+    assert_eq!(da, db, "same files and annotations give the same manifest digest");
+    // Adding the same again leaves the tag unchanged.
+    assert_eq!(a.json(&["add", "x:1", arg, "--annotation", "b=2", "--annotation", "a=1"])["change"], "unchanged");
+    // Different content under the same tag: refused without --force, registry unchanged.
+    let q = files(&a.dir.path().join("g"), &[("notes.txt", b"other")]);
+    let before = a.snapshot();
+    a.wharf(&["add", "x:1", q[0].to_str().unwrap()]).code(2).stderr_has("--force");
+    assert_eq!(a.snapshot(), before);
+    let r = a.json(&["add", "x:1", q[0].to_str().unwrap(), "--force"]);
+    assert_eq!(r["change"], "moved");
+    // A repository with write disabled refuses, byte-identical.
+    a.wharf(&["update", "x", "--write-enabled", "false"]).ok();
+    let before = a.snapshot();
+    a.wharf(&["add", "x:2", arg]).code(2).stderr_has("write_enabled");
+    assert_eq!(a.snapshot(), before);
+    // A missing file: exit 2, nothing changed.
+    a.wharf(&["add", "y:1", "/nonexistent/file"]).code(2);
+    assert_eq!(a.snapshot(), before);
+    // Two files with one base name cannot be pulled apart: refused.
+    let d1 = files(&a.dir.path().join("d1"), &[("same", b"1")]);
+    let d2 = files(&a.dir.path().join("d2"), &[("same", b"2")]);
+    a.wharf(&["add", "y:1", d1[0].to_str().unwrap(), d2[0].to_str().unwrap()]).code(2).stderr_has("titled `same`");
+    assert_eq!(a.snapshot(), before);
+}
+
+#[test]
+fn file_argument_with_colons_in_the_path() {
+    let reg = Reg::new();
+    let dir = reg.dir.path().join("f");
+    let p = files(&dir, &[("a:b", b"colon"), ("c", b"plain")]);
+    let r = reg.json(&["add", "x:1", p[0].to_str().unwrap(), &format!("{}:text/plain", p[1].display())]);
+    let fs = r["files"].as_array().unwrap();
+    assert_eq!(fs[0]["title"], "a:b");
+    assert_eq!(fs[0]["media_type"], "application/octet-stream");
+    assert_eq!(fs[1]["title"], "c");
+    assert_eq!(fs[1]["media_type"], "text/plain");
+}
+
+/// An image to attach things to.
+fn with_image() -> Option<Reg> {
+    let base = fixture("containers-image/almostempty.tar")?;
+    let reg = Reg::new();
+    reg.json(&["import", base.to_str().unwrap()]);
+    Some(reg)
+}
+
+#[test]
+fn attach_lists_referrers_and_they_travel_with_the_subject() {
+    let Some(reg) = with_image() else { return };
+    let p = files(&reg.dir.path().join("f"), &[("sbom.json", b"{\"sbom\":true}"), ("sbom.sig", b"signature")]);
+    let subject = reg.json(&["tags", "emptyimage"])["tags"][0]["digest"].as_str().unwrap().to_string();
+    let sbom = reg.json(&[
+        "attach",
+        "emptyimage:latest",
+        &format!("{}:application/spdx+json", p[0].display()),
+        "--artifact-type",
+        "application/spdx+json",
+    ]);
+    let sbom_digest = sbom["digest"].as_str().unwrap().to_string();
+    let m = manifest(&reg, "emptyimage", &sbom_digest);
+    assert_eq!(m["subject"]["digest"], subject.as_str());
+    assert_eq!(m["subject"]["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+    // A signature of the SBOM.
+    let sig = reg.json(&[
+        "attach",
+        &format!("emptyimage@{sbom_digest}"),
+        p[1].to_str().unwrap(),
+        "--artifact-type",
+        "application/vnd.example.sig",
+    ]);
+    let sig_digest = sig["digest"].as_str().unwrap().to_string();
+    let refs = reg.json(&["referrers", "emptyimage:latest"]);
+    let list = refs["referrers"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["digest"], sbom_digest.as_str());
+    assert_eq!(list[0]["artifact_type"], "application/spdx+json");
+    // Untagged: no tag was added.
+    assert_eq!(wharf_tags(&reg, "emptyimage"), ["latest"]);
+    // Exporting the subject brings both, recursively; import on a fresh root keeps them.
+    let out = reg.dir.path().join("img.tar");
+    let r = reg.json(&["export", "emptyimage:latest", "-o", out.to_str().unwrap()]);
+    assert_eq!(r["referrers"].as_array().unwrap().len(), 2);
+    let back = Reg::new();
+    back.json(&["import", out.to_str().unwrap()]);
+    assert_eq!(wharf_tags(&back, "emptyimage"), ["latest"]);
+    let refs = back.json(&["referrers", "emptyimage:latest"]);
+    assert_eq!(refs["referrers"][0]["digest"], sbom_digest.as_str());
+    let refs = back.json(&["referrers", &format!("emptyimage@{sbom_digest}")]);
+    assert_eq!(refs["referrers"][0]["digest"], sig_digest.as_str());
+    assert_sound_registry(&back);
+    // --no-referrers leaves them out.
+    let out2 = reg.dir.path().join("bare.tar");
+    let r = reg.json(&["export", "emptyimage:latest", "--no-referrers", "-o", out2.to_str().unwrap()]);
+    assert!(r["referrers"].as_array().unwrap().is_empty());
+    let bare = Reg::new();
+    bare.json(&["import", out2.to_str().unwrap()]);
+    assert!(bare.json(&["referrers", "emptyimage:latest"])["referrers"].as_array().unwrap().is_empty());
+    // skopeo reads the archive with referrers in it.
+    let Some(skopeo) = tool("skopeo") else { return };
+    let (code, _, err) =
+        run_tool(&skopeo, &["inspect", "--raw", &format!("oci-archive:{}:emptyimage:latest", out.display())]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn attach_is_refused_by_a_write_disabled_repository_but_not_by_a_locked_tag() {
+    let Some(reg) = with_image() else { return };
+    let p = files(&reg.dir.path().join("f"), &[("sig", b"s")]);
+    reg.wharf(&["lock", "emptyimage:latest"]).ok();
+    reg.json(&[
+        "attach",
+        "emptyimage:latest",
+        p[0].to_str().unwrap(),
+        "--artifact-type",
+        "application/vnd.example.sig",
+    ]);
+    reg.wharf(&["update", "emptyimage", "--write-enabled", "false"]).ok();
+    let q = files(&reg.dir.path().join("g"), &[("sig2", b"t")]);
+    let before = reg.snapshot();
+    reg.wharf(&[
+        "attach",
+        "emptyimage:latest",
+        q[0].to_str().unwrap(),
+        "--artifact-type",
+        "application/vnd.example.sig",
+    ])
+    .code(2)
+    .stderr_has("the repository emptyimage has write_enabled = false");
+    assert_eq!(reg.snapshot(), before);
+    // Attach needs an artifact type that is a media type, and a subject that exists.
+    reg.wharf(&["attach", "emptyimage:latest", q[0].to_str().unwrap()]).code(2);
+    reg.wharf(&["attach", "emptyimage:nope", q[0].to_str().unwrap(), "--artifact-type", "a/b"]).code(2);
+    assert_eq!(reg.snapshot(), before);
+}
+
+/// A layout whose one manifest has layers with the given titles.
+fn layout_with_titles(dir: &Path, titles: &[&str]) -> PathBuf {
+    let l = dir.join("hostile-layout");
+    std::fs::create_dir_all(l.join("blobs/sha256")).unwrap();
+    let put = |b: &[u8]| {
+        std::fs::write(l.join("blobs/sha256").join(&sha(b)[7..]), b).unwrap();
+        sha(b)
+    };
+    put(b"{}");
+    let layers: Vec<Value> = titles
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let b = format!("content {i}").into_bytes();
+            json!({"mediaType": "application/octet-stream", "digest": put(&b), "size": b.len(), "annotations": {"org.opencontainers.image.title": t}})
+        })
+        .collect();
+    let m = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/x-test",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha(b"{}"), "size": 2},
+        "layers": layers,
+    }))
+    .unwrap();
+    let md = put(&m);
+    std::fs::write(l.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let idx = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": m.len(), "annotations": {"org.opencontainers.image.ref.name": "1"}}]});
+    std::fs::write(l.join("index.json"), serde_json::to_vec(&idx).unwrap()).unwrap();
+    l
+}
+
+#[test]
+fn export_files_refuses_hostile_titles_and_writes_nothing() {
+    let cases: &[(&str, &[&str])] = &[
+        ("traversal", &["ok.txt", "../escape"]),
+        ("slash", &["ok.txt", "sub/file"]),
+        ("absolute", &["/tmp/abs"]),
+        ("dot dot", &[".."]),
+        ("duplicate", &["same", "same"]),
+    ];
+    for (name, titles) in cases {
+        let reg = Reg::new();
+        let l = layout_with_titles(reg.dir.path(), titles);
+        reg.json(&["import", "--repo", "hostile", l.to_str().unwrap()]);
+        let out = reg.dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let before = snapshot(reg.dir.path());
+        reg.wharf(&["export", "hostile:1", "--format", "files", "-o", out.to_str().unwrap()]).code(2);
+        assert_eq!(snapshot(reg.dir.path()), before, "{name}: nothing written anywhere");
+    }
+}
+
+#[test]
+fn export_files_never_writes_through_a_symlink_in_the_directory() {
+    let reg = Reg::new();
+    let p = files(&reg.dir.path().join("f"), &[("a.txt", b"payload")]);
+    reg.json(&["add", "x:1", p[0].to_str().unwrap()]);
+    let out = reg.dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let victim = reg.dir.path().join("victim");
+    std::fs::write(&victim, b"keep me").unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("a.txt")).unwrap();
+    reg.wharf(&["export", "x:1", "--format", "files", "-o", out.to_str().unwrap()])
+        .code(2)
+        .stderr_has("already exists");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+    assert!(std::fs::symlink_metadata(out.join("a.txt")).unwrap().file_type().is_symlink());
+    // A dangling link is refused as well (O_EXCL | O_NOFOLLOW would never follow it).
+    std::fs::remove_file(out.join("a.txt")).unwrap();
+    std::os::unix::fs::symlink(reg.dir.path().join("nowhere"), out.join("a.txt")).unwrap();
+    reg.wharf(&["export", "x:1", "--format", "files", "-o", out.to_str().unwrap()]).code(2);
+    assert!(!reg.dir.path().join("nowhere").exists());
+}
+
+#[test]
+fn listings_show_the_kind_and_tags_order_by_time() {
+    let Some(reg) = with_image() else { return };
+    let p = files(&reg.dir.path().join("f"), &[("a", b"1"), ("sbom.json", b"{}")]);
+    reg.json(&["--as-of", "2026-01-03T00:00:00Z", "add", "files/app:old", p[0].to_str().unwrap()]);
+    reg.json(&["--as-of", "2026-01-01T00:00:00Z", "add", "files/app:new", p[1].to_str().unwrap()]);
+    reg.json(&["--as-of", "2026-01-05T00:00:00Z", "add", "files/app:old", p[1].to_str().unwrap(), "--force"]);
+    reg.json(&["attach", "files/app:new", p[1].to_str().unwrap(), "--artifact-type", "application/spdx+json"]);
+    let names = |v: &Value| -> Vec<String> {
+        v["tags"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(names(&reg.json(&["tags", "files/app"])), ["new", "old"], "by name without --orderby");
+    assert_eq!(names(&reg.json(&["tags", "files/app", "--orderby", "time_desc"])), ["old", "new"]);
+    assert_eq!(names(&reg.json(&["tags", "files/app", "--orderby", "time_asc", "--top", "1"])), ["new"]);
+    reg.wharf(&["tags", "files/app", "--orderby", "size"]).code(2);
+    // KIND in repos and manifests; show reports the artifact type.
+    let repos = reg.json(&["repos"]);
+    let kinds = |name: &str| -> Vec<String> {
+        repos["repositories"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap()["kinds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(kinds("emptyimage"), ["image"]);
+    assert_eq!(kinds("files/app"), ["artifact", "referrer"]);
+    let human = reg.wharf(&["repos"]).ok().stdout;
+    assert!(human.lines().next().unwrap().contains("KIND"), "{human}");
+    assert!(human.contains("artifact,referrer"), "{human}");
+    let m = reg.json(&["manifests", "files/app"]);
+    let mut ks: Vec<&str> = m["manifests"].as_array().unwrap().iter().map(|x| x["kind"].as_str().unwrap()).collect();
+    ks.sort();
+    assert_eq!(ks, ["artifact", "artifact", "referrer"]);
+    assert!(reg.wharf(&["manifests", "files/app"]).ok().stdout.contains("referrer"));
+    let s = reg.json(&["show", "files/app:new"]);
+    assert_eq!(s["artifact_kind"], "artifact");
+    assert_eq!(s["artifact_type"], "application/vnd.unknown.artifact.v1");
+    let s = reg.json(&["show", "emptyimage:latest"]);
+    assert_eq!(s["artifact_kind"], "image");
+    assert!(s.get("artifact_type").is_none(), "an image has no artifact type: {s}");
+}
