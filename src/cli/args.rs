@@ -1,5 +1,9 @@
 //! Argument definitions (clap derive). The command line is a public contract: see
 //! docs/CLI.md.
+//!
+//! The `///` comments below are the command line's help text (clap reads them), written
+//! in the CLI's own notation (`HOST[:PORT]`), not rustdoc links.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 use std::path::PathBuf;
 

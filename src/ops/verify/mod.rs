@@ -4,7 +4,7 @@
 //! or of a plain OCI layout, and returns a [`VerifyReport`] whose findings are data
 //! (severity, kind, repository, digest, the chain of descriptors from index.json, a
 //! message), never errors: an error (exit 2) means verify could not run at all. It reads
-//! only; it never changes a file. The structure and graph checks live in [`walk`], the
+//! only; it never changes a file. The structure and graph checks live in `walk`, the
 //! parallel hashing engine in [`hash`] (reusable by other operations).
 
 pub mod hash;
