@@ -11,6 +11,7 @@ use crate::model::{DigestError, LockAttribute, ReferenceError, time::TimeError};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     #[error("could not {action} {}: {source}", path.display())]
     Io { action: &'static str, path: PathBuf, source: io::Error },
@@ -113,6 +114,37 @@ fn unlock_hint(attribute: LockAttribute, object_ref: &str) -> String {
 }
 
 impl Error {
+    /// A stable, machine-readable name of what went wrong: the `kind` of the `--json`
+    /// error document (docs/CLI.md). Names are never reused for another meaning.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Io { .. } => "io",
+            Error::Reference(_) => "bad_reference",
+            Error::Digest(_) => "bad_digest",
+            Error::Time(_) => "bad_time",
+            Error::Filter(_) => "bad_filter",
+            Error::Usage(_) => "usage",
+            Error::NotARegistry { .. } => "not_a_registry",
+            Error::AlreadyRegistry { .. } => "already_a_registry",
+            Error::Corrupt { .. } => "corrupt",
+            Error::SidecarVersion { .. } => "sidecar_version",
+            Error::RegistryVersion { .. } => "registry_version",
+            Error::RepoNotFound { .. } => "repository_not_found",
+            Error::TagNotFound { .. } => "tag_not_found",
+            Error::ManifestNotFound { .. } => "manifest_not_found",
+            Error::TagDigestMismatch { .. } => "tag_digest_mismatch",
+            Error::DigestMismatch { .. } => "digest_mismatch",
+            Error::SizeMismatch { .. } => "size_mismatch",
+            Error::TooLarge { .. } => "too_large",
+            Error::Locked { .. } => "lock_refused",
+            Error::TagExists { .. } => "tag_exists",
+            Error::InUse { .. } => "in_use",
+            Error::LockBusy { .. } => "lock_busy",
+            Error::Invalid(_) => "refused",
+            Error::SpecialFile { .. } => "special_file",
+        }
+    }
+
     pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { action, path, source }

@@ -433,6 +433,31 @@ pub struct RemoteArgs {
     pub plain_http: bool,
 }
 
+impl Command {
+    /// True for commands whose output is the data asked for (listings, show, verify's
+    /// findings, scripts): `--quiet` never hides it. Commands that change the registry or
+    /// write files print a summary, which `--quiet` drops on success.
+    pub fn prints_data(&self) -> bool {
+        match self {
+            Command::Repos
+            | Command::Tags { .. }
+            | Command::Manifests { .. }
+            | Command::Show { .. }
+            | Command::Referrers { .. }
+            | Command::Deleted { .. }
+            | Command::Verify(_)
+            | Command::Completions { .. }
+            | Command::Inventory { .. } => true,
+            Command::Config { policy } => matches!(
+                policy,
+                None | Some(ConfigCommand::Retention { untagged_days: None, disable: false })
+                    | Some(ConfigCommand::SoftDelete { days: None, disable: false })
+            ),
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Untagged-manifest retention: `wharf sweep` deletes untagged manifests older than N days.

@@ -43,22 +43,37 @@ pub fn main() -> ExitCode {
         }
     };
     let printer = Printer::new(cli.global.json, cli.global.quiet, cli.global.verbose);
+    let started = std::time::Instant::now();
     match run(&cli, &printer) {
         // A closed stdout (`wharf tags R | head -1`) ends the process quietly with the
         // exit code of the work done: see output::Written::Closed.
-        Ok(outcome) => match printer.emit(&outcome) {
-            Ok(_) => ExitCode::from(outcome.exit_code),
-            Err(e) => {
-                printer.error(&e);
-                ExitCode::from(2)
+        Ok(mut outcome) => {
+            // --quiet: a command that changes the registry says nothing when it succeeds;
+            // listings still print the data they were asked for.
+            if cli.global.quiet && !cli.command.prints_data() {
+                outcome.no_human = true;
             }
-        },
+            let code = match printer.emit(&outcome) {
+                Ok(_) => ExitCode::from(outcome.exit_code),
+                Err(e) => {
+                    printer.error(&e);
+                    ExitCode::from(2)
+                }
+            };
+            if cli.global.verbose {
+                output::note(&format!("done in {:.3} s (exit {})", started.elapsed().as_secs_f64(), outcome.exit_code));
+            }
+            code
+        }
         Err(e) => {
             printer.error(&e);
             ExitCode::from(2)
         }
     }
 }
+
+/// `--quiet`, for the lock-waiting note (called from deep inside an operation).
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The registry root: `--root`, else `$WHARF_ROOT` (set and not empty), else the
 /// per-user data directory (`$XDG_DATA_HOME/wharf`, else `~/.local/share/wharf`).
@@ -87,6 +102,9 @@ fn duration_arg(option: &str, s: &str) -> Result<chrono::Duration> {
 }
 
 fn waiting(path: &Path) {
+    if QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     output::note(&format!("waiting for lock on {} (another wharf process holds it)…", path.display()));
 }
 
@@ -105,6 +123,12 @@ fn lock_ref_arg(s: &str) -> Result<Reference> {
 
 fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
     let g = &cli.global;
+    QUIET.store(g.quiet, std::sync::atomic::Ordering::Relaxed);
+    if g.verbose {
+        if let Ok(r) = root_dir(g) {
+            output::note(&format!("registry root: {}", r.display()));
+        }
+    }
     let root = root_dir(g)?;
     match &cli.command {
         Command::Completions { shell } => return Outcome::ok(manuals::completions(*shell)?),

@@ -120,8 +120,10 @@ impl Printer {
     pub fn error(&self, e: &Error) {
         note(&format!("error: {e}"));
         if self.json {
-            let mut text = serde_json::to_string_pretty(&json!({"error": {"message": e.to_string(), "exit_code": 2}}))
-                .expect("json");
+            let mut text = serde_json::to_string_pretty(
+                &json!({"error": {"kind": e.kind(), "message": e.to_string(), "exit_code": 2}}),
+            )
+            .expect("json");
             text.push('\n');
             // The exit code says it already; a closed stdout changes nothing.
             let _ = write_stdout(text.as_bytes());

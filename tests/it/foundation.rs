@@ -205,6 +205,38 @@ fn bad_reference_is_usage_error_and_changes_nothing() {
     assert_eq!(before, reg.snapshot());
 }
 
+/// The `--json` error document carries a stable `kind` a script can match on, one per
+/// class of failure, next to the message and the exit code.
+#[test]
+fn json_errors_carry_a_stable_kind() {
+    let reg = Reg::new();
+    reg.wharf(&["import", testdata("hello.oci-archive.tar").to_str().unwrap()]).ok();
+    reg.wharf(&["lock", "hello:latest"]).ok();
+    let junk = reg.dir.path().join("junk.tar");
+    std::fs::write(&junk, b"not an archive at all").unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["show", "hello:nope"], "tag_not_found"),
+        (&["show", "nope:a"], "repository_not_found"),
+        (&["show", "Hello:a"], "bad_reference"),
+        (&["untag", "hello:latest"], "lock_refused"),
+        (&["--as-of", "yesterday", "tags", "hello"], "usage"),
+        (&["purge", "--filter", "hello:(", "--dry-run"], "bad_filter"),
+        (&["manifests", "hello", "--top", "0"], "usage"),
+        (&["import", junk.to_str().unwrap()], "refused"),
+        (&["init"], "already_a_registry"),
+    ];
+    let before = reg.snapshot();
+    for (args, kind) in cases {
+        let mut full = vec!["--json"];
+        full.extend_from_slice(args);
+        let v = reg.wharf(&full).code(2).json();
+        assert_eq!(v["error"]["kind"], *kind, "{args:?}: {v:#}");
+        assert_eq!(v["error"]["exit_code"], 2);
+        assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{v:#}");
+    }
+    assert_eq!(before, reg.snapshot());
+}
+
 /// Sets index.json's modification time to 2026-01-01T00:00:00Z, as if another tool had
 /// last written it then (so that `--as-of` later than that is when wharf first sees it).
 pub fn age_index(dir: &Path) {
@@ -1039,4 +1071,29 @@ fn version_1_sidecar_image_times_are_migrated() {
     );
     assert_eq!(t["created_source"], "observed");
     assert_eq!(side["manifests"][a.digest.as_str()]["image_created"], epoch);
+}
+
+/// `-q` drops the summary of a command that changes things (and progress and notes), never
+/// the data a listing was asked for, nor an error; `-v` says which root and how long.
+#[test]
+fn quiet_and_verbose_do_what_they_say() {
+    let reg = Reg::new();
+    let archive = testdata("hello.oci-archive.tar");
+    let loud = reg.wharf(&["import", "--tag", "one", "--repo", "hello", archive.to_str().unwrap()]).ok();
+    assert!(!loud.stdout.is_empty());
+    let quiet = reg.wharf(&["-q", "import", "--tag", "two", "--repo", "hello", archive.to_str().unwrap()]).ok();
+    assert_eq!(quiet.stdout, "", "a quiet import prints nothing");
+    assert_eq!(quiet.stderr, "");
+    let tags = reg.wharf(&["-q", "tags", "hello"]).ok();
+    assert!(tags.stdout.contains("one") && tags.stdout.contains("two"), "{}", tags.stdout);
+    let policies = reg.wharf(&["-q", "config"]).ok();
+    assert!(!policies.stdout.is_empty(), "showing the policies is data");
+    reg.wharf(&["-q", "untag", "hello:nope"]).code(2).stderr_has("does not exist");
+    // --json is unaffected by -q: the report is the data.
+    let v = reg.wharf(&["-q", "--json", "tag", "hello:one", "hello:three"]).ok().json();
+    assert_eq!(v["target"], "hello:three", "{v:#}");
+    let verbose = reg.wharf(&["-v", "tags", "hello"]).ok();
+    assert!(verbose.stderr.contains(&format!("registry root: {}", reg.root.display())), "{}", verbose.stderr);
+    assert!(verbose.stderr.contains("done in "), "{}", verbose.stderr);
+    assert!(verbose.stdout.contains("three"), "{}", verbose.stdout);
 }
