@@ -124,10 +124,10 @@ fn lock_ref_arg(s: &str) -> Result<Reference> {
 fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
     let g = &cli.global;
     QUIET.store(g.quiet, std::sync::atomic::Ordering::Relaxed);
-    if g.verbose {
-        if let Ok(r) = root_dir(g) {
-            output::note(&format!("registry root: {}", r.display()));
-        }
+    if g.verbose
+        && let Ok(r) = root_dir(g)
+    {
+        output::note(&format!("registry root: {}", r.display()));
     }
     let root = root_dir(g)?;
     match &cli.command {
