@@ -14,6 +14,7 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 use super::Ctx;
+use super::progress::Bar;
 use super::bundle::{self, Narrowed, Target};
 use super::inventory::Inventory;
 use crate::error::{Error, Result};
@@ -365,15 +366,17 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
         b
     });
     let bytes: u64 = blobs.values().map(|b| b.size).sum();
+    // Drawn on stderr only when the CLI asks (a terminal, not --quiet).
+    let bar = Bar::bytes(ctx.progress, "exporting".to_string(), Some(bytes));
     match (opts.format, writer) {
-        (Format::OciLayout, _) => write_layout(&out_path, &index, &blobs)?,
+        (Format::OciLayout, _) => write_layout(&out_path, &index, &blobs, &bar)?,
         (_, Some(w)) => {
             let mut w = io::BufWriter::with_capacity(1 << 20, w);
             let label = Path::new(WRITER);
-            write_wrapped(&mut w, label, opts.compress, &index, manifest_json.as_deref(), &blobs)?;
+            write_wrapped(&mut w, label, opts.compress, &index, manifest_json.as_deref(), &blobs, &bar)?;
             w.flush().map_err(Error::io("write the archive to", label))?;
         }
-        _ => write_archive(&opts.output, &index, manifest_json.as_deref(), &blobs, opts.compress)?,
+        _ => write_archive(&opts.output, &index, manifest_json.as_deref(), &blobs, opts.compress, &bar)?,
     }
     Ok(ExportReport {
         output: opts.output.clone(),
@@ -487,7 +490,7 @@ fn ordered(blobs: &BTreeMap<Digest, OutBlob>) -> Vec<(&Digest, &OutBlob)> {
     v
 }
 
-fn write_layout(out: &Path, index: &IndexFile, blobs: &BTreeMap<Digest, OutBlob>) -> Result<()> {
+fn write_layout(out: &Path, index: &IndexFile, blobs: &BTreeMap<Digest, OutBlob>, bar: &Bar) -> Result<()> {
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -501,6 +504,7 @@ fn write_layout(out: &Path, index: &IndexFile, blobs: &BTreeMap<Digest, OutBlob>
     for (d, b) in ordered(blobs) {
         let mut w = store.writer(tmp.path())?;
         copy_out(&b.source, d, b.size, &mut w, out)?;
+        bar.inc(b.size);
         w.finish(Some((d, b.size)))?;
     }
     atomic_write(&tmp.path().join(media::OCI_LAYOUT_FILE), &layout_file())?;
@@ -535,6 +539,7 @@ fn write_tar(
     index: &IndexFile,
     manifest_json: Option<&[u8]>,
     blobs: &BTreeMap<Digest, OutBlob>,
+    bar: &Bar,
 ) -> Result<()> {
     let io_err = |e: io::Error| Error::Io { action: "write the archive to", path: output.to_path_buf(), source: e };
     let mut t = tar::Builder::new(w);
@@ -552,6 +557,7 @@ fn write_tar(
         let h = header(&format!("blobs/sha256/{}", d.hex()), b.size, false);
         t.get_mut().write_all(h.as_bytes()).map_err(io_err)?;
         copy_out(&b.source, d, b.size, t.get_mut(), output)?;
+        bar.inc(b.size);
         let pad = (512 - (b.size % 512)) % 512;
         t.get_mut().write_all(&vec![0u8; pad as usize]).map_err(io_err)?;
     }
@@ -567,18 +573,19 @@ fn write_wrapped(
     index: &IndexFile,
     manifest_json: Option<&[u8]>,
     blobs: &BTreeMap<Digest, OutBlob>,
+    bar: &Bar,
 ) -> Result<()> {
     let io_err = |e: io::Error| Error::Io { action: "compress the archive to", path: output.to_path_buf(), source: e };
     match compress {
-        Compress::None => write_tar(w, output, index, manifest_json, blobs),
+        Compress::None => write_tar(w, output, index, manifest_json, blobs, bar),
         Compress::Gzip => {
             let mut z = flate2::write::GzEncoder::new(w, flate2::Compression::default());
-            write_tar(&mut z, output, index, manifest_json, blobs)?;
+            write_tar(&mut z, output, index, manifest_json, blobs, bar)?;
             z.finish().map(|_| ()).map_err(io_err)
         }
         Compress::Zstd => {
             let mut z = zstd::stream::write::Encoder::new(w, 3).map_err(io_err)?;
-            write_tar(&mut z, output, index, manifest_json, blobs)?;
+            write_tar(&mut z, output, index, manifest_json, blobs, bar)?;
             z.finish().map(|_| ()).map_err(io_err)
         }
     }
@@ -596,11 +603,12 @@ fn write_archive(
     manifest_json: Option<&[u8]>,
     blobs: &BTreeMap<Digest, OutBlob>,
     compress: Compress,
+    bar: &Bar,
 ) -> Result<()> {
     if output == "-" {
         let stdout = io::stdout();
         let mut w = io::BufWriter::with_capacity(1 << 20, stdout.lock());
-        write_wrapped(&mut w, Path::new(STDOUT), compress, index, manifest_json, blobs)?;
+        write_wrapped(&mut w, Path::new(STDOUT), compress, index, manifest_json, blobs, bar)?;
         return w.flush().map_err(Error::io("write the archive to", STDOUT));
     }
     let out = Path::new(output);
@@ -620,7 +628,7 @@ fn write_archive(
     };
     {
         let mut w = io::BufWriter::with_capacity(1 << 20, tmp.as_file());
-        write_wrapped(&mut w, out, compress, index, manifest_json, blobs)?;
+        write_wrapped(&mut w, out, compress, index, manifest_json, blobs, bar)?;
         w.flush().map_err(Error::io("write the archive to", out))?;
     }
     tmp.as_file().sync_all().map_err(Error::io("fsync", tmp.path().to_path_buf()))?;

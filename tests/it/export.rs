@@ -148,3 +148,28 @@ fn export_to_stdout_streams_the_archive() {
     back.json(&["import", p.to_str().unwrap()]);
     assert_eq!(tag_digest(&back, "emptyimage", "latest"), tag_digest(&reg, "emptyimage", "latest"));
 }
+
+/// Under a terminal (a pty from script(1)) export draws a progress bar on stderr; piped,
+/// or with -q, it draws nothing.
+#[test]
+fn export_shows_progress_only_on_a_terminal() {
+    let Some(script) = crate::common::tool("script") else { return };
+    let reg = crate::common::Reg::new();
+    let archive = crate::common::testdata("hello.oci-archive.tar");
+    reg.wharf(&["import", archive.to_str().unwrap()]).ok();
+    let bin = env!("CARGO_BIN_EXE_wharf");
+    let run = |extra: &str, out: &str| {
+        let cmd = format!(
+            "{bin} --root {} {extra} export hello:latest -o {}",
+            reg.root.display(),
+            reg.dir.path().join(out).display()
+        );
+        let o = std::process::Command::new(&script).args(["-qec", &cmd, "/dev/null"]).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(run("", "a.tar").contains("exporting"), "a terminal gets a bar");
+    assert!(!run("-q", "b.tar").contains("exporting"), "-q draws no bar");
+    let piped = reg.wharf(&["export", "hello:latest", "-o", reg.dir.path().join("c.tar").to_str().unwrap()]).ok();
+    assert!(!piped.stderr.contains("exporting"), "{}", piped.stderr);
+}
