@@ -7,7 +7,6 @@
 //! into the repository at commit. A blob that is neither in the archive nor in the
 //! registry fails the import before anything changes, naming every such blob.
 
-
 use super::content::{Blob, Content, Sink};
 use crate::error::{Error, Result};
 use crate::model::Digest;
