@@ -20,6 +20,7 @@ mod manuals;
 mod misc;
 mod registry_auth;
 mod registry_hostile;
+mod registry_oras;
 mod registry_plain;
 mod registry_support;
 mod shapes;

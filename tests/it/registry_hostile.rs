@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use base64::Engine as _;
 
 use super::common::Reg;
-use super::registry_support::{Fake, Reply, Request, sha, tiny_image};
+use super::registry_support::{Fake, Reply, Request, sha, tiny_image, write_layout};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
@@ -428,4 +428,33 @@ fn interrupted_pull_resumes_from_what_it_received() {
     assert!(!fake2.requests().iter().any(|q| q.path.ends_with(&first)));
     assert_eq!(v["images"][0]["digest"], sha(&m));
     reg.wharf(&["verify"]).ok();
+}
+
+#[test]
+fn pull_refuses_gzip_labelled_plain_tar_layer_as_verify_would() {
+    // A layer labelled tar+gzip whose bytes are a plain tar: `wharf verify` reports this
+    // as media_type_mismatch (an error), so pull must refuse it before committing.
+    let (_, c, l) = tiny_image("plain-as-gzip");
+    assert_ne!(l[..2], [0x1f, 0x8b], "the layer is not gzip");
+    let m = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{}","size":{}}}]}}"#,
+        sha(&c),
+        c.len(),
+        sha(&l),
+        l.len()
+    )
+    .into_bytes();
+    let layer_digest = sha(&l);
+    let fake = serve(m, c, l, |_, _| None);
+    let reg = Reg::new();
+    // A root that already holds an image, so "unchanged" covers existing content too.
+    let (om, oc, ol) = tiny_image("already-here");
+    let layout = tempfile::tempdir().unwrap();
+    write_layout(layout.path(), &[&oc, &ol], &[(OCI_MANIFEST, &om, Some("1"))]);
+    reg.wharf(&["import", layout.path().to_str().unwrap(), "--repo", "app"]).ok();
+    let before = reg.snapshot();
+    let r = pull(&reg, &fake.host, &[]).code(2);
+    assert!(r.stderr.contains("media_type_mismatch"), "{}", r.stderr);
+    assert!(r.stderr.contains(&layer_digest), "{}", r.stderr);
+    assert_eq!(reg.snapshot(), before);
 }
