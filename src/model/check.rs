@@ -232,6 +232,15 @@ impl Magic {
     }
 }
 
+/// Whether the layer magic check ([`layer`]) applies to the layers of `doc`: only to an
+/// image's. An artifact's layers (files pushed by oras, whose default media type for a
+/// file is `application/vnd.oci.image.layer.v1.tar` whatever its bytes; `wharf add`;
+/// Helm charts; referrers such as SBOMs and signatures) are opaque content, checked by
+/// digest and size like any blob but not judged by their bytes.
+pub fn layer_applies(doc: &Document) -> bool {
+    crate::model::kind::ArtifactKind::of(doc) == crate::model::kind::ArtifactKind::Image
+}
+
 /// Checks a layer's first bytes ([`LAYER_HEAD`] of them, or the whole blob when shorter)
 /// against its media type. An error: a runtime trusts the media type to pick the
 /// decompressor, so a mislabelled layer fails to extract.

@@ -14,9 +14,9 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 use super::Ctx;
-use super::progress::Bar;
 use super::bundle::{self, Narrowed, Target};
 use super::inventory::Inventory;
+use super::progress::Bar;
 use crate::error::{Error, Result};
 use crate::model::media::{self, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME};
 use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, Platform, Reference, RepoName};

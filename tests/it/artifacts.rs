@@ -372,3 +372,59 @@ fn listings_show_the_kind_and_tags_order_by_time() {
     assert_eq!(s["artifact_kind"], "image");
     assert!(s.get("artifact_type").is_none(), "an image has no artifact type: {s}");
 }
+
+/// oras labels a pushed file `application/vnd.oci.image.layer.v1.tar` by default,
+/// whatever its bytes. In an artifact (artifactType, empty config) the layers are opaque
+/// content: import and verify check their digest and size but do not judge their bytes
+/// by that label; in an image the same mislabelled layer is still refused.
+#[test]
+fn artifact_layers_with_oras_default_media_type_are_opaque() {
+    use crate::registry_support::{sha, write_layout};
+    let file = b"\x7fELF not a tar at all, an installer".to_vec();
+    let empty = b"{}".to_vec();
+    let artifact = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.acme.installer","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{}","size":2,"data":"e30="}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":{},"annotations":{{"org.opencontainers.image.title":"setup.bin"}}}}]}}"#,
+        sha(&empty),
+        sha(&file),
+        file.len()
+    )
+    .into_bytes();
+    let layout = tempfile::tempdir().unwrap();
+    write_layout(
+        layout.path(),
+        &[&empty, &file],
+        &[("application/vnd.oci.image.manifest.v1+json", &artifact, Some("1"))],
+    );
+    let reg = Reg::new();
+    reg.wharf(&["import", "--repo", "tools/setup", layout.path().to_str().unwrap()]).ok();
+    reg.wharf(&["verify"]).ok();
+    let out = reg.dir.path().join("out");
+    reg.wharf(&["export", "tools/setup:1", "--format", "files", "-o", out.to_str().unwrap()]).ok();
+    assert_eq!(std::fs::read(out.join("setup.bin")).unwrap(), file);
+
+    // The same bytes as a layer of an image (an image config) are refused, as before.
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}"]}}}}"#,
+        sha(&file)
+    )
+    .into_bytes();
+    let image = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{}","size":{}}}]}}"#,
+        sha(&config),
+        config.len(),
+        sha(&file),
+        file.len()
+    )
+    .into_bytes();
+    let layout2 = tempfile::tempdir().unwrap();
+    write_layout(
+        layout2.path(),
+        &[&config, &file],
+        &[("application/vnd.oci.image.manifest.v1+json", &image, Some("1"))],
+    );
+    let before = reg.snapshot();
+    reg.wharf(&["import", "--repo", "tools/image", layout2.path().to_str().unwrap()])
+        .code(2)
+        .stderr_has("media_type_mismatch");
+    assert_eq!(before, reg.snapshot());
+}

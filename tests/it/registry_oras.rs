@@ -163,15 +163,15 @@ fn wharf_pulls_files_oras_pushed_and_exports_them_byte_identical() {
     let notes = b"release notes\n".to_vec();
     std::fs::write(src.join("tool.bin"), &tool_bin).unwrap();
     std::fs::write(src.join("NOTES.txt"), &notes).unwrap();
-    // oras-py wants paths relative to its working directory. Each file gets a media type:
-    // oras's default, application/vnd.oci.image.layer.v1.tar, on bytes that are not a tar
-    // is what `wharf verify` reports as media_type_mismatch, so pull refuses it.
+    // oras-py wants paths relative to its working directory. tool.bin gets oras's default
+    // media type, application/vnd.oci.image.layer.v1.tar, on bytes that are not a tar: in
+    // an artifact that label says nothing about the bytes, so wharf takes it as opaque.
     run_python(
         &python,
         work.path(),
         &src,
         ORAS_PUSH,
-        &[&d.host, &format!("{}/drop/files:v1", d.host), "tool.bin:application/octet-stream", "NOTES.txt:text/plain"],
+        &[&d.host, &format!("{}/drop/files:v1", d.host), "tool.bin", "NOTES.txt:text/plain"],
     );
     let reg = Reg::new();
     let p = reg.json(&["pull", "--plain-http", &format!("{}/drop/files:v1", d.host)]);

@@ -17,8 +17,9 @@ use crate::registry::repository::MAX_DOCUMENT_BYTES;
 pub fn vet(found: &Found, label: &str) -> Result<Vec<String>> {
     let mut notes = Vec::new();
     let mut seen: BTreeSet<(Digest, String)> = BTreeSet::new();
-    let mut stack: Vec<(Descriptor, usize)> = vec![(found.root.clone(), 1)];
-    while let Some((desc, depth)) = stack.pop() {
+    // (descriptor, depth, its layers are opaque artifact content: check::layer_applies)
+    let mut stack: Vec<(Descriptor, usize, bool)> = vec![(found.root.clone(), 1, false)];
+    while let Some((desc, depth, opaque)) = stack.pop() {
         if !seen.insert((desc.digest.clone(), desc.media_type.clone())) {
             continue;
         }
@@ -31,6 +32,9 @@ pub fn vet(found: &Found, label: &str) -> Result<Vec<String>> {
         );
         let kind = desc.kind();
         if kind == MediaKind::Layer {
+            if opaque {
+                continue;
+            }
             let head = &blob.head[..blob.head.len().min(check::LAYER_HEAD)];
             judge(check::layer(&desc.media_type, head), &what, &mut notes)?;
             continue;
@@ -54,13 +58,14 @@ pub fn vet(found: &Found, label: &str) -> Result<Vec<String>> {
                 judge(Some(p), &cwhat, &mut notes)?;
             }
         }
+        let opaque_layers = !check::layer_applies(&doc);
         let mut children = Vec::new();
         for c in doc.children() {
             if c.role == Role::Subject {
                 continue;
             }
             if let Some(d) = c.descriptor {
-                children.push((d, depth + 1));
+                children.push((d, depth + 1, opaque_layers && c.role == Role::Layer));
             }
         }
         children.reverse();

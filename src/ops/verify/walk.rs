@@ -96,6 +96,10 @@ pub(crate) struct RepoWalk<'a> {
     configs_checked: BTreeSet<(Digest, usize)>,
     /// Blobs some descriptor gives `urls` for (non-distributable layers): absent is allowed.
     foreign: BTreeSet<Digest>,
+    /// Layers of artifacts (files pushed by oras or `wharf add`, Helm charts, referrers):
+    /// opaque content whose media type says nothing about compression, so the layer
+    /// magic check does not apply ([`check::layer_applies`]).
+    opaque: BTreeSet<Digest>,
     hashed: HashMap<FileKey, (Digest, Vec<u8>)>,
     layer_checks: Vec<LayerCheck>,
     whole: bool,
@@ -117,6 +121,7 @@ impl<'a> RepoWalk<'a> {
             visited: BTreeSet::new(),
             configs_checked: BTreeSet::new(),
             foreign: BTreeSet::new(),
+            opaque: BTreeSet::new(),
             hashed: HashMap::new(),
             layer_checks: Vec::new(),
             whole: false,
@@ -322,7 +327,7 @@ impl<'a> RepoWalk<'a> {
                 for (child, size) in self.check_document(&chain, &file) {
                     stack.push((child, size));
                 }
-            } else if kind == MediaKind::Layer {
+            } else if kind == MediaKind::Layer && !self.opaque.contains(&link.digest) {
                 self.layer_checks.push(LayerCheck {
                     key: file.key,
                     repository: self.repository.clone(),
@@ -345,6 +350,7 @@ impl<'a> RepoWalk<'a> {
             self.push(p.severity, p.kind, Some(link.digest.clone()), chain.to_vec(), p.message);
         }
         let Some(doc) = checked.doc else { return Vec::new() };
+        let opaque_layers = !check::layer_applies(&doc);
         let mut children = Vec::new();
         let (mut mi, mut li) = (0usize, 0usize);
         for c in doc.children() {
@@ -366,6 +372,9 @@ impl<'a> RepoWalk<'a> {
                 .is_some_and(|u| !u.is_empty())
             {
                 self.foreign.insert(c.digest.clone());
+            }
+            if opaque_layers && c.role == Role::Layer {
+                self.opaque.insert(c.digest.clone());
             }
             let mut next = chain.to_vec();
             next.push(Link { role: c.role, index, digest: c.digest.clone(), media_type: c.media_type, tag: None });
