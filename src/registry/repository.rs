@@ -169,15 +169,7 @@ impl Repository {
     /// Writes a new, empty layout at `dir`.
     pub fn create(name: RepoName, dir: &Path, now: Timestamp) -> Result<Repository> {
         create_dir_all_durable(&dir.join("blobs").join("sha256"))?;
-        let mut repo = Repository {
-            name,
-            dir: dir.to_path_buf(),
-            index: IndexFile::default(),
-            meta: Meta::new(now),
-            blobs: BlobStore::new(dir.join("blobs")),
-            meta_dirty: true,
-            lookup: OnceLock::new(),
-        };
+        let mut repo = Repository::empty(name, dir, now);
         repo.save()?;
         // `oci-layout` last: the directory becomes a repository only once complete, so a
         // crash part-way leaves a directory that nothing lists (and the next create
