@@ -4,7 +4,7 @@
 //!
 //! Every method takes the registry lock it needs (shared for reads, exclusive for
 //! writes), waiting for another process unless [`Registry::no_wait`] was set, and reads
-//! the clock once, unless [`Registry::as_of`] fixed the time.
+//! the clock once, unless [`Registry::as_of`] fixed the time (verify reads no clock).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -198,7 +198,7 @@ impl Registry {
     /// # Ok(()) }
     /// ```
     pub fn import(&self, source: impl AsRef<Path>, opts: &ImportOptions) -> Result<ImportReport> {
-        let source = source.as_ref().to_string_lossy().into_owned();
+        let source = path_arg(source.as_ref())?;
         self.with_ctx(|ctx| ops::import::run(ctx, &import_options(vec![source], opts)))
     }
 
@@ -233,7 +233,7 @@ impl Registry {
     /// # Ok(()) }
     /// ```
     pub fn export(&self, refs: &[Reference], output: impl AsRef<Path>, opts: &ExportOptions) -> Result<ExportReport> {
-        let output = output.as_ref().to_string_lossy().into_owned();
+        let output = path_arg(output.as_ref())?;
         let o = ops::export::Options::refs(refs.to_vec(), output, opts.format);
         self.with_ctx(|ctx| ops::export::run(ctx, &o))
     }
@@ -400,6 +400,17 @@ impl Registry {
     /// One manifest: digest, media type, platforms, tags, times, locks, children, referrers.
     pub fn show(&self, reference: &Reference) -> Result<ShowReport> {
         self.with_ctx(|ctx| ops::inspect::show(ctx, reference))
+    }
+}
+
+/// A path for the operations, which take the command line's strings: `-` there means
+/// stdin/stdout, so a library caller's file named `-` becomes `./-`; a path that is not
+/// UTF-8 is refused rather than silently changed.
+fn path_arg(p: &Path) -> Result<String> {
+    match p.to_str() {
+        Some("-") => Ok("./-".to_string()),
+        Some(s) => Ok(s.to_string()),
+        None => Err(crate::Error::Usage(format!("{} is not a UTF-8 path, which the library requires", p.display()))),
     }
 }
 

@@ -54,18 +54,28 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<AddReport> {
     reg.repo_dir(&name)?;
     let artifact_type = opts.artifact_type.clone().unwrap_or_else(|| artifact::DEFAULT_ARTIFACT_TYPE.to_string());
     // Receive: no lock, nothing in the registry changes.
-    let mut staged = Staged::new(reg)?;
+    let mut staged = Staged::new(ctx)?;
     let (desc, layers) =
         artifact::stage_artifact(&mut staged, &opts.files, &artifact_type, opts.annotations.clone(), None)?;
     // Commit: check, then blobs, then index.json.
     let _lock = ctx.write_lock()?;
+    let mut unchanged = false;
     if reg.repo_exists(&name) {
-        reg.open_repo(&name, ctx.now)?.check_set_tag(&tag, &desc.digest, opts.force)?;
+        let existing = reg.open_repo(&name, ctx.now)?;
+        existing.check_set_tag(&tag, &desc.digest, opts.force)?;
+        // The same files under the same tag: nothing to write (a locked repository stays
+        // untouched, as for `wharf tag R:T R:T`).
+        unchanged = existing.tag_digest(&tag) == Some(&desc.digest);
     }
-    let mut repo = reg.open_or_create_repo(&name, ctx.now)?;
-    let (blobs_new, bytes_new) = staged.commit_into(reg, &repo)?;
-    let change = repo.set_tag(&tag, &desc, opts.force, ctx.now)?;
-    repo.save()?;
+    let (change, blobs_new, bytes_new) = if unchanged {
+        (crate::registry::TagChange::Unchanged, 0, 0)
+    } else {
+        let mut repo = reg.open_or_create_repo(&name, ctx.now)?;
+        let (blobs_new, bytes_new) = staged.commit_into(reg, &repo)?;
+        let change = repo.set_tag(&tag, &desc, opts.force, ctx.now)?;
+        repo.save()?;
+        (change, blobs_new, bytes_new)
+    };
     Ok(AddReport {
         repository: name,
         tag,

@@ -132,8 +132,8 @@ pub struct Staged {
 }
 
 impl Staged {
-    pub fn new(reg: &Registry) -> Result<Staged> {
-        Ok(Staged { staging: Staging::create(&reg.staging_root())?, blobs: BTreeMap::new() })
+    pub fn new(ctx: &super::Ctx<'_>) -> Result<Staged> {
+        Ok(Staged { staging: ctx.create_staging()?, blobs: BTreeMap::new() })
     }
 
     fn store(&self) -> BlobStore {
@@ -181,6 +181,9 @@ impl Staged {
     /// registry straight into the layout. Call under the exclusive lock, after every
     /// check, before index.json is written. Returns (new blobs, new bytes).
     pub fn commit_into(&self, reg: &Registry, repo: &Repository) -> Result<(usize, u64)> {
+        // A link or special file in the repository's blob store is refused before any
+        // blob moves, so the refusal changes nothing (as import does).
+        crate::store::fs::require_no_special(repo.blobs.root())?;
         let store = self.store();
         let temp = self.staging.temp_dir();
         let (mut n, mut bytes) = (0usize, 0u64);

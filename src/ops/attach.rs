@@ -54,7 +54,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<AttachReport> {
         let _lock = ctx.read_lock()?;
         subject_of(ctx, &opts.reference)?
     };
-    let mut staged = Staged::new(reg)?;
+    let mut staged = Staged::new(ctx)?;
     let (desc, layers) = artifact::stage_artifact(
         &mut staged,
         &opts.files,
@@ -76,9 +76,15 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<AttachReport> {
     if created {
         repo.check(&format!("attaching to {}", opts.reference), &[], &[], Action::Write)?;
     }
-    let (blobs_new, bytes_new) = staged.commit_into(reg, &repo)?;
-    repo.add_untagged(&desc, ctx.now);
-    repo.save()?;
+    // Attached already (the same files, the same subject): nothing to write.
+    let (blobs_new, bytes_new) = if created {
+        let moved = staged.commit_into(reg, &repo)?;
+        repo.add_untagged(&desc, ctx.now);
+        repo.save()?;
+        moved
+    } else {
+        (0, 0)
+    };
     Ok(AttachReport {
         repository: name,
         subject: subject.digest,

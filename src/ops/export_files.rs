@@ -138,7 +138,7 @@ pub fn run(ctx: &Ctx<'_>, r: &Reference, output: &str) -> Result<ExportFilesRepo
             )));
         }
     }
-    let mut out = Vec::new();
+    let mut out: Vec<FileOut> = Vec::new();
     for (title, l) in files {
         let mut f = repo.blobs.open(&l.digest)?;
         let mut h = Sha256::new();
@@ -162,7 +162,13 @@ pub fn run(ctx: &Ctx<'_>, r: &Reference, output: &str) -> Result<ExportFilesRepo
                 Ok(())
             }
         };
-        dir.write_new(&title, &mut f, &mut check)?;
+        if let Err(e) = dir.write_new(&title, &mut f, &mut check) {
+            // All or nothing: the files already placed by this export go too.
+            for done in &out {
+                dir.remove_placed(&done.title);
+            }
+            return Err(e);
+        }
         out.push(FileOut { title, digest: l.digest.clone(), media_type: l.media_type.clone(), size: l.size });
     }
     Ok(ExportFilesReport {

@@ -56,6 +56,15 @@ impl<'a> Ctx<'a> {
         self.registry.lock_shared(&self.lock_wait)
     }
 
+    /// A fresh staging area owned by this process, created under the shared registry
+    /// lock so that gc (exclusive) never sees it between its mkdir and its owner lock,
+    /// when it would look dead (issue 8, E22). Every operation that stages blobs (import,
+    /// pull, add, attach) makes its area here. Call without holding the registry lock.
+    pub fn create_staging(&self) -> Result<crate::store::Staging> {
+        let _shared = self.read_lock()?;
+        crate::store::Staging::create(&self.registry.staging_root())
+    }
+
     /// The exclusive registry lock, for operations that change anything.
     pub fn write_lock(&self) -> Result<LockGuard> {
         self.registry.lock_exclusive(&self.lock_wait)

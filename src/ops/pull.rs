@@ -356,7 +356,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
         .filter(|e| !e.live)
         .map(|e| BlobStore::new(e.dir.join("blobs")))
         .collect();
-    let staging = Staging::create(&reg.staging_root())?;
+    let staging = ctx.create_staging()?;
     let mut sink = Sink::new(&staging, existing.clone());
     let tally = Tally::default();
     let bar = Bar::bytes(ctx.progress, "pulling".to_string(), Some(0));

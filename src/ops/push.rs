@@ -146,7 +146,8 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PushReport> {
             opened.insert(w.repo.clone(), reg.open_repo(&w.repo, ctx.now)?);
         }
         let repo = &opened[&w.repo];
-        let picks: Vec<(Option<Tag>, Descriptor)> = if w.tag.is_none() && w.digest.is_none() {
+        let expanded = w.tag.is_none() && w.digest.is_none();
+        let picks: Vec<(Option<Tag>, Descriptor)> = if expanded {
             let mut v = Vec::new();
             for (t, d) in repo.tag_entries() {
                 if super::pull::is_fallback_tag(t.as_str()) {
@@ -177,7 +178,21 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PushReport> {
                 Some(t) => format!("{}:{t}", w.repo),
                 None => format!("{}@{}", w.repo, desc.digest),
             };
-            repo.check(&format!("pushing {source}"), tag.as_slice(), std::slice::from_ref(&desc.digest), Action::Read)?;
+            let readable = repo.check(
+                &format!("pushing {source}"),
+                tag.as_slice(),
+                std::slice::from_ref(&desc.digest),
+                Action::Read,
+            );
+            match readable {
+                // A tag taken because its repository (or --all) was named: a read lock
+                // skips it with a note, as `export --all` does; one named alone refuses.
+                Err(e @ Error::Locked { .. }) if expanded => {
+                    notes.push(format!("skipped {source}: {e}"));
+                    continue;
+                }
+                other => other?,
+            }
             let (manifests, blobs) = closure(repo, &desc, &source)?;
             let mut referrers = Vec::new();
             if !opts.no_referrers {

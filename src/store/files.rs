@@ -17,11 +17,25 @@ use super::fs::TEMP_PREFIX;
 use crate::error::{Error, Result};
 
 /// Opens a regular file the user named, for reading. A directory or a device is refused.
+///
+/// A FIFO, socket or device is refused without being opened (a stat first), so nothing
+/// blocks and no writer feeding it is disturbed; the open itself is non-blocking and the
+/// type is checked again on the handle, so a path swapped in between is refused too.
 pub fn open_input_file(path: &Path) -> Result<File> {
-    let f = File::open(path).map_err(Error::io("open", path))?;
-    let meta = f.metadata().map_err(Error::io("stat", path))?;
-    if !meta.is_file() {
-        return Err(Error::Usage(format!("{} is not a regular file", path.display())));
+    let not_file = || Error::Usage(format!("{} is not a regular file", path.display()));
+    if !std::fs::metadata(path).map_err(Error::io("stat", path))?.is_file() {
+        return Err(not_file());
+    }
+    let f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(Error::io("open", path))?
+    };
+    if !f.metadata().map_err(Error::io("stat", path))?.is_file() {
+        return Err(not_file());
     }
     Ok(f)
 }
@@ -84,7 +98,7 @@ impl OutDir {
                 &self.fd,
                 n.as_str(),
                 OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::from_raw_mode(0o644),
+                Mode::from_raw_mode(0o666),
             ) {
                 Ok(fd) => {
                     tmp_name = Some((n, File::from(fd)));
@@ -139,6 +153,14 @@ impl OutDir {
             source: e.into(),
         })?;
         Ok(total)
+    }
+
+    /// Removes `name`, a file this process placed with [`OutDir::write_new`] (undoing a
+    /// partial export); best effort, never through a link.
+    pub fn remove_placed(&self, name: &str) {
+        if is_plain_name(name) {
+            let _ = rustix::fs::unlinkat(&self.fd, name, AtFlags::empty());
+        }
     }
 }
 

@@ -268,3 +268,21 @@ fn delta_is_refused_on_a_root_lacking_the_base() {
     .code(2)
     .stderr_has("wharf_inventory_version");
 }
+
+/// An export carries the image's referrers by default; importing it with `--tag` names
+/// the one image (the referrers are not images) and brings the referrers in untagged.
+#[test]
+fn import_with_tag_of_an_export_that_carries_referrers() {
+    let reg = Reg::new();
+    reg.wharf(&["import", testdata("hello.oci-archive.tar").to_str().unwrap()]).ok();
+    let sbom = reg.dir.path().join("sbom.json");
+    std::fs::write(&sbom, b"{\"spdxVersion\":\"SPDX-2.3\"}").unwrap();
+    reg.wharf(&["attach", "hello:latest", sbom.to_str().unwrap(), "--artifact-type", "application/spdx+json"]).ok();
+    let out = reg.dir.path().join("with-referrers.tar");
+    reg.wharf(&["export", "hello:latest", "-o", out.to_str().unwrap()]).ok();
+    let fresh = Reg::new();
+    fresh.wharf(&["import", "--repo", "x", "--tag", "1", out.to_str().unwrap()]).ok();
+    assert_eq!(wharf_tags(&fresh, "x"), vec!["1".to_string()]);
+    let r = fresh.json(&["referrers", "x:1"]);
+    assert_eq!(r["referrers"].as_array().map(Vec::len), Some(1), "{r:#}");
+}

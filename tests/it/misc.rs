@@ -659,3 +659,39 @@ fn docs_links_resolve() {
     }
     assert!(checked > 5, "only {checked} links checked");
 }
+
+/// The staging-race fix holds for every command that stages blobs (they all create
+/// their area through `Ctx::create_staging`, under the shared lock): add and attach
+/// were found creating theirs without it in review.
+#[test]
+fn staging_areas_of_add_and_attach_are_never_taken_by_gc() {
+    let reg = Reg::new();
+    reg.wharf(&["import", testdata(HELLO).to_str().unwrap()]).ok();
+    let file = reg.dir.path().join("notes.txt");
+    std::fs::write(&file, b"release notes\n").unwrap();
+    let f = file.to_str().unwrap();
+    let cases: &[&[&str]] =
+        &[&["add", "files/notes:1", f], &["attach", "hello:latest", f, "--artifact-type", "text/plain"]];
+    for args in cases {
+        let flag = reg.dir.path().join("paused");
+        let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .arg("--root")
+            .arg(&reg.root)
+            .args(*args)
+            .env_remove("WHARF_ROOT")
+            .env("WHARF_TEST_PAUSE_STAGING", &flag)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for(&flag);
+        let area = std::path::PathBuf::from(std::fs::read_to_string(&flag).unwrap());
+        let gc = reg.wharf(&["--no-wait", "gc", "--grace", "0s"]);
+        no_panic(&gc);
+        assert!(area.is_dir(), "{args:?}: gc removed a staging area being created:\n{}", gc.stdout);
+        std::fs::remove_file(&flag).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_sound(&reg.root);
+}

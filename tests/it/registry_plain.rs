@@ -245,6 +245,17 @@ fn push_of_read_disabled_content_is_refused() {
     // Nothing reached the registry.
     let other = Reg::new();
     other.wharf(&["pull", "--plain-http", &format!("{}/app:1", d.host)]).code(2);
+    // Named through its repository (or --all), a read-locked tag is skipped with a note,
+    // as `export --all` does, and the rest is pushed: one lock does not block a mirror.
+    let (m2, c2, l2) = tiny_image("public");
+    let dir2 = tempfile::tempdir().unwrap();
+    write_layout(dir2.path(), &[&c2, &l2], &[("application/vnd.oci.image.manifest.v1+json", &m2, Some("2"))]);
+    reg.wharf(&["import", dir2.path().to_str().unwrap(), "--repo", "app"]).ok();
+    let v = reg.json(&["push", "--all", "--to", &d.host, "--plain-http"]);
+    let notes = v["notes"].to_string();
+    assert!(notes.contains("skipped app:1"), "{v:#}");
+    other.wharf(&["pull", "--plain-http", &format!("{}/app:2", d.host)]).ok();
+    other.wharf(&["pull", "--plain-http", &format!("{}/app:1", d.host)]).code(2);
 }
 
 #[test]

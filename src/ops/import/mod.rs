@@ -144,12 +144,7 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, mut reader: Option<Box<dyn std::io::
         RegistryKind::Root => reg.pool().expect("a root has a pool"),
         RegistryKind::Layout(name) => BlobStore::new(reg.repo_dir(name)?.join("blobs")),
     };
-    // Created under the shared registry lock, so gc (exclusive) never sees the area
-    // between its mkdir and its owner lock, when it would look dead (E22).
-    let staging = {
-        let _shared = ctx.read_lock()?;
-        Staging::create(&reg.staging_root())?
-    };
+    let staging = ctx.create_staging()?;
     let mut sink = Sink::new(&staging, existing.clone());
     let mut sources = Vec::new();
     let mut founds: Vec<Found> = Vec::new();
@@ -283,8 +278,12 @@ fn read_tar_content(
 
 /// Applies --repo, --tag and --scoped to what the sources named.
 pub(crate) fn name_plans(founds: Vec<Found>, opts: &Options) -> Result<Vec<Plan>> {
+    // Referrers (signatures, SBOMs that travel with an export) are not images: --tag
+    // names the one image, and they go in untagged beside it.
+    let referrers = delta::referrer_roots(&founds);
     if !opts.tags.is_empty() {
-        let roots: BTreeSet<&Digest> = founds.iter().map(|f| &f.root.digest).collect();
+        let roots: BTreeSet<&Digest> =
+            founds.iter().map(|f| &f.root.digest).filter(|d| !referrers.contains(*d)).collect();
         if roots.len() > 1 {
             let list: Vec<String> = roots.iter().map(|d| d.to_string()).collect();
             return Err(Error::Usage(format!(
@@ -333,7 +332,7 @@ pub(crate) fn name_plans(founds: Vec<Found>, opts: &Options) -> Result<Vec<Plan>
                 }
             }
         }
-        if !opts.tags.is_empty() {
+        if !opts.tags.is_empty() && !referrers.contains(&found.root.digest) {
             for tags in targets.values_mut() {
                 *tags = opts.tags.clone();
             }
