@@ -29,23 +29,10 @@ fn manifest(reg: &Reg, repo: &str, digest: &str) -> Value {
     serde_json::from_slice(&blob(reg, repo, digest)).unwrap()
 }
 
-/// Pseudo-random bytes (a "release binary").
-fn binary(n: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9e3779b97f4a7c15;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 #[test]
 fn add_then_export_files_gives_the_files_back_byte_identical() {
     let reg = Reg::new();
-    let bin = binary(3 << 20);
+    let bin = pseudo_random(1, 3 << 20);
     let src = reg.dir.path().join("src");
     let p = files(
         &src,

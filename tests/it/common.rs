@@ -207,3 +207,17 @@ pub fn wharf_tags(reg: &Reg, repo: &str) -> Vec<String> {
         .map(|t| t["name"].as_str().unwrap().to_string())
         .collect()
 }
+
+/// Distinct, non-text bytes of length `n` seeded by `seed` (xorshift): a "release
+/// binary" for artifact tests.
+pub fn pseudo_random(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}

@@ -380,19 +380,7 @@ fn gc_grace_0_never_removes_a_staging_area_being_created() {
     // Deterministic: the import is held (test hook) exactly in the window between its
     // staging directory's mkdir and its owner flock, and gc --grace 0s runs then.
     let reg = Reg::new();
-    let flag = reg.dir.path().join("paused");
-    let import = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .arg("--root")
-        .arg(&reg.root)
-        .args(["import", "--tag", "held", testdata(HELLO).to_str().unwrap()])
-        .env_remove("WHARF_ROOT")
-        .env("WHARF_TEST_PAUSE_STAGING", &flag)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for(&flag);
-    let area = std::path::PathBuf::from(std::fs::read_to_string(&flag).unwrap());
+    let (import, flag, area) = paused_in_staging(&reg, &["import", "--tag", "held", testdata(HELLO).to_str().unwrap()]);
     assert!(area.is_dir() && !area.join("owner").exists(), "paused inside the window: {}", area.display());
     // gc may not act now (it cannot take its lock: --no-wait makes that an exit 2), but
     // whatever it does, it must not take the area.
@@ -673,19 +661,7 @@ fn staging_areas_of_add_and_attach_are_never_taken_by_gc() {
     let cases: &[&[&str]] =
         &[&["add", "files/notes:1", f], &["attach", "hello:latest", f, "--artifact-type", "text/plain"]];
     for args in cases {
-        let flag = reg.dir.path().join("paused");
-        let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-            .arg("--root")
-            .arg(&reg.root)
-            .args(*args)
-            .env_remove("WHARF_ROOT")
-            .env("WHARF_TEST_PAUSE_STAGING", &flag)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        wait_for(&flag);
-        let area = std::path::PathBuf::from(std::fs::read_to_string(&flag).unwrap());
+        let (child, flag, area) = paused_in_staging(&reg, args);
         let gc = reg.wharf(&["--no-wait", "gc", "--grace", "0s"]);
         no_panic(&gc);
         assert!(area.is_dir(), "{args:?}: gc removed a staging area being created:\n{}", gc.stdout);
@@ -694,4 +670,23 @@ fn staging_areas_of_add_and_attach_are_never_taken_by_gc() {
         assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     assert_sound(&reg.root);
+}
+
+/// Starts `wharf ARGS` held by the test hook between its staging directory's mkdir and
+/// its owner lock; returns the child, the flag to remove to let it go on, and the area.
+fn paused_in_staging(reg: &Reg, args: &[&str]) -> (std::process::Child, std::path::PathBuf, std::path::PathBuf) {
+    let flag = reg.dir.path().join("paused");
+    let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .arg("--root")
+        .arg(&reg.root)
+        .args(args)
+        .env_remove("WHARF_ROOT")
+        .env("WHARF_TEST_PAUSE_STAGING", &flag)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&flag);
+    let area = std::path::PathBuf::from(std::fs::read_to_string(&flag).unwrap());
+    (child, flag, area)
 }

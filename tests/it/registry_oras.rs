@@ -60,19 +60,6 @@ reg = oras.provider.Registry(hostname=host, insecure=True)
 reg.push(target=target, files=sys.argv[3:], quiet=True)
 "#;
 
-/// Distinct, non-text bytes of length `n` seeded by `seed`.
-fn bytes(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// The regular files of `dir`, by name.
 fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
@@ -94,7 +81,7 @@ fn oras_pulls_an_artifact_wharf_added_and_pushed_with_identical_files() {
     let reg = Reg::new();
     let src = reg.dir.path().join("src");
     std::fs::create_dir_all(&src).unwrap();
-    let bin = bytes(1, 300_000);
+    let bin = crate::common::pseudo_random(1, 300_000);
     let sbom = br#"{"spdxVersion":"SPDX-2.3","name":"app"}"#.to_vec();
     assert_ne!(bin, sbom);
     std::fs::write(src.join("app.bin"), &bin).unwrap();
@@ -159,7 +146,7 @@ fn wharf_pulls_files_oras_pushed_and_exports_them_byte_identical() {
     let work = tempfile::tempdir().unwrap();
     let src = work.path().join("src");
     std::fs::create_dir_all(&src).unwrap();
-    let tool_bin = bytes(7, 200_000);
+    let tool_bin = crate::common::pseudo_random(7, 200_000);
     let notes = b"release notes\n".to_vec();
     std::fs::write(src.join("tool.bin"), &tool_bin).unwrap();
     std::fs::write(src.join("NOTES.txt"), &notes).unwrap();
