@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::descriptor::Document;
 use super::media::{DOCKER_CONFIG, MediaKind, OCI_CONFIG};
@@ -12,7 +12,7 @@ use super::media::{DOCKER_CONFIG, MediaKind, OCI_CONFIG};
 pub const HELM_CONFIG: &str = "application/vnd.cncf.helm.config.v1+json";
 
 /// The KIND column of `repos` and `manifests`, and `show`'s `kind_name`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ArtifactKind {
     Image,

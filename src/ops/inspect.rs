@@ -332,12 +332,17 @@ pub fn tag_schema_name(digest: &Digest) -> String {
 /// is skipped (verify reports it); this is a listing, not a check.
 pub fn find_referrers(repo: &Repository, digest: &Digest) -> Vec<ReferrerInfo> {
     let mut out: BTreeMap<Digest, ReferrerInfo> = BTreeMap::new();
-    // Scan in parallel; a referrer's bytes must contain the subject's hex digest, so
-    // the rest are skipped without parsing.
+    // The sidecar records each manifest's subject: only the referrers it names, and
+    // manifests it has no record of, are read (in parallel). A referrer's bytes must
+    // contain the subject's hex digest, so the rest are skipped without parsing.
     let hex = digest.hex();
     let found: Vec<(&Descriptor, Document)> = distinct_entries(repo)
         .into_par_iter()
         .filter(|desc| &desc.digest != digest && (desc.kind().has_children() || desc.media_type.is_empty()))
+        .filter(|desc| match repo.meta.manifests.get(&desc.digest) {
+            Some(m) if m.kind.is_some() => m.subject.as_ref() == Some(digest),
+            _ => true,
+        })
         .filter_map(|desc| {
             let bytes = repo.blobs.read(&desc.digest, MAX_DOCUMENT_BYTES).ok()?;
             if !contains(&bytes, hex.as_bytes()) {

@@ -131,3 +131,31 @@ fn purge_dry_run_is_linear_in_tags() {
         assert!(r.total_tags > 0);
     });
 }
+
+/// The sidecar records each manifest's kind and subject (docs/FORMAT.md §4), so listings
+/// and `show` read a constant number of manifest blobs, not one per manifest. Rayon's
+/// worker threads count on their own thread-locals, so the listing runs in a one-thread
+/// pool here to count every read.
+#[test]
+fn listings_read_no_manifest_the_sidecar_knows() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = parse_timestamp("2026-06-01").unwrap();
+    let reg = registry(dir.path(), 300, now);
+    let meta = std::fs::read_to_string(dir.path().join("app/wharf-meta.json")).unwrap();
+    assert_eq!(meta.matches("\"kind\": \"image\"").count(), 300, "the first write records every manifest's kind");
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).use_current_thread().build().unwrap();
+    pool.install(|| {
+        let ctx = Ctx::new(&reg, now, &|_| {});
+        probe::take_reads();
+        let r = super::inspect::manifests(&ctx, &app(), super::inspect::OrderBy::TimeAsc, None).unwrap();
+        assert_eq!(r.manifests.len(), 300);
+        assert!(r.manifests.iter().all(|m| m.kind == crate::model::kind::ArtifactKind::Image));
+        assert_eq!(probe::take_reads(), 0, "manifests reads no manifest blob");
+        super::listing::repos(&ctx).unwrap();
+        assert_eq!(probe::take_reads(), 0, "repos reads no manifest blob");
+        let s = super::inspect::show(&ctx, &Reference::parse("app:keep-1").unwrap()).unwrap();
+        assert!(s.referrers.is_empty());
+        let reads = probe::take_reads();
+        assert!(reads <= 2, "show read {reads} manifests: only its own (and its config's platform)");
+    });
+}

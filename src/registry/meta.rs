@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::kind::ArtifactKind;
 use crate::model::{Digest, Locks, Timestamp};
 
 pub const META_FILE: &str = "wharf-meta.json";
@@ -77,6 +78,17 @@ pub struct ManifestMeta {
     pub image_created: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Locks::is_default")]
     pub locks: Locks,
+    /// What the manifest is (image, index, helm-chart, artifact, referrer), read once
+    /// from its blob: a digest names immutable content, so listings need not read every
+    /// manifest again. Absent in sidecars of older wharf versions (filled by the next
+    /// write) and while the blob cannot be read. A cache for display: gc, verify and
+    /// purge read the blobs themselves and never trust it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ArtifactKind>,
+    /// The manifest's `subject` (it is a referrer of that manifest), read with `kind`;
+    /// absent when it has none, or when `kind` is absent (not read yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Digest>,
 }
 
 /// The whole sidecar.
@@ -167,6 +179,8 @@ impl Meta {
                         untagged_source: None,
                         image_created: image_time(d),
                         locks: Locks::default(),
+                        kind: None,
+                        subject: None,
                     },
                 );
                 changed = true;
@@ -231,6 +245,8 @@ mod tests {
             untagged_source: None,
             image_created: None,
             locks: Locks::default(),
+            kind: None,
+            subject: None,
         }
     }
 

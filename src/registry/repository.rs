@@ -83,34 +83,42 @@ pub mod probe {
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum Counter {
         /// Entries of index.json visited by a full pass over it.
-        IndexPass,
+        IndexPass = 0,
         /// Lookups in the index maps or the sidecar maps.
-        Lookup,
+        Lookup = 1,
+        /// Manifest or index blobs read and parsed ([`super::Repository::read_document`]).
+        DocumentRead = 2,
     }
 
     #[cfg(test)]
     thread_local! {
-        static COUNTS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+        static COUNTS: std::cell::Cell<[u64; 3]> = const { std::cell::Cell::new([0; 3]) };
     }
 
     #[inline]
     pub fn count(c: Counter, n: usize) {
         #[cfg(test)]
         COUNTS.with(|x| {
-            let (p, l) = x.get();
-            x.set(match c {
-                Counter::IndexPass => (p + n as u64, l),
-                Counter::Lookup => (p, l + n as u64),
-            });
+            let mut v = x.get();
+            v[c as usize] += n as u64;
+            x.set(v);
         });
         #[cfg(not(test))]
         let _ = (c, n);
     }
 
-    /// Resets the counters of this thread and returns what they held.
+    /// Resets the counters of this thread and returns what they held (index passes,
+    /// lookups).
     #[cfg(test)]
     pub fn take() -> (u64, u64) {
-        COUNTS.with(|x| x.replace((0, 0)))
+        let v = COUNTS.with(|x| x.replace([0; 3]));
+        (v[0], v[1])
+    }
+
+    /// Resets the counters of this thread and returns the documents read.
+    #[cfg(test)]
+    pub fn take_reads() -> u64 {
+        COUNTS.with(|x| x.replace([0; 3]))[2]
     }
 }
 
@@ -260,6 +268,11 @@ impl Repository {
         dirty |= meta.reconcile(&view, observed, &mut |d| repo.image_created(d));
         drop(view);
         repo.meta = meta;
+        // The sidecar will be written by the next write: learn what the manifests it
+        // backfilled are now (one parallel pass over those blobs), not on every listing.
+        if dirty {
+            repo.fill_facts();
+        }
         repo.meta_dirty = dirty;
         Ok(repo)
     }
@@ -308,6 +321,7 @@ impl Repository {
 
     /// Reads and parses a manifest or index blob of this repository.
     pub fn read_document(&self, digest: &Digest, declared: &str) -> Result<Document> {
+        probe::count(probe::Counter::DocumentRead, 1);
         let bytes = self.blobs.read(digest, MAX_DOCUMENT_BYTES)?;
         Document::parse(&bytes, declared).map_err(|e| Error::corrupt(self.blobs.path(digest), e.to_string()))
     }
@@ -320,6 +334,8 @@ impl Repository {
 
     /// Writes the sidecar alone (lock changes, backfilled metadata).
     pub fn save_meta(&mut self) -> Result<()> {
+        // A sidecar of an older wharf gets its manifests' kinds once, here.
+        self.fill_facts();
         let mut bytes = serde_json::to_vec_pretty(&self.meta).expect("meta serialises");
         bytes.push(b'\n');
         atomic_write(&self.dir.join(META_FILE), &bytes)?;
@@ -623,6 +639,7 @@ impl Repository {
             return;
         }
         let image_created = self.image_created(digest);
+        let (kind, subject) = self.read_facts(digest).map_or((None, None), |(k, s)| (Some(k), s));
         self.meta.manifests.insert(
             digest.clone(),
             ManifestMeta {
@@ -632,6 +649,8 @@ impl Repository {
                 untagged_source: None,
                 image_created,
                 locks: Locks::default(),
+                kind,
+                subject,
             },
         );
     }
