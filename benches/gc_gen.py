@@ -3,7 +3,7 @@
 
   gc_gen.py layout DIR MANIFESTS LAYERS_PER_MANIFEST
       one OCI layout: MANIFESTS manifests, each with a config and LAYERS_PER_MANIFEST
-      layers (all distinct, a few bytes each); index.json lists the first half, so half
+      layers (all distinct, real gzip-compressed tars of a few bytes); index.json lists the first half, so half
       of the blobs are unreferenced.
   gc_gen.py registry DIR REPOS MANIFESTS_PER_REPO BASE_LAYERS
       a wharf registry of REPOS repositories whose manifests all share BASE_LAYERS base
@@ -15,7 +15,10 @@
       tag i created i minutes after 2026-01-01 (index annotation), half of them `keep-*`.
 """
 import datetime
+import gzip
 import hashlib
+import io
+import tarfile
 import json
 import os
 import sys
@@ -23,9 +26,30 @@ import sys
 START = datetime.datetime(2026, 1, 1)
 LAYOUT = '{"imageLayoutVersion":"1.0.0"}\n'
 CFG = "application/vnd.oci.image.config.v1+json"
-LAYER = "application/vnd.oci.image.layer.v1.tar"
+LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 MAN = "application/vnd.oci.image.manifest.v1+json"
 IDX = "application/vnd.oci.image.index.v1+json"
+
+
+def layer_bytes(text):
+    """A real layer: a gzip-compressed tar of one small file holding `text` (so verify
+    measures its checks, not the reporting of a finding per generated layer)."""
+    data = text.encode()
+    info = tarfile.TarInfo("f")
+    info.size = len(data)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        t.addfile(info, io.BytesIO(data))
+    tar = buf.getvalue()
+    return gzip.compress(tar, mtime=0), "sha256:" + hashlib.sha256(tar).hexdigest()
+
+
+def put_layer(blobs, text):
+    """Stores a layer; its descriptor carries the diff_id for the config."""
+    gz, diff_id = layer_bytes(text)
+    d = put(blobs, gz)
+    d["diff_id"] = diff_id
+    return d
 
 
 def put(blobs, data):
@@ -45,9 +69,10 @@ def layout_dir(d):
 
 
 def manifest(blobs, seed, layers):
-    cfg = put(blobs, json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}, "seed": seed}).encode())
+    diff_ids = [l["diff_id"] for l in layers]
+    cfg = put(blobs, json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}, "seed": seed}).encode())
     m = {"schemaVersion": 2, "mediaType": MAN, "config": dict(mediaType=CFG, **cfg),
-         "layers": [dict(mediaType=LAYER, **l) for l in layers]}
+         "layers": [dict(mediaType=LAYER, digest=l["digest"], size=l["size"]) for l in layers]}
     return dict(mediaType=MAN, **put(blobs, json.dumps(m).encode()))
 
 
@@ -60,7 +85,7 @@ def gen_layout(d, n, per):
     blobs = layout_dir(d)
     entries = []
     for i in range(n):
-        layers = [put(blobs, f"layer {i} {j}".encode()) for j in range(per)]
+        layers = [put_layer(blobs, f"layer {i} {j}") for j in range(per)]
         m = manifest(blobs, f"m{i}", layers)
         if i < n // 2:
             m["annotations"] = {"org.opencontainers.image.ref.name": f"t{i}"}
@@ -74,7 +99,7 @@ def gen_registry(d, repos, per_repo, base):
     os.makedirs(os.path.join(d, ".wharf", "staging"), exist_ok=True)
     with open(os.path.join(d, ".wharf", "registry.json"), "w") as f:
         json.dump({"wharf_registry_version": 1, "retention": {}, "soft_delete": {}}, f)
-    base_layers = [put(pool, f"base layer {j} ".encode() * 64) for j in range(base)]
+    base_layers = [put_layer(pool, f"base layer {j} " * 64) for j in range(base)]
     for r in range(repos):
         rd = os.path.join(d, f"team/r{r:02d}")
         blobs = layout_dir(rd)
@@ -82,7 +107,7 @@ def gen_registry(d, repos, per_repo, base):
             os.link(os.path.join(pool, b["digest"][7:]), os.path.join(blobs, b["digest"][7:]))
         entries = []
         for i in range(per_repo):
-            own = put(blobs, f"repo {r} layer {i}".encode())
+            own = put_layer(blobs, f"repo {r} layer {i}")
             m = manifest(blobs, f"r{r}m{i}", base_layers + [own])
             if i < per_repo // 2:
                 m["annotations"] = {"org.opencontainers.image.ref.name": f"t{i}"}
@@ -97,7 +122,7 @@ def gen_tags(d, n):
         json.dump({"wharf_registry_version": 1, "retention": {}, "soft_delete": {}}, f)
     rd = os.path.join(d, "app")
     blobs = layout_dir(rd)
-    layer = put(blobs, b"shared layer")
+    layer = put_layer(blobs, "shared layer")
     entries = []
     for i in range(n):
         m = manifest(blobs, f"t{i}", [layer])

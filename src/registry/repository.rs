@@ -863,16 +863,33 @@ fn parse_meta(path: &Path, bytes: &[u8]) -> Result<Meta> {
     struct Version {
         wharf_meta_version: Option<serde_json::Value>,
     }
-    let v: Version = serde_json::from_slice(bytes).map_err(|e| {
-        Error::corrupt(path, format!("not valid JSON ({e}); move it aside and wharf rebuilds it from index.json"))
-    })?;
-    let found = v.wharf_meta_version.and_then(|v| v.as_u64()).unwrap_or(0);
-    if !META_VERSIONS_READ.contains(&found) {
-        return Err(Error::SidecarVersion { path: path.to_path_buf(), found, supported: META_VERSION });
+    // One pass in the common case; the version alone is read only to explain a sidecar
+    // that does not parse (a newer format is not a corrupt file).
+    let version_of = |m: Option<u64>| m.filter(|v| META_VERSIONS_READ.contains(v));
+    match serde_json::from_slice::<Meta>(bytes) {
+        Ok(meta) if version_of(Some(meta.wharf_meta_version)).is_some() => Ok(meta),
+        Ok(meta) => Err(Error::SidecarVersion {
+            path: path.to_path_buf(),
+            found: meta.wharf_meta_version,
+            supported: META_VERSION,
+        }),
+        Err(parse) => {
+            let v: Version = serde_json::from_slice(bytes).map_err(|e| {
+                Error::corrupt(
+                    path,
+                    format!("not valid JSON ({e}); move it aside and wharf rebuilds it from index.json"),
+                )
+            })?;
+            let found = v.wharf_meta_version.and_then(|v| v.as_u64()).unwrap_or(0);
+            if !META_VERSIONS_READ.contains(&found) {
+                return Err(Error::SidecarVersion { path: path.to_path_buf(), found, supported: META_VERSION });
+            }
+            Err(Error::corrupt(
+                path,
+                format!("not a valid sidecar ({parse}); move it aside and wharf rebuilds it from index.json"),
+            ))
+        }
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        Error::corrupt(path, format!("not a valid sidecar ({e}); move it aside and wharf rebuilds it from index.json"))
-    })
 }
 
 fn adopted_repo_time(dir: &Path, now: Timestamp) -> Timestamp {
