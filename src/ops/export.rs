@@ -170,7 +170,7 @@ fn add_closure(
     let closure = repo.closure(root, media_type, false)?;
     for b in &closure {
         if !b.present {
-            return Err(Error::Invalid(format!(
+            return Err(Error::refused(format!(
                 "{what}: blob {} is missing from {}; the registry is incomplete (run `wharf verify {}`)",
                 b.digest,
                 repo.dir.display(),
@@ -270,7 +270,7 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
             }
             Narrowed::NewIndex(d, bytes, n) => {
                 notes.push(n);
-                let doc = Document::parse(&bytes, &d.media_type).map_err(|e| Error::Invalid(e.to_string()))?;
+                let doc = Document::parse(&bytes, &d.media_type).map_err(|e| Error::refused(e.to_string()))?;
                 let mut set = BTreeSet::from([d.digest.clone()]);
                 for m in &doc.manifests {
                     let c = add_closure(repo, &r.to_string(), &m.digest, &m.media_type, &mut blobs)?;
@@ -295,7 +295,7 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
         entry.annotations.remove(bundle::ANNOTATION_REPOSITORY);
         if opts.format == Format::DockerArchive {
             let doc = match &blobs[&root.digest].source {
-                Source::Bytes(b) => Document::parse(b, &mt).map_err(|e| Error::Invalid(e.to_string()))?,
+                Source::Bytes(b) => Document::parse(b, &mt).map_err(|e| Error::refused(e.to_string()))?,
                 Source::File(_) => repo.read_document(&root.digest, &mt)?,
             };
             docker_entry(r, &root.digest, &doc, repo, name.as_deref(), &mut docker)?;
@@ -473,6 +473,7 @@ fn copy_verified(src: &Path, digest: &Digest, size: u64, w: &mut dyn Write, outp
     if &actual != digest || n_total != size {
         return Err(Error::DigestMismatch {
             what: format!("blob {} (changed while exporting, or corrupt: run `wharf verify`)", src.display()),
+            path: Some(src.to_path_buf()),
             expected: digest.to_string(),
             actual: actual.to_string(),
         });

@@ -43,16 +43,16 @@ impl Inventory {
     pub fn load(path: &Path) -> Result<Inventory> {
         let bytes = read_limited(path, MAX_INVENTORY_BYTES)?;
         let v: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Invalid(format!("{}: not an inventory (not JSON: {e})", path.display())))?;
+            .map_err(|e| Error::refused(format!("{}: not an inventory (not JSON: {e})", path.display())))?;
         let found = v.get("wharf_inventory_version").and_then(|v| v.as_u64());
         if found != Some(INVENTORY_VERSION) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::refused(format!(
                 "{}: not a wharf inventory of version {INVENTORY_VERSION} (wharf_inventory_version is {}); make it with `wharf inventory -o FILE`",
                 path.display(),
                 found.map_or("absent".to_string(), |f| f.to_string())
             )));
         }
-        serde_json::from_value(v).map_err(|e| Error::Invalid(format!("{}: not a valid inventory: {e}", path.display())))
+        serde_json::from_value(v).map_err(|e| Error::refused(format!("{}: not a valid inventory: {e}", path.display())))
     }
 
     /// digest → size, for lookups.

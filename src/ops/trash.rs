@@ -202,7 +202,7 @@ pub fn restore(ctx: &Ctx<'_>, reference: &Reference, digest: Option<&Digest>, fo
         }
     }
     let Some((mut rec, idx)) = found else {
-        return Err(Error::Invalid(format!(
+        return Err(Error::refused(format!(
             "`{reference}`{} is not in the trash (or its soft-delete period has expired); see `wharf deleted {}`",
             digest.map(|d| format!(" with digest {d}")).unwrap_or_default(),
             reference.repo
@@ -212,7 +212,7 @@ pub fn restore(ctx: &Ctx<'_>, reference: &Reference, digest: Option<&Digest>, fo
     let mut repo = ctx.registry.open_repo(&reference.repo, ctx.now)?;
     for b in repo.closure(&item.digest, &item.media_type, false)? {
         if !b.present {
-            return Err(Error::Invalid(format!(
+            return Err(Error::refused(format!(
                 "cannot restore {}@{}: its blob {} is gone from the repository",
                 reference.repo, item.digest, b.digest
             )));

@@ -78,7 +78,7 @@ impl Registry {
             linked += 1;
         }
         if !dst.blobs.contains(root) {
-            return Err(Error::Invalid(format!("manifest {root} is missing from {}", src.dir.display())));
+            return Err(Error::refused(format!("manifest {root} is missing from {}", src.dir.display())));
         }
         Ok(linked)
     }

@@ -299,7 +299,7 @@ impl Registry {
         // store (where umoci's gc chokes on non-digest names), and listings never look
         // there.
         if name.components().any(|c| c == "blobs") {
-            return Err(Error::Invalid(format!(
+            return Err(Error::refused(format!(
                 "repository name `{name}` has a component `blobs`: wharf does not create repositories there (it \
                  would sit inside a layout's blob store, and listings skip blobs/ directories); choose another name"
             )));

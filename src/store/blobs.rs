@@ -95,6 +95,7 @@ impl BlobStore {
         if &actual != digest {
             return Err(Error::DigestMismatch {
                 what: format!("blob {}", self.path(digest).display()),
+                path: Some(self.path(digest)),
                 expected: digest.to_string(),
                 actual: actual.to_string(),
             });
@@ -265,6 +266,7 @@ fn check_content(actual: &Digest, written: u64, expected: Option<(&Digest, u64)>
     if actual != digest {
         return Err(Error::DigestMismatch {
             what: format!("blob of {size} bytes"),
+            path: None,
             expected: digest.to_string(),
             actual: actual.to_string(),
         });

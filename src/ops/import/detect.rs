@@ -68,9 +68,9 @@ pub fn open_stream(source: &str, raw: Box<dyn Read>, input_size: Option<u64>, pr
     let raw: Box<dyn Read> = progress.wrap_read(raw);
     let compressed = Rc::new(Cell::new(0u64));
     let (head, rest) = peek(Box::new(Counting { inner: raw, count: compressed.clone() }), 8)
-        .map_err(|e| Error::Invalid(format!("{}: could not read: {e}", label())))?;
+        .map_err(|e| Error::refused(format!("{}: could not read: {e}", label())))?;
     if head.is_empty() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::refused(format!(
             "{}: the source is empty (0 bytes); expected a docker-archive, an oci-archive or a compressed tar",
             label()
         )));
@@ -81,7 +81,7 @@ pub fn open_stream(source: &str, raw: Box<dyn Read>, input_size: Option<u64>, pr
         Wrapper::Gzip => Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(1 << 16, rest))),
         Wrapper::Zstd => Box::new(
             zstd::stream::read::Decoder::new(rest)
-                .map_err(|e| Error::Invalid(format!("{}: not a valid zstd stream: {e}", label())))?,
+                .map_err(|e| Error::refused(format!("{}: not a valid zstd stream: {e}", label())))?,
         ),
         Wrapper::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(io::BufReader::with_capacity(1 << 16, rest))),
         Wrapper::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(io::BufReader::with_capacity(1 << 16, rest))),
@@ -96,10 +96,10 @@ pub fn open_stream(source: &str, raw: Box<dyn Read>, input_size: Option<u64>, pr
         ))
     };
     let (block, reader) = peek(guarded, 512).map_err(|e| {
-        Error::Invalid(format!("{}: the {} stream is corrupt or truncated: {e}", label(), wrapper.name()))
+        Error::refused(format!("{}: the {} stream is corrupt or truncated: {e}", label(), wrapper.name()))
     })?;
     if block.is_empty() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::refused(format!(
             "{}: the {} stream decompresses to nothing; expected a tar archive",
             label(),
             wrapper.name()
@@ -114,7 +114,7 @@ pub fn open_stream(source: &str, raw: Box<dyn Read>, input_size: Option<u64>, pr
         } else {
             format!("{}-compressed, but what it holds is not a tar archive", wrapper.name())
         };
-        return Err(Error::Invalid(format!(
+        return Err(Error::refused(format!(
             "{}: {what}; wharf imports docker-archives, oci-archives, OCI layout directories and skopeo dir: directories",
             label()
         )));
@@ -129,7 +129,7 @@ fn classify_dir(path: &Path) -> Result<Opened> {
     if path.join("manifest.json").is_file() && path.join("version").is_file() {
         return Ok(Opened::SkopeoDir(path.to_path_buf()));
     }
-    Err(Error::Invalid(format!(
+    Err(Error::refused(format!(
         "{}: a directory that is neither an OCI image layout (no oci-layout file) nor a skopeo dir: directory (no manifest.json and version)",
         path.display()
     )))
