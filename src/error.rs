@@ -144,11 +144,11 @@ pub enum Error {
     /// A blob the registry's own index reaches is missing from the repository: the
     /// registry is incomplete (`wharf verify` reports it).
     #[error(
-        "{context}: blob {digest} is missing from {}; the registry is incomplete (run `wharf verify {repo}`)",
+        "{context}, whose blob {digest} is missing from {}: the registry is incomplete (run `wharf verify {repo}`)",
         dir.display()
     )]
     BlobMissing {
-        /// What was being done or read when the blob was needed (a reference, an export).
+        /// What needed the blob (a reference as given).
         context: String,
         /// The missing blob.
         digest: String,
@@ -380,6 +380,11 @@ impl Error {
     /// [`Error::BadInput`]: the import source `input` is unusable because of `what`.
     pub fn bad_input(input: impl Into<String>, what: impl Into<String>) -> Error {
         Error::BadInput { input: input.into(), what: what.into() }
+    }
+
+    /// [`Error::Concurrent`]: the registry changed under the operation (`what`).
+    pub fn concurrent(what: impl Into<String>) -> Error {
+        Error::Concurrent { what: what.into() }
     }
 
     /// [`Error::Remote`]: the registry `host` failed with `what`.

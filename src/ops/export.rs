@@ -170,12 +170,12 @@ fn add_closure(
     let closure = repo.closure(root, media_type, false)?;
     for b in &closure {
         if !b.present {
-            return Err(Error::refused(format!(
-                "{what}: blob {} is missing from {}; the registry is incomplete (run `wharf verify {}`)",
-                b.digest,
-                repo.dir.display(),
-                repo.name
-            )));
+            return Err(Error::BlobMissing {
+                context: what.to_string(),
+                digest: b.digest.to_string(),
+                dir: repo.dir.clone(),
+                repo: repo.name.to_string(),
+            });
         }
         let kind = MediaKind::of(&b.media_type);
         let manifest = kind.has_children() || &b.digest == root;
@@ -270,7 +270,9 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
             }
             Narrowed::NewIndex(d, bytes, n) => {
                 notes.push(n);
-                let doc = Document::parse(&bytes, &d.media_type).map_err(|e| Error::refused(e.to_string()))?;
+                let doc = Document::parse(&bytes, &d.media_type).map_err(|e| {
+                    Error::refused(format!("{r}: the index wharf narrowed ({}) does not parse: {e}", d.digest))
+                })?;
                 let mut set = BTreeSet::from([d.digest.clone()]);
                 for m in &doc.manifests {
                     let c = add_closure(repo, &r.to_string(), &m.digest, &m.media_type, &mut blobs)?;
@@ -295,7 +297,9 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
         entry.annotations.remove(bundle::ANNOTATION_REPOSITORY);
         if opts.format == Format::DockerArchive {
             let doc = match &blobs[&root.digest].source {
-                Source::Bytes(b) => Document::parse(b, &mt).map_err(|e| Error::refused(e.to_string()))?,
+                Source::Bytes(b) => Document::parse(b, &mt).map_err(|e| {
+                    Error::refused(format!("{r}: the index wharf narrowed ({}) does not parse: {e}", root.digest))
+                })?,
                 Source::File(_) => repo.read_document(&root.digest, &mt)?,
             };
             docker_entry(r, &root.digest, &doc, repo, name.as_deref(), &mut docker)?;

@@ -43,16 +43,19 @@ impl Inventory {
     pub fn load(path: &Path) -> Result<Inventory> {
         let bytes = read_limited(path, MAX_INVENTORY_BYTES)?;
         let v: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::refused(format!("{}: not an inventory (not JSON: {e})", path.display())))?;
+            .map_err(|e| Error::bad_input(path.display().to_string(), format!("not an inventory (not JSON: {e})")))?;
         let found = v.get("wharf_inventory_version").and_then(|v| v.as_u64());
         if found != Some(INVENTORY_VERSION) {
-            return Err(Error::refused(format!(
-                "{}: not a wharf inventory of version {INVENTORY_VERSION} (wharf_inventory_version is {}); make it with `wharf inventory -o FILE`",
-                path.display(),
-                found.map_or("absent".to_string(), |f| f.to_string())
-            )));
+            return Err(Error::bad_input(
+                path.display().to_string(),
+                format!(
+                    "not a wharf inventory of version {INVENTORY_VERSION} (wharf_inventory_version is {}); make it with `wharf inventory -o FILE`",
+                    found.map_or("absent".to_string(), |f| f.to_string())
+                ),
+            ));
         }
-        serde_json::from_value(v).map_err(|e| Error::refused(format!("{}: not a valid inventory: {e}", path.display())))
+        serde_json::from_value(v)
+            .map_err(|e| Error::bad_input(path.display().to_string(), format!("not a valid inventory: {e}")))
     }
 
     /// digest → size, for lookups.

@@ -138,8 +138,9 @@ impl<'a> Fetch<'a> {
         } else {
             format!("{}:{reference}", self.repo)
         };
-        let m = self.client.get_manifest(self.repo, reference, MAX_JSON)?.ok_or_else(|| {
-            Error::refused(format!("registry {}: the manifest {shown} does not exist", self.client.host))
+        let m = self.client.get_manifest(self.repo, reference, MAX_JSON)?.ok_or_else(|| Error::NotFound {
+            what: format!("registry {}: the manifest {shown}", self.client.host),
+            detail: "does not exist".into(),
         })?;
         let actual = Digest::of(&m.bytes);
         let what = format!("registry {}: the manifest {shown}", self.client.host);
@@ -158,8 +159,9 @@ impl<'a> Fetch<'a> {
         {
             return Err(Error::SizeMismatch { what, expected: s, actual: m.bytes.len() as u64 });
         }
-        let doc = Document::parse(&m.bytes, &m.media_type)
-            .map_err(|e| Error::refused(format!("{what}: not a manifest or index: {e}")))?;
+        let doc = Document::parse(&m.bytes, &m.media_type).map_err(|e| {
+            Error::remote(&self.client.host, format!("the manifest {shown}: not a manifest or index: {e}"))
+        })?;
         if doc.kind == MediaKind::Schema1 {
             return Err(Error::refused(format!(
                 "{what}: a Docker schema 1 manifest; wharf does not pull schema 1 (the registry should serve schema 2)"
@@ -290,7 +292,14 @@ impl<'a> Fetch<'a> {
                     std::thread::sleep(std::time::Duration::from_millis(100 << attempt.min(6)));
                 }
                 Err(e) if r.failed => {
-                    return Err(Error::refused(format!("{e} (gave up after {MAX_ATTEMPTS} attempts)")));
+                    let cause = match e {
+                        Error::BadInput { what, .. } => what,
+                        other => other.to_string(),
+                    };
+                    return Err(Error::remote(
+                        &self.client.host,
+                        format!("the blob {digest} of {}: {cause} (gave up after {MAX_ATTEMPTS} attempts)", self.repo),
+                    ));
                 }
                 Err(e) => return Err(e),
             }
@@ -339,7 +348,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
                     continue;
                 }
                 let tag = Tag::parse(&t)
-                    .map_err(|e| Error::refused(format!("registry {}: {} lists the tag `{t}`: {e}", r.host, r.repo)))?;
+                    .map_err(|e| Error::remote(&r.host, format!("{} lists the tag `{t}`: {e}", r.repo)))?;
                 let mut x = r.clone();
                 x.tag = Some(tag.clone());
                 x.foreign.tag = Some(tag);

@@ -514,12 +514,12 @@ fn visit(
         return Ok(());
     }
     let Some(size) = repo.blobs.size(&d.digest)? else {
-        return Err(Error::refused(format!(
-            "{source}: blob {} is missing from {}; the registry is incomplete (run `wharf verify {}`)",
-            d.digest,
-            repo.dir.display(),
-            repo.name
-        )));
+        return Err(Error::BlobMissing {
+            context: source.to_string(),
+            digest: d.digest.to_string(),
+            dir: repo.dir.clone(),
+            repo: repo.name.to_string(),
+        });
     };
     if size != d.size && !root {
         return Err(Error::SizeMismatch {

@@ -195,7 +195,7 @@ impl<'a> Sink<'a> {
 }
 
 fn truncated(what: &str, got: u64, size: u64) -> Error {
-    Error::refused(format!("{what}: truncated: the source ended after {got} of its {size} bytes"))
+    Error::bad_input(&*what, format!("truncated: the source ended after {got} of its {size} bytes"))
 }
 
 fn note_head(head: &mut Vec<u8>, chunk: &[u8]) {
@@ -214,7 +214,7 @@ fn read_some(r: &mut dyn Read, buf: &mut [u8], left: u64, what: &str) -> Result<
         match r.read(&mut buf[..want]) {
             Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::refused(format!("{what}: could not read the source: {e}"))),
+            Err(e) => return Err(Error::bad_input(&*what, format!("could not read the source: {e}"))),
         }
     }
 }
@@ -305,7 +305,7 @@ impl TarContent {
                 None => return Ok(None),
             }
         }
-        Err(Error::refused(format!("{}: member {path}: too many levels of links (a loop?)", self.label)))
+        Err(Error::bad_input(&self.label, format!("member {path}: too many levels of links (a loop?)")))
     }
 }
 
@@ -316,7 +316,7 @@ impl Content for TarContent {
 
     fn member(&mut self, _sink: &mut Sink<'_>, path: &str) -> Result<Option<Blob>> {
         let p = super::tarstream::normalise(path)
-            .map_err(|why| Error::refused(format!("{}: the archive names the member `{path}`: {why}", self.label)))?;
+            .map_err(|why| Error::bad_input(&self.label, format!("the archive names the member `{path}`: {why}")))?;
         Ok(self.resolve(&p)?.cloned())
     }
 
@@ -399,7 +399,7 @@ impl Content for DirContent {
 
     fn member(&mut self, sink: &mut Sink<'_>, path: &str) -> Result<Option<Blob>> {
         let p = super::tarstream::normalise(path)
-            .map_err(|why| Error::refused(format!("{}: a file named `{path}`: {why}", self.label())))?;
+            .map_err(|why| Error::bad_input(self.label(), format!("a file named `{path}`: {why}")))?;
         self.receive(sink, &p, None)
     }
 

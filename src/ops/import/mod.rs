@@ -244,7 +244,7 @@ fn read_tar_content(
     let index = match c.member(sink, "index.json")? {
         Some(b) => Some(
             crate::model::IndexFile::parse(&b.read_small(&format!("{label}: index.json"))?)
-                .map_err(|e| Error::refused(format!("{label}: index.json is not a valid OCI index: {e}")))?,
+                .map_err(|e| Error::bad_input(&*label, format!("index.json is not a valid OCI index: {e}")))?,
         ),
         None => None,
     };
@@ -260,18 +260,25 @@ fn read_tar_content(
         return Ok(("docker-archive".to_string(), f, n));
     }
     if c.member(sink, "index.json")?.is_some() {
-        return Err(Error::refused(format!(
-            "{label}: index.json lists no manifests and there is no manifest.json: the archive holds no image"
-        )));
+        return Err(Error::bad_input(
+            &*label,
+            format!("index.json lists no manifests and there is no manifest.json: the archive holds no image"),
+        ));
     }
     if c.member(sink, "repositories")?.is_some() {
-        return Err(Error::refused(format!(
-            "{label}: a docker-archive without manifest.json (the pre-1.10 `docker save` format) is not supported; save it again with Docker 1.10 or later"
-        )));
+        return Err(Error::bad_input(
+            &*label,
+            format!(
+                "a docker-archive without manifest.json (the pre-1.10 `docker save` format) is not supported; save it again with Docker 1.10 or later"
+            ),
+        ));
     }
-    Err(Error::refused(format!(
-        "{label}: a tar archive but not an image archive: it has neither index.json (oci-archive) nor manifest.json (docker-archive)"
-    )))
+    Err(Error::bad_input(
+        &*label,
+        format!(
+            "a tar archive but not an image archive: it has neither index.json (oci-archive) nor manifest.json (docker-archive)"
+        ),
+    ))
 }
 
 /// Applies --repo, --tag and --scoped to what the sources named.
@@ -413,7 +420,7 @@ pub(crate) fn commit(
             continue;
         }
         if !b.staged {
-            return Err(Error::refused(format!(
+            return Err(Error::concurrent(format!(
                 "blob {d} left {} while this import ran (a concurrent gc?); run the import again",
                 existing.root().display()
             )));
