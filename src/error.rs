@@ -245,6 +245,16 @@ pub enum Error {
         by: String,
     },
 
+    /// An output wharf would write (`export -o`, `inventory -o`, a file of `--format
+    /// files`) already exists: wharf never overwrites one.
+    #[error("{} already exists; {hint}", path.display())]
+    OutputExists {
+        /// The output path.
+        path: PathBuf,
+        /// Which command does not overwrite, and what to do.
+        hint: String,
+    },
+
     /// `--no-wait` and another process holds the registry lock.
     #[error("the registry lock {} is held by another process and --no-wait was given", path.display())]
     LockBusy {
@@ -345,6 +355,7 @@ impl Error {
             Error::LockRefused { .. } => "lock_refused",
             Error::TagExists { .. } => "tag_exists",
             Error::InUse { .. } => "in_use",
+            Error::OutputExists { .. } => "output_exists",
             Error::LockBusy { .. } => "lock_busy",
             Error::Concurrent { .. } => "concurrent_change",
             Error::BadInput { .. } => "bad_input",

@@ -224,10 +224,10 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
             && std::fs::read_dir(&out_path).map(|mut r| r.next().is_none()).unwrap_or(false)
             && opts.format == Format::OciLayout;
         if !empty_dir {
-            return Err(Error::Usage(format!(
-                "{} already exists; wharf export does not overwrite: remove it or choose another -o",
-                out_path.display()
-            )));
+            return Err(Error::OutputExists {
+                path: out_path.to_path_buf(),
+                hint: "wharf export does not overwrite: remove it or choose another -o".into(),
+            });
         }
     }
     let inventory = opts.exclude_present.as_deref().map(Inventory::load).transpose()?;
@@ -235,7 +235,7 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
     let mut notes = Vec::new();
     let refs = bundle::expand(ctx.registry, ctx.now, opts.all, &opts.targets, &mut notes)?;
     if refs.is_empty() {
-        return Err(Error::Usage("nothing to export: no tag is readable in what was named".into()));
+        return Err(Error::refused("nothing to export: no tag is readable in what was named"));
     }
     let mut blobs: BTreeMap<Digest, OutBlob> = BTreeMap::new();
     let mut index = IndexFile::default();
@@ -318,7 +318,7 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
         images.push(ExportedImage { reference: r.to_string(), digest: root.digest.clone(), media_type: mt, name });
     }
     if images.is_empty() {
-        return Err(Error::Usage(format!(
+        return Err(Error::refused(format!(
             "nothing to export: {}",
             if notes.is_empty() { "no manifest selected".to_string() } else { notes.join("; ") }
         )));

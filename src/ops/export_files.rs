@@ -132,10 +132,11 @@ pub fn run(ctx: &Ctx<'_>, r: &Reference, output: &str) -> Result<ExportFilesRepo
     let dir = OutDir::open(Path::new(output))?;
     for (title, _) in &files {
         if dir.exists(title)? {
-            return Err(Error::Usage(format!(
-                "{} already exists; wharf export does not overwrite (nor write through links): remove it or choose another -o",
-                dir.path().join(title).display()
-            )));
+            return Err(Error::OutputExists {
+                path: dir.path().join(title),
+                hint: "wharf export does not overwrite (nor write through links): remove it or choose another -o"
+                    .into(),
+            });
         }
     }
     let mut out: Vec<FileOut> = Vec::new();

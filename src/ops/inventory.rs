@@ -120,7 +120,10 @@ pub fn run(ctx: &Ctx<'_>, output: Option<&str>) -> Result<InventoryReport> {
     if let Some(o) = output.filter(|o| *o != "-") {
         let p = Path::new(o);
         if p.exists() {
-            return Err(Error::Usage(format!("{o} already exists; wharf inventory does not overwrite")));
+            return Err(Error::OutputExists {
+                path: p.to_path_buf(),
+                hint: "wharf inventory does not overwrite".into(),
+            });
         }
         atomic_write(p, &to_bytes(&inv))?;
     }
