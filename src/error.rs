@@ -419,3 +419,151 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::retention::Filter;
+    use crate::model::time::parse_timestamp;
+    use crate::model::{Digest, RepoName};
+    use crate::store::safe::FileKind;
+
+    /// Position of each variant in the table below. The match has no `_` arm, so a new
+    /// variant does not compile until it has a row (and a kind name).
+    fn position(e: &Error) -> usize {
+        match e {
+            Error::Io { .. } => 0,
+            Error::Reference(_) => 1,
+            Error::Digest(_) => 2,
+            Error::Time(_) => 3,
+            Error::Filter(_) => 4,
+            Error::Usage(_) => 5,
+            Error::NotARegistry { .. } => 6,
+            Error::AlreadyRegistry { .. } => 7,
+            Error::Corrupt { .. } => 8,
+            Error::SidecarVersion { .. } => 9,
+            Error::RegistryVersion { .. } => 10,
+            Error::RepoNotFound { .. } => 11,
+            Error::TagNotFound { .. } => 12,
+            Error::ManifestNotFound { .. } => 13,
+            Error::NotFound { .. } => 14,
+            Error::BlobMissing { .. } => 15,
+            Error::TagDigestMismatch { .. } => 16,
+            Error::DigestMismatch { .. } => 17,
+            Error::SizeMismatch { .. } => 18,
+            Error::TooLarge { .. } => 19,
+            Error::LockRefused { .. } => 20,
+            Error::TagExists { .. } => 21,
+            Error::InUse { .. } => 22,
+            Error::OutputExists { .. } => 23,
+            Error::LockBusy { .. } => 24,
+            Error::Concurrent { .. } => 25,
+            Error::BadInput { .. } => 26,
+            Error::RemoteDenied { .. } => 27,
+            Error::Remote { .. } => 28,
+            Error::Refused { .. } => 29,
+            Error::SpecialFile { .. } => 30,
+        }
+    }
+
+    /// Every variant, its stable `kind` and a piece of its message. Kind names are a
+    /// public contract (the `--json` error document): a row's name never changes.
+    fn table() -> Vec<(Error, &'static str, &'static str)> {
+        let p = || PathBuf::from("/r/app/index.json");
+        let s = String::from;
+        let d = Digest::of(b"x").to_string();
+        vec![
+            (Error::io("read", p())(io::Error::other("boom")), "io", "could not read /r/app/index.json: boom"),
+            (RepoName::parse("Bad").unwrap_err().into(), "bad_reference", "`Bad` is not a repository name"),
+            (Digest::parse("sha256:xyz").unwrap_err().into(), "bad_digest", "is not a digest"),
+            (parse_timestamp("yesterday").unwrap_err().into(), "bad_time", "is not a timestamp"),
+            (Filter::parse("nocolon").unwrap_err().into(), "bad_filter", "--filter `nocolon`"),
+            (Error::Usage(s("give REF")), "usage", "give REF"),
+            (Error::NotARegistry { path: p() }, "not_a_registry", "wharf --root"),
+            (Error::AlreadyRegistry { path: p() }, "already_a_registry", "is already a wharf registry"),
+            (Error::corrupt(p(), "not valid JSON"), "corrupt", "/r/app/index.json: not valid JSON"),
+            (
+                Error::SidecarVersion { path: p(), found: 9, supported: 2 },
+                "sidecar_version",
+                "sidecar format version 9",
+            ),
+            (Error::RegistryVersion { path: p(), found: 9, supported: 1 }, "registry_version", "format version 9"),
+            (Error::RepoNotFound { repo: s("app") }, "repository_not_found", "repository `app` does not exist"),
+            (Error::TagNotFound { reference: s("app:1"), repo: s("app") }, "tag_not_found", "`app:1` does not exist"),
+            (
+                Error::ManifestNotFound { reference: format!("app@{d}"), repo: s("app") },
+                "manifest_not_found",
+                "is not in the repository",
+            ),
+            (
+                Error::NotFound { what: s("`app:1`"), detail: s("is not in the trash") },
+                "not_found",
+                "`app:1` is not in",
+            ),
+            (
+                Error::BlobMissing { context: s("app:1"), digest: d.clone(), dir: p(), repo: s("app") },
+                "blob_missing",
+                "app:1, whose blob sha256:",
+            ),
+            (
+                Error::TagDigestMismatch { reference: s("app:1@x"), expected: s("x"), actual: s("y") },
+                "tag_digest_mismatch",
+                "points at y",
+            ),
+            (
+                Error::DigestMismatch { what: s("blob b"), path: Some(p()), expected: s("x"), actual: s("y") },
+                "digest_mismatch",
+                "blob b: digest mismatch: expected x, computed y",
+            ),
+            (Error::SizeMismatch { what: s("blob b"), expected: 1, actual: 2 }, "size_mismatch", "expected 1 bytes"),
+            (Error::TooLarge { what: s("index"), limit: 5 }, "too_large", "limit of 5 bytes"),
+            (
+                Error::lock_refused("untagging app:1", s("the tag app:1"), "app:1", LockAttribute::WriteEnabled),
+                "lock_refused",
+                "untagging app:1 is locked: the tag app:1 has write_enabled = false; lift it with `wharf update app:1 \
+                 --write-enabled true` (or `wharf unlock app:1`, which enables write and delete)",
+            ),
+            (Error::TagExists { reference: s("app:1"), current: d.clone() }, "tag_exists", "pass --force"),
+            (Error::InUse { what: s("a"), by: s("b") }, "in_use", "a is referenced by b"),
+            (Error::OutputExists { path: p(), hint: s("no") }, "output_exists", "index.json already exists; no"),
+            (Error::LockBusy { path: p() }, "lock_busy", "--no-wait"),
+            (Error::concurrent("moved; run again"), "concurrent_change", "moved; run again"),
+            (Error::bad_input("a.tar", "truncated"), "bad_input", "a.tar: truncated"),
+            (
+                Error::RemoteDenied { host: s("h"), action: s("pulling a"), status: 401, detail: s("Unauthorized") },
+                "remote_denied",
+                "registry h refused pulling a: 401 Unauthorized; pass --creds",
+            ),
+            (Error::remote("h", "too many redirects"), "remote", "registry h: too many redirects"),
+            (Error::refused("no"), "refused", "no"),
+            (Error::SpecialFile { path: p(), kind: FileKind::Fifo }, "special_file", "where wharf expects"),
+        ]
+    }
+
+    #[test]
+    fn every_variant_has_its_stable_kind_name() {
+        let rows = table();
+        let mut seen = vec![false; rows.len()];
+        let mut names = std::collections::BTreeSet::new();
+        for (e, kind, message) in &rows {
+            let at = position(e);
+            assert!(!seen[at], "two rows for variant {at} ({kind})");
+            seen[at] = true;
+            assert_eq!(e.kind(), *kind, "{e:?}");
+            assert!(names.insert(*kind), "the kind `{kind}` names two variants");
+            assert!(kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "`{kind}` is not snake_case");
+            assert!(e.to_string().contains(message), "{kind}: `{e}` does not contain `{message}`");
+            assert_eq!(e.exit_code(), 2, "{kind}: every error exits 2");
+        }
+        assert!(seen.iter().all(|s| *s), "a variant has no row");
+    }
+
+    /// docs/CLI.md lists every kind a script can meet.
+    #[test]
+    fn every_kind_is_documented() {
+        let doc = include_str!("../docs/CLI.md");
+        for (_, kind, _) in table() {
+            assert!(doc.contains(&format!("| `{kind}` |")), "docs/CLI.md has no row for the kind `{kind}`");
+        }
+    }
+}

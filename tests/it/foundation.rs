@@ -993,7 +993,11 @@ fn show_of_a_manifest_whose_blob_is_missing_says_so() {
     let (reg, a, _) = app_registry();
     std::fs::remove_file(reg.root.join("app/blobs/sha256").join(a.digest.trim_start_matches("sha256:"))).unwrap();
     let before = reg.snapshot();
-    reg.wharf(&["show", "app:a"]).code(2).stderr_has("whose blob").stderr_has("is missing").stderr_has("wharf verify app");
+    reg.wharf(&["show", "app:a"])
+        .code(2)
+        .stderr_has("whose blob")
+        .stderr_has("is missing")
+        .stderr_has("wharf verify app");
     assert_eq!(reg.wharf(&["--json", "show", "app:a"]).code(2).json()["error"]["kind"], "blob_missing");
     // Listing still works: the entry is in index.json.
     assert_eq!(wharf_tags(&reg, "app"), vec!["a", "b"]);
