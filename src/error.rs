@@ -389,8 +389,8 @@ impl Error {
     }
 
     /// [`Error::BadInput`]: the import source `input` is unusable because of `what`.
-    pub fn bad_input(input: impl Into<String>, what: impl Into<String>) -> Error {
-        Error::BadInput { input: input.into(), what: what.into() }
+    pub fn bad_input(input: impl AsRef<str>, what: impl Into<String>) -> Error {
+        Error::BadInput { input: input.as_ref().to_string(), what: what.into() }
     }
 
     /// [`Error::Concurrent`]: the registry changed under the operation (`what`).

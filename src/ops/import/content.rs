@@ -195,7 +195,7 @@ impl<'a> Sink<'a> {
 }
 
 fn truncated(what: &str, got: u64, size: u64) -> Error {
-    Error::bad_input(&*what, format!("truncated: the source ended after {got} of its {size} bytes"))
+    Error::bad_input(what, format!("truncated: the source ended after {got} of its {size} bytes"))
 }
 
 fn note_head(head: &mut Vec<u8>, chunk: &[u8]) {
@@ -214,7 +214,7 @@ fn read_some(r: &mut dyn Read, buf: &mut [u8], left: u64, what: &str) -> Result<
         match r.read(&mut buf[..want]) {
             Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::bad_input(&*what, format!("could not read the source: {e}"))),
+            Err(e) => return Err(Error::bad_input(what, format!("could not read the source: {e}"))),
         }
     }
 }

@@ -114,13 +114,13 @@ pub fn sniff(path: &Path) -> Result<Sniffed> {
         // From here on it is a chart (or claims to be): hostile names are refused.
         if let Some(why) = bad_member_name(&raw) {
             return Err(Error::bad_input(
-                &*label,
+                &label,
                 format!("a Helm chart whose member `{}` {why}; refused", name.escape_debug()),
             ));
         }
         if first != t {
             return Err(Error::bad_input(
-                &*label,
+                &label,
                 format!("a Helm chart must hold one top directory, but `{name}` lies outside `{t}/`; refused"),
             ));
         }
@@ -130,7 +130,7 @@ pub fn sniff(path: &Path) -> Result<Sniffed> {
             && link_escapes(&name, &target, et.is_hard_link())
         {
             return Err(Error::bad_input(
-                &*label,
+                &label,
                 format!(
                     "a Helm chart whose member `{name}` links to `{}`, outside the chart; refused",
                     String::from_utf8_lossy(&target)
@@ -140,7 +140,7 @@ pub fn sniff(path: &Path) -> Result<Sniffed> {
         if name.trim_start_matches("./") == format!("{t}/Chart.yaml") && et.is_file() {
             if e.header().size().unwrap_or(u64::MAX) > MAX_CHART_YAML {
                 return Err(Error::bad_input(
-                    &*label,
+                    &label,
                     format!("{t}/Chart.yaml is larger than {MAX_CHART_YAML} bytes; refused"),
                 ));
             }
@@ -161,7 +161,7 @@ pub fn sniff(path: &Path) -> Result<Sniffed> {
     match chart_yaml {
         Some(chart_yaml) => Ok(Sniffed::Chart { top: t, chart_yaml }),
         None => Err(Error::bad_input(
-            &*label,
+            &label,
             format!(
                 "a gzip'd tar whose members all lie under `{t}/` (a Helm chart's shape), but it has no \
              {t}/Chart.yaml: not a Helm chart wharf can store (`helm package` writes Chart.yaml into every chart)"
@@ -172,7 +172,7 @@ pub fn sniff(path: &Path) -> Result<Sniffed> {
 
 fn too_big_or_corrupt(label: &str, compressed: u64, detail: &str) -> Error {
     Error::bad_input(
-        &*label,
+        label,
         format!(
             "a Helm chart that decompresses beyond {} MiB (Helm's own limit; {compressed} bytes compressed) or \
          is corrupt ({detail}); refused as a decompression bomb or a broken archive",
@@ -644,7 +644,7 @@ pub fn annotations(meta: &ChartMeta, created: &str) -> BTreeMap<String, String> 
 /// `NAME:VERSION` as `helm push` names a chart: `+` becomes `_`.
 pub fn names(meta: &ChartMeta, label: &str) -> Result<Name> {
     let repo = RepoName::parse(&meta.name).map_err(|e| {
-        Error::bad_input(&*label, format!(
+        Error::bad_input(label, format!(
             "the chart name `{}` is not a valid repository name ({e}); pass --repo NAME to store it under another name",
             meta.name
         ))
@@ -652,7 +652,7 @@ pub fn names(meta: &ChartMeta, label: &str) -> Result<Name> {
     let tag_text = meta.version.replace('+', "_");
     let tag = Tag::parse(&tag_text).map_err(|e| {
         Error::bad_input(
-            &*label,
+            label,
             format!("the chart version `{}` does not make a valid tag ({e}); pass --tag T", meta.version),
         )
     })?;
@@ -672,7 +672,7 @@ struct HelmManifest<'a> {
 /// builds the manifest `helm push` would.
 pub fn read(path: &Path, chart_yaml: &[u8], sink: &mut Sink<'_>) -> Result<(Found, Vec<String>)> {
     let label = path.display().to_string();
-    let meta = chart_meta(chart_yaml).map_err(|e| Error::bad_input(&*label, format!("not a valid Helm chart: {e}")))?;
+    let meta = chart_meta(chart_yaml).map_err(|e| Error::bad_input(&label, format!("not a valid Helm chart: {e}")))?;
     let name = names(&meta, &label)?;
     let mut notes = Vec::new();
     let f = crate::store::files::open_input_file(path)?;

@@ -244,7 +244,7 @@ fn read_tar_content(
     let index = match c.member(sink, "index.json")? {
         Some(b) => Some(
             crate::model::IndexFile::parse(&b.read_small(&format!("{label}: index.json"))?)
-                .map_err(|e| Error::bad_input(&*label, format!("index.json is not a valid OCI index: {e}")))?,
+                .map_err(|e| Error::bad_input(&label, format!("index.json is not a valid OCI index: {e}")))?,
         ),
         None => None,
     };
@@ -261,23 +261,19 @@ fn read_tar_content(
     }
     if c.member(sink, "index.json")?.is_some() {
         return Err(Error::bad_input(
-            &*label,
-            format!("index.json lists no manifests and there is no manifest.json: the archive holds no image"),
+            &label,
+            "index.json lists no manifests and there is no manifest.json: the archive holds no image",
         ));
     }
     if c.member(sink, "repositories")?.is_some() {
         return Err(Error::bad_input(
-            &*label,
-            format!(
-                "a docker-archive without manifest.json (the pre-1.10 `docker save` format) is not supported; save it again with Docker 1.10 or later"
-            ),
+            &label,
+            "a docker-archive without manifest.json (the pre-1.10 `docker save` format) is not supported; save it again with Docker 1.10 or later",
         ));
     }
     Err(Error::bad_input(
-        &*label,
-        format!(
-            "a tar archive but not an image archive: it has neither index.json (oci-archive) nor manifest.json (docker-archive)"
-        ),
+        &label,
+        "a tar archive but not an image archive: it has neither index.json (oci-archive) nor manifest.json (docker-archive)",
     ))
 }
 

@@ -64,11 +64,11 @@ pub fn read_layout(
     if let Some(b) = content.member(sink, "oci-layout")? {
         let bytes = b.read_small(&format!("{label}: oci-layout"))?;
         let v: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::bad_input(&*label, format!("oci-layout is not JSON: {e}")))?;
+            .map_err(|e| Error::bad_input(&label, format!("oci-layout is not JSON: {e}")))?;
         let version = v.get("imageLayoutVersion").and_then(|s| s.as_str()).unwrap_or("");
         if version != media::OCI_LAYOUT_VERSION {
             return Err(Error::bad_input(
-                &*label,
+                &label,
                 format!(
                     "oci-layout says imageLayoutVersion `{version}`; wharf reads version {}",
                     media::OCI_LAYOUT_VERSION
@@ -78,9 +78,9 @@ pub fn read_layout(
     }
     let idx_blob = content
         .member(sink, "index.json")?
-        .ok_or_else(|| Error::bad_input(&*label, format!("no index.json: not an OCI layout")))?;
+        .ok_or_else(|| Error::bad_input(&label, "no index.json: not an OCI layout"))?;
     let index = IndexFile::parse(&idx_blob.read_small(&format!("{label}: index.json"))?)
-        .map_err(|e| Error::bad_input(&*label, format!("index.json is not a valid OCI index: {e}")))?;
+        .map_err(|e| Error::bad_input(&label, format!("index.json is not a valid OCI index: {e}")))?;
     // Group entries by manifest: one image per digest, with every name it carries.
     let mut order: Vec<Digest> = Vec::new();
     let mut by_digest: BTreeMap<Digest, (Descriptor, Vec<Name>)> = BTreeMap::new();
@@ -120,18 +120,16 @@ pub fn read_skopeo_dir(
     let version = content.member(sink, "version")?.map(|b| b.read_small("version")).transpose()?.unwrap_or_default();
     if !version.starts_with(b"Directory Transport Version: 1.") {
         return Err(Error::bad_input(
-            &*label,
-            format!(
-                "the version file does not say `Directory Transport Version: 1.x`; not a skopeo dir: directory wharf reads"
-            ),
+            &label,
+            "the version file does not say `Directory Transport Version: 1.x`; not a skopeo dir: directory wharf reads",
         ));
     }
-    let root = content.member(sink, "manifest.json")?.ok_or_else(|| {
-        Error::bad_input(&*label, format!("no manifest.json (was it removed while wharf read the directory?)"))
-    })?;
+    let root = content
+        .member(sink, "manifest.json")?
+        .ok_or_else(|| Error::bad_input(&label, "no manifest.json (was it removed while wharf read the directory?)"))?;
     let bytes = root.read_small(&format!("{label}: manifest.json"))?;
     let doc = Document::parse(&bytes, "")
-        .map_err(|e| Error::bad_input(&*label, format!("manifest.json is not a manifest: {e}")))?;
+        .map_err(|e| Error::bad_input(&label, format!("manifest.json is not a manifest: {e}")))?;
     let mt = doc.media_type.clone().unwrap_or_else(|| {
         if doc.kind == MediaKind::Index { media::OCI_INDEX.to_string() } else { media::OCI_MANIFEST.to_string() }
     });
@@ -181,16 +179,14 @@ fn collect(
         }
         let what = format!("{}: {} ({})", content.label(), desc.digest, desc.media_type);
         if let Some(p) = check::depth(depth) {
-            return Err(Error::bad_input(&*what, format!("{}; refused", p.message)));
+            return Err(Error::bad_input(&what, format!("{}; refused", p.message)));
         }
         let doc = Document::parse(&blob.read_small(&what)?, &desc.media_type)
-            .map_err(|e| Error::bad_input(&*what, format!("not a manifest or index: {e}")))?;
+            .map_err(|e| Error::bad_input(&what, format!("not a manifest or index: {e}")))?;
         if doc.kind == MediaKind::Schema1 {
             return Err(Error::bad_input(
-                &*what,
-                format!(
-                    "a Docker schema 1 manifest; wharf does not import schema 1 (convert it with `skopeo copy --format v2s2`)"
-                ),
+                &what,
+                "a Docker schema 1 manifest; wharf does not import schema 1 (convert it with `skopeo copy --format v2s2`)",
             ));
         }
         let mut children = Vec::new();
@@ -200,7 +196,7 @@ fn collect(
             }
             let d = child
                 .descriptor
-                .ok_or_else(|| Error::bad_input(&*what, format!("an edge to {} without a descriptor", child.digest)))?;
+                .ok_or_else(|| Error::bad_input(&what, format!("an edge to {} without a descriptor", child.digest)))?;
             children.push((d, depth + 1));
         }
         children.reverse();
@@ -240,13 +236,13 @@ pub fn select_root(
     let label = content.label();
     let Some(root_blob) = content.blob(sink, &desc.digest, desc.size)? else {
         return Err(Error::bad_input(
-            &*label,
+            &label,
             format!("the source names the manifest {} ({}) but does not hold it", desc.digest, desc.media_type),
         ));
     };
     let what = format!("{label}: {}", desc.digest);
     let doc = Document::parse(&root_blob.read_small(&what)?, &desc.media_type)
-        .map_err(|e| Error::bad_input(&*what, format!("not a manifest or index: {e}")))?;
+        .map_err(|e| Error::bad_input(&what, format!("not a manifest or index: {e}")))?;
     // The document's own mediaType wins over the entry's (Docker 25+ types OCI manifests
     // as Docker v2 in index.json, which hides them from skopeo's oci: transport).
     let mut desc = desc;
@@ -272,7 +268,7 @@ pub fn select_root(
         collect(content, sink, &desc, true, 1, &mut c)?;
         if !c.missing.is_empty() {
             return Err(Error::bad_input(
-                &*label,
+                &label,
                 format!("the manifest {} is incomplete; missing: {}", desc.digest, c.missing.join(", ")),
             ));
         }
@@ -322,7 +318,7 @@ pub fn select_root(
             )
         };
         return Err(Error::bad_input(
-            &*label,
+            &label,
             format!(
                 "the index {} lists platforms whose blobs the source does not hold: {}; {hint}",
                 desc.digest,
@@ -370,7 +366,7 @@ pub fn select_root(
     let bytes = serde_json::to_vec(&narrowed).expect("index serialises");
     if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
         return Err(Error::bad_input(
-            &*label,
+            &label,
             format!(
                 "the narrowed index of {} would be {} bytes, over the {MAX_DOCUMENT_BYTES} bytes wharf reads back; refused",
                 desc.digest,

@@ -77,7 +77,7 @@ pub fn vet(found: &Found, label: &str) -> Result<Vec<String>> {
 fn read_document(blob: &super::content::Blob, what: &str) -> Result<Vec<u8>> {
     if blob.size > MAX_DOCUMENT_BYTES {
         return Err(Error::bad_input(
-            &*what,
+            what,
             format!(
                 "{} bytes, larger than any manifest, index or config wharf reads ({MAX_DOCUMENT_BYTES}); refused: wharf could not read it back",
                 blob.size
@@ -91,7 +91,7 @@ fn judge(p: Option<Problem>, what: &str, notes: &mut Vec<String>) -> Result<()> 
     let Some(p) = p else { return Ok(()) };
     match p.severity {
         Severity::Error => Err(Error::bad_input(
-            &*what,
+            what,
             format!(
                 "{}; refused (`wharf verify` reports this as an error: {})",
                 p.message,
