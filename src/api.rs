@@ -301,7 +301,9 @@ impl Registry {
     }
 
     /// Sets lock attributes of a repository (`REPO`), a tag (`REPO:TAG`) or a manifest
-    /// (`REPO@DIGEST`). A refused operation returns [`Error::LockRefused`](crate::Error).
+    /// (`REPO@DIGEST`). An operation a lock forbids returns
+    /// [`Error::LockRefused`](crate::Error::LockRefused), whose `lift` is the command that
+    /// lifts the lock.
     ///
     /// ```
     /// # fn main() -> wharf::Result<()> {
@@ -309,7 +311,10 @@ impl Registry {
     /// # let reg = wharf::Registry::init(dir.path().join("registry"))?;
     /// # reg.import(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/hello.oci-archive.tar"), &Default::default())?;
     /// reg.lock(&wharf::Reference::parse_loose("hello:latest")?, &wharf::LockOptions::locked())?;
-    /// assert!(reg.untag(&"hello:latest".parse()?).is_err());
+    /// match reg.untag(&"hello:latest".parse()?) {
+    ///     Err(wharf::Error::LockRefused { lift, .. }) => assert!(lift.starts_with("wharf update hello:latest")),
+    ///     other => panic!("expected a lock refusal, got {other:?}"),
+    /// }
     /// # Ok(()) }
     /// ```
     pub fn lock(&self, reference: &Reference, opts: &LockOptions) -> Result<UpdateReport> {

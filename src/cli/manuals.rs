@@ -68,7 +68,7 @@ fn write_page(dir: &Path, cmd: &clap::Command, name: &str, pages: &mut Vec<Strin
     let mut bytes = Vec::new();
     clap_mangen::Man::new(page)
         .render(&mut bytes)
-        .map_err(|e| Error::Usage(format!("could not render the man page of {name}: {e}")))?;
+        .map_err(Error::io("render the man page", dir.join(format!("{name}.1"))))?;
     let file = format!("{name}.1");
     atomic_write(&dir.join(&file), &bytes)?;
     pages.push(file);

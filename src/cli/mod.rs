@@ -57,7 +57,7 @@ pub fn main() -> ExitCode {
                 Ok(_) => ExitCode::from(outcome.exit_code),
                 Err(e) => {
                     printer.error(&e);
-                    ExitCode::from(2)
+                    ExitCode::from(e.exit_code())
                 }
             };
             if cli.global.verbose {
@@ -67,7 +67,7 @@ pub fn main() -> ExitCode {
         }
         Err(e) => {
             printer.error(&e);
-            ExitCode::from(2)
+            ExitCode::from(e.exit_code())
         }
     }
 }

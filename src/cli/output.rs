@@ -121,7 +121,7 @@ impl Printer {
         note(&format!("error: {e}"));
         if self.json {
             let mut text = serde_json::to_string_pretty(
-                &json!({"error": {"kind": e.kind(), "message": e.to_string(), "exit_code": 2}}),
+                &json!({"error": {"kind": e.kind(), "message": e.to_string(), "exit_code": e.exit_code()}}),
             )
             .expect("json");
             text.push('\n');

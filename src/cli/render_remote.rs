@@ -24,7 +24,7 @@ pub fn connect_options(a: &RemoteArgs) -> Result<ConnectOptions> {
             std::io::stdin()
                 .lock()
                 .read_line(&mut line)
-                .map_err(|e| Error::Usage(format!("--password-stdin: could not read stdin: {e}")))?;
+                .map_err(Error::io("read the password (--password-stdin) from", "stdin"))?;
             let line = line.trim_end_matches(['\n', '\r']);
             match user {
                 Some(u) => Some(Credentials { username: u.clone(), password: line.to_string() }),

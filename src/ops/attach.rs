@@ -66,7 +66,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<AttachReport> {
     // Re-resolve under the exclusive lock: the subject must still be there.
     let now_subject = subject_of(ctx, &opts.reference)?;
     if now_subject.digest != subject.digest {
-        return Err(Error::Invalid(format!(
+        return Err(Error::concurrent(format!(
             "{} moved from {} to {} while attaching; run the attach again",
             opts.reference, subject.digest, now_subject.digest
         )));
@@ -104,10 +104,12 @@ fn subject_of(ctx: &Ctx<'_>, r: &Reference) -> Result<Descriptor> {
     let (resolved, _, _) = repo.locate(r)?;
     let d = resolved.descriptor;
     if !repo.blobs.contains(&d.digest) {
-        return Err(Error::Invalid(format!(
-            "{r} resolves to {}, whose blob is missing (see `wharf verify {}`)",
-            d.digest, r.repo
-        )));
+        return Err(Error::BlobMissing {
+            context: r.to_string(),
+            digest: d.digest.to_string(),
+            dir: repo.dir.clone(),
+            repo: r.repo.to_string(),
+        });
     }
     Ok(Descriptor::new(&d.media_type, d.digest, d.size))
 }

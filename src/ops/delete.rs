@@ -76,7 +76,7 @@ pub fn manifest(ctx: &Ctx<'_>, reference: &Reference, dry_run: bool) -> Result<D
 /// `wharf delete --repository REPO [--dry-run]`.
 pub fn repository(ctx: &Ctx<'_>, name: &RepoName, dry_run: bool) -> Result<DeleteReport> {
     if let RegistryKind::Layout(_) = ctx.registry.kind() {
-        return Err(Error::Usage(format!(
+        return Err(Error::refused(format!(
             "{} is a plain OCI layout, not a registry: wharf does not delete the layout itself; remove the directory if that is what you mean",
             ctx.registry.root().display()
         )));

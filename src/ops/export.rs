@@ -170,12 +170,12 @@ fn add_closure(
     let closure = repo.closure(root, media_type, false)?;
     for b in &closure {
         if !b.present {
-            return Err(Error::Invalid(format!(
-                "{what}: blob {} is missing from {}; the registry is incomplete (run `wharf verify {}`)",
-                b.digest,
-                repo.dir.display(),
-                repo.name
-            )));
+            return Err(Error::BlobMissing {
+                context: what.to_string(),
+                digest: b.digest.to_string(),
+                dir: repo.dir.clone(),
+                repo: repo.name.to_string(),
+            });
         }
         let kind = MediaKind::of(&b.media_type);
         let manifest = kind.has_children() || &b.digest == root;
@@ -224,10 +224,10 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
             && std::fs::read_dir(&out_path).map(|mut r| r.next().is_none()).unwrap_or(false)
             && opts.format == Format::OciLayout;
         if !empty_dir {
-            return Err(Error::Usage(format!(
-                "{} already exists; wharf export does not overwrite: remove it or choose another -o",
-                out_path.display()
-            )));
+            return Err(Error::OutputExists {
+                path: out_path.to_path_buf(),
+                hint: "wharf export does not overwrite: remove it or choose another -o".into(),
+            });
         }
     }
     let inventory = opts.exclude_present.as_deref().map(Inventory::load).transpose()?;
@@ -235,7 +235,7 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
     let mut notes = Vec::new();
     let refs = bundle::expand(ctx.registry, ctx.now, opts.all, &opts.targets, &mut notes)?;
     if refs.is_empty() {
-        return Err(Error::Usage("nothing to export: no tag is readable in what was named".into()));
+        return Err(Error::refused("nothing to export: no tag is readable in what was named"));
     }
     let mut blobs: BTreeMap<Digest, OutBlob> = BTreeMap::new();
     let mut index = IndexFile::default();
@@ -270,7 +270,9 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
             }
             Narrowed::NewIndex(d, bytes, n) => {
                 notes.push(n);
-                let doc = Document::parse(&bytes, &d.media_type).map_err(|e| Error::Invalid(e.to_string()))?;
+                let doc = Document::parse(&bytes, &d.media_type).map_err(|e| {
+                    Error::refused(format!("{r}: the index wharf narrowed ({}) does not parse: {e}", d.digest))
+                })?;
                 let mut set = BTreeSet::from([d.digest.clone()]);
                 for m in &doc.manifests {
                     let c = add_closure(repo, &r.to_string(), &m.digest, &m.media_type, &mut blobs)?;
@@ -295,7 +297,9 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
         entry.annotations.remove(bundle::ANNOTATION_REPOSITORY);
         if opts.format == Format::DockerArchive {
             let doc = match &blobs[&root.digest].source {
-                Source::Bytes(b) => Document::parse(b, &mt).map_err(|e| Error::Invalid(e.to_string()))?,
+                Source::Bytes(b) => Document::parse(b, &mt).map_err(|e| {
+                    Error::refused(format!("{r}: the index wharf narrowed ({}) does not parse: {e}", root.digest))
+                })?,
                 Source::File(_) => repo.read_document(&root.digest, &mt)?,
             };
             docker_entry(r, &root.digest, &doc, repo, name.as_deref(), &mut docker)?;
@@ -314,7 +318,7 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
         images.push(ExportedImage { reference: r.to_string(), digest: root.digest.clone(), media_type: mt, name });
     }
     if images.is_empty() {
-        return Err(Error::Usage(format!(
+        return Err(Error::refused(format!(
             "nothing to export: {}",
             if notes.is_empty() { "no manifest selected".to_string() } else { notes.join("; ") }
         )));
@@ -473,6 +477,7 @@ fn copy_verified(src: &Path, digest: &Digest, size: u64, w: &mut dyn Write, outp
     if &actual != digest || n_total != size {
         return Err(Error::DigestMismatch {
             what: format!("blob {} (changed while exporting, or corrupt: run `wharf verify`)", src.display()),
+            path: Some(src.to_path_buf()),
             expected: digest.to_string(),
             actual: actual.to_string(),
         });

@@ -54,7 +54,7 @@ pub fn plan(layers: &[Descriptor]) -> Result<(Titled, Vec<String>)> {
             continue;
         };
         if !is_plain_name(title) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::refused(format!(
                 "the layer {} is titled `{}`: a title must be one plain file name (no `/`, `\\`, NUL, `..`, \
                  not absolute); refused, nothing written",
                 l.digest,
@@ -62,7 +62,7 @@ pub fn plan(layers: &[Descriptor]) -> Result<(Titled, Vec<String>)> {
             )));
         }
         if !seen.insert(title.clone()) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::refused(format!(
                 "two layers are titled `{title}`; refused, nothing written (export the manifest as an oci-archive instead)"
             )));
         }
@@ -132,10 +132,11 @@ pub fn run(ctx: &Ctx<'_>, r: &Reference, output: &str) -> Result<ExportFilesRepo
     let dir = OutDir::open(Path::new(output))?;
     for (title, _) in &files {
         if dir.exists(title)? {
-            return Err(Error::Usage(format!(
-                "{} already exists; wharf export does not overwrite (nor write through links): remove it or choose another -o",
-                dir.path().join(title).display()
-            )));
+            return Err(Error::OutputExists {
+                path: dir.path().join(title),
+                hint: "wharf export does not overwrite (nor write through links): remove it or choose another -o"
+                    .into(),
+            });
         }
     }
     let mut out: Vec<FileOut> = Vec::new();
@@ -155,6 +156,7 @@ pub fn run(ctx: &Ctx<'_>, r: &Reference, output: &str) -> Result<ExportFilesRepo
                 if actual != l.digest || n != l.size {
                     return Err(Error::DigestMismatch {
                         what: format!("blob {} (corrupt: run `wharf verify`)", path.display()),
+                        path: Some(path.to_path_buf()),
                         expected: l.digest.to_string(),
                         actual: actual.to_string(),
                     });

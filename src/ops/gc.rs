@@ -475,7 +475,7 @@ fn plan_repo(
 ) -> Result<RepoPlan> {
     let dir = registry.repo_dir(name)?;
     if !crate::store::fs::is_file(&dir.join(OCI_LAYOUT_FILE))? {
-        return Err(Error::Invalid(format!("repository {name} vanished during gc; run gc again")));
+        return Err(Error::concurrent(format!("repository {name} vanished during gc; run gc again")));
     }
     let index = read_index(&dir)?;
     for d in [dir.join("blobs"), dir.join("blobs").join("sha256")] {

@@ -218,14 +218,12 @@ pub fn show(ctx: &Ctx<'_>, r: &Reference) -> Result<ShowReport> {
     let digest = desc.digest.clone();
     // size(): a link or FIFO named like the blob is refused as what it is.
     if repo.blobs.size(&digest)?.is_none() {
-        return Err(Error::corrupt(
-            repo.blobs.path(&digest),
-            format!(
-                "{r} resolves to {digest}, whose blob is missing: the layout is incomplete; re-import the image, or \
-                 see `wharf verify {}`",
-                repo.name
-            ),
-        ));
+        return Err(Error::BlobMissing {
+            context: r.to_string(),
+            digest: digest.to_string(),
+            dir: repo.dir.clone(),
+            repo: repo.name.to_string(),
+        });
     }
     let doc = repo.read_document(&digest, &desc.media_type)?;
     let children: Vec<ChildInfo> = doc

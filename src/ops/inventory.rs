@@ -43,16 +43,19 @@ impl Inventory {
     pub fn load(path: &Path) -> Result<Inventory> {
         let bytes = read_limited(path, MAX_INVENTORY_BYTES)?;
         let v: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Invalid(format!("{}: not an inventory (not JSON: {e})", path.display())))?;
+            .map_err(|e| Error::bad_input(path.display().to_string(), format!("not an inventory (not JSON: {e})")))?;
         let found = v.get("wharf_inventory_version").and_then(|v| v.as_u64());
         if found != Some(INVENTORY_VERSION) {
-            return Err(Error::Invalid(format!(
-                "{}: not a wharf inventory of version {INVENTORY_VERSION} (wharf_inventory_version is {}); make it with `wharf inventory -o FILE`",
-                path.display(),
-                found.map_or("absent".to_string(), |f| f.to_string())
-            )));
+            return Err(Error::bad_input(
+                path.display().to_string(),
+                format!(
+                    "not a wharf inventory of version {INVENTORY_VERSION} (wharf_inventory_version is {}); make it with `wharf inventory -o FILE`",
+                    found.map_or("absent".to_string(), |f| f.to_string())
+                ),
+            ));
         }
-        serde_json::from_value(v).map_err(|e| Error::Invalid(format!("{}: not a valid inventory: {e}", path.display())))
+        serde_json::from_value(v)
+            .map_err(|e| Error::bad_input(path.display().to_string(), format!("not a valid inventory: {e}")))
     }
 
     /// digest → size, for lookups.
@@ -117,7 +120,10 @@ pub fn run(ctx: &Ctx<'_>, output: Option<&str>) -> Result<InventoryReport> {
     if let Some(o) = output.filter(|o| *o != "-") {
         let p = Path::new(o);
         if p.exists() {
-            return Err(Error::Usage(format!("{o} already exists; wharf inventory does not overwrite")));
+            return Err(Error::OutputExists {
+                path: p.to_path_buf(),
+                hint: "wharf inventory does not overwrite".into(),
+            });
         }
         atomic_write(p, &to_bytes(&inv))?;
     }

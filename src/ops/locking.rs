@@ -56,7 +56,7 @@ pub fn update(ctx: &Ctx<'_>, r: &Reference, changes: LockChanges) -> Result<Upda
             if repo.descriptor_of(d).is_none() {
                 let parents = repo.parents_of(d)?;
                 if let Some(p) = parents.first() {
-                    return Err(Error::Usage(format!(
+                    return Err(Error::refused(format!(
                         "{r} is a manifest inside the index {}@{p}, not an entry of index.json; locks are kept for \
                          top-level manifests: lock the index instead (`wharf lock {}@{p}`)",
                         repo.name, repo.name

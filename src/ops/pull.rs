@@ -138,8 +138,9 @@ impl<'a> Fetch<'a> {
         } else {
             format!("{}:{reference}", self.repo)
         };
-        let m = self.client.get_manifest(self.repo, reference, MAX_JSON)?.ok_or_else(|| {
-            Error::Invalid(format!("registry {}: the manifest {shown} does not exist", self.client.host))
+        let m = self.client.get_manifest(self.repo, reference, MAX_JSON)?.ok_or_else(|| Error::NotFound {
+            what: format!("registry {}: the manifest {shown}", self.client.host),
+            detail: "does not exist".into(),
         })?;
         let actual = Digest::of(&m.bytes);
         let what = format!("registry {}: the manifest {shown}", self.client.host);
@@ -147,6 +148,7 @@ impl<'a> Fetch<'a> {
             if want != &actual {
                 return Err(Error::DigestMismatch {
                     what: what.clone(),
+                    path: None,
                     expected: want.to_string(),
                     actual: actual.to_string(),
                 });
@@ -157,10 +159,11 @@ impl<'a> Fetch<'a> {
         {
             return Err(Error::SizeMismatch { what, expected: s, actual: m.bytes.len() as u64 });
         }
-        let doc = Document::parse(&m.bytes, &m.media_type)
-            .map_err(|e| Error::Invalid(format!("{what}: not a manifest or index: {e}")))?;
+        let doc = Document::parse(&m.bytes, &m.media_type).map_err(|e| {
+            Error::remote(&self.client.host, format!("the manifest {shown}: not a manifest or index: {e}"))
+        })?;
         if doc.kind == MediaKind::Schema1 {
-            return Err(Error::Invalid(format!(
+            return Err(Error::refused(format!(
                 "{what}: a Docker schema 1 manifest; wharf does not pull schema 1 (the registry should serve schema 2)"
             )));
         }
@@ -289,7 +292,14 @@ impl<'a> Fetch<'a> {
                     std::thread::sleep(std::time::Duration::from_millis(100 << attempt.min(6)));
                 }
                 Err(e) if r.failed => {
-                    return Err(Error::Invalid(format!("{e} (gave up after {MAX_ATTEMPTS} attempts)")));
+                    let cause = match e {
+                        Error::BadInput { what, .. } => what,
+                        other => other.to_string(),
+                    };
+                    return Err(Error::remote(
+                        &self.client.host,
+                        format!("the blob {digest} of {}: {cause} (gave up after {MAX_ATTEMPTS} attempts)", self.repo),
+                    ));
                 }
                 Err(e) => return Err(e),
             }
@@ -338,7 +348,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
                     continue;
                 }
                 let tag = Tag::parse(&t)
-                    .map_err(|e| Error::Invalid(format!("registry {}: {} lists the tag `{t}`: {e}", r.host, r.repo)))?;
+                    .map_err(|e| Error::remote(&r.host, format!("{} lists the tag `{t}`: {e}", r.repo)))?;
                 let mut x = r.clone();
                 x.tag = Some(tag.clone());
                 x.foreign.tag = Some(tag);
@@ -347,7 +357,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
         }
         refs = expanded;
         if refs.is_empty() {
-            return Err(Error::Invalid("nothing to pull: the repositories have no tags".into()));
+            return Err(Error::refused("nothing to pull: the repositories have no tags"));
         }
     }
     // Areas of dead processes: what an interrupted pull already received.
@@ -432,7 +442,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
     }
     bar.finish();
     if images.is_empty() {
-        return Err(Error::Invalid("nothing to pull: no image matches the selected platform(s)".into()));
+        return Err(Error::refused("nothing to pull: no image matches the selected platform(s)"));
     }
     let mut opts_named = import_opts.clone();
     if let (RegistryKind::Layout(own), None) = (reg.kind(), &opts_named.repo) {

@@ -187,7 +187,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PushReport> {
             match readable {
                 // A tag taken because its repository (or --all) was named: a read lock
                 // skips it with a note, as `export --all` does; one named alone refuses.
-                Err(e @ Error::Locked { .. }) if expanded => {
+                Err(e @ Error::LockRefused { .. }) if expanded => {
                     notes.push(format!("skipped {source}: {e}"));
                     continue;
                 }
@@ -449,7 +449,7 @@ fn push_referrers(
         let tag = format!("sha256-{}", subject.hex());
         let mut index = match client.get_manifest(&t.remote_repo, &tag, super::import::content::MAX_JSON)? {
             Some(m) => IndexFile::parse(&m.bytes).map_err(|e| {
-                Error::Invalid(format!(
+                Error::refused(format!(
                     "registry {}: {}:{tag} (the referrers fallback tag) is not an index ({e}); wharf will not overwrite it",
                     client.host, t.remote_repo
                 ))
@@ -514,12 +514,12 @@ fn visit(
         return Ok(());
     }
     let Some(size) = repo.blobs.size(&d.digest)? else {
-        return Err(Error::Invalid(format!(
-            "{source}: blob {} is missing from {}; the registry is incomplete (run `wharf verify {}`)",
-            d.digest,
-            repo.dir.display(),
-            repo.name
-        )));
+        return Err(Error::BlobMissing {
+            context: source.to_string(),
+            digest: d.digest.to_string(),
+            dir: repo.dir.clone(),
+            repo: repo.name.to_string(),
+        });
     };
     if size != d.size && !root {
         return Err(Error::SizeMismatch {
@@ -534,7 +534,7 @@ fn visit(
     }
     let doc = repo.read_document(&d.digest, &d.media_type)?;
     if doc.kind == MediaKind::Schema1 {
-        return Err(Error::Invalid(format!(
+        return Err(Error::refused(format!(
             "{source}: {} is a Docker schema 1 manifest; wharf does not push schema 1",
             d.digest
         )));

@@ -202,20 +202,24 @@ pub fn restore(ctx: &Ctx<'_>, reference: &Reference, digest: Option<&Digest>, fo
         }
     }
     let Some((mut rec, idx)) = found else {
-        return Err(Error::Invalid(format!(
-            "`{reference}`{} is not in the trash (or its soft-delete period has expired); see `wharf deleted {}`",
-            digest.map(|d| format!(" with digest {d}")).unwrap_or_default(),
-            reference.repo
-        )));
+        return Err(Error::NotFound {
+            what: format!("`{reference}`{}", digest.map(|d| format!(" with digest {d}")).unwrap_or_default()),
+            detail: format!(
+                "is not in the trash (or its soft-delete period has expired); see `wharf deleted {}`",
+                reference.repo
+            ),
+        });
     };
     let item = rec.items[idx].clone();
     let mut repo = ctx.registry.open_repo(&reference.repo, ctx.now)?;
     for b in repo.closure(&item.digest, &item.media_type, false)? {
         if !b.present {
-            return Err(Error::Invalid(format!(
-                "cannot restore {}@{}: its blob {} is gone from the repository",
-                reference.repo, item.digest, b.digest
-            )));
+            return Err(Error::BlobMissing {
+                context: format!("{}@{} (in the trash)", reference.repo, item.digest),
+                digest: b.digest.to_string(),
+                dir: repo.dir.clone(),
+                repo: reference.repo.to_string(),
+            });
         }
     }
     let mut restored_tags = Vec::new();

@@ -78,7 +78,12 @@ impl Registry {
             linked += 1;
         }
         if !dst.blobs.contains(root) {
-            return Err(Error::Invalid(format!("manifest {root} is missing from {}", src.dir.display())));
+            return Err(Error::BlobMissing {
+                context: format!("{}@{root}", src.name),
+                digest: root.to_string(),
+                dir: src.dir.clone(),
+                repo: src.name.to_string(),
+            });
         }
         Ok(linked)
     }

@@ -60,7 +60,7 @@ impl Registry {
             return Err(Error::AlreadyRegistry { path: root.to_path_buf() });
         }
         if crate::store::fs::kind(&root.join(OCI_LAYOUT_FILE))?.is_some() {
-            return Err(Error::Usage(format!(
+            return Err(Error::refused(format!(
                 "{} is an OCI image layout; wharf uses it as a registry of one repository as it is, without init",
                 root.display()
             )));
@@ -121,7 +121,7 @@ impl Registry {
 
     pub fn save_config(&self) -> Result<()> {
         if let RegistryKind::Layout(_) = self.kind {
-            return Err(Error::Usage(format!(
+            return Err(Error::refused(format!(
                 "{} is a plain OCI layout; registry settings need a registry made with `wharf init`",
                 self.root.display()
             )));
@@ -177,7 +177,7 @@ impl Registry {
                 Ok(p)
             }
             RegistryKind::Layout(own) if own == name => Ok(self.root.clone()),
-            RegistryKind::Layout(own) => Err(Error::Usage(format!(
+            RegistryKind::Layout(own) => Err(Error::refused(format!(
                 "{} is a single OCI layout whose repository is named `{own}`; `{name}` is not in it",
                 self.root.display()
             ))),
@@ -299,7 +299,7 @@ impl Registry {
         // store (where umoci's gc chokes on non-digest names), and listings never look
         // there.
         if name.components().any(|c| c == "blobs") {
-            return Err(Error::Invalid(format!(
+            return Err(Error::refused(format!(
                 "repository name `{name}` has a component `blobs`: wharf does not create repositories there (it \
                  would sit inside a layout's blob store, and listings skip blobs/ directories); choose another name"
             )));

@@ -18,8 +18,7 @@ use crate::error::{Error, Result};
 use crate::model::media::{ANNOTATION_CREATED, ANNOTATION_REF_NAME, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION};
 use crate::model::time::parse_timestamp;
 use crate::model::{
-    Action, Descriptor, Digest, Document, IndexFile, LockAttribute, Locks, MediaKind, Reference, RepoName, Tag,
-    Timestamp,
+    Action, Descriptor, Digest, Document, IndexFile, Locks, MediaKind, Reference, RepoName, Tag, Timestamp,
 };
 use crate::store::BlobStore;
 use crate::store::fs::{atomic_write, create_dir_all_durable, read_limited};
@@ -492,25 +491,20 @@ impl Repository {
     /// Refuses `action` on `what` if the repository, any of `tags`, or any of `digests`
     /// forbids it. The error names the lock and the command that lifts it.
     pub fn check(&self, what: &str, tags: &[Tag], digests: &[Digest], action: Action) -> Result<()> {
-        let locked = |object: String, object_ref: String, attribute: LockAttribute| Error::Locked {
-            target: what.to_string(),
-            object,
-            object_ref,
-            attribute,
-        };
         if let Some(a) = self.repo_locks().forbids(action) {
-            return Err(locked(format!("the repository {}", self.name), self.name.to_string(), a));
+            let r = self.name.to_string();
+            return Err(Error::lock_refused(what, format!("the repository {r}"), &r, a));
         }
         for t in tags {
             if let Some(a) = self.tag_locks(t).forbids(action) {
                 let r = format!("{}:{t}", self.name);
-                return Err(locked(format!("the tag {r}"), r, a));
+                return Err(Error::lock_refused(what, format!("the tag {r}"), &r, a));
             }
         }
         for d in digests {
             if let Some(a) = self.manifest_locks(d).forbids(action) {
                 let r = format!("{}@{d}", self.name);
-                return Err(locked(format!("the manifest {r}"), r, a));
+                return Err(Error::lock_refused(what, format!("the manifest {r}"), &r, a));
             }
         }
         Ok(())

@@ -102,7 +102,10 @@ pub fn lookup(host: &str, authfile: Option<&Path>) -> Result<Found> {
         };
         looked.push(shown);
         let file: AuthFile = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::Invalid(format!("{}: not a credentials file (auth.json / config.json): {e}", path.display()))
+            Error::bad_input(
+                path.display().to_string(),
+                format!("not a credentials file (auth.json / config.json): {e}"),
+            )
         })?;
         if let Some(c) = file.credentials_for(host, &path)? {
             return Ok(Found { credentials: Some(c), looked: looked.join(", ") });
@@ -157,16 +160,19 @@ impl AuthFile {
         if let Some((key, e)) = self.auths.iter().find(|(k, _)| normalise_key(k) == want) {
             if let Some(a) = e.auth.as_deref().filter(|a| !a.is_empty()) {
                 let raw = base64::engine::general_purpose::STANDARD.decode(a.trim()).map_err(|e| {
-                    Error::Invalid(format!("{}: auths.\"{key}\".auth is not base64: {e}", path.display()))
+                    Error::bad_input(path.display().to_string(), format!("auths.\"{key}\".auth is not base64: {e}"))
                 })?;
                 let s = String::from_utf8(raw).map_err(|_| {
-                    Error::Invalid(format!("{}: auths.\"{key}\".auth is not UTF-8 user:password", path.display()))
+                    Error::bad_input(
+                        path.display().to_string(),
+                        format!("auths.\"{key}\".auth is not UTF-8 user:password"),
+                    )
                 })?;
                 let Some((u, p)) = s.split_once(':') else {
-                    return Err(Error::Invalid(format!(
-                        "{}: auths.\"{key}\".auth does not decode to user:password",
-                        path.display()
-                    )));
+                    return Err(Error::bad_input(
+                        path.display().to_string(),
+                        format!("auths.\"{key}\".auth does not decode to user:password"),
+                    ));
                 };
                 return Ok(Some(Credentials { username: u.to_string(), password: p.to_string() }));
             }
@@ -196,7 +202,7 @@ struct HelperOutput {
 /// or knows no credentials for the host yields none.
 fn run_helper(name: &str, host: &str) -> Result<Option<Credentials>> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
-        return Err(Error::Invalid(format!("credential helper name `{name}` is not a plain program name")));
+        return Err(Error::refused(format!("credential helper name `{name}` is not a plain program name")));
     }
     let program = format!("docker-credential-{name}");
     let child =
@@ -204,17 +210,17 @@ fn run_helper(name: &str, host: &str) -> Result<Option<Credentials>> {
     let mut child = match child {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::Invalid(format!("could not run {program}: {e}"))),
+        Err(e) => return Err(Error::Io { action: "run the credential helper", path: program.into(), source: e }),
     };
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(host.as_bytes());
     }
-    let out = child.wait_with_output().map_err(|e| Error::Invalid(format!("could not run {program}: {e}")))?;
+    let out = child.wait_with_output().map_err(Error::io("run the credential helper", &program))?;
     if !out.status.success() {
         return Ok(None);
     }
     let h: HelperOutput = serde_json::from_slice(&out.stdout)
-        .map_err(|e| Error::Invalid(format!("{program} get printed something that is not its JSON answer: {e}")))?;
+        .map_err(|e| Error::refused(format!("{program} get printed something that is not its JSON answer: {e}")))?;
     Ok(Some(Credentials { username: h.username, password: h.secret }))
 }
 

@@ -271,23 +271,24 @@ impl Client {
 
     fn denied(&self, status: StatusCode, what: &str, detail: &str) -> Error {
         let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };
-        Error::Invalid(format!(
-            "registry {} refused {what}: {} {}{detail}; wharf sent {}; pass --creds USER[:PASS] (or --password-stdin), or --authfile FILE",
-            self.host,
-            status.as_u16(),
-            status.canonical_reason().unwrap_or(""),
-            self.creds_source
-        ))
+        Error::RemoteDenied {
+            host: self.host.clone(),
+            action: what.to_string(),
+            status: status.as_u16(),
+            detail: format!("{}{detail}; wharf sent {}", status.canonical_reason().unwrap_or(""), self.creds_source),
+        }
     }
 
     fn transport_error(&self, e: &ureq::Error, what: &str) -> Error {
         if self.https && is_tls_error(e) {
-            return Error::Invalid(format!(
-                "registry {}: TLS failed while {what}: {e}; if the registry's certificate comes from a private CA pass --ca-file FILE, or --tls-verify=false to skip verification (--plain-http for a registry without TLS)",
-                self.host
-            ));
+            return Error::remote(
+                &self.host,
+                format!(
+                    "TLS failed while {what}: {e}; if the registry's certificate comes from a private CA pass --ca-file FILE, or --tls-verify=false to skip verification (--plain-http for a registry without TLS)"
+                ),
+            );
         }
-        Error::Invalid(format!("registry {}: {what} failed after {MAX_ATTEMPTS} attempts: {e}", self.host))
+        Error::remote(&self.host, format!("{what} failed after {MAX_ATTEMPTS} attempts: {e}"))
     }
 
     /// The Authorization header for `scope`, fetching a token when the registry asked for
@@ -326,7 +327,7 @@ impl Client {
             if let Some(c) = &self.creds {
                 req = req.header("Authorization", c.basic_header());
             }
-            let req = req.body(()).map_err(|e| Error::Invalid(format!("bad token URL {url}: {e}")))?;
+            let req = req.body(()).map_err(|e| Error::remote(&self.host, format!("bad token URL {url}: {e}")))?;
             match self.agent.run(req) {
                 Ok(r) if r.status().is_success() => {
                     #[derive(serde::Deserialize)]
@@ -335,17 +336,16 @@ impl Client {
                         access_token: Option<String>,
                     }
                     let mut buf = Vec::new();
-                    r.into_body().into_reader().take(1 << 20).read_to_end(&mut buf).map_err(|e| {
-                        Error::Invalid(format!("registry {}: reading the token from {realm}: {e}", self.host))
-                    })?;
+                    r.into_body()
+                        .into_reader()
+                        .take(1 << 20)
+                        .read_to_end(&mut buf)
+                        .map_err(|e| Error::remote(&self.host, format!("reading the token from {realm}: {e}")))?;
                     let t: Tok = serde_json::from_slice(&buf).map_err(|e| {
-                        Error::Invalid(format!(
-                            "registry {}: the token service {realm} answered no token: {e}",
-                            self.host
-                        ))
+                        Error::remote(&self.host, format!("the token service {realm} answered no token: {e}"))
                     })?;
                     return t.token.or(t.access_token).filter(|t| !t.is_empty()).ok_or_else(|| {
-                        Error::Invalid(format!("registry {}: the token service {realm} answered no token", self.host))
+                        Error::remote(&self.host, format!("the token service {realm} answered no token"))
                     });
                 }
                 Ok(r) if r.status() == StatusCode::UNAUTHORIZED || r.status() == StatusCode::FORBIDDEN => {
@@ -362,11 +362,10 @@ impl Client {
                 }
                 Ok(r) => {
                     let status = r.status();
-                    return Err(Error::Invalid(format!(
-                        "registry {}: the token service {realm} answered {status}: {}",
-                        self.host,
-                        error_detail(r)
-                    )));
+                    return Err(Error::remote(
+                        &self.host,
+                        format!("the token service {realm} answered {status}: {}", error_detail(r)),
+                    ));
                 }
                 Err(e) => {
                     if self.https && is_tls_error(&e) {
@@ -377,11 +376,10 @@ impl Client {
             }
             backoff(attempt);
         }
-        Err(Error::Invalid(format!(
-            "registry {}: the token service {realm} failed after {MAX_ATTEMPTS} attempts: {}",
-            self.host,
-            last.unwrap_or_default()
-        )))
+        Err(Error::remote(
+            &self.host,
+            format!("the token service {realm} failed after {MAX_ATTEMPTS} attempts: {}", last.unwrap_or_default()),
+        ))
     }
 
     /// Sends one request with authentication, retries and redirects. Returns any final
@@ -411,16 +409,19 @@ impl Client {
             }
             let result = match body {
                 ReqBody::Empty => {
-                    let req = b.body(()).map_err(|e| Error::Invalid(format!("bad request URL {url}: {e}")))?;
+                    let req =
+                        b.body(()).map_err(|e| Error::remote(&self.host, format!("bad request URL {url}: {e}")))?;
                     self.agent.run(req)
                 }
                 ReqBody::Bytes(bytes) => {
-                    let req = b.body(bytes).map_err(|e| Error::Invalid(format!("bad request URL {url}: {e}")))?;
+                    let req =
+                        b.body(bytes).map_err(|e| Error::remote(&self.host, format!("bad request URL {url}: {e}")))?;
                     self.agent.run(req)
                 }
                 ReqBody::File(path) => {
                     let f = std::fs::File::open(path).map_err(Error::io("open blob", path))?;
-                    let req = b.body(f).map_err(|e| Error::Invalid(format!("bad request URL {url}: {e}")))?;
+                    let req =
+                        b.body(f).map_err(|e| Error::remote(&self.host, format!("bad request URL {url}: {e}")))?;
                     self.agent.run(req)
                 }
             };
@@ -463,11 +464,13 @@ impl Client {
             if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
                 if attempt + 1 >= MAX_ATTEMPTS {
                     let detail = error_detail(r);
-                    return Err(Error::Invalid(format!(
-                        "registry {}: {what} failed: {status} after {MAX_ATTEMPTS} attempts{}",
-                        self.host,
-                        if detail.is_empty() { String::new() } else { format!(" ({detail})") }
-                    )));
+                    return Err(Error::remote(
+                        &self.host,
+                        format!(
+                            "{what} failed: {status} after {MAX_ATTEMPTS} attempts{}",
+                            if detail.is_empty() { String::new() } else { format!(" ({detail})") }
+                        ),
+                    ));
                 }
                 backoff(attempt);
                 attempt += 1;
@@ -479,7 +482,7 @@ impl Client {
             {
                 redirects += 1;
                 if redirects > MAX_REDIRECTS {
-                    return Err(Error::Invalid(format!("registry {}: {what}: too many redirects", self.host)));
+                    return Err(Error::remote(&self.host, format!("{what}: too many redirects")));
                 }
                 let next = self.resolve_location(loc, &url);
                 // Credentials are for the registry only: a redirect to another host (an
@@ -513,11 +516,13 @@ impl Client {
 
     fn unexpected(&self, s: StatusCode, what: &str, r: Response<ureq::Body>) -> Error {
         let detail = error_detail(r);
-        Error::Invalid(format!(
-            "registry {}: {what}: unexpected answer {s}{}",
-            self.host,
-            if detail.is_empty() { String::new() } else { format!(" ({detail})") }
-        ))
+        Error::remote(
+            &self.host,
+            format!(
+                "{what}: unexpected answer {s}{}",
+                if detail.is_empty() { String::new() } else { format!(" ({detail})") }
+            ),
+        )
     }
 
     /// GETs a manifest, refusing one larger than `limit`; `None` when absent.
@@ -548,7 +553,7 @@ impl Client {
             .reader()
             .take(limit + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| Error::Invalid(format!("registry {}: {what}: the body broke off: {e}", self.host)))?;
+            .map_err(|e| Error::remote(&self.host, format!("{what}: the body broke off: {e}")))?;
         if bytes.len() as u64 > limit {
             return Err(too_large());
         }
@@ -574,9 +579,10 @@ impl Client {
         let r = self.send(Method::GET, &url, &[], ReqBody::Empty, &Scope::pull(repo), &what)?;
         match r.status() {
             s if s.is_success() => Ok(r.into_body().into_with_config().limit(u64::MAX).reader()),
-            StatusCode::NOT_FOUND => {
-                Err(Error::Invalid(format!("registry {}: the blob {digest} is not in {repo} (404)", self.host)))
-            }
+            StatusCode::NOT_FOUND => Err(Error::NotFound {
+                what: format!("registry {}: the blob {digest}", self.host),
+                detail: format!("is not in {repo} (404)"),
+            }),
             s => Err(self.unexpected(s, &what, r)),
         }
     }
@@ -600,7 +606,7 @@ impl Client {
 
     fn session(&self, r: &Response<ureq::Body>, url: &str, what: &str) -> Result<UploadSession> {
         let loc = header(r, "location")
-            .ok_or_else(|| Error::Invalid(format!("registry {}: {what}: the answer has no Location", self.host)))?;
+            .ok_or_else(|| Error::remote(&self.host, format!("{what}: the answer has no Location")))?;
         Ok(UploadSession {
             location: self.resolve_location(loc, url),
             chunk_min: header(r, "oci-chunk-min-length").and_then(|v| v.parse().ok()),
@@ -704,7 +710,10 @@ impl Client {
         for _ in 0..10_000 {
             let r = self.send(Method::GET, &url, &[], ReqBody::Empty, &Scope::pull(repo), &what)?;
             if r.status() == StatusCode::NOT_FOUND {
-                return Err(Error::Invalid(format!("registry {}: the repository {repo} does not exist", self.host)));
+                return Err(Error::NotFound {
+                    what: format!("registry {}: the repository {repo}", self.host),
+                    detail: "does not exist".into(),
+                });
             }
             if !r.status().is_success() {
                 let s = r.status();
@@ -724,9 +733,9 @@ impl Client {
                 .into_reader()
                 .take(64 << 20)
                 .read_to_end(&mut buf)
-                .map_err(|e| Error::Invalid(format!("registry {}: {what}: {e}", self.host)))?;
+                .map_err(|e| Error::remote(&self.host, format!("{what}: {e}")))?;
             let t: Tags = serde_json::from_slice(&buf)
-                .map_err(|e| Error::Invalid(format!("registry {}: {what}: not a tag list: {e}", self.host)))?;
+                .map_err(|e| Error::remote(&self.host, format!("{what}: not a tag list: {e}")))?;
             out.extend(t.tags.unwrap_or_default());
             match next {
                 Some(n) => url = self.resolve_location(&n, &url),
@@ -762,7 +771,7 @@ impl Client {
             .reader()
             .take(limit + 1)
             .read_to_end(&mut buf)
-            .map_err(|e| Error::Invalid(format!("registry {}: {what}: {e}", self.host)))?;
+            .map_err(|e| Error::remote(&self.host, format!("{what}: {e}")))?;
         if buf.len() as u64 > limit {
             return Err(Error::TooLarge { what: format!("registry {}: the referrers of {digest}", self.host), limit });
         }

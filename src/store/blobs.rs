@@ -95,6 +95,7 @@ impl BlobStore {
         if &actual != digest {
             return Err(Error::DigestMismatch {
                 what: format!("blob {}", self.path(digest).display()),
+                path: Some(self.path(digest)),
                 expected: digest.to_string(),
                 actual: actual.to_string(),
             });
@@ -202,7 +203,17 @@ impl BlobStore {
         }
         let mut input = source.open(digest)?;
         let mut w = self.writer(temp_dir)?;
-        io::copy(&mut input, &mut w).map_err(Error::io("copy blob from", src))?;
+        // Read and write fail apart: a full disk names the destination, not the source.
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = match io::Read::read(&mut input, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::Io { action: "read blob", path: src, source: e }),
+            };
+            w.write_all(&buf[..n]).map_err(Error::io("write a copy of a blob in", temp_dir))?;
+        }
         let size = source.size(digest)?.unwrap_or(0);
         w.finish(Some((digest, size))).map(|_| ())
     }
@@ -265,6 +276,7 @@ fn check_content(actual: &Digest, written: u64, expected: Option<(&Digest, u64)>
     if actual != digest {
         return Err(Error::DigestMismatch {
             what: format!("blob of {size} bytes"),
+            path: None,
             expected: digest.to_string(),
             actual: actual.to_string(),
         });

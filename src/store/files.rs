@@ -88,7 +88,7 @@ impl OutDir {
         check: &mut dyn FnMut(Option<&[u8]>) -> Result<()>,
     ) -> Result<u64> {
         if !is_plain_name(name) {
-            return Err(Error::Invalid(format!("`{name}` is not a plain file name")));
+            return Err(Error::refused(format!("`{name}` is not a plain file name")));
         }
         let target = self.path.join(name);
         let mut tmp_name = None;
@@ -196,7 +196,7 @@ mod tests {
         assert_eq!(std::fs::read(out.join("new")).unwrap(), b"data");
         let names: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 2, "no temp file left: {names:?}");
-        let mut refuse = |c: Option<&[u8]>| if c.is_none() { Err(Error::Invalid("no".into())) } else { Ok(()) };
+        let mut refuse = |c: Option<&[u8]>| if c.is_none() { Err(Error::refused("no")) } else { Ok(()) };
         assert!(d.write_new("bad", &mut &b"x"[..], &mut refuse).is_err());
         assert!(!d.exists("bad").unwrap());
     }

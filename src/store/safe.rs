@@ -135,7 +135,7 @@ fn locate(path: &Path) -> Result<Place> {
             Component::Normal(n) => rel.push(n.to_os_string()),
             Component::CurDir => {}
             _ => {
-                return Err(Error::Invalid(format!(
+                return Err(Error::refused(format!(
                     "{}: a path with `..` inside a registry is never resolved",
                     path.display()
                 )));
@@ -497,7 +497,7 @@ impl Dir {
 
 /// The parent directory of `path` (opened without following links) and the last name.
 fn parent_of(path: &Path) -> Result<(Dir, OsString)> {
-    let name = path.file_name().ok_or_else(|| Error::Invalid(format!("{}: no file name", path.display())))?;
+    let name = path.file_name().ok_or_else(|| Error::refused(format!("{}: no file name", path.display())))?;
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

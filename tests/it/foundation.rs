@@ -222,7 +222,7 @@ fn json_errors_carry_a_stable_kind() {
         (&["--as-of", "yesterday", "tags", "hello"], "usage"),
         (&["purge", "--filter", "hello:(", "--dry-run"], "bad_filter"),
         (&["manifests", "hello", "--top", "0"], "usage"),
-        (&["import", junk.to_str().unwrap()], "refused"),
+        (&["import", junk.to_str().unwrap()], "bad_input"),
         (&["init"], "already_a_registry"),
     ];
     let before = reg.snapshot();
@@ -993,7 +993,12 @@ fn show_of_a_manifest_whose_blob_is_missing_says_so() {
     let (reg, a, _) = app_registry();
     std::fs::remove_file(reg.root.join("app/blobs/sha256").join(a.digest.trim_start_matches("sha256:"))).unwrap();
     let before = reg.snapshot();
-    reg.wharf(&["show", "app:a"]).code(2).stderr_has("whose blob is missing").stderr_has("wharf verify app");
+    reg.wharf(&["show", "app:a"])
+        .code(2)
+        .stderr_has("whose blob")
+        .stderr_has("is missing")
+        .stderr_has("wharf verify app");
+    assert_eq!(reg.wharf(&["--json", "show", "app:a"]).code(2).json()["error"]["kind"], "blob_missing");
     // Listing still works: the entry is in index.json.
     assert_eq!(wharf_tags(&reg, "app"), vec!["a", "b"]);
     assert_eq!(before, reg.snapshot());

@@ -5,6 +5,7 @@ mod artifacts;
 mod bundles;
 mod common;
 mod concurrency;
+mod errors;
 mod export;
 mod foundation;
 mod fuzz_regressions;

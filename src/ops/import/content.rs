@@ -144,6 +144,7 @@ impl<'a> Sink<'a> {
         {
             return Err(Error::DigestMismatch {
                 what: what.to_string(),
+                path: None,
                 expected: c.to_string(),
                 actual: digest.to_string(),
             });
@@ -194,7 +195,7 @@ impl<'a> Sink<'a> {
 }
 
 fn truncated(what: &str, got: u64, size: u64) -> Error {
-    Error::Invalid(format!("{what}: truncated: the source ended after {got} of its {size} bytes"))
+    Error::bad_input(what, format!("truncated: the source ended after {got} of its {size} bytes"))
 }
 
 fn note_head(head: &mut Vec<u8>, chunk: &[u8]) {
@@ -213,7 +214,7 @@ fn read_some(r: &mut dyn Read, buf: &mut [u8], left: u64, what: &str) -> Result<
         match r.read(&mut buf[..want]) {
             Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::Invalid(format!("{what}: could not read the source: {e}"))),
+            Err(e) => return Err(Error::bad_input(what, format!("could not read the source: {e}"))),
         }
     }
 }
@@ -226,7 +227,7 @@ pub fn check_free_space(dir: &Path, size: u64, what: &str) -> Result<()> {
     if let Some(free) = free_bytes(dir)
         && size > free
     {
-        return Err(Error::Invalid(format!(
+        return Err(Error::refused(format!(
             "{what} declares {size} bytes, more than the {free} bytes free under {}; refused before writing anything",
             dir.display()
         )));
@@ -304,7 +305,7 @@ impl TarContent {
                 None => return Ok(None),
             }
         }
-        Err(Error::Invalid(format!("{}: member {path}: too many levels of links (a loop?)", self.label)))
+        Err(Error::bad_input(&self.label, format!("member {path}: too many levels of links (a loop?)")))
     }
 }
 
@@ -315,7 +316,7 @@ impl Content for TarContent {
 
     fn member(&mut self, _sink: &mut Sink<'_>, path: &str) -> Result<Option<Blob>> {
         let p = super::tarstream::normalise(path)
-            .map_err(|why| Error::Invalid(format!("{}: the archive names the member `{path}`: {why}", self.label)))?;
+            .map_err(|why| Error::bad_input(&self.label, format!("the archive names the member `{path}`: {why}")))?;
         Ok(self.resolve(&p)?.cloned())
     }
 
@@ -325,6 +326,7 @@ impl Content for TarContent {
         if b.digest != *digest {
             return Err(Error::DigestMismatch {
                 what: format!("{}: member {name}", self.label),
+                path: None,
                 expected: digest.to_string(),
                 actual: b.digest.to_string(),
             });
@@ -397,7 +399,7 @@ impl Content for DirContent {
 
     fn member(&mut self, sink: &mut Sink<'_>, path: &str) -> Result<Option<Blob>> {
         let p = super::tarstream::normalise(path)
-            .map_err(|why| Error::Invalid(format!("{}: a file named `{path}`: {why}", self.label())))?;
+            .map_err(|why| Error::bad_input(self.label(), format!("a file named `{path}`: {why}")))?;
         self.receive(sink, &p, None)
     }
 

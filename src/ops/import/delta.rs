@@ -75,7 +75,7 @@ pub fn read_layout(
     let mut d = DeltaContent::new(content);
     let r = super::oci::read_layout(&mut d, sink, opts);
     if !d.absent.is_empty() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::refused(format!(
             "{}: this delta bundle leaves out {} blob(s) that this registry does not hold either: {}; import the \
              full bundle (or the earlier deltas) this delta was made against first, or export a delta against an \
              inventory of this registry (`wharf inventory -o FILE`)",

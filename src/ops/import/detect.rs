@@ -68,12 +68,12 @@ pub fn open_stream(source: &str, raw: Box<dyn Read>, input_size: Option<u64>, pr
     let raw: Box<dyn Read> = progress.wrap_read(raw);
     let compressed = Rc::new(Cell::new(0u64));
     let (head, rest) = peek(Box::new(Counting { inner: raw, count: compressed.clone() }), 8)
-        .map_err(|e| Error::Invalid(format!("{}: could not read: {e}", label())))?;
+        .map_err(Error::io("read the import source", source))?;
     if head.is_empty() {
-        return Err(Error::Invalid(format!(
-            "{}: the source is empty (0 bytes); expected a docker-archive, an oci-archive or a compressed tar",
-            label()
-        )));
+        return Err(Error::bad_input(
+            label(),
+            "the source is empty (0 bytes); expected a docker-archive, an oci-archive or a compressed tar",
+        ));
     }
     let wrapper = Wrapper::sniff(&head);
     let unwrapped: Box<dyn Read> = match wrapper {
@@ -81,7 +81,7 @@ pub fn open_stream(source: &str, raw: Box<dyn Read>, input_size: Option<u64>, pr
         Wrapper::Gzip => Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(1 << 16, rest))),
         Wrapper::Zstd => Box::new(
             zstd::stream::read::Decoder::new(rest)
-                .map_err(|e| Error::Invalid(format!("{}: not a valid zstd stream: {e}", label())))?,
+                .map_err(|e| Error::bad_input(label(), format!("not a valid zstd stream: {e}")))?,
         ),
         Wrapper::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(io::BufReader::with_capacity(1 << 16, rest))),
         Wrapper::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(io::BufReader::with_capacity(1 << 16, rest))),
@@ -96,14 +96,13 @@ pub fn open_stream(source: &str, raw: Box<dyn Read>, input_size: Option<u64>, pr
         ))
     };
     let (block, reader) = peek(guarded, 512).map_err(|e| {
-        Error::Invalid(format!("{}: the {} stream is corrupt or truncated: {e}", label(), wrapper.name()))
+        Error::bad_input(label(), format!("the {} stream is corrupt or truncated: {e}", wrapper.name()))
     })?;
     if block.is_empty() {
-        return Err(Error::Invalid(format!(
-            "{}: the {} stream decompresses to nothing; expected a tar archive",
+        return Err(Error::bad_input(
             label(),
-            wrapper.name()
-        )));
+            format!("the {} stream decompresses to nothing; expected a tar archive", wrapper.name()),
+        ));
     }
     if !is_tar_header(&block) && block.iter().any(|b| *b != 0) {
         let inner = Wrapper::sniff(&block);
@@ -114,10 +113,12 @@ pub fn open_stream(source: &str, raw: Box<dyn Read>, input_size: Option<u64>, pr
         } else {
             format!("{}-compressed, but what it holds is not a tar archive", wrapper.name())
         };
-        return Err(Error::Invalid(format!(
-            "{}: {what}; wharf imports docker-archives, oci-archives, OCI layout directories and skopeo dir: directories",
-            label()
-        )));
+        return Err(Error::bad_input(
+            label(),
+            format!(
+                "{what}; wharf imports docker-archives, oci-archives, OCI layout directories and skopeo dir: directories"
+            ),
+        ));
     }
     Ok(Opened::Tar { reader, wrapper, input_size })
 }
@@ -129,10 +130,10 @@ fn classify_dir(path: &Path) -> Result<Opened> {
     if path.join("manifest.json").is_file() && path.join("version").is_file() {
         return Ok(Opened::SkopeoDir(path.to_path_buf()));
     }
-    Err(Error::Invalid(format!(
-        "{}: a directory that is neither an OCI image layout (no oci-layout file) nor a skopeo dir: directory (no manifest.json and version)",
-        path.display()
-    )))
+    Err(Error::bad_input(
+        path.display().to_string(),
+        "a directory that is neither an OCI image layout (no oci-layout file) nor a skopeo dir: directory (no manifest.json and version)",
+    ))
 }
 
 /// Reads up to `n` bytes and returns them with a reader that yields them again first.

@@ -88,38 +88,37 @@ pub fn read(content: &mut dyn Content, sink: &mut Sink<'_>, opts: &Options) -> R
     let label = content.label();
     let mj = content.member(sink, "manifest.json")?.expect("checked by the caller");
     let entries: Option<Vec<Entry>> = serde_json::from_slice(&mj.read_small(&format!("{label}: manifest.json"))?)
-        .map_err(|e| Error::Invalid(format!("{label}: manifest.json is not a docker-archive manifest: {e}")))?;
+        .map_err(|e| Error::bad_input(&label, format!("manifest.json is not a docker-archive manifest: {e}")))?;
     let entries = entries.unwrap_or_default();
     if entries.is_empty() {
-        return Err(Error::Invalid(format!("{label}: manifest.json is null or empty: the archive describes no image")));
+        return Err(Error::bad_input(&label, "manifest.json is null or empty: the archive describes no image"));
     }
     let mut real: Option<Vec<(Blob, Document)>> = None;
     let mut found = Vec::new();
     let mut notes = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         let what = format!("{label}: manifest.json entry {i}");
-        let config = content
-            .member(sink, &e.config)?
-            .ok_or_else(|| Error::Invalid(format!("{what}: the config member `{}` is not in the archive", e.config)))?;
+        let config = content.member(sink, &e.config)?.ok_or_else(|| {
+            Error::bad_input(&what, format!("the config member `{}` is not in the archive", e.config))
+        })?;
         let cfg: ImageConfig = serde_json::from_slice(&config.read_small(&what)?).map_err(|err| {
-            Error::Invalid(format!("{what}: the config `{}` is not an image config: {err}", e.config))
+            Error::bad_input(&what, format!("the config `{}` is not an image config: {err}", e.config))
         })?;
         let diff_ids = cfg.rootfs.as_ref().map(|r| r.diff_ids.clone()).unwrap_or_default();
         let layer_paths = e.layers.clone().unwrap_or_default();
         if layer_paths.len() != diff_ids.len() {
-            return Err(Error::Invalid(format!(
-                "{what}: {} layers listed but the config has {} rootfs.diff_ids",
-                layer_paths.len(),
-                diff_ids.len()
-            )));
+            return Err(Error::bad_input(
+                &what,
+                format!("{} layers listed but the config has {} rootfs.diff_ids", layer_paths.len(), diff_ids.len()),
+            ));
         }
         let mut layers: Vec<(&'static str, Blob)> = Vec::new();
         for (path, diff) in layer_paths.iter().zip(&diff_ids) {
             let b = content
                 .member(sink, path)?
-                .ok_or_else(|| Error::Invalid(format!("{what}: the layer member `{path}` is not in the archive")))?;
+                .ok_or_else(|| Error::bad_input(&what, format!("the layer member `{path}` is not in the archive")))?;
             let expected = Digest::parse(diff)
-                .map_err(|err| Error::Invalid(format!("{what}: the config's diff_id `{diff}`: {err}")))?;
+                .map_err(|err| Error::bad_input(&what, format!("the config's diff_id `{diff}`: {err}")))?;
             let mt = check_layer(&b, &expected, &format!("{label}: layer {path}"))?;
             layers.push((mt, b));
         }
@@ -141,13 +140,16 @@ pub fn read(content: &mut dyn Content, sink: &mut Sink<'_>, opts: &Options) -> R
         let mut names = Vec::new();
         for rt in e.repo_tags.iter().flatten() {
             let f = ForeignName::parse(rt)
-                .map_err(|err| Error::Invalid(format!("{what}: RepoTags entry `{rt}`: {err}")))?;
+                .map_err(|err| Error::bad_input(&what, format!("RepoTags entry `{rt}`: {err}")))?;
             // RepoTags name tags; a digest there names no tag, and a synthesised manifest
             // would not have that digest anyway.
             if f.digest.is_some() {
-                return Err(Error::Invalid(format!(
-                    "{what}: RepoTags entry `{rt}` carries a digest; RepoTags entries are NAME[:TAG] (import with --repo and --tag to name it)"
-                )));
+                return Err(Error::bad_input(
+                    &what,
+                    format!(
+                        "RepoTags entry `{rt}` carries a digest; RepoTags entries are NAME[:TAG] (import with --repo and --tag to name it)"
+                    ),
+                ));
             }
             let tag = f.tag.clone().unwrap_or_else(|| Tag::parse("latest").expect("valid tag"));
             names.push(Name { foreign: Some(f), tag: Some(tag) });
@@ -186,11 +188,14 @@ pub fn read(content: &mut dyn Content, sink: &mut Sink<'_>, opts: &Options) -> R
                 let refs: Vec<(&'static str, &Blob)> = layers.iter().map(|(mt, b)| (*mt, b)).collect();
                 let bytes = synthesise(&config, &refs);
                 if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
-                    return Err(Error::Invalid(format!(
-                        "{what}: the manifest wharf would write for its {} layers is {} bytes, over the {MAX_DOCUMENT_BYTES} bytes wharf reads back; refused",
-                        refs.len(),
-                        bytes.len()
-                    )));
+                    return Err(Error::bad_input(
+                        &what,
+                        format!(
+                            "the manifest wharf would write for its {} layers is {} bytes, over the {MAX_DOCUMENT_BYTES} bytes wharf reads back; refused",
+                            refs.len(),
+                            bytes.len()
+                        ),
+                    ));
                 }
                 let b = sink.put(&bytes)?;
                 blobs.insert(b.digest.clone(), b.clone());
@@ -214,10 +219,13 @@ fn check_layer(b: &Blob, diff_id: &Digest, what: &str) -> Result<&'static str> {
         Wrapper::Gzip => OCI_LAYER_GZIP,
         Wrapper::Zstd => OCI_LAYER_ZSTD,
         Wrapper::Xz | Wrapper::Bzip2 => {
-            return Err(Error::Invalid(format!(
-                "{what}: {}-compressed; OCI has no media type for it (recompress the layer with gzip or zstd)",
-                wrapper.name()
-            )));
+            return Err(Error::bad_input(
+                what,
+                format!(
+                    "{}-compressed; OCI has no media type for it (recompress the layer with gzip or zstd)",
+                    wrapper.name()
+                ),
+            ));
         }
     };
     let uncompressed = if wrapper == Wrapper::None {
@@ -229,7 +237,7 @@ fn check_layer(b: &Blob, diff_id: &Digest, what: &str) -> Result<&'static str> {
         let mut dec: Box<dyn Read> = match wrapper {
             Wrapper::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
             _ => Box::new(
-                zstd::stream::read::Decoder::new(r).map_err(|e| Error::Invalid(format!("{what}: bad zstd: {e}")))?,
+                zstd::stream::read::Decoder::new(r).map_err(|e| Error::bad_input(what, format!("bad zstd: {e}")))?,
             ),
         };
         let mut guard = BombGuard::new(&mut dec, move || size, what.to_string());
@@ -238,7 +246,7 @@ fn check_layer(b: &Blob, diff_id: &Digest, what: &str) -> Result<&'static str> {
         loop {
             let n = guard
                 .read(&mut buf)
-                .map_err(|e| Error::Invalid(format!("{what}: could not decompress the layer: {e}")))?;
+                .map_err(|e| Error::bad_input(what, format!("could not decompress the layer: {e}")))?;
             if n == 0 {
                 break;
             }
@@ -249,6 +257,7 @@ fn check_layer(b: &Blob, diff_id: &Digest, what: &str) -> Result<&'static str> {
     if &uncompressed != diff_id {
         return Err(Error::DigestMismatch {
             what: format!("{what} (blob {}), uncompressed, against the config's rootfs.diff_ids", b.digest),
+            path: None,
             expected: diff_id.to_string(),
             actual: uncompressed.to_string(),
         });

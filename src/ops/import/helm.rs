@@ -113,31 +113,36 @@ pub fn sniff(path: &Path) -> Result<Sniffed> {
         }
         // From here on it is a chart (or claims to be): hostile names are refused.
         if let Some(why) = bad_member_name(&raw) {
-            return Err(Error::Invalid(format!(
-                "{label}: a Helm chart whose member `{}` {why}; refused",
-                name.escape_debug()
-            )));
+            return Err(Error::bad_input(
+                &label,
+                format!("a Helm chart whose member `{}` {why}; refused", name.escape_debug()),
+            ));
         }
         if first != t {
-            return Err(Error::Invalid(format!(
-                "{label}: a Helm chart must hold one top directory, but `{name}` lies outside `{t}/`; refused"
-            )));
+            return Err(Error::bad_input(
+                &label,
+                format!("a Helm chart must hold one top directory, but `{name}` lies outside `{t}/`; refused"),
+            ));
         }
         let et = e.header().entry_type();
         if (et.is_symlink() || et.is_hard_link())
             && let Some(target) = e.link_name_bytes().map(|l| l.into_owned())
             && link_escapes(&name, &target, et.is_hard_link())
         {
-            return Err(Error::Invalid(format!(
-                "{label}: a Helm chart whose member `{name}` links to `{}`, outside the chart; refused",
-                String::from_utf8_lossy(&target)
-            )));
+            return Err(Error::bad_input(
+                &label,
+                format!(
+                    "a Helm chart whose member `{name}` links to `{}`, outside the chart; refused",
+                    String::from_utf8_lossy(&target)
+                ),
+            ));
         }
         if name.trim_start_matches("./") == format!("{t}/Chart.yaml") && et.is_file() {
             if e.header().size().unwrap_or(u64::MAX) > MAX_CHART_YAML {
-                return Err(Error::Invalid(format!(
-                    "{label}: {t}/Chart.yaml is larger than {MAX_CHART_YAML} bytes; refused"
-                )));
+                return Err(Error::bad_input(
+                    &label,
+                    format!("{t}/Chart.yaml is larger than {MAX_CHART_YAML} bytes; refused"),
+                ));
             }
             let mut b = Vec::new();
             (&mut e)
@@ -155,19 +160,25 @@ pub fn sniff(path: &Path) -> Result<Sniffed> {
     let Some(t) = top else { return Ok(Sniffed::NotChart) };
     match chart_yaml {
         Some(chart_yaml) => Ok(Sniffed::Chart { top: t, chart_yaml }),
-        None => Err(Error::Invalid(format!(
-            "{label}: a gzip'd tar whose members all lie under `{t}/` (a Helm chart's shape), but it has no \
+        None => Err(Error::bad_input(
+            &label,
+            format!(
+                "a gzip'd tar whose members all lie under `{t}/` (a Helm chart's shape), but it has no \
              {t}/Chart.yaml: not a Helm chart wharf can store (`helm package` writes Chart.yaml into every chart)"
-        ))),
+            ),
+        )),
     }
 }
 
 fn too_big_or_corrupt(label: &str, compressed: u64, detail: &str) -> Error {
-    Error::Invalid(format!(
-        "{label}: a Helm chart that decompresses beyond {} MiB (Helm's own limit; {compressed} bytes compressed) or \
+    Error::bad_input(
+        label,
+        format!(
+            "a Helm chart that decompresses beyond {} MiB (Helm's own limit; {compressed} bytes compressed) or \
          is corrupt ({detail}); refused as a decompression bomb or a broken archive",
-        MAX_DECOMPRESSED >> 20
-    ))
+            MAX_DECOMPRESSED >> 20
+        ),
+    )
 }
 
 /// True when a link in the chart points outside its top directory: an absolute
@@ -633,17 +644,17 @@ pub fn annotations(meta: &ChartMeta, created: &str) -> BTreeMap<String, String> 
 /// `NAME:VERSION` as `helm push` names a chart: `+` becomes `_`.
 pub fn names(meta: &ChartMeta, label: &str) -> Result<Name> {
     let repo = RepoName::parse(&meta.name).map_err(|e| {
-        Error::Invalid(format!(
-            "{label}: the chart name `{}` is not a valid repository name ({e}); pass --repo NAME to store it under another name",
+        Error::bad_input(label, format!(
+            "the chart name `{}` is not a valid repository name ({e}); pass --repo NAME to store it under another name",
             meta.name
         ))
     })?;
     let tag_text = meta.version.replace('+', "_");
     let tag = Tag::parse(&tag_text).map_err(|e| {
-        Error::Invalid(format!(
-            "{label}: the chart version `{}` does not make a valid tag ({e}); pass --tag T",
-            meta.version
-        ))
+        Error::bad_input(
+            label,
+            format!("the chart version `{}` does not make a valid tag ({e}); pass --tag T", meta.version),
+        )
     })?;
     Ok(Name { foreign: Some(ForeignName { host: None, repo, tag: Some(tag.clone()), digest: None }), tag: Some(tag) })
 }
@@ -661,7 +672,7 @@ struct HelmManifest<'a> {
 /// builds the manifest `helm push` would.
 pub fn read(path: &Path, chart_yaml: &[u8], sink: &mut Sink<'_>) -> Result<(Found, Vec<String>)> {
     let label = path.display().to_string();
-    let meta = chart_meta(chart_yaml).map_err(|e| Error::Invalid(format!("{label}: not a valid Helm chart: {e}")))?;
+    let meta = chart_meta(chart_yaml).map_err(|e| Error::bad_input(&label, format!("not a valid Helm chart: {e}")))?;
     let name = names(&meta, &label)?;
     let mut notes = Vec::new();
     let f = crate::store::files::open_input_file(path)?;

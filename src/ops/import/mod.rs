@@ -178,9 +178,7 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, mut reader: Option<Box<dyn std::io::
         notes.append(&mut n);
     }
     if founds.is_empty() {
-        return Err(Error::Invalid(
-            "nothing to import: no image in the source(s) matches the selected platform(s)".into(),
-        ));
+        return Err(Error::refused("nothing to import: no image in the source(s) matches the selected platform(s)"));
     }
     // A plain OCI layout used as a registry has one repository: everything goes there.
     let mut opts = opts.clone();
@@ -246,7 +244,7 @@ fn read_tar_content(
     let index = match c.member(sink, "index.json")? {
         Some(b) => Some(
             crate::model::IndexFile::parse(&b.read_small(&format!("{label}: index.json"))?)
-                .map_err(|e| Error::Invalid(format!("{label}: index.json is not a valid OCI index: {e}")))?,
+                .map_err(|e| Error::bad_input(&label, format!("index.json is not a valid OCI index: {e}")))?,
         ),
         None => None,
     };
@@ -262,18 +260,21 @@ fn read_tar_content(
         return Ok(("docker-archive".to_string(), f, n));
     }
     if c.member(sink, "index.json")?.is_some() {
-        return Err(Error::Invalid(format!(
-            "{label}: index.json lists no manifests and there is no manifest.json: the archive holds no image"
-        )));
+        return Err(Error::bad_input(
+            &label,
+            "index.json lists no manifests and there is no manifest.json: the archive holds no image",
+        ));
     }
     if c.member(sink, "repositories")?.is_some() {
-        return Err(Error::Invalid(format!(
-            "{label}: a docker-archive without manifest.json (the pre-1.10 `docker save` format) is not supported; save it again with Docker 1.10 or later"
-        )));
+        return Err(Error::bad_input(
+            &label,
+            "a docker-archive without manifest.json (the pre-1.10 `docker save` format) is not supported; save it again with Docker 1.10 or later",
+        ));
     }
-    Err(Error::Invalid(format!(
-        "{label}: a tar archive but not an image archive: it has neither index.json (oci-archive) nor manifest.json (docker-archive)"
-    )))
+    Err(Error::bad_input(
+        &label,
+        "a tar archive but not an image archive: it has neither index.json (oci-archive) nor manifest.json (docker-archive)",
+    ))
 }
 
 /// Applies --repo, --tag and --scoped to what the sources named.
@@ -392,7 +393,7 @@ pub(crate) fn commit(
         apply(&mut repo, plans, force, ctx.now, &mut Vec::new())?;
         let size = repo.index().to_bytes().len() as u64;
         if size > MAX_INDEX_BYTES {
-            return Err(Error::Invalid(format!(
+            return Err(Error::refused(format!(
                 "importing into {name} would make its index.json {size} bytes, over the {MAX_INDEX_BYTES} bytes wharf reads; refused before writing anything"
             )));
         }
@@ -415,7 +416,7 @@ pub(crate) fn commit(
             continue;
         }
         if !b.staged {
-            return Err(Error::Invalid(format!(
+            return Err(Error::concurrent(format!(
                 "blob {d} left {} while this import ran (a concurrent gc?); run the import again",
                 existing.root().display()
             )));

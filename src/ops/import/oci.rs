@@ -18,10 +18,10 @@ use crate::registry::repository::MAX_DOCUMENT_BYTES;
 pub fn entry_name(d: &Descriptor) -> Result<Option<Name>> {
     if let Some(full) = d.annotations.get(ANNOTATION_CONTAINERD_NAME) {
         let f = ForeignName::parse(full).map_err(|e| {
-            Error::Invalid(format!(
-                "the index entry {} is named `{full}` ({ANNOTATION_CONTAINERD_NAME}): {e}",
-                d.digest
-            ))
+            Error::bad_input(
+                format!("the index entry {}", d.digest),
+                format!("named `{full}` ({ANNOTATION_CONTAINERD_NAME}), which is not an image name: {e}"),
+            )
         })?;
         let tag = f.tag.clone().or_else(|| d.ref_name().and_then(|r| Tag::parse(r).ok()));
         return Ok(Some(Name { foreign: Some(f), tag }));
@@ -31,11 +31,10 @@ pub fn entry_name(d: &Descriptor) -> Result<Option<Name>> {
         return match d.annotations.get(crate::ops::bundle::ANNOTATION_REPOSITORY) {
             Some(repo) => {
                 let repo = crate::model::RepoName::parse(repo).map_err(|e| {
-                    Error::Invalid(format!(
-                        "the index entry {} has {} `{repo}`: {e}",
-                        d.digest,
-                        crate::ops::bundle::ANNOTATION_REPOSITORY
-                    ))
+                    Error::bad_input(
+                        format!("the index entry {}", d.digest),
+                        format!("has {} `{repo}`: {e}", crate::ops::bundle::ANNOTATION_REPOSITORY),
+                    )
                 })?;
                 Ok(Some(Name { foreign: Some(ForeignName { host: None, repo, tag: None, digest: None }), tag: None }))
             }
@@ -46,10 +45,10 @@ pub fn entry_name(d: &Descriptor) -> Result<Option<Name>> {
         return Ok(Some(Name { foreign: None, tag: Some(t) }));
     }
     let f = ForeignName::parse(r).map_err(|e| {
-        Error::Invalid(format!(
-            "the index entry {} has {ANNOTATION_REF_NAME} `{r}`, which is neither a tag nor an image name: {e}",
-            d.digest
-        ))
+        Error::bad_input(
+            format!("the index entry {}", d.digest),
+            format!("has {ANNOTATION_REF_NAME} `{r}`, which is neither a tag nor an image name: {e}"),
+        )
     })?;
     let tag = f.tag.clone();
     Ok(Some(Name { foreign: Some(f), tag }))
@@ -65,20 +64,23 @@ pub fn read_layout(
     if let Some(b) = content.member(sink, "oci-layout")? {
         let bytes = b.read_small(&format!("{label}: oci-layout"))?;
         let v: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Invalid(format!("{label}: oci-layout is not JSON: {e}")))?;
+            .map_err(|e| Error::bad_input(&label, format!("oci-layout is not JSON: {e}")))?;
         let version = v.get("imageLayoutVersion").and_then(|s| s.as_str()).unwrap_or("");
         if version != media::OCI_LAYOUT_VERSION {
-            return Err(Error::Invalid(format!(
-                "{label}: oci-layout says imageLayoutVersion `{version}`; wharf reads version {}",
-                media::OCI_LAYOUT_VERSION
-            )));
+            return Err(Error::bad_input(
+                &label,
+                format!(
+                    "oci-layout says imageLayoutVersion `{version}`; wharf reads version {}",
+                    media::OCI_LAYOUT_VERSION
+                ),
+            ));
         }
     }
     let idx_blob = content
         .member(sink, "index.json")?
-        .ok_or_else(|| Error::Invalid(format!("{label}: no index.json: not an OCI layout")))?;
+        .ok_or_else(|| Error::bad_input(&label, "no index.json: not an OCI layout"))?;
     let index = IndexFile::parse(&idx_blob.read_small(&format!("{label}: index.json"))?)
-        .map_err(|e| Error::Invalid(format!("{label}: index.json is not a valid OCI index: {e}")))?;
+        .map_err(|e| Error::bad_input(&label, format!("index.json is not a valid OCI index: {e}")))?;
     // Group entries by manifest: one image per digest, with every name it carries.
     let mut order: Vec<Digest> = Vec::new();
     let mut by_digest: BTreeMap<Digest, (Descriptor, Vec<Name>)> = BTreeMap::new();
@@ -117,16 +119,17 @@ pub fn read_skopeo_dir(
     let label = content.label();
     let version = content.member(sink, "version")?.map(|b| b.read_small("version")).transpose()?.unwrap_or_default();
     if !version.starts_with(b"Directory Transport Version: 1.") {
-        return Err(Error::Invalid(format!(
-            "{label}: the version file does not say `Directory Transport Version: 1.x`; not a skopeo dir: directory wharf reads"
-        )));
+        return Err(Error::bad_input(
+            &label,
+            "the version file does not say `Directory Transport Version: 1.x`; not a skopeo dir: directory wharf reads",
+        ));
     }
-    let root = content.member(sink, "manifest.json")?.ok_or_else(|| {
-        Error::Invalid(format!("{label}: no manifest.json (was it removed while wharf read the directory?)"))
-    })?;
+    let root = content
+        .member(sink, "manifest.json")?
+        .ok_or_else(|| Error::bad_input(&label, "no manifest.json (was it removed while wharf read the directory?)"))?;
     let bytes = root.read_small(&format!("{label}: manifest.json"))?;
     let doc = Document::parse(&bytes, "")
-        .map_err(|e| Error::Invalid(format!("{label}: manifest.json is not a manifest: {e}")))?;
+        .map_err(|e| Error::bad_input(&label, format!("manifest.json is not a manifest: {e}")))?;
     let mt = doc.media_type.clone().unwrap_or_else(|| {
         if doc.kind == MediaKind::Index { media::OCI_INDEX.to_string() } else { media::OCI_MANIFEST.to_string() }
     });
@@ -176,14 +179,15 @@ fn collect(
         }
         let what = format!("{}: {} ({})", content.label(), desc.digest, desc.media_type);
         if let Some(p) = check::depth(depth) {
-            return Err(Error::Invalid(format!("{what}: {}; refused", p.message)));
+            return Err(Error::bad_input(&what, format!("{}; refused", p.message)));
         }
         let doc = Document::parse(&blob.read_small(&what)?, &desc.media_type)
-            .map_err(|e| Error::Invalid(format!("{what}: not a manifest or index: {e}")))?;
+            .map_err(|e| Error::bad_input(&what, format!("not a manifest or index: {e}")))?;
         if doc.kind == MediaKind::Schema1 {
-            return Err(Error::Invalid(format!(
-                "{what}: a Docker schema 1 manifest; wharf does not import schema 1 (convert it with `skopeo copy --format v2s2`)"
-            )));
+            return Err(Error::bad_input(
+                &what,
+                "a Docker schema 1 manifest; wharf does not import schema 1 (convert it with `skopeo copy --format v2s2`)",
+            ));
         }
         let mut children = Vec::new();
         for child in doc.children() {
@@ -192,7 +196,7 @@ fn collect(
             }
             let d = child
                 .descriptor
-                .ok_or_else(|| Error::Invalid(format!("{what}: an edge to {} without a descriptor", child.digest)))?;
+                .ok_or_else(|| Error::bad_input(&what, format!("an edge to {} without a descriptor", child.digest)))?;
             children.push((d, depth + 1));
         }
         children.reverse();
@@ -231,14 +235,14 @@ pub fn select_root(
 ) -> Result<Option<Found>> {
     let label = content.label();
     let Some(root_blob) = content.blob(sink, &desc.digest, desc.size)? else {
-        return Err(Error::Invalid(format!(
-            "{label}: the source names the manifest {} ({}) but does not hold it",
-            desc.digest, desc.media_type
-        )));
+        return Err(Error::bad_input(
+            &label,
+            format!("the source names the manifest {} ({}) but does not hold it", desc.digest, desc.media_type),
+        ));
     };
     let what = format!("{label}: {}", desc.digest);
     let doc = Document::parse(&root_blob.read_small(&what)?, &desc.media_type)
-        .map_err(|e| Error::Invalid(format!("{what}: not a manifest or index: {e}")))?;
+        .map_err(|e| Error::bad_input(&what, format!("not a manifest or index: {e}")))?;
     // The document's own mediaType wins over the entry's (Docker 25+ types OCI manifests
     // as Docker v2 in index.json, which hides them from skopeo's oci: transport).
     let mut desc = desc;
@@ -263,11 +267,10 @@ pub fn select_root(
         let mut c = Closure::default();
         collect(content, sink, &desc, true, 1, &mut c)?;
         if !c.missing.is_empty() {
-            return Err(Error::Invalid(format!(
-                "{label}: the manifest {} is incomplete; missing: {}",
-                desc.digest,
-                c.missing.join(", ")
-            )));
+            return Err(Error::bad_input(
+                &label,
+                format!("the manifest {} is incomplete; missing: {}", desc.digest, c.missing.join(", ")),
+            ));
         }
         if !opts.platforms.is_empty() {
             let p = desc.platform.clone().or_else(|| config_platform(&c.blobs, &root_blob, &what));
@@ -314,11 +317,14 @@ pub fn select_root(
                 present.iter().map(|p| format!("--platform {p}")).collect::<Vec<_>>().join(" ")
             )
         };
-        return Err(Error::Invalid(format!(
-            "{label}: the index {} lists platforms whose blobs the source does not hold: {}; {hint}",
-            desc.digest,
-            missing.join(", ")
-        )));
+        return Err(Error::bad_input(
+            &label,
+            format!(
+                "the index {} lists platforms whose blobs the source does not hold: {}; {hint}",
+                desc.digest,
+                missing.join(", ")
+            ),
+        ));
     }
     if selected.is_empty() {
         notes.push(format!("skipped the index {}: none of its platforms is selected", desc.digest));
@@ -359,11 +365,14 @@ pub fn select_root(
     let narrowed = NarrowIndex { schema_version: 2, media_type: &mt, manifests: &manifests };
     let bytes = serde_json::to_vec(&narrowed).expect("index serialises");
     if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
-        return Err(Error::Invalid(format!(
-            "{label}: the narrowed index of {} would be {} bytes, over the {MAX_DOCUMENT_BYTES} bytes wharf reads back; refused",
-            desc.digest,
-            bytes.len()
-        )));
+        return Err(Error::bad_input(
+            &label,
+            format!(
+                "the narrowed index of {} would be {} bytes, over the {MAX_DOCUMENT_BYTES} bytes wharf reads back; refused",
+                desc.digest,
+                bytes.len()
+            ),
+        ));
     }
     let b = sink.put(&bytes)?;
     notes.push(format!(

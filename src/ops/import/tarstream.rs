@@ -90,8 +90,8 @@ impl Pending {
 pub fn receive(r: Box<dyn Read>, sink: &mut Sink<'_>, label: &str) -> Result<TarContent> {
     let mut r = std::io::BufReader::with_capacity(1 << 16, r);
     let mut content = TarContent::new(label);
-    let hostile = |what: String| Error::Invalid(format!("{label}: {what}; refused (hostile archive)"));
-    let corrupt = |what: String| Error::Invalid(format!("{label}: corrupt or truncated archive: {what}"));
+    let hostile = |what: String| Error::bad_input(label, format!("{what}; refused (hostile archive)"));
+    let corrupt = |what: String| Error::bad_input(label, format!("corrupt or truncated archive: {what}"));
     let mut count = 0usize;
     let mut pending = Pending::default();
     let mut block = [0u8; BLOCK];
@@ -174,8 +174,7 @@ pub fn receive(r: Box<dyn Read>, sink: &mut Sink<'_>, label: &str) -> Result<Tar
         let p = std::mem::take(&mut pending);
         let size = p.size.unwrap_or(header_size);
         let raw = p.name.unwrap_or_else(|| h.path_bytes().into_owned());
-        let raw = String::from_utf8(raw)
-            .map_err(|_| Error::Invalid(format!("{label}: a member name is not UTF-8; refused")))?;
+        let raw = String::from_utf8(raw).map_err(|_| Error::bad_input(label, "a member name is not UTF-8; refused"))?;
         let mut data = (&mut r).take(size);
         let root_dir = kind == T::Directory && raw.split('/').all(|c| c.is_empty() || c == ".");
         if !root_dir {
@@ -195,7 +194,7 @@ pub fn receive(r: Box<dyn Read>, sink: &mut Sink<'_>, label: &str) -> Result<Tar
                         .link
                         .or_else(|| h.link_name_bytes().map(|b| b.into_owned()))
                         .map(|b| String::from_utf8_lossy(&b).into_owned())
-                        .ok_or_else(|| Error::Invalid(format!("{label}: link member {name} has no target")))?;
+                        .ok_or_else(|| Error::bad_input(label, format!("link member {name} has no target")))?;
                     let resolved = if kind == T::Symlink {
                         link_target(&name, &target)
                     } else {
@@ -224,7 +223,7 @@ pub fn receive(r: Box<dyn Read>, sink: &mut Sink<'_>, label: &str) -> Result<Tar
         return Err(corrupt("an extension header describes a member that never comes".into()));
     }
     if count == 0 {
-        return Err(Error::Invalid(format!("{label}: the archive has no members (an empty tar)")));
+        return Err(Error::bad_input(label, "the archive has no members (an empty tar)"));
     }
     Ok(content)
 }

@@ -76,10 +76,13 @@ pub fn vet(found: &Found, label: &str) -> Result<Vec<String>> {
 
 fn read_document(blob: &super::content::Blob, what: &str) -> Result<Vec<u8>> {
     if blob.size > MAX_DOCUMENT_BYTES {
-        return Err(Error::Invalid(format!(
-            "{what}: {} bytes, larger than any manifest, index or config wharf reads ({MAX_DOCUMENT_BYTES}); refused: wharf could not read it back",
-            blob.size
-        )));
+        return Err(Error::bad_input(
+            what,
+            format!(
+                "{} bytes, larger than any manifest, index or config wharf reads ({MAX_DOCUMENT_BYTES}); refused: wharf could not read it back",
+                blob.size
+            ),
+        ));
     }
     blob.read_small(what)
 }
@@ -87,11 +90,14 @@ fn read_document(blob: &super::content::Blob, what: &str) -> Result<Vec<u8>> {
 fn judge(p: Option<Problem>, what: &str, notes: &mut Vec<String>) -> Result<()> {
     let Some(p) = p else { return Ok(()) };
     match p.severity {
-        Severity::Error => Err(Error::Invalid(format!(
-            "{what}: {}; refused (`wharf verify` reports this as an error: {})",
-            p.message,
-            serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
-        ))),
+        Severity::Error => Err(Error::bad_input(
+            what,
+            format!(
+                "{}; refused (`wharf verify` reports this as an error: {})",
+                p.message,
+                serde_json::to_value(p.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+            ),
+        )),
         Severity::Warning => {
             notes.push(format!("{what}: {} (accepted; `wharf verify` reports it as a warning)", p.message));
             Ok(())
