@@ -2,7 +2,8 @@
 //!
 //! These types are deliberately lenient readers that preserve what they do not know: an
 //! index.json written by another tool keeps every unknown field and annotation when wharf
-//! rewrites it, and annotation maps are ordered (`BTreeMap`) so output is deterministic.
+//! rewrites it, and annotation maps are ordered ([`Annotations`], sorted by key) so output
+//! is deterministic.
 //! Strict schema checks (for `verify`) use the `oci-spec` types instead.
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+use super::annotations::Annotations;
 use super::digest::Digest;
 use super::media::{self, MediaKind};
 
@@ -28,8 +30,8 @@ pub struct Descriptor {
     pub platform: Option<Platform>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_as_default")]
-    pub annotations: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Annotations::is_empty", deserialize_with = "null_as_default")]
+    pub annotations: Annotations,
     /// Fields this version does not model (`urls`, `data`, vendor fields), kept verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -83,7 +85,7 @@ impl<'de> Deserialize<'de> for Descriptor {
                 let mut size: Option<u64> = None;
                 let mut platform: Option<Option<Platform>> = None;
                 let mut artifact_type: Option<Option<String>> = None;
-                let mut annotations: Option<BTreeMap<String, String>> = None;
+                let mut annotations: Option<Annotations> = None;
                 let mut extra = Map::new();
                 fn once<T, E: Error>(slot: &mut Option<T>, v: T, name: &'static str) -> Result<(), E> {
                     if slot.replace(v).is_some() {
@@ -99,7 +101,7 @@ impl<'de> Deserialize<'de> for Descriptor {
                         Field::Platform => once(&mut platform, map.next_value()?, "platform")?,
                         Field::ArtifactType => once(&mut artifact_type, map.next_value()?, "artifactType")?,
                         Field::Annotations => {
-                            let v: Option<BTreeMap<String, String>> = map.next_value()?;
+                            let v: Option<Annotations> = map.next_value()?;
                             once(&mut annotations, v.unwrap_or_default(), "annotations")?
                         }
                         Field::Other(name) => {
@@ -131,7 +133,7 @@ impl Descriptor {
             size,
             platform: None,
             artifact_type: None,
-            annotations: BTreeMap::new(),
+            annotations: Annotations::new(),
             extra: Map::new(),
         }
     }

@@ -2,6 +2,7 @@
 //! graph, lock decisions, time arithmetic. No filesystem, no clock, no threads, no
 //! printing: everything here is a function of its arguments.
 
+pub mod annotations;
 pub mod check;
 pub mod descriptor;
 pub mod digest;
@@ -12,6 +13,7 @@ pub mod reference;
 pub mod retention;
 pub mod time;
 
+pub use annotations::Annotations;
 pub use descriptor::{Child, Descriptor, Document, DocumentError, IndexFile, Platform, Role};
 pub use digest::{Digest, DigestError};
 pub use locks::{Action, LockAttribute, Locks};

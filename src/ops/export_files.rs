@@ -92,8 +92,10 @@ fn helm_titles(
                 crate::ops::import::helm::PROV_MEDIA_TYPE => Some(format!("{base}.prov")),
                 _ => None,
             };
-            if let Some(t) = title {
-                l.annotations.entry(ANNOTATION_TITLE.to_string()).or_insert(t);
+            if let Some(t) = title
+                && !l.annotations.contains_key(ANNOTATION_TITLE)
+            {
+                l.annotations.insert(ANNOTATION_TITLE.to_string(), t);
             }
             l
         })

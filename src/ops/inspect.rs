@@ -360,7 +360,7 @@ pub fn find_referrers(repo: &Repository, digest: &Digest) -> Vec<ReferrerInfo> {
             .clone()
             .or_else(|| desc.artifact_type.clone())
             .or_else(|| doc.config.as_ref().map(|c| c.media_type.clone()));
-        let mut annotations = if doc.annotations.is_empty() { desc.annotations.clone() } else { doc.annotations };
+        let mut annotations = if doc.annotations.is_empty() { desc.annotations.to_map() } else { doc.annotations };
         annotations.remove(crate::model::media::ANNOTATION_REF_NAME);
         out.insert(
             d.clone(),
@@ -397,7 +397,7 @@ pub fn find_referrers(repo: &Repository, digest: &Digest) -> Vec<ReferrerInfo> {
                     artifact_type: m.artifact_type.clone(),
                     size: m.size,
                     tags: tags_by_digest.get(&m.digest).cloned().unwrap_or_default(),
-                    annotations: m.annotations.clone(),
+                    annotations: m.annotations.to_map(),
                     found_by: vec![FoundBy::TagSchema],
                     present: repo.blobs.contains(&m.digest),
                 },

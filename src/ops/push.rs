@@ -487,7 +487,7 @@ fn referrer_entry(repo: &Repository, desc: &Descriptor) -> Result<Descriptor> {
     let doc = repo.read_document(&desc.digest, &desc.media_type)?;
     let mut d = Descriptor::new(doc.media_type.as_deref().unwrap_or(&desc.media_type), desc.digest.clone(), desc.size);
     d.artifact_type = doc.artifact_type.clone().or_else(|| doc.config.as_ref().map(|c| c.media_type.clone()));
-    d.annotations = doc.annotations.clone();
+    d.annotations = doc.annotations.clone().into();
     Ok(d)
 }
 
