@@ -314,7 +314,7 @@ impl Content for TarContent {
     }
 
     fn member(&mut self, _sink: &mut Sink<'_>, path: &str) -> Result<Option<Blob>> {
-        let p = super::tarstream::normalise(path)
+        let p = super::paths::normalise(path)
             .map_err(|why| Error::Invalid(format!("{}: the archive names the member `{path}`: {why}", self.label)))?;
         Ok(self.resolve(&p)?.cloned())
     }
@@ -396,7 +396,7 @@ impl Content for DirContent {
     }
 
     fn member(&mut self, sink: &mut Sink<'_>, path: &str) -> Result<Option<Blob>> {
-        let p = super::tarstream::normalise(path)
+        let p = super::paths::normalise(path)
             .map_err(|why| Error::Invalid(format!("{}: a file named `{path}`: {why}", self.label())))?;
         self.receive(sink, &p, None)
     }

@@ -18,6 +18,7 @@ pub mod detect;
 pub mod docker;
 pub mod helm;
 pub mod oci;
+pub mod paths;
 pub mod tarstream;
 pub mod vet;
 
