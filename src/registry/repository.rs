@@ -600,6 +600,18 @@ impl Repository {
         })
     }
 
+    /// Checks, without changing anything, that the manifest `digest` may be added
+    /// untagged ([`Repository::add_untagged`]): a write to the repository, which its
+    /// repository lock must allow. Returns whether it would be added (`false`, and no
+    /// check, when it is already in the index: nothing changes).
+    pub fn check_add_untagged(&self, what: &str, digest: &Digest) -> Result<bool> {
+        if self.descriptor_of(digest).is_some() {
+            return Ok(false);
+        }
+        self.check(what, &[], &[], Action::Write)?;
+        Ok(true)
+    }
+
     /// Adds `desc` as an untagged manifest (no-op when it is already in the index).
     pub fn add_untagged(&mut self, desc: &Descriptor, now: Timestamp) {
         if self.descriptor_of(&desc.digest).is_some() {

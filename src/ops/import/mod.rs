@@ -30,7 +30,7 @@ use super::Ctx;
 use super::progress::Bar;
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
-use crate::model::{Action, Descriptor, Digest, ForeignName, Platform, RepoName, Tag};
+use crate::model::{Descriptor, Digest, ForeignName, Platform, RepoName, Tag};
 use crate::registry::repository::{MAX_INDEX_BYTES, Repository};
 use crate::registry::{RegistryKind, TagChange};
 use crate::store::fs::{create_dir_all_durable, fsync_dir};
@@ -483,8 +483,7 @@ fn apply(
             tags.push(TagOutcome { tag: t.clone(), change });
         }
         if p.tags.is_empty() {
-            if repo.descriptor_of(&p.found.root.digest).is_none() {
-                repo.check(&format!("importing into {name}"), &[], &[], Action::Write)?;
+            if repo.check_add_untagged(&format!("importing into {name}"), &p.found.root.digest)? {
                 notes.push(format!(
                     "{name}@{} was imported untagged; pass --tag to tag it, or `wharf tag {name}@{} {name}:TAG`",
                     p.found.root.digest, p.found.root.digest
