@@ -679,8 +679,16 @@ impl Repository {
     }
 
     /// Removes one tag; its manifest stays, untagged when this was its last tag. Refused
-    /// when the repository, the tag or the manifest forbids untagging.
+    /// when the repository, the tag or the manifest forbids untagging
+    /// ([`Repository::check_untag`]).
     pub fn untag(&mut self, tag: &Tag, now: Timestamp) -> Result<Descriptor> {
+        self.check_untag(tag)?;
+        self.untag_unchecked(tag, now)
+    }
+
+    /// Checks, without changing anything, that `tag` exists and may be removed: the
+    /// repository, the tag and every manifest it names must allow an untag.
+    pub fn check_untag(&self, tag: &Tag) -> Result<()> {
         let reference = format!("{}:{tag}", self.name);
         self.tag_digest(tag)
             .ok_or_else(|| Error::TagNotFound { reference: reference.clone(), repo: self.name.to_string() })?;
@@ -693,8 +701,7 @@ impl Repository {
             .collect();
         digests.sort();
         digests.dedup();
-        self.check(&format!("untagging {reference}"), std::slice::from_ref(tag), &digests, Action::Untag)?;
-        self.untag_unchecked(tag, now)
+        self.check(&format!("untagging {reference}"), std::slice::from_ref(tag), &digests, Action::Untag)
     }
 
     /// Removes one tag without checking locks (purge with `--include-locked`; callers
