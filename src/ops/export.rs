@@ -20,8 +20,9 @@ use super::progress::Bar;
 use crate::error::{Error, Result};
 use crate::model::media::{self, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME};
 use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, Platform, Reference, RepoName};
+use crate::registry::layout;
 use crate::store::BlobStore;
-use crate::store::fs::{TEMP_PREFIX, atomic_write, create_dir_all_durable, fsync_dir};
+use crate::store::fs::{TEMP_PREFIX, create_dir_all_durable, fsync_dir};
 
 /// The output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -480,10 +481,6 @@ fn copy_verified(src: &Path, digest: &Digest, size: u64, w: &mut dyn Write, outp
     Ok(())
 }
 
-fn layout_file() -> Vec<u8> {
-    format!("{{\"imageLayoutVersion\":\"{}\"}}\n", media::OCI_LAYOUT_VERSION).into_bytes()
-}
-
 fn ordered(blobs: &BTreeMap<Digest, OutBlob>) -> Vec<(&Digest, &OutBlob)> {
     let mut v: Vec<(&Digest, &OutBlob)> = blobs.iter().collect();
     v.sort_by_key(|(d, b)| (!b.document, (*d).clone()));
@@ -507,8 +504,8 @@ fn write_layout(out: &Path, index: &IndexFile, blobs: &BTreeMap<Digest, OutBlob>
         bar.inc(b.size);
         w.finish(Some((d, b.size)))?;
     }
-    atomic_write(&tmp.path().join(media::OCI_LAYOUT_FILE), &layout_file())?;
-    atomic_write(&tmp.path().join("index.json"), &index.to_bytes())?;
+    layout::write_layout_file(tmp.path())?;
+    layout::write_index(tmp.path(), index)?;
     if out.is_dir() {
         std::fs::remove_dir(out).map_err(Error::io("replace the empty directory", out))?;
     }
@@ -546,8 +543,8 @@ fn write_tar(
     let small = |t: &mut tar::Builder<&mut dyn Write>, name: &str, bytes: &[u8]| {
         t.append(&header(name, bytes.len() as u64, false), bytes)
     };
-    small(&mut t, media::OCI_LAYOUT_FILE, &layout_file()).map_err(io_err)?;
-    small(&mut t, "index.json", &index.to_bytes()).map_err(io_err)?;
+    small(&mut t, media::OCI_LAYOUT_FILE, &layout::layout_file_bytes()).map_err(io_err)?;
+    small(&mut t, layout::INDEX_FILE, &index.to_bytes()).map_err(io_err)?;
     if let Some(m) = manifest_json {
         small(&mut t, "manifest.json", m).map_err(io_err)?;
     }

@@ -26,10 +26,10 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::error::{Error, Result};
-use crate::model::media::OCI_LAYOUT_FILE;
-use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, RepoName, Timestamp};
+use crate::model::{Descriptor, Digest, Document, MediaKind, RepoName, Timestamp};
 use crate::registry::Registry;
-use crate::registry::repository::{MAX_DOCUMENT_BYTES, MAX_INDEX_BYTES};
+use crate::registry::layout;
+use crate::registry::repository::MAX_DOCUMENT_BYTES;
 use crate::registry::trash::TrashReason;
 use crate::store::fs::{FileKind, TEMP_PREFIX, fsync_dir, read_limited};
 use crate::store::{BlobStore, staging};
@@ -388,13 +388,6 @@ fn dir_bytes(dir: &Path) -> Result<u64> {
     Ok(total)
 }
 
-/// Reads index.json of a repository directory (fail closed).
-pub(crate) fn read_index(dir: &Path) -> Result<IndexFile> {
-    let path = dir.join("index.json");
-    IndexFile::parse(&read_limited(&path, MAX_INDEX_BYTES)?)
-        .map_err(|e| Error::corrupt(&path, format!("not a valid OCI index ({e}); gc stopped with nothing deleted")))
-}
-
 /// Marks from `roots` in `blobs`, following every edge; returns the subjects seen on
 /// roots (for referrer checks) through `subject_of`. Documents of known manifest/index
 /// types must parse; an absent blob is a leaf.
@@ -474,10 +467,10 @@ fn plan_repo(
     soft: bool,
 ) -> Result<RepoPlan> {
     let dir = registry.repo_dir(name)?;
-    if !crate::store::fs::is_file(&dir.join(OCI_LAYOUT_FILE))? {
+    if !layout::has_layout_file(&dir)? {
         return Err(Error::Invalid(format!("repository {name} vanished during gc; run gc again")));
     }
-    let index = read_index(&dir)?;
+    let index = layout::read_index(&dir, "gc stopped with nothing deleted")?;
     for d in [dir.join("blobs"), dir.join("blobs").join("sha256")] {
         crate::store::fs::require_dir_or_absent(&d)?;
     }

@@ -13,16 +13,17 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
-use super::meta::{IndexView, META_FILE, META_VERSION, META_VERSIONS_READ, ManifestMeta, Meta, TagMeta, TimeSource};
+use super::layout;
+use super::meta::{IndexView, META_VERSION, META_VERSIONS_READ, ManifestMeta, Meta, TagMeta, TimeSource};
 use crate::error::{Error, Result};
-use crate::model::media::{ANNOTATION_CREATED, ANNOTATION_REF_NAME, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION};
+use crate::model::media::{ANNOTATION_CREATED, ANNOTATION_REF_NAME, OCI_LAYOUT_VERSION};
 use crate::model::time::parse_timestamp;
 use crate::model::{
     Action, Descriptor, Digest, Document, IndexFile, LockAttribute, Locks, MediaKind, Reference, RepoName, Tag,
     Timestamp,
 };
 use crate::store::BlobStore;
-use crate::store::fs::{atomic_write, create_dir_all_durable, read_limited};
+use crate::store::fs::create_dir_all_durable;
 
 /// Largest index.json wharf reads (tens of thousands of tags fit easily).
 pub const MAX_INDEX_BYTES: u64 = 256 << 20;
@@ -174,10 +175,7 @@ impl Repository {
         // `oci-layout` last: the directory becomes a repository only once complete, so a
         // crash part-way leaves a directory that nothing lists (and the next create
         // finishes it), never a layout without index.json.
-        atomic_write(
-            &dir.join(OCI_LAYOUT_FILE),
-            format!("{{\"imageLayoutVersion\":\"{OCI_LAYOUT_VERSION}\"}}\n").as_bytes(),
-        )?;
+        layout::write_layout_file(dir)?;
         Ok(repo)
     }
 
@@ -197,12 +195,8 @@ impl Repository {
 
     /// Loads the layout at `dir`, reconciling its sidecar with index.json as of `now`.
     pub fn load(name: RepoName, dir: &Path, now: Timestamp) -> Result<Repository> {
-        let layout_path = dir.join(OCI_LAYOUT_FILE);
-        let layout = read_limited(&layout_path, 1 << 16)?;
-        let version = serde_json::from_slice::<serde_json::Value>(&layout)
-            .ok()
-            .and_then(|v| v.get("imageLayoutVersion").and_then(|s| s.as_str()).map(str::to_string));
-        match version.as_deref() {
+        let layout_path = layout::layout_path(dir);
+        match layout::read_layout_version(dir)?.as_deref() {
             Some(OCI_LAYOUT_VERSION) => {}
             Some(v) => {
                 return Err(Error::corrupt(
@@ -217,28 +211,16 @@ impl Repository {
                 ));
             }
         }
-        let index_path = dir.join("index.json");
-        if !crate::store::fs::is_file(&index_path)? {
-            return Err(Error::corrupt(
-                &index_path,
-                "missing: an OCI image layout needs an index.json next to oci-layout; restore it from a backup or \
-                 re-import the repository",
-            ));
-        }
-        let index = IndexFile::parse(&read_limited(&index_path, MAX_INDEX_BYTES)?).map_err(|e| {
-            Error::corrupt(
-                &index_path,
-                format!("not a valid OCI index: {e}; restore it from a backup or re-import the repository"),
-            )
-        })?;
+        let index_path = layout::index_path(dir);
+        let index = layout::read_index(dir, "restore it from a backup or re-import the repository")?;
         let blobs = BlobStore::new(dir.join("blobs"));
         // Registry times of changes made by other tools: the moment of this load, never
         // earlier than index.json's last change.
         let observed = crate::store::fs::stat(&index_path)?
             .map(|s| crate::model::time::from_system(s.modified))
             .map_or(now, |m| m.max(now));
-        let meta_path = dir.join(META_FILE);
-        let (mut meta, mut dirty) = match crate::store::fs::read_limited_if_exists(&meta_path, MAX_INDEX_BYTES)? {
+        let meta_path = layout::sidecar_path(dir);
+        let (mut meta, mut dirty) = match layout::read_sidecar_bytes(dir)? {
             Some(bytes) => (parse_meta(&meta_path, &bytes)?, false),
             None => (Meta::new(adopted_repo_time(dir, now)), true),
         };
@@ -314,7 +296,7 @@ impl Repository {
 
     /// Writes index.json, then the sidecar.
     pub fn save(&mut self) -> Result<()> {
-        atomic_write(&self.dir.join("index.json"), &self.index.to_bytes())?;
+        layout::write_index(&self.dir, &self.index)?;
         self.save_meta()
     }
 
@@ -322,7 +304,7 @@ impl Repository {
     pub fn save_meta(&mut self) -> Result<()> {
         let mut bytes = serde_json::to_vec_pretty(&self.meta).expect("meta serialises");
         bytes.push(b'\n');
-        atomic_write(&self.dir.join(META_FILE), &bytes)?;
+        layout::write_sidecar(&self.dir, &bytes)?;
         self.meta_dirty = false;
         Ok(())
     }
@@ -876,7 +858,7 @@ fn parse_meta(path: &Path, bytes: &[u8]) -> Result<Meta> {
 }
 
 fn adopted_repo_time(dir: &Path, now: Timestamp) -> Timestamp {
-    match crate::store::fs::stat(&dir.join(OCI_LAYOUT_FILE)) {
+    match crate::store::fs::stat(&layout::layout_path(dir)) {
         Ok(Some(s)) => Timestamp::from(s.modified),
         _ => now,
     }
