@@ -154,18 +154,7 @@ impl<'a> Sink<'a> {
     /// Hard-links the registry's copy of `digest` into the staging area; `None` when
     /// the copy is gone or links are impossible here.
     fn pin_existing(&self, digest: &Digest, size: u64) -> Option<PathBuf> {
-        // Through store::fs: no link in the registry is followed (linkat never
-        // dereferences, the parents are opened without following links).
-        let store = self.staging.blobs();
-        crate::store::fs::create_dir_all_durable(&store.alg_dir()).ok()?;
-        let pin = store.path(digest);
-        match crate::store::fs::hard_link(&self.existing.path(digest), &pin).ok()? {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(_) => return None,
-        }
-        let st = crate::store::fs::stat(&pin).ok()??;
-        (st.kind == crate::store::fs::FileKind::File && st.size == size).then_some(pin)
+        self.existing.pin_into(&self.staging.blobs(), digest, size)
     }
 
     /// A blob the registry already holds with `size` bytes, pinned in the staging area

@@ -422,9 +422,9 @@ pub(crate) fn commit(
             )));
         }
         // Small staged blobs were written without fsync: flush each one kept.
-        staging.blobs().sync(d)?;
-        let dest = existing.path(d);
-        crate::store::fs::rename(&b.path, &dest)?;
+        let staged = staging.blobs();
+        staged.sync(d)?;
+        existing.adopt(&staged, d)?;
         blobs_new += 1;
         bytes_new += b.size;
     }

@@ -186,8 +186,8 @@ impl<'a> RepoWalk<'a> {
     }
 
     fn check_layout(&mut self) {
-        let path = layout::layout_path(&self.dir);
-        let version = match layout::read_layout_version(&self.dir) {
+        let path = layout::layout_path(self.dir);
+        let version = match layout::read_layout_version(self.dir) {
             Ok(v) => v,
             Err(e) => {
                 self.push_file(Severity::Error, Kind::LayoutVersion, None, &path, format!("unreadable: {e}"));
@@ -227,8 +227,8 @@ impl<'a> RepoWalk<'a> {
     /// index.json, read raw through the registry's layout reader (not loaded: a broken
     /// index is a finding here, not an error).
     fn check_index(&mut self) {
-        let path = layout::index_path(&self.dir);
-        let bytes = match layout::read_index_bytes(&self.dir) {
+        let path = layout::index_path(self.dir);
+        let bytes = match layout::read_index_bytes(self.dir) {
             Ok(b) => b,
             Err(e) => {
                 self.push_file(Severity::Error, Kind::InvalidIndex, None, &path, format!("unreadable: {e}"));
@@ -511,8 +511,8 @@ impl<'a> RepoWalk<'a> {
     /// The sidecar, read raw from disk (loading a repository reconciles it in memory,
     /// which would hide exactly what this checks).
     fn check_sidecar(&mut self, index: &IndexFile) {
-        let path = layout::sidecar_path(&self.dir);
-        let bytes = match layout::read_sidecar_bytes(&self.dir) {
+        let path = layout::sidecar_path(self.dir);
+        let bytes = match layout::read_sidecar_bytes(self.dir) {
             Ok(Some(b)) => b,
             // No sidecar is fine: it is rebuilt from index.json on the next write.
             Ok(None) => return,
