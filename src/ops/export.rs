@@ -21,8 +21,8 @@ use crate::error::{Error, Result};
 use crate::model::media::{self, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME};
 use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, Platform, Reference, RepoName};
 use crate::registry::layout;
-use crate::store::BlobStore;
-use crate::store::fs::{TEMP_PREFIX, create_dir_all_durable, fsync_dir};
+use crate::store::fs::{create_dir_all_durable, fsync_dir};
+use crate::store::{BlobStore, files};
 
 /// The output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -221,9 +221,7 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
     }
     let out_path = PathBuf::from(&opts.output);
     if writer.is_none() && opts.output != "-" && out_path.exists() {
-        let empty_dir = out_path.is_dir()
-            && std::fs::read_dir(&out_path).map(|mut r| r.next().is_none()).unwrap_or(false)
-            && opts.format == Format::OciLayout;
+        let empty_dir = files::output_is_empty_dir(&out_path) && opts.format == Format::OciLayout;
         if !empty_dir {
             return Err(Error::Usage(format!(
                 "{} already exists; wharf export does not overwrite: remove it or choose another -o",
@@ -492,10 +490,7 @@ fn write_layout(out: &Path, index: &IndexFile, blobs: &BTreeMap<Digest, OutBlob>
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempdir_in(&parent)
-        .map_err(Error::io("create a temp directory in", parent.clone()))?;
+    let tmp = files::output_temp_dir(&parent)?;
     let store = BlobStore::new(tmp.path().join("blobs"));
     create_dir_all_durable(&store.alg_dir())?;
     for (d, b) in ordered(blobs) {
@@ -506,14 +501,7 @@ fn write_layout(out: &Path, index: &IndexFile, blobs: &BTreeMap<Digest, OutBlob>
     }
     layout::write_layout_file(tmp.path())?;
     layout::write_index(tmp.path(), index)?;
-    if out.is_dir() {
-        std::fs::remove_dir(out).map_err(Error::io("replace the empty directory", out))?;
-    }
-    let kept = tmp.keep();
-    std::fs::rename(&kept, out).map_err(|e| {
-        let _ = std::fs::remove_dir_all(&kept);
-        Error::Io { action: "rename the exported layout to", path: out.to_path_buf(), source: e }
-    })?;
+    files::place_output_dir(tmp, out)?;
     fsync_dir(&parent)
 }
 
@@ -615,14 +603,7 @@ fn write_archive(
     };
     // The output is the user's own path, outside any registry: tempfile's no-clobber
     // persist fits, created 0666 so the umask decides the mode as for any new file.
-    let tmp = {
-        use std::os::unix::fs::PermissionsExt;
-        tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .permissions(std::fs::Permissions::from_mode(0o666))
-            .tempfile_in(&parent)
-            .map_err(Error::io("create a temp file in", parent.clone()))?
-    };
+    let tmp = files::output_temp_file(&parent)?;
     {
         let mut w = io::BufWriter::with_capacity(1 << 20, tmp.as_file());
         write_wrapped(&mut w, out, compress, index, manifest_json, blobs, bar)?;

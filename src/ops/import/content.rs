@@ -364,11 +364,8 @@ impl DirContent {
         }
         // The user's source: links are followed, but only a regular file is opened (a
         // FIFO would block the import forever), checked on the open handle.
-        match std::fs::metadata(&path) {
-            Ok(m) if m.is_dir() => return Ok(None),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::Io { action: "open", path, source: e }),
+        if crate::store::files::input_is_dir(&path)? != Some(false) {
+            return Ok(None);
         }
         let Some(f) = crate::store::fs::open_file_if_exists(&path)? else { return Ok(None) };
         let meta = f.metadata().map_err(Error::io("stat", path.clone()))?;
@@ -419,17 +416,8 @@ impl Content for DirContent {
 
     fn small_blobs(&mut self, sink: &mut Sink<'_>, max: u64) -> Result<Vec<Blob>> {
         let dir = self.root.join("blobs").join("sha256");
-        let mut names = Vec::new();
-        if let Ok(rd) = std::fs::read_dir(&dir) {
-            for e in rd.flatten() {
-                let n = e.file_name().to_string_lossy().to_string();
-                if Digest::from_hex(&n).is_some()
-                    && e.metadata().map(|m| m.is_file() && m.len() <= max).unwrap_or(false)
-                {
-                    names.push(n);
-                }
-            }
-        }
+        let mut names = crate::store::files::small_input_files(&dir, max);
+        names.retain(|n| Digest::from_hex(n).is_some());
         names.sort();
         let mut out = Vec::new();
         for n in names {
