@@ -14,8 +14,9 @@
 //! removed from index.json first, as zot's deleteReferrers does (to the trash when soft
 //! delete is on); a locked one stays.
 //!
-//! The mark phase reads index.json directly (no sidecar reconciliation), so it is fast on
-//! adopted layouts and changes nothing; it runs across repositories in parallel.
+//! The mark phase reads index.json raw (`registry::layout::read_index`: no sidecar
+//! reconciliation), so it is fast on adopted layouts and changes nothing; it runs across
+//! repositories in parallel.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
