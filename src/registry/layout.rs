@@ -120,3 +120,38 @@ pub fn remove_files(dir: &Path) -> Result<bool> {
     d.sync()?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_files_round_trip_and_fail_closed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        // Absent: an error naming the file, and the way out the caller gave.
+        let e = read_index(dir, "WAY OUT").unwrap_err().to_string();
+        assert!(e.contains("index.json") && e.contains("missing") && e.contains("WAY OUT"), "{e}");
+        assert!(read_layout_version(dir).is_err());
+        // Written by wharf: read back as written.
+        write_layout_file(dir).unwrap();
+        let index = IndexFile { schema_version: 2, ..IndexFile::default() };
+        write_index(dir, &index).unwrap();
+        assert!(has_layout_file(dir).unwrap());
+        assert_eq!(read_layout_version(dir).unwrap().as_deref(), Some(OCI_LAYOUT_VERSION));
+        assert_eq!(read_index_bytes(dir).unwrap(), index.to_bytes());
+        assert_eq!(read_index(dir, "").unwrap().schema_version, 2);
+        assert_eq!(read_sidecar_bytes(dir).unwrap(), None);
+        // Another version, or not JSON: the caller decides; a broken index is corrupt.
+        let cases: &[(&str, Option<&str>)] =
+            &[(r#"{"imageLayoutVersion":"2.0.0"}"#, Some("2.0.0")), ("not json", None), ("{}", None)];
+        for (bytes, want) in cases {
+            std::fs::write(layout_path(dir), bytes).unwrap();
+            assert_eq!(read_layout_version(dir).unwrap().as_deref(), *want, "{bytes}");
+        }
+        std::fs::write(index_path(dir), b"[").unwrap();
+        let e = read_index(dir, "WAY OUT").unwrap_err().to_string();
+        assert!(e.contains("not a valid OCI index") && e.contains("WAY OUT"), "{e}");
+        assert_eq!(read_index_bytes(dir).unwrap(), b"[");
+    }
+}
