@@ -482,6 +482,13 @@ impl Repository {
         Ok(())
     }
 
+    /// True when the repository, every one of `tags` and every one of `digests` allow
+    /// reading: [`Repository::check`] for [`Action::Read`], for callers that skip what
+    /// they may not read (with a note) rather than refuse.
+    pub fn readable(&self, tags: &[Tag], digests: &[Digest]) -> bool {
+        self.check("reading", tags, digests, Action::Read).is_ok()
+    }
+
     /// Refuses reading the content of `resolved` (export, or a tag made from it) when a
     /// read lock guards it. `parents` are the top-level indexes that list it when it was
     /// reached as a nested child (see [`Repository::locate`]). The rule
