@@ -185,6 +185,25 @@ impl Platform {
         })
     }
 
+    /// The platform an image config blob declares (its `os`, `architecture` and
+    /// `variant`), or `None` when the bytes are not JSON or either of `os` and
+    /// `architecture` is missing or empty. An empty `variant` is no variant. The one
+    /// derivation of a platform from a config, for `show` and for import's `--platform`.
+    pub fn from_config(config: &[u8]) -> Option<Platform> {
+        let v: Value = serde_json::from_slice(config).ok()?;
+        let os = v.get("os")?.as_str().filter(|s| !s.is_empty())?;
+        let arch = v.get("architecture")?.as_str().filter(|s| !s.is_empty())?;
+        let variant = v.get("variant").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+        Some(Platform {
+            architecture: arch.to_string(),
+            os: os.to_string(),
+            os_version: None,
+            os_features: None,
+            variant,
+            extra: Map::new(),
+        })
+    }
+
     /// True when `self` (a selector such as `linux/arm64`) matches `other`; a selector
     /// without a variant matches every variant.
     pub fn matches(&self, other: &Platform) -> bool {
@@ -431,6 +450,23 @@ mod tests {
 
     fn d(n: u8) -> String {
         format!("sha256:{}", hex::encode([n; 32]))
+    }
+
+    #[test]
+    fn platform_from_config_table() {
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            ("os and architecture", r#"{"os":"linux","architecture":"amd64"}"#, Some("linux/amd64")),
+            ("with a variant", r#"{"os":"linux","architecture":"arm","variant":"v7"}"#, Some("linux/arm/v7")),
+            ("an empty variant is none", r#"{"os":"linux","architecture":"arm64","variant":""}"#, Some("linux/arm64")),
+            ("no os", r#"{"architecture":"amd64"}"#, None),
+            ("an empty architecture", r#"{"os":"linux","architecture":""}"#, None),
+            ("os not a string", r#"{"os":1,"architecture":"amd64"}"#, None),
+            ("not JSON", "{", None),
+        ];
+        for (name, bytes, want) in cases {
+            let got = Platform::from_config(bytes.as_bytes()).map(|p| p.to_string());
+            assert_eq!(got.as_deref(), *want, "{name}");
+        }
     }
 
     #[test]

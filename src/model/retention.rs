@@ -197,6 +197,52 @@ pub fn protect(
     (remove, kept.into_iter().collect())
 }
 
+impl Protection {
+    /// The name a report gives this protection (`kept_manifests[].reason`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Protection::ReachableFromLive => "child_or_subject_of_live",
+            Protection::ReferrerOfLive => "referrer_of_live",
+        }
+    }
+}
+
+/// An untagged manifest that qualified for removal (by purge or by retention) but stays,
+/// and why: `locked`, or a [`Protection`] name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeptManifest {
+    pub digest: Digest,
+    pub reason: &'static str,
+}
+
+/// Takes the candidates that `locked` says are locked out of `candidates`, and returns
+/// them as kept (`locked`), sorted by digest.
+pub fn hold_locked(candidates: &mut BTreeSet<Digest>, mut locked: impl FnMut(&Digest) -> bool) -> Vec<KeptManifest> {
+    let mut kept = Vec::new();
+    candidates.retain(|d| {
+        let is_locked = locked(d);
+        if is_locked {
+            kept.push(KeptManifest { digest: d.clone(), reason: "locked" });
+        }
+        !is_locked
+    });
+    kept
+}
+
+/// The decision purge and retention share: splits `candidates` with [`protect`] over
+/// `nodes`, and adds the protected ones to `kept` (already held back, e.g. by
+/// [`hold_locked`]). Returns what to remove and everything kept, both sorted by digest.
+pub fn settle(
+    nodes: &BTreeMap<Digest, GraphNode>,
+    candidates: &BTreeSet<Digest>,
+    mut kept: Vec<KeptManifest>,
+) -> (Vec<Digest>, Vec<KeptManifest>) {
+    let (remove, protected) = protect(nodes, candidates);
+    kept.extend(protected.into_iter().map(|(digest, why)| KeptManifest { digest, reason: why.name() }));
+    kept.sort_by(|a, b| a.digest.cmp(&b.digest));
+    (remove, kept)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,6 +276,26 @@ mod tests {
         let e = Filter::parse("app:v[").unwrap_err().to_string();
         assert!(e.starts_with("--filter `app:v[`: bad tag regex"), "{e}");
         assert!(e.contains("\n    v[\n") && !e.contains("^(?:"), "the error quotes the user's regex: {e}");
+    }
+
+    #[test]
+    fn settle_holds_locked_then_protects() {
+        // 1 is an index listing 2; 3 is a referrer of 4; 5 is plain. Candidates: 2, 3, 4, 5.
+        // 4 is locked; so 3 (its referrer) is protected; 1 stays, so 2 (its child) too.
+        let mut nodes: BTreeMap<Digest, GraphNode> = BTreeMap::new();
+        nodes.insert(d(1), GraphNode { reaches: [d(2)].into(), subject: None });
+        nodes.insert(d(2), GraphNode::default());
+        nodes.insert(d(3), GraphNode { reaches: [d(4)].into(), subject: Some(d(4)) });
+        nodes.insert(d(4), GraphNode::default());
+        nodes.insert(d(5), GraphNode::default());
+        let mut candidates: BTreeSet<Digest> = [d(2), d(3), d(4), d(5)].into();
+        let kept = hold_locked(&mut candidates, |x| *x == d(4));
+        assert_eq!(kept, vec![KeptManifest { digest: d(4), reason: "locked" }]);
+        assert!(!candidates.contains(&d(4)));
+        let (remove, kept) = settle(&nodes, &candidates, kept);
+        assert_eq!(remove, vec![d(5)]);
+        let reasons: Vec<(Digest, &str)> = kept.into_iter().map(|k| (k.digest, k.reason)).collect();
+        assert_eq!(reasons, vec![(d(2), "child_or_subject_of_live"), (d(3), "referrer_of_live"), (d(4), "locked")]);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::Ctx;
 use super::artifact::{self, FileReport, FileSpec, Staged};
 use crate::error::{Error, Result};
-use crate::model::{Action, Descriptor, Digest, Reference, RepoName};
+use crate::model::{Descriptor, Digest, Reference, RepoName};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -72,10 +72,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<AttachReport> {
         )));
     }
     let mut repo = reg.open_repo(&name, ctx.now)?;
-    let created = repo.descriptor_of(&desc.digest).is_none();
-    if created {
-        repo.check(&format!("attaching to {}", opts.reference), &[], &[], Action::Write)?;
-    }
+    let created = repo.check_add_untagged(&format!("attaching to {}", opts.reference), &desc.digest)?;
     // Attached already (the same files, the same subject): nothing to write.
     let (blobs_new, bytes_new) = if created {
         let moved = staged.commit_into(reg, &repo)?;

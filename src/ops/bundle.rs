@@ -62,7 +62,7 @@ pub fn expand(
             continue;
         }
         let repo = reg.open_repo(&name, now)?;
-        if !repo.repo_locks().read_enabled {
+        if !repo.readable(&[], &[]) {
             notes.push(format!("skipped the repository {name}: read_enabled = false"));
             continue;
         }
@@ -71,7 +71,7 @@ pub fn expand(
             notes.push(format!("the repository {name} has no tags: nothing of it exported"));
         }
         for (tag, desc) in tags {
-            if !repo.tag_locks(&tag).read_enabled || !repo.manifest_locks(&desc.digest).read_enabled {
+            if !repo.readable(std::slice::from_ref(&tag), std::slice::from_ref(&desc.digest)) {
                 notes.push(format!("skipped {name}:{tag}: read_enabled = false"));
                 continue;
             }
@@ -202,7 +202,7 @@ pub fn referrers(repo: &Repository, exported: &BTreeSet<Digest>, notes: &mut Vec
             if out.contains_key(r) || exported.contains(r) || !repo.blobs.contains(r) {
                 continue;
             }
-            if !repo.manifest_locks(r).read_enabled {
+            if !repo.readable(&[], std::slice::from_ref(r)) {
                 notes.push(format!("skipped the referrer {}@{r}: read_enabled = false", repo.name));
                 continue;
             }

@@ -17,11 +17,10 @@ use serde::Serialize;
 use super::Ctx;
 use super::trash::{manifest_item, pin};
 use crate::error::{Error, Result};
-use crate::model::media::OCI_LAYOUT_FILE;
 use crate::model::{Action, Digest, Reference, RepoName, Tag, Timestamp};
 use crate::registry::RegistryKind;
 use crate::registry::trash::TrashReason;
-use crate::store::fs::{TEMP_PREFIX, fsync_dir};
+use crate::store::fs::fsync_dir;
 
 #[derive(Debug, Serialize)]
 pub struct DeletedManifest {
@@ -132,21 +131,9 @@ pub fn repository(ctx: &Ctx<'_>, name: &RepoName, dry_run: bool) -> Result<Delet
     } else {
         // Other repositories live below this one: unlist it first (oci-layout), then
         // remove its own files only.
-        let Some(d) = crate::store::fs::read_dir_if_exists(&dir)? else {
+        if !crate::registry::layout::remove_files(&dir)? {
             return Err(Error::RepoNotFound { repo: name.to_string() });
-        };
-        d.remove_file(OCI_LAYOUT_FILE.as_ref())?;
-        d.sync()?;
-        for f in ["index.json", crate::registry::meta::META_FILE] {
-            d.remove_file(f.as_ref())?;
         }
-        d.remove_tree("blobs".as_ref())?;
-        for e in d.entries()? {
-            if e.name.to_string_lossy().starts_with(TEMP_PREFIX) {
-                d.remove_file(&e.name)?;
-            }
-        }
-        d.sync()?;
     }
     for id in &trash_ids {
         ctx.registry.remove_trash(id)?;

@@ -20,8 +20,9 @@ use super::progress::Bar;
 use crate::error::{Error, Result};
 use crate::model::media::{self, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME};
 use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, Platform, Reference, RepoName};
-use crate::store::BlobStore;
-use crate::store::fs::{TEMP_PREFIX, atomic_write, create_dir_all_durable, fsync_dir};
+use crate::registry::layout;
+use crate::store::fs::{create_dir_all_durable, fsync_dir};
+use crate::store::{BlobStore, files};
 
 /// The output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -220,9 +221,7 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, writer: Option<Box<dyn Write + '_>>)
     }
     let out_path = PathBuf::from(&opts.output);
     if writer.is_none() && opts.output != "-" && out_path.exists() {
-        let empty_dir = out_path.is_dir()
-            && std::fs::read_dir(&out_path).map(|mut r| r.next().is_none()).unwrap_or(false)
-            && opts.format == Format::OciLayout;
+        let empty_dir = files::output_is_empty_dir(&out_path) && opts.format == Format::OciLayout;
         if !empty_dir {
             return Err(Error::OutputExists {
                 path: out_path.to_path_buf(),
@@ -485,10 +484,6 @@ fn copy_verified(src: &Path, digest: &Digest, size: u64, w: &mut dyn Write, outp
     Ok(())
 }
 
-fn layout_file() -> Vec<u8> {
-    format!("{{\"imageLayoutVersion\":\"{}\"}}\n", media::OCI_LAYOUT_VERSION).into_bytes()
-}
-
 fn ordered(blobs: &BTreeMap<Digest, OutBlob>) -> Vec<(&Digest, &OutBlob)> {
     let mut v: Vec<(&Digest, &OutBlob)> = blobs.iter().collect();
     v.sort_by_key(|(d, b)| (!b.document, (*d).clone()));
@@ -500,10 +495,7 @@ fn write_layout(out: &Path, index: &IndexFile, blobs: &BTreeMap<Digest, OutBlob>
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempdir_in(&parent)
-        .map_err(Error::io("create a temp directory in", parent.clone()))?;
+    let tmp = files::output_temp_dir(&parent)?;
     let store = BlobStore::new(tmp.path().join("blobs"));
     create_dir_all_durable(&store.alg_dir())?;
     for (d, b) in ordered(blobs) {
@@ -512,16 +504,9 @@ fn write_layout(out: &Path, index: &IndexFile, blobs: &BTreeMap<Digest, OutBlob>
         bar.inc(b.size);
         w.finish(Some((d, b.size)))?;
     }
-    atomic_write(&tmp.path().join(media::OCI_LAYOUT_FILE), &layout_file())?;
-    atomic_write(&tmp.path().join("index.json"), &index.to_bytes())?;
-    if out.is_dir() {
-        std::fs::remove_dir(out).map_err(Error::io("replace the empty directory", out))?;
-    }
-    let kept = tmp.keep();
-    std::fs::rename(&kept, out).map_err(|e| {
-        let _ = std::fs::remove_dir_all(&kept);
-        Error::Io { action: "rename the exported layout to", path: out.to_path_buf(), source: e }
-    })?;
+    layout::write_layout_file(tmp.path())?;
+    layout::write_index(tmp.path(), index)?;
+    files::place_output_dir(tmp, out)?;
     fsync_dir(&parent)
 }
 
@@ -551,8 +536,8 @@ fn write_tar(
     let small = |t: &mut tar::Builder<&mut dyn Write>, name: &str, bytes: &[u8]| {
         t.append(&header(name, bytes.len() as u64, false), bytes)
     };
-    small(&mut t, media::OCI_LAYOUT_FILE, &layout_file()).map_err(io_err)?;
-    small(&mut t, "index.json", &index.to_bytes()).map_err(io_err)?;
+    small(&mut t, media::OCI_LAYOUT_FILE, &layout::layout_file_bytes()).map_err(io_err)?;
+    small(&mut t, layout::INDEX_FILE, &index.to_bytes()).map_err(io_err)?;
     if let Some(m) = manifest_json {
         small(&mut t, "manifest.json", m).map_err(io_err)?;
     }
@@ -623,14 +608,7 @@ fn write_archive(
     };
     // The output is the user's own path, outside any registry: tempfile's no-clobber
     // persist fits, created 0666 so the umask decides the mode as for any new file.
-    let tmp = {
-        use std::os::unix::fs::PermissionsExt;
-        tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .permissions(std::fs::Permissions::from_mode(0o666))
-            .tempfile_in(&parent)
-            .map_err(Error::io("create a temp file in", parent.clone()))?
-    };
+    let tmp = files::output_temp_file(&parent)?;
     {
         let mut w = io::BufWriter::with_capacity(1 << 20, tmp.as_file());
         write_wrapped(&mut w, out, compress, index, manifest_json, blobs, bar)?;

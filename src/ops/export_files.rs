@@ -20,7 +20,7 @@ use super::Ctx;
 use super::artifact::ANNOTATION_TITLE;
 use crate::error::{Error, Result};
 use crate::model::kind::HELM_CONFIG;
-use crate::model::{Action, Descriptor, Digest, MediaKind, Reference};
+use crate::model::{Descriptor, Digest, MediaKind, Reference};
 use crate::store::files::{OutDir, is_plain_name};
 
 #[derive(Debug, Serialize)]
@@ -110,15 +110,9 @@ pub fn run(ctx: &Ctx<'_>, r: &Reference, output: &str) -> Result<ExportFilesRepo
     let _lock = ctx.read_lock()?;
     let repo = ctx.registry.open_repo(&r.repo, ctx.now)?;
     let (resolved, parents, _) = repo.locate(r)?;
-    repo.check(
-        &format!("exporting {r}"),
-        resolved.tag.as_slice(),
-        std::slice::from_ref(&resolved.digest),
-        Action::Read,
-    )?;
-    for p in &parents {
-        repo.check(&format!("exporting {r}"), &repo.tags_of(p), std::slice::from_ref(p), Action::Read)?;
-    }
+    // The registry's read rule, as every export applies it (by digest, every tag on the
+    // manifest guards it; a nested child, every index that lists it).
+    repo.check_read(&format!("exporting {r}"), &resolved, &parents)?;
     let doc = repo.read_document(&resolved.digest, &resolved.descriptor.media_type)?;
     if doc.kind != MediaKind::Manifest {
         return Err(Error::Usage(format!(

@@ -14,8 +14,9 @@
 //! removed from index.json first, as zot's deleteReferrers does (to the trash when soft
 //! delete is on); a locked one stays.
 //!
-//! The mark phase reads index.json directly (no sidecar reconciliation), so it is fast on
-//! adopted layouts and changes nothing; it runs across repositories in parallel.
+//! The mark phase reads index.json raw (`registry::layout::read_index`: no sidecar
+//! reconciliation), so it is fast on adopted layouts and changes nothing; it runs across
+//! repositories in parallel.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -26,13 +27,13 @@ use serde::Serialize;
 
 use super::Ctx;
 use crate::error::{Error, Result};
-use crate::model::media::OCI_LAYOUT_FILE;
-use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, RepoName, Timestamp};
+use crate::model::{Descriptor, Digest, Document, MediaKind, RepoName, Timestamp};
 use crate::registry::Registry;
-use crate::registry::repository::{MAX_DOCUMENT_BYTES, MAX_INDEX_BYTES};
+use crate::registry::layout;
+use crate::registry::repository::MAX_DOCUMENT_BYTES;
 use crate::registry::trash::TrashReason;
-use crate::store::fs::{FileKind, TEMP_PREFIX, fsync_dir, read_limited};
-use crate::store::{BlobStore, staging};
+use crate::store::fs::{FileKind, TEMP_PREFIX, fsync_dir};
+use crate::store::{BlobStore, staging, usage};
 
 /// Default `--grace`.
 pub const DEFAULT_GRACE: &str = "1h";
@@ -183,7 +184,7 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
     let staging_entries = staging::scan(&staging_root)?;
     let mut in_flight: HashSet<Digest> = HashSet::new();
     for s in staging_entries.iter().filter(|s| s.live) {
-        pin_staging(&s.dir, &mut in_flight)?;
+        staging::pin_area(&s.dir, MAX_DOCUMENT_BYTES, &mut in_flight)?;
     }
 
     let names = registry.repo_names()?;
@@ -242,7 +243,7 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
         }
         let name = s.dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
         if meta.kind == FileKind::Dir {
-            staging_freed.push(PathFreed { path: s.dir.display().to_string(), bytes: dir_bytes(&s.dir)? });
+            staging_freed.push(PathFreed { path: s.dir.display().to_string(), bytes: usage::dir_bytes(&s.dir)? });
         } else if meta.kind == FileKind::File && name.starts_with(TEMP_PREFIX) {
             temp_files.push(PathFreed { path: s.dir.display().to_string(), bytes: meta.size });
         }
@@ -285,17 +286,10 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
         doomed.extend(pool.iter().map(|b| store.path(&b.digest)));
     }
     for s in &staging_freed {
-        doomed.extend(
-            walkdir::WalkDir::new(&s.path)
-                .follow_links(false)
-                .into_iter()
-                .flatten()
-                .filter(|e| e.file_type().is_file())
-                .map(|e| e.into_path()),
-        );
+        doomed.extend(usage::files_below(Path::new(&s.path)));
     }
     doomed.extend(temp_files.iter().map(|t| PathBuf::from(&t.path)));
-    let freed_bytes = released_bytes(doomed);
+    let freed_bytes = usage::released_bytes(doomed);
     Ok(GcReport {
         dry_run: opts.dry_run,
         grace_seconds: opts.grace.num_seconds(),
@@ -310,89 +304,6 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
         total_bytes,
         freed_bytes,
     })
-}
-
-/// The bytes that removing every one of `paths` releases: each inode (dev, ino) counts
-/// once, and only when the removal takes all of its links (st_nlink). Not following
-/// links; a path that is gone or not a regular file counts nothing.
-fn released_bytes(mut paths: Vec<PathBuf>) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    paths.sort();
-    paths.dedup();
-    let stats: Vec<InodeLink> = paths
-        .par_iter()
-        .filter_map(|p| std::fs::symlink_metadata(p).ok())
-        .filter(|m| m.is_file())
-        .map(|m| (m.dev(), m.ino(), m.nlink(), m.size()))
-        .collect();
-    released(&stats)
-}
-
-/// One link to be removed: (dev, ino, st_nlink, size) of the file it names.
-type InodeLink = (u64, u64, u64, u64);
-
-/// [`released_bytes`] on one row per link to be removed.
-fn released(links: &[InodeLink]) -> u64 {
-    use std::collections::HashMap;
-    let mut by_inode: HashMap<(u64, u64), (u64, u64, u64)> = HashMap::new();
-    for &(dev, ino, nlink, size) in links {
-        let e = by_inode.entry((dev, ino)).or_insert((nlink, size, 0));
-        e.2 += 1;
-    }
-    by_inode.values().filter(|(nlink, _, removed)| removed >= nlink).map(|(_, size, _)| size).sum()
-}
-
-/// Pins every blob in a live staging area and every digest its documents name. The
-/// area is walked without following links; a special file in it stops gc (fail closed).
-fn pin_staging(dir: &Path, pins: &mut HashSet<Digest>) -> Result<()> {
-    let Some(area) = crate::store::fs::read_dir_if_exists(dir)? else { return Ok(()) };
-    area.walk(&mut |parent, e| {
-        if e.kind.is_special() {
-            return Err(Error::SpecialFile { path: e.path.clone(), kind: e.kind });
-        }
-        if e.kind != FileKind::File {
-            return Ok(());
-        }
-        if let Some(d) = e.name_str().and_then(Digest::from_hex) {
-            pins.insert(d);
-        }
-        let small = parent.stat(&e.name)?.is_some_and(|m| m.size <= MAX_DOCUMENT_BYTES);
-        if small
-            && let Ok(Some(f)) = parent.open_file(&e.name)
-            && let Ok(bytes) = read_all(f)
-            && bytes.first() == Some(&b'{')
-            && let Ok(doc) = Document::parse(&bytes, "")
-        {
-            pins.extend(doc.children().into_iter().map(|c| c.digest));
-        }
-        Ok(())
-    })
-}
-
-fn read_all(mut f: std::fs::File) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    std::io::Read::read_to_end(&mut f, &mut out)?;
-    Ok(out)
-}
-
-/// Bytes of the regular files below `dir`, links not followed.
-fn dir_bytes(dir: &Path) -> Result<u64> {
-    let Some(d) = crate::store::fs::read_dir_if_exists(dir)? else { return Ok(0) };
-    let mut total = 0;
-    d.walk(&mut |parent, e| {
-        if e.kind == FileKind::File {
-            total += parent.stat(&e.name)?.map_or(0, |m| m.size);
-        }
-        Ok(())
-    })?;
-    Ok(total)
-}
-
-/// Reads index.json of a repository directory (fail closed).
-pub(crate) fn read_index(dir: &Path) -> Result<IndexFile> {
-    let path = dir.join("index.json");
-    IndexFile::parse(&read_limited(&path, MAX_INDEX_BYTES)?)
-        .map_err(|e| Error::corrupt(&path, format!("not a valid OCI index ({e}); gc stopped with nothing deleted")))
 }
 
 /// Marks from `roots` in `blobs`, following every edge; returns the subjects seen on
@@ -440,7 +351,7 @@ fn children(
         return Ok(Vec::new());
     }
     let path = blobs.path(d);
-    let bytes = read_limited(&path, MAX_DOCUMENT_BYTES)?;
+    let bytes = blobs.read(d, MAX_DOCUMENT_BYTES)?;
     match Document::parse(&bytes, media_type) {
         Ok(doc) => Ok(doc.children().into_iter().map(|c| (c.digest, c.media_type)).collect()),
         Err(_) if !known => Ok(Vec::new()),
@@ -456,7 +367,7 @@ fn subject_of(blobs: &BlobStore, present: &HashSet<Digest>, desc: &Descriptor) -
         return Ok(None);
     }
     let path = blobs.path(&desc.digest);
-    let bytes = read_limited(&path, MAX_DOCUMENT_BYTES)?;
+    let bytes = blobs.read(&desc.digest, MAX_DOCUMENT_BYTES)?;
     match Document::parse(&bytes, &desc.media_type) {
         Ok(doc) => Ok(doc.subject.map(|s| s.digest)),
         Err(_) if !desc.kind().has_children() => Ok(None),
@@ -474,15 +385,15 @@ fn plan_repo(
     soft: bool,
 ) -> Result<RepoPlan> {
     let dir = registry.repo_dir(name)?;
-    if !crate::store::fs::is_file(&dir.join(OCI_LAYOUT_FILE))? {
+    if !layout::has_layout_file(&dir)? {
         return Err(Error::concurrent(format!("repository {name} vanished during gc; run gc again")));
     }
-    let index = read_index(&dir)?;
+    let index = layout::read_index(&dir, "gc stopped with nothing deleted")?;
     for d in [dir.join("blobs"), dir.join("blobs").join("sha256")] {
         crate::store::fs::require_dir_or_absent(&d)?;
     }
     let blobs = BlobStore::new(dir.join("blobs"));
-    let listing = list_names(&blobs)?;
+    let listing = blobs.list_names()?;
     let present: HashSet<Digest> = listing.iter().map(|b| b.0.clone()).collect();
     let entries: Vec<&Descriptor> = index.manifests.iter().filter(|d| !removed.contains(&d.digest)).collect();
     let tagged: HashSet<&Digest> = entries.iter().filter(|d| d.ref_name().is_some()).map(|d| &d.digest).collect();
@@ -587,12 +498,12 @@ pub fn apply(registry: &Registry, now: Timestamp, report: &GcReport) -> Result<(
             continue;
         }
         let store = BlobStore::new(registry.repo_dir(&r.repository)?.join("blobs"));
-        remove_blobs(&store, &r.blobs)?;
+        store.remove_many(&freed(&r.blobs))?;
     }
     if let Some(pool) = registry.pool()
         && !report.pool.is_empty()
     {
-        remove_blobs(&pool, &report.pool)?;
+        pool.remove_many(&freed(&report.pool))?;
     }
     for s in &report.staging {
         crate::store::fs::remove_tree(&PathBuf::from(&s.path))?;
@@ -606,52 +517,7 @@ pub fn apply(registry: &Registry, now: Timestamp, report: &GcReport) -> Result<(
     Ok(())
 }
 
-fn remove_blobs(store: &BlobStore, blobs: &[FreedBlob]) -> Result<()> {
-    let mut order: Vec<&FreedBlob> = blobs.iter().collect();
-    order.sort_by_key(|b| b.ino);
-    let Some(dir) = store.open_dir()? else { return Ok(()) };
-    order.par_chunks(1024).try_for_each(|chunk| chunk.iter().try_for_each(|b| dir.remove(&b.digest)))?;
-    dir.sync()
-}
-
-/// The blobs of a store by name alone (no stat), with their inode numbers; names that
-/// are not digests are ignored (gc never touches what it does not recognise).
-fn list_names(store: &BlobStore) -> Result<Vec<(Digest, u64)>> {
-    let dir = store.alg_dir();
-    let Some(listing) = crate::store::fs::read_dir_if_exists(&dir)? else { return Ok(Vec::new()) };
-    let mut out = Vec::new();
-    for e in listing.entries()? {
-        // Fail closed: a link named like a blob would make it look absent (and what it
-        // references unreachable).
-        if e.kind.is_special() {
-            return Err(Error::SpecialFile { path: e.path, kind: e.kind });
-        }
-        if let Some(d) = e.name_str().and_then(Digest::from_hex)
-            && e.kind == FileKind::File
-        {
-            out.push((d, e.ino));
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn freed_bytes_counts_each_inode_once_when_its_last_link_goes() {
-        // (dev, ino, nlink, size) per link removed.
-        let cases: &[(&str, &[InodeLink], u64)] = &[
-            ("one file, one link", &[(1, 10, 1, 100)], 100),
-            ("repository blob and pool entry, both go", &[(1, 10, 2, 100), (1, 10, 2, 100)], 100),
-            ("only the pool entry goes: another repository keeps it", &[(1, 10, 2, 100)], 0),
-            ("same ino on another device is another inode", &[(1, 10, 1, 100), (2, 10, 1, 7)], 107),
-            ("three links, two removed", &[(1, 5, 3, 9), (1, 5, 3, 9)], 0),
-        ];
-        for (name, links, want) in cases {
-            assert_eq!(released(links), *want, "{name}");
-        }
-    }
+/// The (digest, inode) pairs of freed blobs, for [`BlobStore::remove_many`].
+fn freed(blobs: &[FreedBlob]) -> Vec<(&Digest, u64)> {
+    blobs.iter().map(|b| (&b.digest, b.ino)).collect()
 }

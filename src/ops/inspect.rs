@@ -15,7 +15,7 @@ use super::Ctx;
 use crate::error::{Error, Result};
 use crate::model::kind::ArtifactKind;
 use crate::model::media::OCI_INDEX;
-use crate::model::{Descriptor, Digest, Document, Locks, MediaKind, Reference, RepoName, Role, Timestamp};
+use crate::model::{Descriptor, Digest, Document, Locks, MediaKind, Platform, Reference, RepoName, Role, Timestamp};
 use crate::registry::Repository;
 use crate::registry::meta::TimeSource;
 use crate::registry::repository::MAX_DOCUMENT_BYTES;
@@ -195,17 +195,11 @@ pub struct ShowReport {
     pub unreadable_by: Vec<&'static str>,
 }
 
-/// The platform of an image manifest, from its config's os/architecture/variant.
+/// The platform of an image manifest, from its config (`Platform::from_config`).
 fn config_platform(repo: &Repository, doc: &Document) -> Option<String> {
     let config = doc.config.as_ref()?;
     let bytes = repo.blobs.read(&config.digest, MAX_DOCUMENT_BYTES).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let os = v.get("os")?.as_str()?;
-    let arch = v.get("architecture")?.as_str()?;
-    Some(match v.get("variant").and_then(|v| v.as_str()) {
-        Some(var) if !var.is_empty() => format!("{os}/{arch}/{var}"),
-        _ => format!("{os}/{arch}"),
-    })
+    Platform::from_config(&bytes).map(|p| p.to_string())
 }
 
 /// `wharf show REF`.

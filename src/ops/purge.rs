@@ -18,10 +18,10 @@ use serde::Serialize;
 use super::Ctx;
 use super::trash::{manifest_items, pin, tag_items};
 use crate::error::{Error, Result};
-use crate::model::retention::{Filter, GraphNode, Protection, TagDecision, TagRow, decide_tags, older_than, protect};
-use crate::model::{Digest, Document, MediaKind, RepoName, Tag, Timestamp};
+pub use crate::model::retention::KeptManifest;
+use crate::model::retention::{Filter, TagDecision, TagRow, decide_tags, hold_locked, older_than, settle};
+use crate::model::{Digest, RepoName, Tag, Timestamp};
 use crate::registry::Repository;
-use crate::registry::repository::MAX_DOCUMENT_BYTES;
 use crate::registry::trash::TrashReason;
 
 #[derive(Debug, Clone)]
@@ -40,12 +40,6 @@ pub struct PurgedTag {
     pub tag: String,
     pub digest: Digest,
     pub updated: Timestamp,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct KeptManifest {
-    pub digest: Digest,
-    pub reason: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -200,34 +194,20 @@ fn plan_repo(
         let mut candidates: BTreeSet<Digest> = newly.into_iter().chain(old).collect();
         let mut kept = Vec::new();
         if !opts.include_locked {
-            candidates.retain(|d| {
-                let locked = repo.manifest_locks(d).protects()
+            kept = hold_locked(&mut candidates, |d| {
+                repo.manifest_locks(d).protects()
                     || tags_by_digest.get(d).is_some_and(|ts| {
                         ts.iter().any(|t| !purge.contains_key(t.as_str()) && repo.tag_locks(t).protects())
-                    });
-                if locked {
-                    kept.push(KeptManifest { digest: d.clone(), reason: "locked" });
-                }
-                !locked
+                    })
             });
         }
-        let nodes = graph_nodes(repo)?;
-        let (remove, protected) = protect(&nodes, &candidates);
-        kept.extend(protected.into_iter().map(|(d, why)| KeptManifest { digest: d, reason: protection_name(why) }));
-        kept.sort_by(|a, b| a.digest.cmp(&b.digest));
+        let (remove, kept) = settle(&repo.retention_graph()?, &candidates, kept);
         out.manifests = remove;
         out.kept_manifests = kept;
     }
     out.tags = purge.into_values().collect();
     out.locked_tags = locked.into_iter().collect();
     Ok(out)
-}
-
-pub(crate) fn protection_name(p: Protection) -> &'static str {
-    match p {
-        Protection::ReachableFromLive => "child_or_subject_of_live",
-        Protection::ReferrerOfLive => "referrer_of_live",
-    }
 }
 
 fn apply_repo(ctx: &Ctx<'_>, repo: &mut Repository, plan: &PurgeRepo) -> Result<()> {
@@ -251,58 +231,4 @@ fn apply_repo(ctx: &Ctx<'_>, repo: &mut Repository, plan: &PurgeRepo) -> Result<
     repo.untag_many_unchecked(&all_tags, ctx.now);
     repo.remove_manifests_unchecked(&removed, ctx.now);
     repo.save()
-}
-
-/// The protection graph of a repository: for each top-level manifest, the manifest-level
-/// digests it reaches (nested manifests and indexes, subjects) and its own subject.
-/// A document of a known type that does not parse is an error (fail closed).
-pub(crate) fn graph_nodes(repo: &Repository) -> Result<BTreeMap<Digest, GraphNode>> {
-    let mut docs: BTreeMap<Digest, Option<Document>> = BTreeMap::new();
-    let read = |d: &Digest, mt: &str, docs: &mut BTreeMap<Digest, Option<Document>>| -> Result<Option<Document>> {
-        if let Some(doc) = docs.get(d) {
-            return Ok(doc.clone());
-        }
-        let kind = MediaKind::of(mt);
-        let doc = if (kind.has_children() || mt.is_empty()) && repo.blobs.contains(d) {
-            let bytes = repo.blobs.read(d, MAX_DOCUMENT_BYTES)?;
-            match Document::parse(&bytes, mt) {
-                // Only the edges matter here (nested manifests, subject): a document with
-                // none is not kept, so memory grows with the graph's edges, not with the
-                // number of images.
-                Ok(doc) if doc.manifests.is_empty() && doc.subject.is_none() => None,
-                Ok(doc) => Some(doc),
-                Err(_) if !kind.has_children() => None,
-                Err(e) => return Err(Error::corrupt(repo.blobs.path(d), e.to_string())),
-            }
-        } else {
-            None
-        };
-        docs.insert(d.clone(), doc.clone());
-        Ok(doc)
-    };
-    let mut types: BTreeMap<&Digest, &str> = BTreeMap::new();
-    for e in &repo.index().manifests {
-        types.entry(&e.digest).or_insert(&e.media_type);
-    }
-    let mut nodes = BTreeMap::new();
-    for d in repo.manifest_digests() {
-        let mt = types.get(&d).copied().unwrap_or_default().to_string();
-        let root = read(&d, &mt, &mut docs)?;
-        let subject = root.as_ref().and_then(|doc| doc.subject.as_ref().map(|s| s.digest.clone()));
-        let mut reaches = BTreeSet::new();
-        let mut stack: Vec<Document> = root.into_iter().collect();
-        while let Some(doc) = stack.pop() {
-            let edges = doc.manifests.iter().chain(doc.subject.iter());
-            for e in edges {
-                if e.digest != d
-                    && reaches.insert(e.digest.clone())
-                    && let Some(child) = read(&e.digest, &e.media_type, &mut docs)?
-                {
-                    stack.push(child);
-                }
-            }
-        }
-        nodes.insert(d, GraphNode { reaches, subject });
-    }
-    Ok(nodes)
 }

@@ -10,16 +10,15 @@
 //! `--as-of` previews a sweep at a future date. The dry run plans gc as if steps 1 and 2
 //! had been applied, so it lists exactly what the real run removes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use super::Ctx;
 use super::gc::{self, GcOptions, GcReport, Simulation};
-use super::purge::{KeptManifest, graph_nodes, protection_name};
 use super::trash::{manifest_items, pin};
 use crate::error::Result;
-use crate::model::retention::{older_than, protect};
+use crate::model::retention::{KeptManifest, hold_locked, older_than, settle};
 use crate::model::time::parse_duration;
 use crate::model::{Digest, RepoName, Timestamp};
 use crate::registry::trash::TrashReason;
@@ -91,21 +90,10 @@ pub fn run(ctx: &Ctx<'_>, dry_run: bool) -> Result<SweepReport> {
                     })
                     .collect();
                 let mut candidates: BTreeSet<Digest> = older_than(&untagged, cutoff).into_iter().collect();
-                let mut kept = Vec::new();
-                candidates.retain(|d| {
-                    let locked = repo.manifest_locks(d).protects();
-                    if locked {
-                        kept.push(KeptManifest { digest: d.clone(), reason: "locked" });
-                    }
-                    !locked
-                });
-                let (remove, protected) = if candidates.is_empty() {
-                    (Vec::new(), Vec::new())
-                } else {
-                    protect(&graph_nodes(&repo)?, &candidates)
-                };
-                kept.extend(protected.into_iter().map(|(d, w)| KeptManifest { digest: d, reason: protection_name(w) }));
-                kept.sort_by(|a, b| a.digest.cmp(&b.digest));
+                let kept = hold_locked(&mut candidates, |d| repo.manifest_locks(d).protects());
+                // The graph is read only when something may go.
+                let nodes = if candidates.is_empty() { BTreeMap::new() } else { repo.retention_graph()? };
+                let (remove, kept) = settle(&nodes, &candidates, kept);
                 if dry_run {
                     if registry.config().soft_delete.days.is_some() {
                         for it in manifest_items(&repo, &remove) {

@@ -75,13 +75,7 @@ pub fn untag(ctx: &Ctx<'_>, reference: &Reference) -> Result<UntagReport> {
     // Soft delete: pin the tag in the trash before index.json changes. The item is built
     // only after the lock checks that untag itself makes would pass.
     if ctx.registry.config().soft_delete.days.is_some() {
-        let digest = repo.resolve(&Reference::by_tag(reference.repo.clone(), tag.clone()))?.digest;
-        repo.check(
-            &format!("untagging {}:{tag}", reference.repo),
-            std::slice::from_ref(&tag),
-            std::slice::from_ref(&digest),
-            crate::model::Action::Untag,
-        )?;
+        repo.check_untag(&tag)?;
         let items = super::trash::tag_item(&repo, &tag).into_iter().collect();
         super::trash::pin(ctx.registry, &reference.repo, crate::registry::trash::TrashReason::Untag, ctx.now, items)?;
     }

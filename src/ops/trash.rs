@@ -229,22 +229,20 @@ pub fn restore(ctx: &Ctx<'_>, reference: &Reference, digest: Option<&Digest>, fo
     for e in &item.entries {
         match e.ref_name().map(Tag::parse) {
             Some(Ok(tag)) => {
-                let named = reference.tag.as_ref() == Some(&tag);
-                let elsewhere = repo.tag_digest(&tag).is_some_and(|d| d != &item.digest);
-                if elsewhere && !force {
-                    if named {
-                        return Err(Error::TagExists {
-                            reference: format!("{}:{tag}", reference.repo),
-                            current: repo.tag_digest(&tag).expect("checked").to_string(),
-                        });
-                    }
+                // The named tag is checked as any tag move is (locks, then --force); the
+                // item's other tags that point elsewhere are skipped without --force.
+                if reference.tag.as_ref() == Some(&tag) {
+                    repo.check_set_tag(&tag, &item.digest, force)?;
+                } else if !force && repo.tag_digest(&tag).is_some_and(|d| d != &item.digest) {
                     skipped_tags.push(tag.to_string());
                     continue;
                 }
                 tag_entries.push((tag, e.clone()));
             }
             _ => {
-                if manifest_restored {
+                if manifest_restored
+                    && repo.check_add_untagged(&format!("restoring into {}", reference.repo), &e.digest)?
+                {
                     repo.add_untagged(e, ctx.now);
                 }
             }

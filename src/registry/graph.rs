@@ -1,12 +1,14 @@
-//! Walking the descriptor graph of a repository, and moving a manifest's closure between
+//! Walking the descriptor graph of a repository (closures, and the protection graph
+//! purge and retention decide on), and moving a manifest's closure between
 //! repositories through the dedupe pool.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Registry;
-use super::repository::Repository;
+use super::repository::{MAX_DOCUMENT_BYTES, Repository};
 use crate::error::{Error, Result};
-use crate::model::{Digest, MediaKind, Role};
+use crate::model::retention::GraphNode;
+use crate::model::{Digest, Document, MediaKind, Role};
 
 /// One blob of a closure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +54,63 @@ impl Repository {
             }
         }
         Ok(seen.into_values().collect())
+    }
+}
+
+impl Repository {
+    /// The protection graph of a repository: for each top-level manifest, the manifest-level
+    /// digests it reaches (nested manifests and indexes, subjects) and its own subject.
+    /// A document of a known type that does not parse is an error (fail closed).
+    pub fn retention_graph(&self) -> Result<BTreeMap<Digest, GraphNode>> {
+        let repo = self;
+        let mut docs: BTreeMap<Digest, Option<Document>> = BTreeMap::new();
+        let read = |d: &Digest, mt: &str, docs: &mut BTreeMap<Digest, Option<Document>>| -> Result<Option<Document>> {
+            if let Some(doc) = docs.get(d) {
+                return Ok(doc.clone());
+            }
+            let kind = MediaKind::of(mt);
+            let doc = if (kind.has_children() || mt.is_empty()) && repo.blobs.contains(d) {
+                let bytes = repo.blobs.read(d, MAX_DOCUMENT_BYTES)?;
+                match Document::parse(&bytes, mt) {
+                    // Only the edges matter here (nested manifests, subject): a document with
+                    // none is not kept, so memory grows with the graph's edges, not with the
+                    // number of images.
+                    Ok(doc) if doc.manifests.is_empty() && doc.subject.is_none() => None,
+                    Ok(doc) => Some(doc),
+                    Err(_) if !kind.has_children() => None,
+                    Err(e) => return Err(Error::corrupt(repo.blobs.path(d), e.to_string())),
+                }
+            } else {
+                None
+            };
+            docs.insert(d.clone(), doc.clone());
+            Ok(doc)
+        };
+        let mut types: BTreeMap<&Digest, &str> = BTreeMap::new();
+        for e in &repo.index().manifests {
+            types.entry(&e.digest).or_insert(&e.media_type);
+        }
+        let mut nodes = BTreeMap::new();
+        for d in repo.manifest_digests() {
+            let mt = types.get(&d).copied().unwrap_or_default().to_string();
+            let root = read(&d, &mt, &mut docs)?;
+            let subject = root.as_ref().and_then(|doc| doc.subject.as_ref().map(|s| s.digest.clone()));
+            let mut reaches = BTreeSet::new();
+            let mut stack: Vec<Document> = root.into_iter().collect();
+            while let Some(doc) = stack.pop() {
+                let edges = doc.manifests.iter().chain(doc.subject.iter());
+                for e in edges {
+                    if e.digest != d
+                        && reaches.insert(e.digest.clone())
+                        && let Some(child) = read(&e.digest, &e.media_type, &mut docs)?
+                    {
+                        stack.push(child);
+                    }
+                }
+            }
+            nodes.insert(d, GraphNode { reaches, subject });
+        }
+        Ok(nodes)
     }
 }
 

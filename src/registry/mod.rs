@@ -6,6 +6,7 @@
 pub mod config;
 pub mod graph;
 pub mod kind;
+pub mod layout;
 pub mod meta;
 pub mod repository;
 pub mod trash;

@@ -13,15 +13,16 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
-use super::meta::{IndexView, META_FILE, META_VERSION, META_VERSIONS_READ, ManifestMeta, Meta, TagMeta, TimeSource};
+use super::layout;
+use super::meta::{IndexView, META_VERSION, META_VERSIONS_READ, ManifestMeta, Meta, TagMeta, TimeSource};
 use crate::error::{Error, Result};
-use crate::model::media::{ANNOTATION_CREATED, ANNOTATION_REF_NAME, OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION};
+use crate::model::media::{ANNOTATION_CREATED, ANNOTATION_REF_NAME, OCI_LAYOUT_VERSION};
 use crate::model::time::parse_timestamp;
 use crate::model::{
     Action, Descriptor, Digest, Document, IndexFile, Locks, MediaKind, Reference, RepoName, Tag, Timestamp,
 };
 use crate::store::BlobStore;
-use crate::store::fs::{atomic_write, create_dir_all_durable, read_limited};
+use crate::store::fs::create_dir_all_durable;
 
 /// Largest index.json wharf reads (tens of thousands of tags fit easily).
 pub const MAX_INDEX_BYTES: u64 = 256 << 20;
@@ -181,10 +182,7 @@ impl Repository {
         // `oci-layout` last: the directory becomes a repository only once complete, so a
         // crash part-way leaves a directory that nothing lists (and the next create
         // finishes it), never a layout without index.json.
-        atomic_write(
-            &dir.join(OCI_LAYOUT_FILE),
-            format!("{{\"imageLayoutVersion\":\"{OCI_LAYOUT_VERSION}\"}}\n").as_bytes(),
-        )?;
+        layout::write_layout_file(dir)?;
         Ok(repo)
     }
 
@@ -204,12 +202,8 @@ impl Repository {
 
     /// Loads the layout at `dir`, reconciling its sidecar with index.json as of `now`.
     pub fn load(name: RepoName, dir: &Path, now: Timestamp) -> Result<Repository> {
-        let layout_path = dir.join(OCI_LAYOUT_FILE);
-        let layout = read_limited(&layout_path, 1 << 16)?;
-        let version = serde_json::from_slice::<serde_json::Value>(&layout)
-            .ok()
-            .and_then(|v| v.get("imageLayoutVersion").and_then(|s| s.as_str()).map(str::to_string));
-        match version.as_deref() {
+        let layout_path = layout::layout_path(dir);
+        match layout::read_layout_version(dir)?.as_deref() {
             Some(OCI_LAYOUT_VERSION) => {}
             Some(v) => {
                 return Err(Error::corrupt(
@@ -224,28 +218,16 @@ impl Repository {
                 ));
             }
         }
-        let index_path = dir.join("index.json");
-        if !crate::store::fs::is_file(&index_path)? {
-            return Err(Error::corrupt(
-                &index_path,
-                "missing: an OCI image layout needs an index.json next to oci-layout; restore it from a backup or \
-                 re-import the repository",
-            ));
-        }
-        let index = IndexFile::parse(&read_limited(&index_path, MAX_INDEX_BYTES)?).map_err(|e| {
-            Error::corrupt(
-                &index_path,
-                format!("not a valid OCI index: {e}; restore it from a backup or re-import the repository"),
-            )
-        })?;
+        let index_path = layout::index_path(dir);
+        let index = layout::read_index(dir, "restore it from a backup or re-import the repository")?;
         let blobs = BlobStore::new(dir.join("blobs"));
         // Registry times of changes made by other tools: the moment of this load, never
         // earlier than index.json's last change.
         let observed = crate::store::fs::stat(&index_path)?
             .map(|s| crate::model::time::from_system(s.modified))
             .map_or(now, |m| m.max(now));
-        let meta_path = dir.join(META_FILE);
-        let (mut meta, mut dirty) = match crate::store::fs::read_limited_if_exists(&meta_path, MAX_INDEX_BYTES)? {
+        let meta_path = layout::sidecar_path(dir);
+        let (mut meta, mut dirty) = match layout::read_sidecar_bytes(dir)? {
             Some(bytes) => (parse_meta(&meta_path, &bytes)?, false),
             None => (Meta::new(adopted_repo_time(dir, now)), true),
         };
@@ -327,7 +309,7 @@ impl Repository {
 
     /// Writes index.json, then the sidecar.
     pub fn save(&mut self) -> Result<()> {
-        atomic_write(&self.dir.join("index.json"), &self.index.to_bytes())?;
+        layout::write_index(&self.dir, &self.index)?;
         self.save_meta()
     }
 
@@ -337,7 +319,7 @@ impl Repository {
         self.fill_facts();
         let mut bytes = serde_json::to_vec_pretty(&self.meta).expect("meta serialises");
         bytes.push(b'\n');
-        atomic_write(&self.dir.join(META_FILE), &bytes)?;
+        layout::write_sidecar(&self.dir, &bytes)?;
         self.meta_dirty = false;
         Ok(())
     }
@@ -510,6 +492,13 @@ impl Repository {
         Ok(())
     }
 
+    /// True when the repository, every one of `tags` and every one of `digests` allow
+    /// reading: [`Repository::check`] for [`Action::Read`], for callers that skip what
+    /// they may not read (with a note) rather than refuse.
+    pub fn readable(&self, tags: &[Tag], digests: &[Digest]) -> bool {
+        self.check("reading", tags, digests, Action::Read).is_ok()
+    }
+
     /// Refuses reading the content of `resolved` (export, or a tag made from it) when a
     /// read lock guards it. `parents` are the top-level indexes that list it when it was
     /// reached as a nested child (see [`Repository::locate`]). The rule
@@ -610,6 +599,18 @@ impl Repository {
         })
     }
 
+    /// Checks, without changing anything, that the manifest `digest` may be added
+    /// untagged ([`Repository::add_untagged`]): a write to the repository, which its
+    /// repository lock must allow. Returns whether it would be added (`false`, and no
+    /// check, when it is already in the index: nothing changes).
+    pub fn check_add_untagged(&self, what: &str, digest: &Digest) -> Result<bool> {
+        if self.descriptor_of(digest).is_some() {
+            return Ok(false);
+        }
+        self.check(what, &[], &[], Action::Write)?;
+        Ok(true)
+    }
+
     /// Adds `desc` as an untagged manifest (no-op when it is already in the index).
     pub fn add_untagged(&mut self, desc: &Descriptor, now: Timestamp) {
         if self.descriptor_of(&desc.digest).is_some() {
@@ -680,8 +681,16 @@ impl Repository {
     }
 
     /// Removes one tag; its manifest stays, untagged when this was its last tag. Refused
-    /// when the repository, the tag or the manifest forbids untagging.
+    /// when the repository, the tag or the manifest forbids untagging
+    /// ([`Repository::check_untag`]).
     pub fn untag(&mut self, tag: &Tag, now: Timestamp) -> Result<Descriptor> {
+        self.check_untag(tag)?;
+        self.untag_unchecked(tag, now)
+    }
+
+    /// Checks, without changing anything, that `tag` exists and may be removed: the
+    /// repository, the tag and every manifest it names must allow an untag.
+    pub fn check_untag(&self, tag: &Tag) -> Result<()> {
         let reference = format!("{}:{tag}", self.name);
         self.tag_digest(tag)
             .ok_or_else(|| Error::TagNotFound { reference: reference.clone(), repo: self.name.to_string() })?;
@@ -694,8 +703,7 @@ impl Repository {
             .collect();
         digests.sort();
         digests.dedup();
-        self.check(&format!("untagging {reference}"), std::slice::from_ref(tag), &digests, Action::Untag)?;
-        self.untag_unchecked(tag, now)
+        self.check(&format!("untagging {reference}"), std::slice::from_ref(tag), &digests, Action::Untag)
     }
 
     /// Removes one tag without checking locks (purge with `--include-locked`; callers
@@ -887,7 +895,7 @@ fn parse_meta(path: &Path, bytes: &[u8]) -> Result<Meta> {
 }
 
 fn adopted_repo_time(dir: &Path, now: Timestamp) -> Timestamp {
-    match crate::store::fs::stat(&dir.join(OCI_LAYOUT_FILE)) {
+    match crate::store::fs::stat(&layout::layout_path(dir)) {
         Ok(Some(s)) => Timestamp::from(s.modified),
         _ => now,
     }

@@ -219,6 +219,66 @@ impl BlobStore {
     }
 }
 
+impl BlobStore {
+    /// The blobs of this store by name alone (no stat), with their inode numbers, sorted;
+    /// names that are not digests are ignored (gc never touches what it does not
+    /// recognise). Fail closed: a link or special file named like a blob is an error (it
+    /// would make the blob look absent, and what it references unreachable).
+    pub fn list_names(&self) -> Result<Vec<(Digest, u64)>> {
+        let dir = self.alg_dir();
+        let Some(listing) = super::fs::read_dir_if_exists(&dir)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for e in listing.entries()? {
+            if e.kind.is_special() {
+                return Err(Error::SpecialFile { path: e.path, kind: e.kind });
+            }
+            if let Some(d) = e.name_str().and_then(Digest::from_hex)
+                && e.kind == FileKind::File
+            {
+                out.push((d, e.ino));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Removes many blobs, given with their inode numbers (from
+    /// [`BlobStore::list_names`]): in inode order, in parallel chunks, through one open
+    /// directory, then synced once. Absent blobs are success.
+    pub fn remove_many(&self, blobs: &[(&Digest, u64)]) -> Result<()> {
+        use rayon::prelude::*;
+        let mut order: Vec<&(&Digest, u64)> = blobs.iter().collect();
+        order.sort_by_key(|b| b.1);
+        let Some(dir) = self.open_dir()? else { return Ok(()) };
+        order.par_chunks(1024).try_for_each(|chunk| chunk.iter().try_for_each(|b| dir.remove(b.0)))?;
+        dir.sync()
+    }
+
+    /// Adopts a staged blob file (a staging area's `blobs/sha256/<hex>`, already checked
+    /// against `digest` and flushed) into this store by renaming it: no copy, and the
+    /// name stays the digest wharf computed. The caller fsyncs [`BlobStore::alg_dir`]
+    /// once after a batch.
+    pub fn adopt(&self, staged: &BlobStore, digest: &Digest) -> Result<()> {
+        super::fs::rename(&staged.path(digest), &self.path(digest))
+    }
+
+    /// Pins this store's copy of `digest` into `into` (a staging area's store) by a hard
+    /// link, so that a concurrent gc cannot take it; returns the pin's path, or `None`
+    /// when the copy is gone, links are impossible here, or the pin is not a regular
+    /// file of `size` bytes. No link in either store is followed.
+    pub fn pin_into(&self, into: &BlobStore, digest: &Digest, size: u64) -> Option<PathBuf> {
+        create_dir_all_durable(&into.alg_dir()).ok()?;
+        let pin = into.path(digest);
+        match super::fs::hard_link(&self.path(digest), &pin).ok()? {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(_) => return None,
+        }
+        let st = super::fs::stat(&pin).ok()??;
+        (st.kind == FileKind::File && st.size == size).then_some(pin)
+    }
+}
+
 /// An open `blobs/sha256/` directory, for bulk work on many blobs (gc): each call names
 /// the blob relative to the directory, so the kernel resolves one name, not a whole path.
 pub struct BlobDir {

@@ -1,4 +1,6 @@
-//! Files the user names: reading an input file (`wharf add FILE`), and writing files
+//! Files the user names, outside any registry root: reading an input file (`wharf add
+//! FILE`) or an import source directory, the temp files and directories an export
+//! builds beside its `-o` path and their no-clobber placement, and writing files
 //! into an output directory (`wharf export --format files -o DIR`) without ever
 //! following a symbolic link inside it. The directory is opened once; every file is
 //! created relative to that descriptor with `O_NOFOLLOW | O_EXCL` under a temp name,
@@ -38,6 +40,73 @@ pub fn open_input_file(path: &Path) -> Result<File> {
         return Err(not_file());
     }
     Ok(f)
+}
+
+/// Whether an input path the user named (or a path inside an input directory) is
+/// there, and whether it is a directory: `None` when it does not exist. Links are
+/// followed: the source is the user's own.
+pub fn input_is_dir(path: &Path) -> Result<Option<bool>> {
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(Some(m.is_dir())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::Io { action: "open", path: path.to_path_buf(), source: e }),
+    }
+}
+
+/// The names of the regular files in the user's input directory `dir` of at most `max`
+/// bytes (links followed), unsorted; an unreadable directory lists nothing.
+pub fn small_input_files(dir: &Path, max: u64) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().to_string();
+            if e.metadata().map(|m| m.is_file() && m.len() <= max).unwrap_or(false) {
+                names.push(n);
+            }
+        }
+    }
+    names
+}
+
+/// True when the user's output path `path` is an empty directory (an `-o` a layout
+/// export may fill).
+pub fn output_is_empty_dir(path: &Path) -> bool {
+    path.is_dir() && std::fs::read_dir(path).map(|mut r| r.next().is_none()).unwrap_or(false)
+}
+
+/// A temp file (`TEMP_PREFIX…`) beside the user's output path, in `parent`, created
+/// 0666 so the umask decides the mode as for any new file; `persist_noclobber` puts it
+/// in place without replacing anything.
+pub fn output_temp_file(parent: &Path) -> Result<tempfile::NamedTempFile> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(parent)
+        .map_err(Error::io("create a temp file in", parent.to_path_buf()))
+}
+
+/// A temp directory (`TEMP_PREFIX…`) in `parent`, for a directory output built beside
+/// the user's output path.
+pub fn output_temp_dir(parent: &Path) -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempdir_in(parent)
+        .map_err(Error::io("create a temp directory in", parent.to_path_buf()))
+}
+
+/// Puts a finished temp directory at the user's output path `out`: an empty directory
+/// there is replaced, anything else is not (the rename fails and the temp directory
+/// is removed). The caller fsyncs the parent.
+pub fn place_output_dir(tmp: tempfile::TempDir, out: &Path) -> Result<()> {
+    if out.is_dir() {
+        std::fs::remove_dir(out).map_err(Error::io("replace the empty directory", out))?;
+    }
+    let kept = tmp.keep();
+    std::fs::rename(&kept, out).map_err(|e| {
+        let _ = std::fs::remove_dir_all(&kept);
+        Error::Io { action: "rename the exported layout to", path: out.to_path_buf(), source: e }
+    })
 }
 
 /// An output directory, opened once.

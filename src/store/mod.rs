@@ -8,6 +8,7 @@ pub mod fs;
 pub mod lock;
 pub mod safe;
 pub mod staging;
+pub mod usage;
 
 pub use blobs::{BlobEntry, BlobListing, BlobStore, BlobWriter, PipelinedWriter};
 pub use lock::{LockGuard, LockMode};

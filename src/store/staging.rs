@@ -4,12 +4,14 @@
 //! import (lock held) from the leftovers of a dead one (lock free) and never takes the
 //! former. Dropping a `Staging` removes its directory.
 
+use std::collections::HashSet;
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
 use super::blobs::BlobStore;
 use super::fs::{FileKind, create_dir_all_durable};
 use crate::error::{Error, Result};
+use crate::model::{Digest, Document};
 
 pub const OWNER_FILE: &str = "owner";
 
@@ -110,6 +112,40 @@ pub fn scan(staging_root: &Path) -> Result<Vec<StagingEntry>> {
         out.push(StagingEntry { dir: e.path, live });
     }
     out.sort_by(|a, b| a.dir.cmp(&b.dir));
+    Ok(out)
+}
+
+/// Pins every blob in a live staging area and every digest its documents (files of at
+/// most `max_document` bytes that parse as a manifest or index) name. The
+/// area is walked without following links; a special file in it stops gc (fail closed).
+pub fn pin_area(dir: &Path, max_document: u64, pins: &mut HashSet<Digest>) -> Result<()> {
+    let Some(area) = crate::store::fs::read_dir_if_exists(dir)? else { return Ok(()) };
+    area.walk(&mut |parent, e| {
+        if e.kind.is_special() {
+            return Err(Error::SpecialFile { path: e.path.clone(), kind: e.kind });
+        }
+        if e.kind != FileKind::File {
+            return Ok(());
+        }
+        if let Some(d) = e.name_str().and_then(Digest::from_hex) {
+            pins.insert(d);
+        }
+        let small = parent.stat(&e.name)?.is_some_and(|m| m.size <= max_document);
+        if small
+            && let Ok(Some(f)) = parent.open_file(&e.name)
+            && let Ok(bytes) = read_all(f)
+            && bytes.first() == Some(&b'{')
+            && let Ok(doc) = Document::parse(&bytes, "")
+        {
+            pins.extend(doc.children().into_iter().map(|c| c.digest));
+        }
+        Ok(())
+    })
+}
+
+fn read_all(mut f: std::fs::File) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut out)?;
     Ok(out)
 }
 

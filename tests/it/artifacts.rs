@@ -296,6 +296,23 @@ fn export_files_refuses_hostile_titles_and_writes_nothing() {
 }
 
 #[test]
+fn export_files_by_digest_honours_the_tags_read_lock() {
+    let reg = Reg::new();
+    let p = files(&reg.dir.path().join("f"), &[("a.txt", b"payload")]);
+    let d = reg.json(&["add", "x:1", p[0].to_str().unwrap()])["digest"].as_str().unwrap().to_string();
+    reg.wharf(&["update", "x:1", "--read-enabled", "false"]).ok();
+    let out = reg.dir.path().join("out");
+    // By digest, every tag on the manifest guards it: a digest is no way round a tag's
+    // read lock (as for `export` in the other formats).
+    for r in ["x:1".to_string(), format!("x@{d}")] {
+        reg.wharf(&["export", &r, "--format", "files", "-o", out.to_str().unwrap()])
+            .code(2)
+            .stderr_has("the tag x:1 has read_enabled = false");
+        assert!(!out.exists(), "{r}: nothing written");
+    }
+}
+
+#[test]
 fn export_files_never_writes_through_a_symlink_in_the_directory() {
     let reg = Reg::new();
     let p = files(&reg.dir.path().join("f"), &[("a.txt", b"payload")]);

@@ -504,6 +504,19 @@ fn import_refused_by_a_manifest_lock_changes_nothing() {
     let a = write(&reg, "a.tar", &docker_archive(&[docker_image("a", vec!["r:a"])]));
     let other = write(&reg, "other.tar", &docker_archive(&[docker_image("other", vec!["r:a"])]));
     let d = reg.json(&["import", a.to_str().unwrap()])["images"][0]["digest"].as_str().unwrap().to_string();
+    // Moving r:a takes the tag away from the manifest it points at: each lock attribute
+    // that forbids an untag of that manifest refuses the import, before a blob moves
+    // (the snapshot covers the pool and staging too).
+    for attr in ["--write-enabled", "--delete-enabled"] {
+        reg.wharf(&["update", &format!("r@{d}"), attr, "false"]).ok();
+        refused(
+            &reg,
+            &["--repo", "r", "--tag", "a", "--force", other.to_str().unwrap()],
+            attr.trim_start_matches("--").replace('-', "_").as_str(),
+        );
+        assert!(staging_is_empty(&reg), "{attr}: the refused import left staged blobs");
+        reg.wharf(&["update", &format!("r@{d}"), attr, "true"]).ok();
+    }
     reg.wharf(&["lock", &format!("r@{d}")]).ok();
     refused(&reg, &["--repo", "r", "--tag", "a", "--force", other.to_str().unwrap()], "locked");
 }

@@ -180,6 +180,23 @@ fn soft_deleted_untag_restores_and_expired_items_go_at_sweep() {
 }
 
 #[test]
+fn restore_into_a_write_locked_repository_is_refused() {
+    let Some(reg) = with_testrepo() else { return };
+    reg.wharf(&["config", "soft-delete", "--days", "7"]).ok();
+    // b1 becomes an untagged manifest, then is deleted by digest: its trash item has no tag.
+    reg.json(&["--as-of", "2026-03-01", "untag", "testrepo:b1"]);
+    reg.json(&["--as-of", "2026-03-01", "delete", &format!("testrepo@{B1}")]);
+    reg.wharf(&["update", "testrepo", "--write-enabled", "false"]).ok();
+    let before = reg.snapshot();
+    reg.wharf(&["--as-of", "2026-03-02", "restore", &format!("testrepo@{B1}")]).code(2).stderr_has("write_enabled");
+    assert_eq!(before, reg.snapshot(), "a refused restore wrote something");
+    reg.wharf(&["update", "testrepo", "--write-enabled", "true"]).ok();
+    let r = reg.json(&["--as-of", "2026-03-02", "restore", &format!("testrepo@{B1}")]);
+    assert_eq!(r["manifest_restored"], true);
+    assert_sound(&reg.root);
+}
+
+#[test]
 fn retention_sweep_keeps_locked_children_and_referrer_subjects() {
     let reg = Reg::new();
     let b = Build::open(&reg.root);

@@ -155,18 +155,7 @@ impl<'a> Sink<'a> {
     /// Hard-links the registry's copy of `digest` into the staging area; `None` when
     /// the copy is gone or links are impossible here.
     fn pin_existing(&self, digest: &Digest, size: u64) -> Option<PathBuf> {
-        // Through store::fs: no link in the registry is followed (linkat never
-        // dereferences, the parents are opened without following links).
-        let store = self.staging.blobs();
-        crate::store::fs::create_dir_all_durable(&store.alg_dir()).ok()?;
-        let pin = store.path(digest);
-        match crate::store::fs::hard_link(&self.existing.path(digest), &pin).ok()? {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(_) => return None,
-        }
-        let st = crate::store::fs::stat(&pin).ok()??;
-        (st.kind == crate::store::fs::FileKind::File && st.size == size).then_some(pin)
+        self.existing.pin_into(&self.staging.blobs(), digest, size)
     }
 
     /// A blob the registry already holds with `size` bytes, pinned in the staging area
@@ -315,7 +304,7 @@ impl Content for TarContent {
     }
 
     fn member(&mut self, _sink: &mut Sink<'_>, path: &str) -> Result<Option<Blob>> {
-        let p = super::tarstream::normalise(path)
+        let p = super::paths::normalise(path)
             .map_err(|why| Error::bad_input(&self.label, format!("the archive names the member `{path}`: {why}")))?;
         Ok(self.resolve(&p)?.cloned())
     }
@@ -377,11 +366,8 @@ impl DirContent {
         }
         // The user's source: links are followed, but only a regular file is opened (a
         // FIFO would block the import forever), checked on the open handle.
-        match std::fs::metadata(&path) {
-            Ok(m) if m.is_dir() => return Ok(None),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::Io { action: "open", path, source: e }),
+        if crate::store::files::input_is_dir(&path)? != Some(false) {
+            return Ok(None);
         }
         let Some(f) = crate::store::fs::open_file_if_exists(&path)? else { return Ok(None) };
         let meta = f.metadata().map_err(Error::io("stat", path.clone()))?;
@@ -398,7 +384,7 @@ impl Content for DirContent {
     }
 
     fn member(&mut self, sink: &mut Sink<'_>, path: &str) -> Result<Option<Blob>> {
-        let p = super::tarstream::normalise(path)
+        let p = super::paths::normalise(path)
             .map_err(|why| Error::bad_input(self.label(), format!("a file named `{path}`: {why}")))?;
         self.receive(sink, &p, None)
     }
@@ -432,17 +418,8 @@ impl Content for DirContent {
 
     fn small_blobs(&mut self, sink: &mut Sink<'_>, max: u64) -> Result<Vec<Blob>> {
         let dir = self.root.join("blobs").join("sha256");
-        let mut names = Vec::new();
-        if let Ok(rd) = std::fs::read_dir(&dir) {
-            for e in rd.flatten() {
-                let n = e.file_name().to_string_lossy().to_string();
-                if Digest::from_hex(&n).is_some()
-                    && e.metadata().map(|m| m.is_file() && m.len() <= max).unwrap_or(false)
-                {
-                    names.push(n);
-                }
-            }
-        }
+        let mut names = crate::store::files::small_input_files(&dir, max);
+        names.retain(|n| Digest::from_hex(n).is_some());
         names.sort();
         let mut out = Vec::new();
         for n in names {

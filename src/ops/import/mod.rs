@@ -18,6 +18,7 @@ pub mod detect;
 pub mod docker;
 pub mod helm;
 pub mod oci;
+pub mod paths;
 pub mod tarstream;
 pub mod vet;
 
@@ -29,7 +30,7 @@ use super::Ctx;
 use super::progress::Bar;
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
-use crate::model::{Action, Descriptor, Digest, ForeignName, Platform, RepoName, Tag};
+use crate::model::{Descriptor, Digest, ForeignName, Platform, RepoName, Tag};
 use crate::registry::repository::{MAX_INDEX_BYTES, Repository};
 use crate::registry::{RegistryKind, TagChange};
 use crate::store::fs::{create_dir_all_durable, fsync_dir};
@@ -422,9 +423,9 @@ pub(crate) fn commit(
             )));
         }
         // Small staged blobs were written without fsync: flush each one kept.
-        staging.blobs().sync(d)?;
-        let dest = existing.path(d);
-        crate::store::fs::rename(&b.path, &dest)?;
+        let staged = staging.blobs();
+        staged.sync(d)?;
+        existing.adopt(&staged, d)?;
         blobs_new += 1;
         bytes_new += b.size;
     }
@@ -483,8 +484,7 @@ fn apply(
             tags.push(TagOutcome { tag: t.clone(), change });
         }
         if p.tags.is_empty() {
-            if repo.descriptor_of(&p.found.root.digest).is_none() {
-                repo.check(&format!("importing into {name}"), &[], &[], Action::Write)?;
+            if repo.check_add_untagged(&format!("importing into {name}"), &p.found.root.digest)? {
                 notes.push(format!(
                     "{name}@{} was imported untagged; pass --tag to tag it, or `wharf tag {name}@{} {name}:TAG`",
                     p.found.root.digest, p.found.root.digest

@@ -213,14 +213,11 @@ fn matches_any(sel: &[Platform], p: Option<&Platform>) -> bool {
     p.is_some_and(|p| sel.iter().any(|s| s.matches(p)))
 }
 
-/// The platform of an image manifest from its config (`os`, `architecture`, `variant`).
+/// The platform of an image manifest from its config (`Platform::from_config`).
 fn config_platform(blobs: &BTreeMap<Digest, Blob>, root: &Blob, what: &str) -> Option<Platform> {
     let doc = Document::parse(&root.read_small(what).ok()?, "").ok()?;
     let cfg = blobs.get(&doc.config?.digest)?;
-    let v: serde_json::Value = serde_json::from_slice(&cfg.read_small(what).ok()?).ok()?;
-    let mut p = Platform::parse(&format!("{}/{}", v.get("os")?.as_str()?, v.get("architecture")?.as_str()?))?;
-    p.variant = v.get("variant").and_then(|s| s.as_str()).map(str::to_string);
-    Some(p)
+    Platform::from_config(&cfg.read_small(what).ok()?)
 }
 
 /// Decides what of the top-level entry `desc` is imported: all of it, the platforms

@@ -14,11 +14,12 @@ use oci_spec::image::ImageIndex;
 use super::{BlobFile, FileKey, Finding, Kind, Link, Owner, Pending, Selection, Severity, file_finding};
 use crate::error::{Error, Result};
 use crate::model::check;
-use crate::model::media::{OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION};
+use crate::model::media::OCI_LAYOUT_VERSION;
 use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, RepoName, Role, Tag};
 use crate::registry::Registry;
-use crate::registry::meta::{META_FILE, META_VERSION, META_VERSIONS_READ, Meta};
-use crate::registry::repository::{MAX_DOCUMENT_BYTES, MAX_INDEX_BYTES};
+use crate::registry::layout;
+use crate::registry::meta::{META_VERSION, META_VERSIONS_READ, Meta};
+use crate::registry::repository::MAX_DOCUMENT_BYTES;
 use crate::store::fs::{FileKind, read_limited};
 
 /// A layer whose bytes must agree with its media type, decided on its first bytes.
@@ -158,7 +159,7 @@ impl<'a> RepoWalk<'a> {
         self.whole = matches!(selection, Selection::All);
         self.check_layout();
         self.list_blobs();
-        self.read_index();
+        self.check_index();
         let Some(index) = self.index.clone() else { return Ok(()) };
         let roots: Vec<(usize, &Descriptor)> = match selection {
             Selection::All => index.manifests.iter().enumerate().collect(),
@@ -185,17 +186,14 @@ impl<'a> RepoWalk<'a> {
     }
 
     fn check_layout(&mut self) {
-        let path = self.dir.join(OCI_LAYOUT_FILE);
-        let bytes = match read_limited(&path, 1 << 16) {
-            Ok(b) => b,
+        let path = layout::layout_path(self.dir);
+        let version = match layout::read_layout_version(self.dir) {
+            Ok(v) => v,
             Err(e) => {
                 self.push_file(Severity::Error, Kind::LayoutVersion, None, &path, format!("unreadable: {e}"));
                 return;
             }
         };
-        let version = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|v| v.get("imageLayoutVersion").and_then(|s| s.as_str()).map(str::to_string));
         let message = match version.as_deref() {
             Some(OCI_LAYOUT_VERSION) => return,
             Some(v) => format!("imageLayoutVersion is `{v}`; OCI image layouts are version {OCI_LAYOUT_VERSION}"),
@@ -226,9 +224,11 @@ impl<'a> RepoWalk<'a> {
         self.blob_files = self.blobs.len();
     }
 
-    fn read_index(&mut self) {
-        let path = self.dir.join("index.json");
-        let bytes = match read_limited(&path, MAX_INDEX_BYTES) {
+    /// index.json, read raw through the registry's layout reader (not loaded: a broken
+    /// index is a finding here, not an error).
+    fn check_index(&mut self) {
+        let path = layout::index_path(self.dir);
+        let bytes = match layout::read_index_bytes(self.dir) {
             Ok(b) => b,
             Err(e) => {
                 self.push_file(Severity::Error, Kind::InvalidIndex, None, &path, format!("unreadable: {e}"));
@@ -511,8 +511,8 @@ impl<'a> RepoWalk<'a> {
     /// The sidecar, read raw from disk (loading a repository reconciles it in memory,
     /// which would hide exactly what this checks).
     fn check_sidecar(&mut self, index: &IndexFile) {
-        let path = self.dir.join(META_FILE);
-        let bytes = match crate::store::fs::read_limited_if_exists(&path, MAX_INDEX_BYTES) {
+        let path = layout::sidecar_path(self.dir);
+        let bytes = match layout::read_sidecar_bytes(self.dir) {
             Ok(Some(b)) => b,
             // No sidecar is fine: it is rebuilt from index.json on the next write.
             Ok(None) => return,
