@@ -9,6 +9,6 @@ pub mod lock;
 pub mod safe;
 pub mod staging;
 
-pub use blobs::{BlobEntry, BlobListing, BlobStore, BlobWriter, PipelinedWriter};
-pub use lock::{LockGuard, LockMode};
+pub use blobs::BlobStore;
+pub use lock::LockGuard;
 pub use staging::Staging;
