@@ -3,8 +3,37 @@
 //! Each repository is a standard OCI image layout that skopeo, umoci and oci-image-tool
 //! read without wharf; wharf adds import from real producers' archives, tags and
 //! ACR-style locks with timestamps in a sidecar, parallel verification, garbage
-//! collection, retention and purge. Dependencies point one way:
-//! `cli → ops → registry → store → model` (see docs/ARCHITECTURE.md).
+//! collection, retention and purge.
+//!
+//! # The library
+//!
+//! Start at [`Registry`]: [`Registry::init`] or [`Registry::open`] a directory, then call
+//! one method per operation ([`import`](Registry::import), [`verify`](Registry::verify),
+//! [`tag`](Registry::tag), [`gc`](Registry::gc), …). Each takes an options struct whose
+//! `Default` is the command line's default, and returns a report from [`reports`] (the
+//! document `wharf --json` prints). Failures are [`Error`]s; problems verify finds are
+//! findings in its report, not errors.
+//!
+//! ```
+//! # fn main() -> wharf::Result<()> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let archive = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/hello.docker-archive.tar");
+//! let reg = wharf::Registry::init(dir.path().join("registry"))?;
+//! let opts = wharf::ImportOptions { repo: Some("team/app".parse()?), tags: vec!["build-7".parse()?], ..Default::default() };
+//! reg.import(archive, &opts)?;
+//! assert!(reg.verify(&wharf::VerifyOptions::default())?.is_clean());
+//! reg.tag(&"team/app:build-7".parse()?, &"team/app:stable".parse()?, &wharf::TagOptions::default())?;
+//! reg.untag(&"team/app:build-7".parse()?)?;
+//! reg.gc(&wharf::GcOptions::default())?;
+//! # Ok(()) }
+//! ```
+//!
+//! The value types the methods take and the reports hold ([`Digest`], [`Reference`],
+//! [`RepoName`], [`Tag`], [`Timestamp`], [`Duration`], [`Platform`], [`Locks`], [`Filter`])
+//! are re-exported here; everything else is private (docs/ARCHITECTURE.md, "What is
+//! public"). With `default-features = false` the crate is the library alone, without
+//! the command line's dependencies (clap, indicatif, clap_complete, clap_mangen).
+//! Inside, dependencies point one way: `cli → ops → registry → store → model`.
 
 #![deny(missing_docs)]
 // A type a public signature or report field reaches must be one a caller can name.
