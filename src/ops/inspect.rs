@@ -186,7 +186,7 @@ pub struct ShowReport {
     pub top_level: bool,
     /// An index's children's platforms, or an image manifest's own (from its config).
     pub platforms: Vec<String>,
-    /// The tags on it, sorted.
+    /// The tags on it.
     pub tags: Vec<String>,
     /// When the manifest came into the repository; `None` for a child that is not top-level.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -115,7 +115,7 @@ pub struct TagInfo {
 pub struct TagsReport {
     /// The repository.
     pub repository: RepoName,
-    /// Its tags, sorted (those with `list_enabled = false` are left out).
+    /// Its tags, sorted by name (those with `list_enabled = false` are left out).
     pub tags: Vec<TagInfo>,
 }
 
