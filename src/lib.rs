@@ -38,10 +38,11 @@
 #![deny(missing_docs)]
 // A type a public signature or report field reaches must be one a caller can name.
 #![warn(unnameable_types)]
-// The operations only the command line reaches (add, attach, pull, push, config,
-// restore, inventories, `export --format files`) are not behind the facade yet, so a
-// library-only build (`--no-default-features`) sees them as unused. The default build
-// (clippy, tests) checks dead code in full.
+// The operations only the command line reaches (config, deleted/restore, inventory,
+// referrers, manifests, export of whole repositories, `export --format files`, and the
+// command line's argument parsers) are not behind the facade, so a library-only build
+// (`--no-default-features`) sees them as unused. The default build (clippy, tests)
+// checks dead code in full.
 #![cfg_attr(not(feature = "cli"), allow(dead_code, unused_imports))]
 
 #[cfg(feature = "cli")]
@@ -62,8 +63,9 @@ mod api;
 pub mod reports;
 
 pub use api::{
-    DeleteOptions, Duration, ExportFormat, ExportOptions, Filter, GcOptions, ImportOptions, LockOptions, PurgeOptions,
-    Registry, SweepOptions, TagOptions, VerifyOptions, parse_duration, parse_timestamp,
+    AddOptions, ArtifactFile, AttachOptions, Credentials, DeleteOptions, Duration, ExportFormat, ExportOptions, Filter,
+    GcOptions, ImportOptions, LockOptions, PullOptions, PurgeOptions, PushOptions, Registry, RemoteOptions,
+    SweepOptions, TagOptions, VerifyOptions, parse_duration, parse_timestamp,
 };
 pub use error::{Error, Result};
 pub use model::locks::Action as LockAction;
