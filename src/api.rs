@@ -636,9 +636,9 @@ impl Registry {
         self.with_ctx(|ctx| ops::pull::run(ctx, &o))
     }
 
-    /// Pushes to a remote registry, byte for byte: each reference is a repository
-    /// (every tag of it), `REPO:TAG` or `REPO@DIGEST`; with `all`, every repository (and
-    /// no references). `to` is `HOST[:PORT][/PREFIX]`: `team/app:1.4` goes to
+    /// Pushes to a remote registry, byte for byte: each reference is a repository (every
+    /// tag of it; a bare name parses with [`Reference::parse_loose`]), `REPO:TAG` or
+    /// `REPO@DIGEST`; with `all`, every repository (and no references). `to` is `HOST[:PORT][/PREFIX]`: `team/app:1.4` goes to
     /// `HOST/PREFIX/team/app:1.4`. Blobs the registry has are skipped, blobs another
     /// pushed repository has are mounted; a tag whose remote digest already matches
     /// costs one request. Referrers follow their subjects. Content whose
@@ -654,7 +654,8 @@ impl Registry {
     ///     ..Default::default()
     /// };
     /// let opts = wharf::PushOptions { remote, ..Default::default() };
-    /// let report = reg.push(&["team/app:1.4".parse()?], "registry.example.com/mirror", &opts)?;
+    /// let refs = [wharf::Reference::parse_loose("team/app")?, "team/tools:1.4".parse()?];
+    /// let report = reg.push(&refs, "registry.example.com/mirror", &opts)?;
     /// println!("{} bytes uploaded, {} blobs mounted", report.uploaded_bytes, report.mounted_blobs);
     /// # Ok(()) }
     /// ```
