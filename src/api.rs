@@ -211,8 +211,9 @@ impl Default for PushOptions {
 
 /// How [`Registry::pull`] and [`Registry::push`] reach and authenticate to a remote
 /// registry: the command line's `--creds`, `--authfile`, `--ca-file`, `--tls-verify` and
-/// `--plain-http` (docs/REGISTRIES.md). `Default` is HTTPS verified against the system's
-/// CA roots, with credentials looked up as podman and docker look them up.
+/// `--plain-http` (docs/REGISTRIES.md). `Default` is HTTPS verified against the Mozilla
+/// root store compiled into wharf, with credentials looked up as podman and docker look
+/// them up.
 #[derive(Debug, Clone, Default)]
 pub struct RemoteOptions {
     /// The user name and password to send; `None` looks them up for the host: in
@@ -223,7 +224,8 @@ pub struct RemoteOptions {
     /// The credentials file (auth.json or docker config.json) to search instead of the
     /// default ones; it must exist.
     pub authfile: Option<PathBuf>,
-    /// Trust the CA certificates in this PEM file (instead of the system's) for TLS.
+    /// Trust the CA certificates in this PEM file, instead of the compiled-in roots (a
+    /// private CA).
     pub ca_file: Option<PathBuf>,
     /// Do not verify the registry's TLS certificate (`--tls-verify=false`).
     pub tls_insecure: bool,

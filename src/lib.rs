@@ -12,7 +12,10 @@
 //! [`tag`](Registry::tag), [`gc`](Registry::gc), …). Each takes an options struct whose
 //! `Default` is the command line's default, and returns a report from [`reports`] (the
 //! document `wharf --json` prints). Failures are [`Error`]s; problems verify finds are
-//! findings in its report, not errors.
+//! findings in its report, not errors. [`add`](Registry::add) and
+//! [`attach`](Registry::attach) store files (release notes, SBOMs, signatures) as OCI
+//! artifacts; [`pull`](Registry::pull) and [`push`](Registry::push) move images from and
+//! to a remote registry, reached as [`RemoteOptions`] say (credentials, CA, TLS).
 //!
 //! ```
 //! # fn main() -> wharf::Result<()> {
