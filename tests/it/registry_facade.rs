@@ -105,7 +105,7 @@ fn facade_push_then_pull_round_trips_digests_and_referrers() {
             ("team/notes:7", notes_dest.as_str(), &added.digest, PushStatus::Pushed)
         ]
     );
-    assert_eq!(pushed.tags[0].referrers, [attached.digest.clone()]);
+    assert_eq!(pushed.tags[0].referrers, std::slice::from_ref(&attached.digest));
     // Pushing again sends nothing.
     let again = src.push(&[repo("team/app"), r("team/notes:7")], &to, &opts).unwrap();
     assert_eq!((again.uploaded_blobs, again.uploaded_bytes, again.manifests_pushed), (0, 0, 0), "{again:?}");
@@ -119,7 +119,7 @@ fn facade_push_then_pull_round_trips_digests_and_referrers() {
     assert_eq!(p.images.len(), 1);
     assert_eq!(p.images[0].digest, app);
     assert_eq!(p.images[0].repository.as_str(), "mirror/team/app");
-    assert_eq!(p.images[0].referrers, [attached.digest.clone()]);
+    assert_eq!(p.images[0].referrers, std::slice::from_ref(&attached.digest));
     assert_eq!(tag_digest(&dst, "mirror/team/app", "latest"), app);
     let shown = dst.show(&r("mirror/team/app:latest")).unwrap();
     assert_eq!(shown.referrers.iter().map(|x| &x.digest).collect::<Vec<_>>(), [&attached.digest]);
