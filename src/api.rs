@@ -6,6 +6,7 @@
 //! writes), waiting for another process unless [`Registry::no_wait`] was set, and reads
 //! the clock once, unless [`Registry::as_of`] fixed the time (verify reads no clock).
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -144,6 +145,157 @@ pub struct PurgeOptions {
 pub struct SweepOptions {
     /// Plan only.
     pub dry_run: bool,
+}
+
+/// Options of [`Registry::pull`].
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    /// Put every image into this repository (default: the source's path, host dropped).
+    pub repo: Option<RepoName>,
+    /// Tag the image with these tags instead of the source's (one image only).
+    pub tags: Vec<Tag>,
+    /// The source names a repository (no tag, no digest): pull every tag of it.
+    pub all_tags: bool,
+    /// Pull only these platforms of multi-platform images (all when empty).
+    pub platforms: Vec<Platform>,
+    /// Do not fetch referrers (signatures, SBOMs) of the pulled manifests.
+    pub no_referrers: bool,
+    /// Move tags that already point at another manifest (the old one stays, untagged).
+    pub force: bool,
+    /// Keep the registry host as the first path component of the name
+    /// (`127.0.0.1:5000/app` becomes `127.0.0.1-5000/app`).
+    pub scoped: bool,
+    /// Parallel blob downloads (1 to 64; 4 by default).
+    pub jobs: usize,
+    /// How to reach and authenticate to the registry.
+    pub remote: RemoteOptions,
+}
+
+impl Default for PullOptions {
+    fn default() -> PullOptions {
+        PullOptions {
+            repo: None,
+            tags: Vec::new(),
+            all_tags: false,
+            platforms: Vec::new(),
+            no_referrers: false,
+            force: false,
+            scoped: false,
+            jobs: 4,
+            remote: RemoteOptions::default(),
+        }
+    }
+}
+
+/// Options of [`Registry::push`].
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    /// Push every repository (then [`Registry::push`] takes no references).
+    pub all: bool,
+    /// Do not push referrers (signatures, SBOMs) along with their subjects.
+    pub no_referrers: bool,
+    /// Plan only: HEAD requests, and the report says per tag what would be uploaded,
+    /// mounted or skipped; nothing is sent.
+    pub dry_run: bool,
+    /// Parallel blob transfers (1 to 64; 4 by default).
+    pub jobs: usize,
+    /// How to reach and authenticate to the registry.
+    pub remote: RemoteOptions,
+}
+
+impl Default for PushOptions {
+    fn default() -> PushOptions {
+        PushOptions { all: false, no_referrers: false, dry_run: false, jobs: 4, remote: RemoteOptions::default() }
+    }
+}
+
+/// How [`Registry::pull`] and [`Registry::push`] reach and authenticate to a remote
+/// registry: the command line's `--creds`, `--authfile`, `--ca-file`, `--tls-verify` and
+/// `--plain-http` (docs/REGISTRIES.md). `Default` is HTTPS verified against the Mozilla
+/// root store compiled into wharf, with credentials looked up as podman and docker look
+/// them up.
+#[derive(Debug, Clone, Default)]
+pub struct RemoteOptions {
+    /// The user name and password to send; `None` looks them up for the host: in
+    /// `authfile` if given, else in `$REGISTRY_AUTH_FILE`,
+    /// `$XDG_RUNTIME_DIR/containers/auth.json`, `~/.config/containers/auth.json` and
+    /// `~/.docker/config.json` (with their credential helpers); anonymous if none is found.
+    pub credentials: Option<Credentials>,
+    /// The credentials file (auth.json or docker config.json) to search instead of the
+    /// default ones; it must exist.
+    pub authfile: Option<PathBuf>,
+    /// Trust the CA certificates in this PEM file, instead of the compiled-in roots (a
+    /// private CA).
+    pub ca_file: Option<PathBuf>,
+    /// Do not verify the registry's TLS certificate (`--tls-verify=false`).
+    pub tls_insecure: bool,
+    /// Speak plain HTTP, without TLS (a registry on localhost, a test registry).
+    pub plain_http: bool,
+}
+
+/// A user name and password (or identity token) for a remote registry. `Debug` does
+/// not show the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The user name.
+    pub username: String,
+    /// The password or identity token.
+    pub password: String,
+}
+
+impl Credentials {
+    /// Credentials from a user name and a password.
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Credentials {
+        Credentials { username: username.into(), password: password.into() }
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials({}, ***)", self.username)
+    }
+}
+
+/// One file for [`Registry::add`] or [`Registry::attach`]: stored as a layer of the
+/// artifact with this media type, titled (`org.opencontainers.image.title`) by the
+/// file's base name, as `oras push` stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactFile {
+    /// The file to read (a regular file; links to one are followed).
+    pub path: PathBuf,
+    /// The layer's media type (`type/subtype`).
+    pub media_type: String,
+}
+
+impl ArtifactFile {
+    /// The file at `path`, typed `application/octet-stream` (as `oras push` types it).
+    pub fn new(path: impl Into<PathBuf>) -> ArtifactFile {
+        ArtifactFile { path: path.into(), media_type: ops::artifact::DEFAULT_FILE_TYPE.to_string() }
+    }
+
+    /// The same file with another media type, e.g. `application/spdx+json`.
+    pub fn with_media_type(mut self, media_type: impl Into<String>) -> ArtifactFile {
+        self.media_type = media_type.into();
+        self
+    }
+}
+
+/// Options of [`Registry::add`].
+#[derive(Debug, Clone, Default)]
+pub struct AddOptions {
+    /// The artifact's type (`None`: `application/vnd.unknown.artifact.v1`, as `oras push`).
+    pub artifact_type: Option<String>,
+    /// Annotations of the artifact's manifest.
+    pub annotations: BTreeMap<String, String>,
+    /// Move the tag if it already points at another manifest.
+    pub force: bool,
+}
+
+/// Options of [`Registry::attach`].
+#[derive(Debug, Clone, Default)]
+pub struct AttachOptions {
+    /// Annotations of the attached manifest.
+    pub annotations: BTreeMap<String, String>,
 }
 
 impl Registry {
@@ -392,6 +544,141 @@ impl Registry {
         self.with_ctx(|ctx| ops::sweep::run(ctx, opts.dry_run))
     }
 
+    /// Stores files as an OCI artifact tagged `reference` (`REPO:TAG`), as `oras push`
+    /// stores them: each file a layer, an empty config, the OCI 1.1 image manifest. The
+    /// repository is created if needed; a tag on another manifest is moved only with
+    /// `force`, and locks are honoured. Nothing changes unless every file is stored.
+    ///
+    /// ```
+    /// # fn main() -> wharf::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let reg = wharf::Registry::init(dir.path().join("registry"))?;
+    /// let notes = dir.path().join("release-notes.md");
+    /// std::fs::write(&notes, "# 1.4\n").unwrap();
+    /// let files = [wharf::ArtifactFile::new(&notes).with_media_type("text/markdown")];
+    /// let opts = wharf::AddOptions { artifact_type: Some("application/vnd.example.notes".into()), ..Default::default() };
+    /// let report = reg.add(&"team/notes:1.4".parse()?, &files, &opts)?;
+    /// assert_eq!(report.files[0].title, "release-notes.md");
+    /// assert_eq!(reg.tags(&"team/notes".parse()?)?.tags[0].digest, report.digest);
+    /// # Ok(()) }
+    /// ```
+    pub fn add(&self, reference: &Reference, files: &[ArtifactFile], opts: &AddOptions) -> Result<AddReport> {
+        let o = ops::add::Options {
+            reference: reference.clone(),
+            files: file_specs(files)?,
+            artifact_type: opts.artifact_type.clone(),
+            annotations: opts.annotations.clone(),
+            force: opts.force,
+        };
+        self.with_ctx(|ctx| ops::add::run(ctx, &o))
+    }
+
+    /// Attaches files to the manifest `subject` (`REPO:TAG` or `REPO@DIGEST`) names, as
+    /// `oras attach` does: a new artifact of `artifact_type` whose `subject` is that
+    /// manifest, stored untagged in its repository, found among its referrers (and
+    /// exported, pushed and pulled along with it). Attaching the same files again
+    /// changes nothing.
+    ///
+    /// ```
+    /// # fn main() -> wharf::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let reg = wharf::Registry::init(dir.path().join("registry"))?;
+    /// # reg.import(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/hello.oci-archive.tar"), &Default::default())?;
+    /// let sbom = dir.path().join("sbom.spdx.json");
+    /// std::fs::write(&sbom, r#"{"spdxVersion": "SPDX-2.3"}"#).unwrap();
+    /// let files = [wharf::ArtifactFile::new(&sbom).with_media_type("application/spdx+json")];
+    /// let report = reg.attach(&"hello:latest".parse()?, "application/spdx+json", &files, &Default::default())?;
+    /// assert!(report.created);
+    /// let shown = reg.show(&"hello:latest".parse()?)?;
+    /// assert_eq!(shown.referrers[0].digest, report.digest);
+    /// # Ok(()) }
+    /// ```
+    pub fn attach(
+        &self,
+        subject: &Reference,
+        artifact_type: &str,
+        files: &[ArtifactFile],
+        opts: &AttachOptions,
+    ) -> Result<AttachReport> {
+        let o = ops::attach::Options {
+            reference: subject.clone(),
+            files: file_specs(files)?,
+            artifact_type: artifact_type.to_string(),
+            annotations: opts.annotations.clone(),
+        };
+        self.with_ctx(|ctx| ops::attach::run(ctx, &o))
+    }
+
+    /// Pulls images from a remote registry: `source` is `HOST[:PORT]/REPO[:TAG|@DIGEST]`
+    /// (no host means docker.io; no tag means `latest`), or with `all_tags` a repository
+    /// whose every tag is pulled. Manifests and blobs are checked against their digests
+    /// and staged first (blobs the registry holds are not fetched again); then they are
+    /// committed as [`Registry::import`] commits, with its tag and lock checks. Any error
+    /// leaves the registry unchanged.
+    ///
+    /// Not run as a test (`no_run`): it needs a registry server.
+    ///
+    /// ```no_run
+    /// # fn main() -> wharf::Result<()> {
+    /// let reg = wharf::Registry::open("/srv/wharf")?;
+    /// let remote = wharf::RemoteOptions { plain_http: true, ..Default::default() };
+    /// let opts = wharf::PullOptions { repo: Some("mirror/app".parse()?), remote, ..Default::default() };
+    /// let report = reg.pull("localhost:5000/team/app:1.4", &opts)?;
+    /// println!("{} as {}, {} bytes downloaded", report.images[0].digest, report.images[0].repository, report.downloaded_bytes);
+    /// # Ok(()) }
+    /// ```
+    pub fn pull(&self, source: &str, opts: &PullOptions) -> Result<PullReport> {
+        let o = ops::pull::Options {
+            sources: vec![source.to_string()],
+            repo: opts.repo.clone(),
+            tags: opts.tags.clone(),
+            all_tags: opts.all_tags,
+            platforms: opts.platforms.clone(),
+            no_referrers: opts.no_referrers,
+            force: opts.force,
+            scoped: opts.scoped,
+            jobs: opts.jobs,
+            connect: connect_options(&opts.remote),
+        };
+        self.with_ctx(|ctx| ops::pull::run(ctx, &o))
+    }
+
+    /// Pushes to a remote registry, byte for byte: each reference is a repository (every
+    /// tag of it; a bare name parses with [`Reference::parse_loose`]), `REPO:TAG` or
+    /// `REPO@DIGEST`; with `all`, every repository (and no references). `to` is `HOST[:PORT][/PREFIX]`: `team/app:1.4` goes to
+    /// `HOST/PREFIX/team/app:1.4`. Blobs the registry has are skipped, blobs another
+    /// pushed repository has are mounted; a tag whose remote digest already matches
+    /// costs one request. Referrers follow their subjects. Content whose
+    /// `read_enabled` is false is refused before anything is sent.
+    ///
+    /// Not run as a test (`no_run`): it needs a registry server.
+    ///
+    /// ```no_run
+    /// # fn main() -> wharf::Result<()> {
+    /// let reg = wharf::Registry::open("/srv/wharf")?;
+    /// let remote = wharf::RemoteOptions {
+    ///     credentials: Some(wharf::Credentials::new("ci", std::env::var("REGISTRY_TOKEN").unwrap_or_default())),
+    ///     ..Default::default()
+    /// };
+    /// let opts = wharf::PushOptions { remote, ..Default::default() };
+    /// let refs = [wharf::Reference::parse_loose("team/app")?, "team/tools:1.4".parse()?];
+    /// let report = reg.push(&refs, "registry.example.com/mirror", &opts)?;
+    /// println!("{} bytes uploaded, {} blobs mounted", report.uploaded_bytes, report.mounted_blobs);
+    /// # Ok(()) }
+    /// ```
+    pub fn push(&self, refs: &[Reference], to: &str, opts: &PushOptions) -> Result<PushReport> {
+        let o = ops::push::Options {
+            targets: refs.iter().map(Reference::to_string).collect(),
+            to: Some(crate::remote::Destination::parse(to)?),
+            all: opts.all,
+            no_referrers: opts.no_referrers,
+            dry_run: opts.dry_run,
+            jobs: opts.jobs,
+            connect: connect_options(&opts.remote),
+        };
+        self.with_ctx(|ctx| ops::push::run(ctx, &o))
+    }
+
     /// The repositories, with tag and manifest counts, sizes and times.
     pub fn repos(&self) -> Result<ReposReport> {
         self.with_ctx(ops::listing::repos)
@@ -416,6 +703,43 @@ fn path_arg(p: &Path) -> Result<String> {
         Some("-") => Ok("./-".to_string()),
         Some(s) => Ok(s.to_string()),
         None => Err(crate::Error::Usage(format!("{} is not a UTF-8 path, which the library requires", p.display()))),
+    }
+}
+
+/// The files of an artifact as add and attach take them; each media type is checked here,
+/// where the command line's `FILE:MEDIATYPE` parser checks it.
+fn file_specs(files: &[ArtifactFile]) -> Result<Vec<ops::artifact::FileSpec>> {
+    files
+        .iter()
+        .map(|f| {
+            if !ops::artifact::looks_like_media_type(&f.media_type) {
+                return Err(crate::Error::Usage(format!(
+                    "{}: `{}` is not a media type (type/subtype, e.g. application/spdx+json)",
+                    f.path.display(),
+                    f.media_type
+                )));
+            }
+            let title = f.path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+                crate::Error::Usage(format!(
+                    "{}: not a file name wharf can use as a title (a directory, or not UTF-8)",
+                    f.path.display()
+                ))
+            })?;
+            Ok(ops::artifact::FileSpec { path: f.path.clone(), media_type: f.media_type.clone(), title: title.into() })
+        })
+        .collect()
+}
+
+fn connect_options(r: &RemoteOptions) -> crate::remote::ConnectOptions {
+    crate::remote::ConnectOptions {
+        creds: r
+            .credentials
+            .as_ref()
+            .map(|c| crate::remote::Credentials { username: c.username.clone(), password: c.password.clone() }),
+        authfile: r.authfile.clone(),
+        ca_file: r.ca_file.clone(),
+        tls_insecure: r.tls_insecure,
+        plain_http: r.plain_http,
     }
 }
 

@@ -143,11 +143,11 @@ fn split_blobs(data: &[u8]) -> Vec<&[u8]> {
 }
 
 /// Target `document`: `data` is a manifest, an index or an image configuration. Parses it
-/// as each of the shapes wharf reads (the lenient graph [`Document`] under several declared
+/// as each of the shapes wharf reads (the lenient graph `Document` under several declared
 /// media types, index.json, the strict `oci-spec` types verify uses), walks its children
-/// and names its index entries as import does. Returns the children of the parse with no
-/// declared type.
-pub fn document(data: &[u8]) -> std::result::Result<Vec<Child>, DocumentError> {
+/// and names its index entries as import does. Returns the number of children of the
+/// parse with no declared type.
+pub fn document(data: &[u8]) -> std::result::Result<usize, DocumentError> {
     for declared in [
         media::OCI_MANIFEST,
         media::OCI_INDEX,
@@ -182,7 +182,7 @@ pub fn document(data: &[u8]) -> std::result::Result<Vec<Child>, DocumentError> {
     let _ = serde_json::from_slice::<oci_spec::image::ImageIndex>(data);
     let _ = serde_json::from_slice::<oci_spec::image::ImageConfiguration>(data);
     let doc = Document::parse(data, "")?;
-    Ok(walk(&doc))
+    Ok(walk(&doc).len())
 }
 
 fn walk(doc: &Document) -> Vec<Child> {

@@ -22,7 +22,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{Cli, Command, ConfigCommand, Global};
+use args::{Cli, Command, ConfigCommand, Global};
 use output::{Outcome, Printer};
 
 use crate::error::{Error, Result};

@@ -23,8 +23,11 @@ pub const MAX_DEPTH: usize = 64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
+    /// A defect: the content is wrong or unusable (verify exits 1; import refuses it).
     Error,
+    /// Suspicious but usable (verify exits 1; import accepts it with a note).
     Warning,
+    /// For information only (verify's exit code is unaffected).
     Info,
 }
 
@@ -69,7 +72,7 @@ pub enum Kind {
     SubjectAbsent,
     /// A blob or file could not be read.
     Unreadable,
-    /// Indexes nested deeper than [`MAX_DEPTH`].
+    /// Indexes nested deeper than 64 levels.
     TooDeep,
     /// A symbolic link, FIFO, socket or device inside the registry, where wharf expects
     /// a regular file or a directory (wharf never follows or opens it).

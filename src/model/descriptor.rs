@@ -2,7 +2,7 @@
 //!
 //! These types are deliberately lenient readers that preserve what they do not know: an
 //! index.json written by another tool keeps every unknown field and annotation when wharf
-//! rewrites it, and annotation maps are ordered ([`Annotations`], sorted by key) so output
+//! rewrites it, and annotation maps are ordered (`Annotations`, sorted by key) so output
 //! is deterministic.
 //! Strict schema checks (for `verify`) use the `oci-spec` types instead.
 
@@ -151,16 +151,22 @@ impl Descriptor {
 /// A platform, as in an index entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Platform {
+    /// The CPU architecture, as Go's `GOARCH` names it (`amd64`, `arm64`, …); empty when the source gave none.
     #[serde(default)]
     pub architecture: String,
+    /// The operating system, as Go's `GOOS` names it (`linux`, `windows`, …); empty when the source gave none.
     #[serde(default)]
     pub os: String,
+    /// `os.version` (Windows builds mostly); `None` when absent.
     #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
     pub os_version: Option<String>,
+    /// `os.features`; `None` when absent.
     #[serde(rename = "os.features", default, skip_serializing_if = "Option::is_none")]
     pub os_features: Option<Vec<String>>,
+    /// The CPU variant (`v7`, `v8`); `None` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+    /// Any other fields of the platform object, kept as they were written.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -276,10 +282,15 @@ impl IndexFile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// An index's entry (`manifests[i]`), or an index.json entry.
     Manifest,
+    /// A manifest's `config`.
     Config,
+    /// A manifest's `layers[i]`.
     Layer,
+    /// A referrer's `subject`: the manifest it is about.
     Subject,
+    /// An artifact manifest's `blobs[i]`.
     Blob,
 }
 
@@ -295,6 +306,8 @@ pub struct Child {
 }
 
 /// Why a manifest or index could not be read as one.
+// Reachable only through the doc(hidden) `wharf::fuzzing::document`; not part of the API.
+#[allow(unnameable_types)]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DocumentError {
     #[error("not valid JSON: {0}")]

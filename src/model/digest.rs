@@ -21,12 +21,19 @@ use sha2::{Digest as _, Sha256};
 /// Why a string is not a digest wharf accepts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DigestError {
+    /// The text is not `sha256:` followed by 64 lowercase hex characters (the text as given).
     #[error("`{0}` is not a digest: expected `sha256:` followed by 64 lowercase hex characters")]
     Malformed(String),
     #[error(
         "`{input}` uses the digest algorithm `{algorithm}`, which wharf recognises but does not support (only sha256)"
     )]
-    UnsupportedAlgorithm { input: String, algorithm: String },
+    /// A well-formed digest of another algorithm (`sha512:…`), which wharf does not support.
+    UnsupportedAlgorithm {
+        /// The digest as given.
+        input: String,
+        /// The algorithm it names.
+        algorithm: String,
+    },
 }
 
 /// A SHA-256 content digest, `sha256:<64 lowercase hex>`.
@@ -92,6 +99,7 @@ impl Digest {
         hex::encode(&self.0[..6])
     }
 
+    /// The 32 bytes of the SHA-256 hash.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }

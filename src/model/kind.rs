@@ -15,10 +15,15 @@ pub const HELM_CONFIG: &str = "application/vnd.cncf.helm.config.v1+json";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ArtifactKind {
+    /// A container image: a manifest whose config is an image configuration.
     Image,
+    /// An index (or Docker manifest list) over platform manifests.
     Index,
+    /// A Helm chart pushed as OCI (`helm push`).
     HelmChart,
+    /// Any other OCI artifact (an `artifactType`, or a config that is not an image's).
     Artifact,
+    /// A manifest with a `subject`: a signature, SBOM or attestation of another manifest.
     Referrer,
     /// The manifest could not be read (verify says why).
     Unknown,
@@ -29,7 +34,7 @@ impl ArtifactKind {
     /// is a `referrer`; one whose config is Helm's is a `helm chart`; one with an
     /// `artifactType`, or whose config is not an image config, an `artifact`; the rest
     /// `image`.
-    pub fn of(doc: &Document) -> ArtifactKind {
+    pub(crate) fn of(doc: &Document) -> ArtifactKind {
         if doc.kind == MediaKind::Index {
             return ArtifactKind::Index;
         }
@@ -52,7 +57,7 @@ impl ArtifactKind {
 
     /// The artifact type as the distribution spec's referrers API reports it:
     /// `artifactType`, else the config's media type (none for indexes and images).
-    pub fn artifact_type(doc: &Document) -> Option<String> {
+    pub(crate) fn artifact_type(doc: &Document) -> Option<String> {
         doc.artifact_type.clone().or_else(|| {
             doc.config
                 .as_ref()
@@ -61,6 +66,7 @@ impl ArtifactKind {
         })
     }
 
+    /// The name shown in listings (`image`, `index`, `helm chart`, `artifact`, `referrer`, `unknown`).
     pub fn name(self) -> &'static str {
         match self {
             ArtifactKind::Image => "image",

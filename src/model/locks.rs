@@ -7,12 +7,16 @@ use serde::{Deserialize, Serialize};
 /// The four attributes. All are `true` (enabled) unless someone locked the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Locks {
+    /// `false` forbids overwriting, re-pointing, untagging and deleting the object.
     #[serde(default = "yes")]
     pub write_enabled: bool,
+    /// `false` forbids deleting and untagging the object (purge and retention skip it).
     #[serde(default = "yes")]
     pub delete_enabled: bool,
+    /// `false` forbids reading the content out (export, or the source of `tag`).
     #[serde(default = "yes")]
     pub read_enabled: bool,
+    /// `false` hides the object from listings (`tags`, `manifests`, `repos`).
     #[serde(default = "yes")]
     pub list_enabled: bool,
 }
@@ -31,13 +35,18 @@ impl Default for Locks {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LockAttribute {
+    /// `write_enabled`.
     WriteEnabled,
+    /// `delete_enabled`.
     DeleteEnabled,
+    /// `read_enabled`.
     ReadEnabled,
+    /// `list_enabled`.
     ListEnabled,
 }
 
 impl LockAttribute {
+    /// The attribute's name as the sidecar and `--json` write it (`write_enabled`, …).
     pub fn name(self) -> &'static str {
         match self {
             LockAttribute::WriteEnabled => "write_enabled",
@@ -97,10 +106,12 @@ impl Locks {
         !self.write_enabled || !self.delete_enabled
     }
 
+    /// True when all four attributes are enabled (nothing is locked).
     pub fn is_default(&self) -> bool {
         *self == Locks::default()
     }
 
+    /// The value of one attribute.
     pub fn get(&self, a: LockAttribute) -> bool {
         match a {
             LockAttribute::WriteEnabled => self.write_enabled,

@@ -60,6 +60,7 @@ pub enum MediaKind {
 }
 
 impl MediaKind {
+    /// The kind a media type declares; unknown media types are [`MediaKind::Other`].
     pub fn of(media_type: &str) -> MediaKind {
         match media_type {
             OCI_INDEX | DOCKER_MANIFEST_LIST => MediaKind::Index,
@@ -100,10 +101,15 @@ pub fn layer_compression(media_type: &str) -> Option<Compression> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Wrapper {
+    /// Not compressed (a plain tar).
     None,
+    /// gzip.
     Gzip,
+    /// zstd.
     Zstd,
+    /// xz.
     Xz,
+    /// bzip2.
     Bzip2,
 }
 
@@ -123,6 +129,7 @@ impl Wrapper {
         }
     }
 
+    /// The name shown in reports (`none`, `gzip`, `zstd`, `xz`, `bzip2`).
     pub fn name(self) -> &'static str {
         match self {
             Wrapper::None => "none",

@@ -13,8 +13,7 @@ pub mod reference;
 pub mod retention;
 pub mod time;
 
-pub use annotations::Annotations;
-pub use descriptor::{Child, Descriptor, Document, DocumentError, IndexFile, Platform, Role};
+pub use descriptor::{Descriptor, Document, IndexFile, Platform, Role};
 pub use digest::{Digest, DigestError};
 pub use locks::{Action, LockAttribute, Locks};
 pub use media::MediaKind;

@@ -31,14 +31,24 @@ static TAG_RE: LazyLock<Regex> =
 /// Why a string is not a reference.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReferenceError {
+    /// The text is not a repository name (the text as given).
     #[error("`{0}` is not a repository name: expected {REPO_GRAMMAR}")]
     BadRepo(String),
+    /// The text is not a tag (the text as given).
     #[error("`{0}` is not a tag: expected {TAG_GRAMMAR}")]
     BadTag(String),
+    /// The digest part of a reference is not a digest.
     #[error("bad digest in reference `{reference}`: {source}")]
-    BadDigest { reference: String, source: DigestError },
+    BadDigest {
+        /// The reference as given.
+        reference: String,
+        /// Why its digest is not one.
+        source: DigestError,
+    },
+    /// The reference names neither a tag nor a digest where one is required.
     #[error("`{0}` names no tag or digest: expected REPO:TAG, REPO@sha256:HEX or REPO:TAG@sha256:HEX")]
     Incomplete(String),
+    /// The reference starts with a registry host, which local references never carry.
     #[error("`{0}` includes a registry host; wharf references are local: drop the host (e.g. `library/alpine:3`)")]
     HasHost(String),
 }
@@ -48,12 +58,14 @@ pub enum ReferenceError {
 pub struct RepoName(String);
 
 impl RepoName {
+    /// Parses a repository name (lowercase path components separated by `/`).
     pub fn parse(s: &str) -> Result<RepoName, ReferenceError> {
         if s.is_empty() || s.len() > 255 || !s.split('/').all(|c| COMPONENT_RE.is_match(c)) {
             return Err(ReferenceError::BadRepo(s.to_string()));
         }
         Ok(RepoName(s.to_string()))
     }
+    /// The name as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -81,9 +93,11 @@ impl Serialize for RepoName {
 pub struct Tag(String);
 
 impl Tag {
+    /// Parses a tag (`[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`).
     pub fn parse(s: &str) -> Result<Tag, ReferenceError> {
         if TAG_RE.is_match(s) { Ok(Tag(s.to_string())) } else { Err(ReferenceError::BadTag(s.to_string())) }
     }
+    /// The tag as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -105,8 +119,11 @@ impl Serialize for Tag {
 /// then pins what the tag must point at).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Reference {
+    /// The repository.
     pub repo: RepoName,
+    /// The tag; `None` for a reference by digest alone (or a repository alone, where a repository is accepted).
     pub tag: Option<Tag>,
+    /// The digest; `None` for a reference by tag alone. With a tag too, the digest the tag must point at.
     pub digest: Option<Digest>,
 }
 
@@ -144,10 +161,12 @@ impl Reference {
         Ok(Reference { repo: RepoName::parse(repo)?, tag, digest })
     }
 
+    /// `REPO:TAG`.
     pub fn by_tag(repo: RepoName, tag: Tag) -> Reference {
         Reference { repo, tag: Some(tag), digest: None }
     }
 
+    /// `REPO@DIGEST`.
     pub fn by_digest(repo: RepoName, digest: Digest) -> Reference {
         Reference { repo, tag: None, digest: Some(digest) }
     }

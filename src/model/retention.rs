@@ -15,18 +15,30 @@ use super::time::Timestamp;
 /// Why a `--filter` did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FilterError {
+    /// The filter has no `:` separating the repository and the tag regexes (the filter as given).
     #[error("--filter `{0}` has no `:` outside (…) and […]: expected REPO_REGEX:TAG_REGEX (e.g. 'team/.*:build-.*')")]
     NoColon(String),
+    /// One of the two regexes does not compile.
     #[error("--filter `{filter}`: bad {part} regex: {message}")]
-    BadRegex { filter: String, part: &'static str, message: String },
+    BadRegex {
+        /// The filter as given.
+        filter: String,
+        /// `repository` or `tag`: which half is bad.
+        part: &'static str,
+        /// The regex compiler's message.
+        message: String,
+    },
 }
 
 /// One `--filter 'REPO_RE:TAG_RE'`: both regexes anchored at both ends, linear time (the
 /// `regex` crate has no backtracking).
 #[derive(Debug, Clone)]
 pub struct Filter {
+    /// The filter as written.
     pub text: String,
+    /// The repository regex, anchored at both ends.
     pub repo: Regex,
+    /// The tag regex, anchored at both ends.
     pub tag: Regex,
 }
 
@@ -211,7 +223,10 @@ impl Protection {
 /// and why: `locked`, or a [`Protection`] name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeptManifest {
+    /// The manifest's digest.
     pub digest: Digest,
+    /// Why it stays: `locked`, `child_or_subject_of_live` (a live index lists it, or a
+    /// live referrer is about it) or `referrer_of_live` (it is about a live manifest).
     pub reason: &'static str,
 }
 

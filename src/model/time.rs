@@ -2,22 +2,30 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
+/// A point in time, in UTC (chrono's `DateTime<Utc>`); parse one with [`parse_timestamp`].
 pub type Timestamp = DateTime<Utc>;
 
 /// Why a timestamp or duration did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimeError {
+    /// The text is not an RFC 3339 timestamp or a date (the text as given).
     #[error("`{0}` is not a timestamp: expected RFC 3339 (2026-01-31T12:00:00Z) or a date (2026-01-31)")]
     Timestamp(String),
     #[error(
         "`{0}` is not a duration: expected a number with a unit d, h or m, optionally combined (7d, 12h, 1d12h, 30m)"
     )]
+    /// The text is not a duration such as `7d`, `12h`, `1d12h`, `30m` (the text as given).
     Duration(String),
     /// A computed time (now ± a duration) falls outside the range wharf can write.
     #[error(
         "{option}: {what} falls outside the years 0000 to 9999 that wharf can record; use a shorter duration or another --as-of"
     )]
-    OutOfRange { option: String, what: String },
+    OutOfRange {
+        /// The option whose value was out of range (`--ago`, `--as-of`, …).
+        option: String,
+        /// What was computed (the cutoff, an expiry).
+        what: String,
+    },
 }
 
 /// The earliest instant wharf computes with: 0000-01-01T00:00:00Z.

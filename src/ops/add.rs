@@ -24,17 +24,27 @@ pub struct Options {
     pub force: bool,
 }
 
+/// The report of [`Registry::add`](crate::Registry::add) (`wharf add`).
 #[derive(Debug, Serialize)]
 pub struct AddReport {
+    /// The repository the artifact went into.
     pub repository: RepoName,
+    /// The tag it got.
     pub tag: Tag,
+    /// The artifact manifest's digest.
     pub digest: Digest,
+    /// The artifact's type.
     pub artifact_type: String,
+    /// The artifact manifest's size in bytes.
     pub size: u64,
+    /// The files stored, one layer each, in the order given.
     pub files: Vec<FileReport>,
+    /// What happened to the tag.
     #[serde(flatten)]
     pub change: TagChange,
+    /// Blobs the registry did not hold before.
     pub blobs_new: usize,
+    /// Their bytes.
     pub bytes_new: u64,
 }
 

@@ -214,14 +214,18 @@ impl Staged {
 /// A file added as a layer, for reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileReport {
+    /// The file's base name (the layer's `org.opencontainers.image.title`).
     pub title: String,
+    /// The layer's media type.
     pub media_type: String,
+    /// The file's digest.
     pub digest: Digest,
+    /// The file's size in bytes.
     pub size: u64,
 }
 
 impl FileReport {
-    pub fn of(d: &Descriptor) -> FileReport {
+    pub(crate) fn of(d: &Descriptor) -> FileReport {
         FileReport {
             title: d.annotations.get(ANNOTATION_TITLE).cloned().unwrap_or_default(),
             media_type: d.media_type.clone(),

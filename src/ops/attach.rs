@@ -25,17 +25,26 @@ pub struct Options {
     pub annotations: BTreeMap<String, String>,
 }
 
+/// The report of [`Registry::attach`](crate::Registry::attach) (`wharf attach`).
 #[derive(Debug, Serialize)]
 pub struct AttachReport {
+    /// The repository of the subject, where the attachment is stored untagged.
     pub repository: RepoName,
+    /// The subject manifest's digest.
     pub subject: Digest,
+    /// The attached manifest's digest.
     pub digest: Digest,
+    /// The attachment's artifact type.
     pub artifact_type: String,
+    /// The attached manifest's size in bytes.
     pub size: u64,
+    /// The files stored, one layer each, in the order given.
     pub files: Vec<FileReport>,
     /// False when the same attachment was already there (same bytes, same digest).
     pub created: bool,
+    /// Blobs the registry did not hold before.
     pub blobs_new: usize,
+    /// Their bytes.
     pub bytes_new: u64,
 }
 

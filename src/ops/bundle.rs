@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Error, Result};
 use crate::model::media::{self, ANNOTATION_REF_NAME};
-use crate::model::{Action, Descriptor, Digest, Document, MediaKind, Platform, Reference, RepoName};
+use crate::model::{Descriptor, Digest, Document, MediaKind, Platform, Reference, RepoName};
 use crate::registry::{Registry, Repository};
 
 /// The repository an untagged manifest of a wharf archive belongs to.
@@ -224,9 +224,4 @@ pub fn manifests_in(closure: &[crate::registry::graph::ClosureBlob], root: &Dige
         .filter(|b| &b.digest == root || MediaKind::of(&b.media_type).has_children())
         .map(|b| b.digest.clone())
         .collect()
-}
-
-/// The read check a referrer passes: its own lock and the repository's.
-pub fn check_read(repo: &Repository, what: &str, d: &Digest) -> Result<()> {
-    repo.check(what, &[], std::slice::from_ref(d), Action::Read)
 }

@@ -22,23 +22,33 @@ use crate::registry::RegistryKind;
 use crate::registry::trash::TrashReason;
 use crate::store::fs::fsync_dir;
 
+/// One manifest a delete removed (or, in a dry run, would remove).
 #[derive(Debug, Serialize)]
 pub struct DeletedManifest {
+    /// The manifest's digest.
     pub digest: Digest,
+    /// The manifest's media type.
     pub media_type: String,
+    /// Every tag that pointed at it (they went with it), sorted.
     pub tags: Vec<String>,
 }
 
+/// The report of [`Registry::delete`](crate::Registry::delete) and [`Registry::delete_repository`](crate::Registry::delete_repository) (`wharf delete`).
 #[derive(Debug, Serialize)]
 pub struct DeleteReport {
+    /// True for a plan only: nothing was changed.
     pub dry_run: bool,
+    /// The repository deleted from (or deleted).
     pub repository: RepoName,
     /// `manifest` or `repository`.
     pub target: &'static str,
+    /// The manifests removed; for a repository, every manifest it held.
     pub manifests: Vec<DeletedManifest>,
     /// True when the items went to the trash (restorable until `expires_at`).
     pub soft_deleted: bool,
+    /// When the trash record expires (then sweep or gc removes it for good); `None` without soft delete.
     pub expires_at: Option<Timestamp>,
+    /// The trash record's id (for `wharf restore`); `None` without soft delete.
     pub trash_id: Option<String>,
 }
 

@@ -28,13 +28,17 @@ use crate::store::{BlobStore, files};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
+    /// An OCI image layout in a tar (`oci-archive:`), the default.
     #[default]
     OciArchive,
+    /// A `docker save` tar (`docker-archive:`), readable by `docker load`.
     DockerArchive,
+    /// An OCI image layout directory.
     OciLayout,
 }
 
 impl Format {
+    /// Parses `oci-archive`, `docker-archive` or `oci-layout`.
     pub fn parse(s: &str) -> Result<Format> {
         match s {
             "oci-archive" => Ok(Format::OciArchive),
@@ -51,12 +55,16 @@ impl Format {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Compress {
+    /// No wrapper: a plain tar.
     None,
+    /// gzip.
     Gzip,
+    /// zstd.
     Zstd,
 }
 
 impl Compress {
+    /// Parses `gzip`, `zstd` or `none` (`--compress`).
     pub fn parse(s: &str) -> Result<Compress> {
         match s {
             "gzip" => Ok(Compress::Gzip),
@@ -100,37 +108,55 @@ impl Options {
     }
 }
 
+/// One manifest an export wrote.
 #[derive(Debug, Serialize)]
 pub struct ExportedImage {
+    /// The reference as given.
     pub reference: String,
+    /// The manifest's digest.
     pub digest: Digest,
+    /// The manifest's media type.
     pub media_type: String,
     /// The name the output gives it (`REPO:TAG`), or none for a digest reference.
     pub name: Option<String>,
 }
 
+/// A referrer (signature, SBOM, attestation) exported along with its subject.
 #[derive(Debug, Serialize)]
 pub struct ExportedReferrer {
+    /// The repository it came from.
     pub repository: RepoName,
+    /// The referrer manifest's digest.
     pub digest: Digest,
+    /// Its `artifactType` (or config media type); `None` when it declares neither.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<String>,
 }
 
+/// The report of [`Registry::export`](crate::Registry::export) and [`Registry::export_writer`](crate::Registry::export_writer) (`wharf export`).
 #[derive(Debug, Serialize)]
 pub struct ExportReport {
+    /// The output path as given (`-` for a writer or stdout).
     pub output: String,
+    /// The format written.
     pub format: Format,
+    /// The wrapper around the whole archive.
     pub compress: Compress,
+    /// The manifests written, in the order given.
     pub images: Vec<ExportedImage>,
+    /// The referrers written along with them.
     pub referrers: Vec<ExportedReferrer>,
+    /// Blobs written (each once, however many images share it).
     pub blobs: usize,
+    /// Bytes of those blobs (before any `compress` wrapper).
     pub bytes: u64,
     /// True for a delta (`--exclude-present`).
     pub delta: bool,
     /// Blobs left out because the inventory lists them.
     pub blobs_excluded: usize,
+    /// Bytes of the blobs left out.
     pub bytes_excluded: u64,
+    /// Notes for the user (things skipped, and why).
     pub notes: Vec<String>,
 }
 

@@ -56,51 +56,74 @@ pub struct Simulation {
     pub expired: BTreeSet<String>,
 }
 
+/// A blob gc removed (or would remove).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FreedBlob {
+    /// The blob's digest.
     pub digest: Digest,
+    /// Its size in bytes.
     pub size: u64,
     /// The inode number, to remove in inode order (far fewer journal and inode-table
     /// writes on ext4 than digest order); not part of the report.
     #[serde(skip)]
-    pub ino: u64,
+    pub(crate) ino: u64,
 }
 
+/// A referrer whose subject is gone, removed by gc.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RemovedReferrer {
+    /// The referrer manifest's digest.
     pub digest: Digest,
+    /// The digest of the subject it was about (no longer in the repository).
     pub subject: Digest,
     /// True when soft delete put it in the trash (its blobs stay pinned).
     pub trashed: bool,
 }
 
+/// What gc frees in one repository.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RepoGc {
+    /// The repository.
     pub repository: RepoName,
+    /// Untagged referrers of absent subjects, removed from index.json.
     pub referrers_removed: Vec<RemovedReferrer>,
+    /// Blobs no listed manifest reaches, sorted by digest.
     pub blobs: Vec<FreedBlob>,
+    /// The sum of their sizes, in bytes.
     pub bytes: u64,
 }
 
+/// A staging area or temp file gc removed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PathFreed {
+    /// The path, relative to the registry root.
     pub path: String,
+    /// Its size in bytes (a directory: the files in it).
     pub bytes: u64,
 }
 
+/// The report of [`Registry::gc`](crate::Registry::gc) (`wharf gc`), also part of [`SweepReport`](crate::reports::SweepReport).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GcReport {
+    /// True for a plan only: nothing was removed.
     pub dry_run: bool,
+    /// The grace period, in seconds: anything younger was spared.
     pub grace_seconds: i64,
     /// Repositories with something to free, sorted by name.
     pub repositories: Vec<RepoGc>,
+    /// Blobs of the shared pool (`.wharf/blobs`) that no repository links any more.
     pub pool: Vec<FreedBlob>,
+    /// The sum of their sizes, in bytes.
     pub pool_bytes: u64,
+    /// Staging areas of dead processes.
     pub staging: Vec<PathFreed>,
+    /// Temp files left by interrupted writes.
     pub temp_files: Vec<PathFreed>,
+    /// Ids of expired trash records removed (their blobs are no longer pinned).
     pub expired_trash: Vec<String>,
     /// Unreachable blobs kept because they are younger than the grace period.
     pub spared_young: usize,
+    /// The number of blobs removed (repositories and pool).
     pub total_blobs: usize,
     /// The sum of the sizes of everything listed: a hard-linked file (a repository's
     /// blob and its pool entry share one inode) counts once per link removed.

@@ -129,13 +129,19 @@ pub fn manifests(ctx: &Ctx<'_>, repo: &RepoName, orderby: OrderBy, top: Option<u
 /// One outgoing edge of the shown manifest.
 #[derive(Debug, Serialize)]
 pub struct ChildInfo {
+    /// The edge's role (an index's manifest, a config, a layer, a subject).
     pub role: Role,
+    /// The digest it names.
     pub digest: Digest,
+    /// The media type it declares.
     pub media_type: String,
+    /// The size it declares; `None` for schema 1 layers, which declare none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
+    /// An index entry's platform (`linux/arm64/v8`); `None` when it has none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// An index entry's `artifactType`; `None` when it has none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<String>,
     /// False when the blob is not in the repository (a subject kept elsewhere, a
@@ -146,18 +152,26 @@ pub struct ChildInfo {
 /// The locks on every object of the shown manifest's path.
 #[derive(Debug, Serialize)]
 pub struct PathLocks {
+    /// The repository's attributes.
     pub repository: Locks,
     /// Per tag on the manifest.
     pub tags: BTreeMap<String, Locks>,
+    /// The manifest's own attributes.
     pub manifest: Locks,
 }
 
+/// The report of [`Registry::show`](crate::Registry::show) (`wharf show`): one manifest and everything around it.
 #[derive(Debug, Serialize)]
 pub struct ShowReport {
+    /// The repository.
     pub repository: RepoName,
+    /// The reference as given.
     pub reference: String,
+    /// The manifest's digest.
     pub digest: Digest,
+    /// The manifest's media type.
     pub media_type: String,
+    /// The kind its media type declares.
     pub kind: MediaKind,
     /// image, index, helm-chart, artifact or referrer.
     pub artifact_kind: ArtifactKind,
@@ -165,30 +179,40 @@ pub struct ShowReport {
     /// (a Helm chart: `application/vnd.cncf.helm.config.v1+json`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<String>,
+    /// The manifest's size in bytes.
     pub size: u64,
     /// False for a manifest that is only a child of a top-level index (it has no tags,
     /// times or locks of its own).
     pub top_level: bool,
     /// An index's children's platforms, or an image manifest's own (from its config).
     pub platforms: Vec<String>,
+    /// The tags on it.
     pub tags: Vec<String>,
+    /// When the manifest came into the repository; `None` for a child that is not top-level.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<Timestamp>,
+    /// Where `created` came from; `None` when `created` is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_source: Option<TimeSource>,
+    /// When it lost its last tag; `None` while it is tagged (and for a child).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub untagged_at: Option<Timestamp>,
+    /// Where `untagged_at` came from; `None` when `untagged_at` is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub untagged_source: Option<TimeSource>,
     /// The image's build time (annotation or config `created`); shown, never used for
     /// purge or retention.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_created: Option<Timestamp>,
+    /// The locks on the repository, the tags and the manifest.
     pub locks: PathLocks,
     /// Top-level indexes of the repository that list this manifest.
     pub parents: Vec<Digest>,
+    /// The manifest's annotations.
     pub annotations: BTreeMap<String, String>,
+    /// Its outgoing edges (an index's manifests, a config, layers, a subject).
     pub children: Vec<ChildInfo>,
+    /// Manifests of the repository that refer to it (signatures, SBOMs, attestations).
     pub referrers: Vec<ReferrerInfo>,
     /// Foreign tools that cannot read this manifest from the layout: non-empty for a
     /// Docker-typed manifest or manifest list (see `model::media::OCI_ONLY_TOOLS`).
@@ -292,16 +316,23 @@ pub enum FoundBy {
 /// One referrer of a manifest.
 #[derive(Debug, Serialize)]
 pub struct ReferrerInfo {
+    /// The referrer's digest.
     pub digest: Digest,
+    /// The referrer's media type.
     pub media_type: String,
+    /// Its `artifactType` (or config media type); `None` when it declares neither.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<String>,
+    /// The referrer manifest's size in bytes.
     pub size: u64,
     /// Tags on the referrer in this repository.
     pub tags: Vec<String>,
+    /// The referrer's annotations.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// How it was found (by its `subject`, in the referrers tag schema, or both).
     pub found_by: Vec<FoundBy>,
+    /// False when the referrer is listed but its manifest blob is absent.
     pub present: bool,
 }
 

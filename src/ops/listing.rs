@@ -9,15 +9,22 @@ use crate::model::{Digest, Locks, RepoName, Timestamp};
 use crate::registry::Repository;
 use crate::registry::meta::TimeSource;
 
+/// One repository in [`ReposReport`].
 #[derive(Debug, Serialize)]
 pub struct RepoSummary {
+    /// The repository's name.
     pub name: RepoName,
+    /// Its tags.
     pub tags: usize,
+    /// Its top-level manifests.
     pub manifests: usize,
     /// Bytes of the distinct blob files in the repository.
     pub size: u64,
+    /// When it was made (or first adopted).
     pub created: Timestamp,
+    /// When a tag or manifest last changed.
     pub updated: Timestamp,
+    /// The repository's lock attributes.
     pub locks: Locks,
     /// The kinds of its manifests (image, index, helm-chart, artifact, referrer).
     pub kinds: Vec<crate::model::kind::ArtifactKind>,
@@ -26,12 +33,16 @@ pub struct RepoSummary {
 /// A repository that could not be listed, and why.
 #[derive(Debug, Serialize)]
 pub struct RepoError {
+    /// The repository's name.
     pub name: RepoName,
+    /// Why it could not be read.
     pub message: String,
 }
 
+/// The report of [`Registry::repos`](crate::Registry::repos) (`wharf repos`).
 #[derive(Debug, Serialize)]
 pub struct ReposReport {
+    /// The repositories, sorted by name (those with `list_enabled = false` are left out).
     pub repositories: Vec<RepoSummary>,
     /// Repositories that could not be read (a broken index.json, an unsupported
     /// sidecar…): the others are still listed, and the command exits 1.
@@ -73,11 +84,16 @@ pub fn repos(ctx: &Ctx<'_>) -> Result<ReposReport> {
     Ok(ReposReport { repositories, errors })
 }
 
+/// One tag in [`TagsReport`].
 #[derive(Debug, Serialize)]
 pub struct TagInfo {
+    /// The tag.
     pub name: String,
+    /// The manifest it points at.
     pub digest: Digest,
+    /// That manifest's media type.
     pub media_type: String,
+    /// That manifest's size in bytes.
     pub size: u64,
     /// When the tag appeared in this repository (a registry time).
     pub created: Timestamp,
@@ -90,12 +106,16 @@ pub struct TagInfo {
     /// purge or retention.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_created: Option<Timestamp>,
+    /// The tag's lock attributes.
     pub locks: Locks,
 }
 
+/// The report of [`Registry::tags`](crate::Registry::tags) (`wharf tags`).
 #[derive(Debug, Serialize)]
 pub struct TagsReport {
+    /// The repository.
     pub repository: RepoName,
+    /// Its tags, sorted by name (those with `list_enabled = false` are left out).
     pub tags: Vec<TagInfo>,
 }
 

@@ -18,20 +18,28 @@ use crate::registry::{LockChanges, LockTarget};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LockObject {
+    /// The repository itself (`REPO`).
     Repository,
+    /// A tag (`REPO:TAG`).
     Tag,
+    /// A manifest (`REPO@DIGEST`).
     Manifest,
 }
 
+/// The report of [`Registry::lock`](crate::Registry::lock) (`wharf lock`, `unlock`, `update`).
 #[derive(Debug, Serialize)]
 pub struct UpdateReport {
     /// The reference as given.
     pub reference: String,
+    /// Which kind of object it names.
     pub object: LockObject,
     /// The object's canonical reference (`REPO`, `REPO:TAG` or `REPO@DIGEST`).
     pub target: String,
+    /// The attributes before the change.
     pub before: Locks,
+    /// The attributes after it.
     pub after: Locks,
+    /// False when the attributes already had the values asked for (nothing was written).
     pub changed: bool,
 }
 

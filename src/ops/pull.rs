@@ -44,28 +44,46 @@ pub struct Options {
     pub connect: ConnectOptions,
 }
 
+/// One image a pull stored.
 #[derive(Debug, Serialize)]
 pub struct PulledImage {
+    /// The remote reference it came from (`HOST/REPO:TAG` or `HOST/REPO@DIGEST`).
     pub source: String,
+    /// The local repository it went into.
     pub repository: RepoName,
+    /// The root manifest's digest (the registry's, byte for byte).
     pub digest: Digest,
+    /// The root manifest's media type.
     pub media_type: String,
+    /// How the stored root relates to the remote one (as is, a platform selected out
+    /// of an index, or a new index over the selected platforms).
     pub origin: Origin,
+    /// Its platforms (`linux/amd64`, …); empty when it declares none.
     pub platforms: Vec<String>,
+    /// Tags set; empty means the manifest was stored untagged.
     pub tags: Vec<TagOutcome>,
+    /// Referrers pulled along with it.
     pub referrers: Vec<Digest>,
 }
 
+/// The report of [`Registry::pull`](crate::Registry::pull) (`wharf pull`).
 #[derive(Debug, Serialize)]
 pub struct PullReport {
+    /// The images stored, in the order of the sources.
     pub images: Vec<PulledImage>,
+    /// Manifests committed (roots, children, referrers).
     pub manifests: usize,
+    /// Blobs downloaded.
     pub downloaded_blobs: usize,
+    /// Their bytes.
     pub downloaded_bytes: u64,
+    /// Blobs the registry already held, not fetched.
     pub reused_blobs: usize,
+    /// Their bytes.
     pub reused_bytes: u64,
     /// Blobs taken from the staging area of an interrupted pull instead of downloaded.
     pub resumed_blobs: usize,
+    /// Notes for the user: what was skipped, and why.
     pub notes: Vec<String>,
 }
 

@@ -35,17 +35,25 @@ pub struct PurgeOptions {
     pub dry_run: bool,
 }
 
+/// A tag purge removed (or would remove).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PurgedTag {
+    /// The tag.
     pub tag: String,
+    /// The manifest it pointed at.
     pub digest: Digest,
+    /// When it was last (re)pointed: what `ago` was measured against.
     pub updated: Timestamp,
 }
 
+/// What purge does in one repository.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PurgeRepo {
+    /// The repository.
     pub repository: RepoName,
+    /// Tags removed, sorted by tag.
     pub tags: Vec<PurgedTag>,
+    /// Untagged manifests removed (with `untagged` or `untagged_only`), sorted.
     pub manifests: Vec<Digest>,
     /// Matching tags left because they are locked.
     pub locked_tags: Vec<String>,
@@ -56,14 +64,22 @@ pub struct PurgeRepo {
     pub skipped: Option<String>,
 }
 
+/// The report of [`Registry::purge`](crate::Registry::purge) (`wharf purge`).
 #[derive(Debug, Serialize)]
 pub struct PurgeReport {
+    /// True for a plan only: nothing was changed.
     pub dry_run: bool,
+    /// The filters as given.
     pub filters: Vec<String>,
+    /// Only tags updated before this time qualified: now minus `ago`; `None` without `ago`.
     pub cutoff: Option<Timestamp>,
+    /// Repositories a filter matched, sorted by name.
     pub repositories: Vec<PurgeRepo>,
+    /// Tags removed, over all repositories.
     pub total_tags: usize,
+    /// Manifests removed, over all repositories.
     pub total_manifests: usize,
+    /// True when what was removed went to the trash (soft delete is on).
     pub soft_deleted: bool,
 }
 

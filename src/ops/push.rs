@@ -41,6 +41,7 @@ pub struct Options {
     pub connect: ConnectOptions,
 }
 
+/// What a push did with one tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -52,44 +53,68 @@ pub enum Status {
     Skipped,
 }
 
+/// What a push does with one blob.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BlobAction {
+    /// Sent to the registry.
     Upload,
+    /// Mounted from another repository of the same registry (nothing sent).
     Mount,
+    /// Already in the destination repository.
     Skip,
 }
 
+/// One blob of a pushed tag, and what the push did (or, in a dry run, would do) with it.
 #[derive(Debug, Serialize)]
 pub struct PlannedBlob {
+    /// The blob's digest.
     pub digest: Digest,
+    /// Its size in bytes.
     pub size: u64,
+    /// Upload, mount or skip.
     pub action: BlobAction,
 }
 
+/// One tag (or manifest by digest) a push handled.
 #[derive(Debug, Serialize)]
 pub struct PushedTag {
     /// The local reference (`REPO:TAG` or `REPO@DIGEST`).
     pub source: String,
     /// `HOST/REPO:TAG` (or `@DIGEST`).
     pub destination: String,
+    /// The manifest's digest (the same on both sides: bytes are sent as stored).
     pub digest: Digest,
+    /// Pushed, mounted or skipped.
     pub status: Status,
+    /// Its blobs (configs, layers) and what was done with each.
     pub blobs: Vec<PlannedBlob>,
+    /// Manifests it takes (the root and, for an index, its children).
     pub manifests: usize,
+    /// Referrers pushed along with it.
     pub referrers: Vec<Digest>,
 }
 
+/// The report of [`Registry::push`](crate::Registry::push) (`wharf push`).
 #[derive(Debug, Serialize)]
 pub struct PushReport {
+    /// The destination registry host.
     pub registry: String,
+    /// True when nothing was sent (a plan).
     pub dry_run: bool,
+    /// The tags handled, in order.
     pub tags: Vec<PushedTag>,
+    /// Blobs uploaded.
     pub uploaded_blobs: usize,
+    /// Their bytes.
     pub uploaded_bytes: u64,
+    /// Blobs mounted from another repository.
     pub mounted_blobs: usize,
+    /// Blobs already there.
     pub skipped_blobs: usize,
+    /// Manifests sent.
     pub manifests_pushed: usize,
+    /// Notes for the user: what was skipped and why, and where referrers were listed.
     pub notes: Vec<String>,
 }
 
@@ -487,7 +512,7 @@ fn referrer_entry(repo: &Repository, desc: &Descriptor) -> Result<Descriptor> {
     let doc = repo.read_document(&desc.digest, &desc.media_type)?;
     let mut d = Descriptor::new(doc.media_type.as_deref().unwrap_or(&desc.media_type), desc.digest.clone(), desc.size);
     d.artifact_type = doc.artifact_type.clone().or_else(|| doc.config.as_ref().map(|c| c.media_type.clone()));
-    d.annotations = doc.annotations.clone().into();
+    d.annotations = doc.annotations.clone().into_iter().collect();
     Ok(d)
 }
 

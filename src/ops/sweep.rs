@@ -23,36 +23,55 @@ use crate::model::time::parse_duration;
 use crate::model::{Digest, RepoName, Timestamp};
 use crate::registry::trash::TrashReason;
 
+/// What retention removes in one repository.
 #[derive(Debug, Serialize)]
 pub struct RetentionRepo {
+    /// The repository.
     pub repository: RepoName,
+    /// Untagged manifests older than the policy, removed.
     pub manifests: Vec<Digest>,
+    /// Untagged manifests that qualified but stay, and why.
     pub kept_manifests: Vec<KeptManifest>,
 }
 
+/// The retention part of a sweep (the registry's `untagged_days` policy).
 #[derive(Debug, Serialize)]
 pub struct RetentionReport {
+    /// The policy: untagged manifests older than this many days go.
     pub untagged_days: u32,
+    /// Manifests untagged before this time qualified (now minus `untagged_days`).
     pub cutoff: Timestamp,
+    /// Repositories with something to remove or keep, sorted by name.
     pub repositories: Vec<RetentionRepo>,
+    /// Manifests removed, over all repositories.
     pub total_manifests: usize,
 }
 
+/// A trash record past its expiry, removed by a sweep.
 #[derive(Debug, Serialize)]
 pub struct ExpiredRecord {
+    /// The record's id.
     pub id: String,
+    /// The repository its items came from.
     pub repository: String,
+    /// How many tags and manifests it held.
     pub items: usize,
+    /// When it expired.
     pub expires_at: Timestamp,
 }
 
+/// The report of [`Registry::sweep`](crate::Registry::sweep) (`wharf sweep`): retention, trash expiry, then gc.
 #[derive(Debug, Serialize)]
 pub struct SweepReport {
+    /// True for a plan only: nothing was changed.
     pub dry_run: bool,
+    /// The time the run judged ages against (the clock, or [`Registry::as_of`](crate::Registry::as_of)).
     pub now: Timestamp,
     /// Absent when no retention policy is set.
     pub retention: Option<RetentionReport>,
+    /// Expired trash records removed.
     pub expired: Vec<ExpiredRecord>,
+    /// The gc that ends the sweep.
     pub gc: GcReport,
     /// Space actually released by the run (gc's `freed_bytes`: each inode once, when its
     /// last link goes).

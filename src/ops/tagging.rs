@@ -7,11 +7,16 @@ use crate::error::{Error, Result};
 use crate::model::{Digest, Reference, Tag};
 use crate::registry::TagChange;
 
+/// The report of [`Registry::tag`](crate::Registry::tag) (`wharf tag`).
 #[derive(Debug, Serialize)]
 pub struct TagReport {
+    /// The source reference as given.
     pub source: String,
+    /// The target reference as given.
     pub target: String,
+    /// The manifest the target tag now points at.
     pub digest: Digest,
+    /// What happened to the target tag.
     #[serde(flatten)]
     pub change: TagChange,
 }
@@ -55,9 +60,12 @@ pub fn tag(ctx: &Ctx<'_>, source: &Reference, target: &Reference, force: bool) -
     Ok(TagReport { source: source.to_string(), target: target.to_string(), digest: resolved.digest, change })
 }
 
+/// The report of [`Registry::untag`](crate::Registry::untag) (`wharf untag`).
 #[derive(Debug, Serialize)]
 pub struct UntagReport {
+    /// The reference as given.
     pub reference: String,
+    /// The manifest the tag pointed at (it stays, addressable by digest).
     pub digest: Digest,
     /// Tags the manifest still has; empty means it is now untagged.
     pub remaining_tags: Vec<String>,

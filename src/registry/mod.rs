@@ -14,7 +14,7 @@ pub mod trash;
 use std::path::{Path, PathBuf};
 
 pub use config::RegistryConfig;
-pub use repository::{LockChanges, LockTarget, Repository, Resolved, TagChange};
+pub use repository::{LockChanges, LockTarget, Repository, TagChange};
 
 use crate::error::{Error, Result};
 use crate::model::media::OCI_LAYOUT_FILE;

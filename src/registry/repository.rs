@@ -130,13 +130,20 @@ pub struct Resolved {
     pub tag: Option<Tag>,
 }
 
-/// What [`Repository::set_tag`] did.
+/// What setting a tag did (in a [`TagReport`](crate::reports::TagReport) or an import's
+/// [`TagOutcome`](crate::reports::TagOutcome)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "change")]
 pub enum TagChange {
+    /// The tag did not exist; it now points at the manifest.
     Created,
+    /// The tag already pointed at the manifest: nothing changed.
     Unchanged,
-    Moved { from: Digest },
+    /// The tag pointed at another manifest and now points at this one (with `force`).
+    Moved {
+        /// The manifest the tag pointed at before.
+        from: Digest,
+    },
 }
 
 /// Which object a lock change applies to.

@@ -95,8 +95,6 @@ pub struct Client {
 #[derive(Debug, Clone)]
 pub struct ManifestHead {
     pub digest: Option<Digest>,
-    pub size: Option<u64>,
-    pub media_type: String,
 }
 
 /// A manifest fetched whole (manifests are capped in size).
@@ -507,8 +505,6 @@ impl Client {
             StatusCode::NOT_FOUND => Ok(None),
             s if s.is_success() => Ok(Some(ManifestHead {
                 digest: header(&r, "docker-content-digest").and_then(|d| Digest::parse(d).ok()),
-                size: header(&r, "content-length").and_then(|v| v.parse().ok()),
-                media_type: header(&r, "content-type").unwrap_or("").to_string(),
             })),
             s => Err(self.unexpected(s, &what, r)),
         }

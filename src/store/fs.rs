@@ -7,22 +7,13 @@ use std::io::Write;
 use std::path::Path;
 
 pub use super::safe::{
-    Dir, Entry, FileKind, Stat, TempFile, create_new, hard_link, is_file, kind, open_file, open_file_if_exists,
-    remove_dir, remove_file, remove_tree, rename, rename_durable, require_dir_or_absent, require_no_special, stat,
+    Dir, FileKind, TempFile, create_new, hard_link, is_file, kind, open_file, open_file_if_exists, remove_dir,
+    remove_file, remove_tree, rename, rename_durable, require_dir_or_absent, require_no_special, stat,
 };
 use crate::error::{Error, Result};
 
 /// Prefix of every temp file wharf creates; gc removes stale ones.
 pub const TEMP_PREFIX: &str = ".wharf-tmp-";
-
-/// Creates a temp file (named `TEMP_PREFIX…`) in `dir` whose mode follows the umask:
-/// created with 0666, which the kernel narrows by the umask (0644 under the usual 022,
-/// 0600 under 077), as any program's new file, so other users' skopeo or zot can read
-/// the registry. Every file wharf renames into place (blobs, index.json, sidecars,
-/// registry.json, exports) starts here; directories get 0777 less the umask.
-pub fn temp_file_in(dir: &Path) -> Result<TempFile> {
-    TempFile::new_in(dir)
-}
 
 /// Writes `bytes` to `path` atomically: readers see the old file or the new one, never a
 /// mix, and after return the new one survives a crash. The temp file is created, and

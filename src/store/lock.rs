@@ -4,7 +4,7 @@
 //! the caller asked not to wait.
 
 use std::fs::{File, TryLockError};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 
@@ -18,8 +18,6 @@ pub enum LockMode {
 #[derive(Debug)]
 pub struct LockGuard {
     _file: File,
-    pub path: PathBuf,
-    pub mode: LockMode,
 }
 
 /// Acquires the lock at `path` (creating the file). `on_wait` is called once if another
@@ -44,7 +42,7 @@ pub fn acquire(path: &Path, mode: LockMode, wait: bool, on_wait: &dyn Fn(&Path))
         Err(TryLockError::WouldBlock) => return Err(Error::LockBusy { path: path.to_path_buf() }),
         Err(TryLockError::Error(e)) => return Err(Error::Io { action: "lock", path: path.to_path_buf(), source: e }),
     }
-    Ok(LockGuard { _file: file, path: path.to_path_buf(), mode })
+    Ok(LockGuard { _file: file })
 }
 
 #[cfg(test)]

@@ -10,6 +10,6 @@ pub mod safe;
 pub mod staging;
 pub mod usage;
 
-pub use blobs::{BlobEntry, BlobListing, BlobStore, BlobWriter, PipelinedWriter};
-pub use lock::{LockGuard, LockMode};
+pub use blobs::BlobStore;
+pub use lock::LockGuard;
 pub use staging::Staging;

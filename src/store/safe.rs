@@ -41,12 +41,19 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileKind {
+    /// A regular file.
     File,
+    /// A directory.
     Dir,
+    /// A symbolic link (never followed).
     Symlink,
+    /// A named pipe.
     Fifo,
+    /// A Unix socket.
     Socket,
+    /// A block or character device.
     Device,
+    /// Something else the platform reports.
     Unknown,
 }
 
@@ -97,6 +104,7 @@ impl FileKind {
         }
     }
 
+    /// True for anything but a regular file or a directory (wharf opens only those two).
     pub fn is_special(self) -> bool {
         !matches!(self, FileKind::File | FileKind::Dir)
     }
@@ -714,7 +722,11 @@ pub struct TempFile {
 }
 
 impl TempFile {
-    /// Creates a fresh temp file in `dir`.
+    /// Creates a fresh temp file (named `TEMP_PREFIX…`) in `dir` whose mode follows the
+    /// umask: created with 0666, which the kernel narrows by the umask (0644 under the
+    /// usual 022, 0600 under 077), as any program's new file, so other users' skopeo or
+    /// zot can read the registry. Every file wharf renames into place (blobs, index.json,
+    /// sidecars, registry.json, exports) starts here; directories get 0777 less the umask.
     pub fn new_in(dir: &Path) -> Result<TempFile> {
         let d = Dir::open(dir)?.ok_or_else(|| Error::Io {
             action: "create a temp file in",
@@ -749,10 +761,6 @@ impl TempFile {
 
     pub fn as_file(&self) -> &File {
         &self.file
-    }
-
-    pub fn as_file_mut(&mut self) -> &mut File {
-        &mut self.file
     }
 
     /// Renames the file onto `dest` (see [`rename`]). Something other than a regular

@@ -5,11 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use wharf::model::{Descriptor, Digest};
-use wharf::ops::Ctx;
-use wharf::ops::gc::{GcOptions, Simulation};
-use wharf::registry::Registry;
-use wharf::store::Staging;
+use wharf::{Digest, GcOptions};
 
 use crate::common::*;
 use crate::lifecycle_util::*;
@@ -103,29 +99,28 @@ fn corrupt_root_aborts_with_nothing_deleted() {
 fn unknown_media_types_are_leaves_and_stay() {
     let reg = Reg::new();
     let b = Build::open(&reg.root);
-    let mut repo = b.repo("app");
+    let repo = b.repo("app");
     let hidden = b.layer(&repo, "only named inside the unknown document");
     // A JSON document of an unknown type that looks like a manifest: kept, not followed.
     let doc = serde_json::json!({"schemaVersion":2,"config":hidden,"layers":[]}).to_string();
-    let d = repo.blobs.put_bytes(&b.reg.staging_root(), doc.as_bytes()).unwrap();
-    let desc = Descriptor::new("application/vnd.example.thing+json", d.clone(), doc.len() as u64);
-    b.tag(&mut repo, "thing", &desc);
+    let desc = b.put(&repo, "application/vnd.example.thing+json", doc.as_bytes());
+    b.tag(&repo, "thing", &desc);
     let r = reg.json(&["gc", "--grace", "0s"]);
     assert_eq!(r["repositories"][0]["blobs"][0]["digest"], hidden.digest.to_string());
-    assert!(repo.blobs.contains(&d));
+    assert!(repo.has_blob(&desc.digest));
 }
 
 #[test]
 fn shared_base_layers_across_repositories_and_the_pool() {
     let reg = Reg::new();
     let b = Build::open(&reg.root);
-    let mut base = b.repo("base");
+    let base = b.repo("base");
     let l0 = b.layer(&base, "base layer");
     let l1 = b.layer(&base, "app layer");
     let img = b.image(&base, "app", &[l0.clone(), l1.clone()], None);
     let other = b.image(&base, "other", std::slice::from_ref(&l0), None);
     let idx = b.index(&base, &[img.clone(), other.clone()]);
-    b.tag(&mut base, "multi", &idx);
+    b.tag(&base, "multi", &idx);
     for n in 0..3 {
         reg.wharf(&["tag", "base:multi", &format!("team/r{n}:1")]).ok();
     }
@@ -150,24 +145,24 @@ fn shared_base_layers_across_repositories_and_the_pool() {
 fn dangling_referrers_go_live_ones_stay() {
     let reg = Reg::new();
     let b = Build::open(&reg.root);
-    let mut repo = b.repo("app");
+    let repo = b.repo("app");
     let l = b.layer(&repo, "l");
     let plat = b.image(&repo, "amd64", std::slice::from_ref(&l), None);
     let idx = b.index(&repo, std::slice::from_ref(&plat));
-    b.tag(&mut repo, "1", &idx);
+    b.tag(&repo, "1", &idx);
     // A signature of the platform manifest (a child, not top-level): live.
     let sig_child = b.image(&repo, "sig-child", &[], Some(&plat));
-    b.untagged(&mut repo, &sig_child);
+    b.untagged(&repo, &sig_child);
     // An image that will be deleted, with a signature and a signature of the signature.
     let gone = b.image(&repo, "gone", std::slice::from_ref(&l), None);
-    b.tag(&mut repo, "old", &gone);
+    b.tag(&repo, "old", &gone);
     let sig = b.image(&repo, "sig", &[], Some(&gone));
-    b.untagged(&mut repo, &sig);
+    b.untagged(&repo, &sig);
     let sig2 = b.image(&repo, "sig2", &[], Some(&sig));
-    b.untagged(&mut repo, &sig2);
+    b.untagged(&repo, &sig2);
     // A tagged referrer whose subject is gone stays: tags are intent.
     let tagged_sig = b.image(&repo, "tagged-sig", &[], Some(&gone));
-    b.tag(&mut repo, "sig-tag", &tagged_sig);
+    b.tag(&repo, "sig-tag", &tagged_sig);
     reg.wharf(&["delete", "app:old"]).ok();
     let r = reg.json(&["gc", "--grace", "0s"]);
     let removed = removed_referrers(&r);
@@ -178,10 +173,9 @@ fn dangling_referrers_go_live_ones_stay() {
     let r = reg.json(&["gc", "--grace", "0s"]);
     let removed = removed_referrers(&r);
     assert_eq!(removed, [sig.digest.to_string(), sig2.digest.to_string()].into_iter().collect());
-    let repo = b.reg.open_repo(&"app".parse_repo(), b.now).unwrap();
-    assert!(repo.descriptor_of(&sig_child.digest).is_some(), "the child's signature stays");
-    assert!(!repo.blobs.contains(&gone.digest) && !repo.blobs.contains(&sig.digest));
-    assert!(repo.blobs.contains(&plat.digest) && repo.blobs.contains(&l.digest));
+    assert!(repo.listed(&sig_child.digest), "the child's signature stays");
+    assert!(!repo.has_blob(&gone.digest) && !repo.has_blob(&sig.digest));
+    assert!(repo.has_blob(&plat.digest) && repo.has_blob(&l.digest));
     assert_sound(&reg.root);
 }
 
@@ -189,19 +183,17 @@ fn dangling_referrers_go_live_ones_stay() {
 fn locked_and_soft_deleted_dangling_referrers() {
     let reg = Reg::new();
     let b = Build::open(&reg.root);
-    let mut repo = b.repo("app");
+    let repo = b.repo("app");
     let img = b.image(&repo, "img", &[], None);
-    b.tag(&mut repo, "1", &img);
+    b.tag(&repo, "1", &img);
     let locked_sig = b.image(&repo, "locked-sig", &[], Some(&img));
-    b.untagged(&mut repo, &locked_sig);
+    b.untagged(&repo, &locked_sig);
     let sig = b.image(&repo, "sig", &[], Some(&img));
-    b.untagged(&mut repo, &sig);
-    repo.set_locks(
-        &wharf::registry::LockTarget::Manifest(locked_sig.digest.clone()),
-        wharf::registry::LockChanges { write_enabled: Some(false), ..Default::default() },
-    )
-    .unwrap();
-    repo.save_meta().unwrap();
+    b.untagged(&repo, &sig);
+    let lock = wharf::LockOptions { write_enabled: Some(false), ..Default::default() };
+    let locked =
+        wharf::Registry::open(&reg.root).unwrap().lock(&format!("app@{}", locked_sig.digest).parse().unwrap(), &lock);
+    assert!(locked.unwrap().changed);
     reg.wharf(&["config", "soft-delete", "--days", "5"]).ok();
     reg.wharf(&["delete", "app:1"]).ok();
     // While img is restorable its referrers stay, so that a restore finds them.
@@ -215,11 +207,10 @@ fn locked_and_soft_deleted_dangling_referrers() {
     assert_eq!(rr[0]["digest"], sig.digest.to_string());
     assert_eq!(rr[0]["trashed"], true);
     assert_eq!(r["expired_trash"].as_array().unwrap().len(), 1);
-    let repo = b.reg.open_repo(&"app".parse_repo(), b.now).unwrap();
-    assert!(repo.descriptor_of(&locked_sig.digest).is_some(), "a locked referrer stays");
-    assert!(repo.descriptor_of(&sig.digest).is_none());
+    assert!(repo.listed(&locked_sig.digest), "a locked referrer stays");
+    assert!(!repo.listed(&sig.digest));
     // sig is pinned by its trash record; img by the locked referrer's subject edge.
-    assert!(repo.blobs.contains(&img.digest) && repo.blobs.contains(&sig.digest));
+    assert!(repo.has_blob(&img.digest) && repo.has_blob(&sig.digest));
     let reasons: Vec<String> = reg.json(&["--as-of", &later, "deleted"])["items"]
         .as_array()
         .unwrap()
@@ -240,35 +231,34 @@ fn removed_referrers(r: &serde_json::Value) -> BTreeSet<String> {
         .collect()
 }
 
-trait ParseRepo {
-    fn parse_repo(&self) -> wharf::model::RepoName;
-}
-impl ParseRepo for str {
-    fn parse_repo(&self) -> wharf::model::RepoName {
-        wharf::model::RepoName::parse(self).unwrap()
-    }
-}
-
 #[test]
 fn live_staging_and_what_it_names_survive_a_gc_process() {
     let reg = Reg::new();
     let b = Build::open(&reg.root);
-    let mut repo = b.repo("app");
+    let repo = b.repo("app");
     let l = b.layer(&repo, "shared");
     let img = b.image(&repo, "x", std::slice::from_ref(&l), None);
-    b.tag(&mut repo, "1", &img);
+    b.tag(&repo, "1", &img);
     reg.wharf(&["tag", "app:1", "copy:1"]).ok();
     reg.wharf(&["delete", "app:1"]).ok();
     reg.wharf(&["delete", "copy:1"]).ok();
-    // An import in flight in this process: it staged a new layer and a manifest that
-    // reuses the pool's copy of `l` (now referenced by no repository).
-    let staging = Staging::create(&reg.root.join(".wharf/staging")).unwrap();
-    let sb = staging.blobs();
-    let new_layer = sb.put_bytes(staging.temp_dir(), b"new layer").unwrap();
-    let m = serde_json::json!({"schemaVersion":2,"mediaType":wharf::model::media::OCI_MANIFEST,
-        "config":{"mediaType":wharf::model::media::OCI_CONFIG,"digest":img.digest.to_string(),"size":1},
-        "layers":[l, {"mediaType":wharf::model::media::OCI_LAYER_TAR,"digest":new_layer.to_string(),"size":9}]});
-    sb.put_bytes(staging.temp_dir(), m.to_string().as_bytes()).unwrap();
+    // An import in flight in this process: its staging area (docs/FORMAT.md: an `owner`
+    // file this process holds flock'd) holds a new layer and a manifest that reuses the
+    // pool's copy of `l` (now referenced by no repository).
+    let staging = reg.root.join(format!(".wharf/staging/{}-live", std::process::id()));
+    std::fs::create_dir_all(staging.join("blobs/sha256")).unwrap();
+    let owner = std::fs::File::create(staging.join("owner")).unwrap();
+    owner.lock().unwrap();
+    let put = |bytes: &[u8]| {
+        let d = Digest::of(bytes);
+        std::fs::write(staging.join("blobs/sha256").join(d.hex()), bytes).unwrap();
+        d
+    };
+    let new_layer = put(b"new layer");
+    let m = serde_json::json!({"schemaVersion":2,"mediaType":OCI_MANIFEST,
+        "config":{"mediaType":OCI_CONFIG,"digest":img.digest.to_string(),"size":1},
+        "layers":[l, {"mediaType":OCI_LAYER_TAR,"digest":new_layer.to_string(),"size":9}]});
+    put(m.to_string().as_bytes());
     // A dead import's leftovers.
     let dead = reg.root.join(".wharf/staging/1-dead");
     std::fs::create_dir_all(dead.join("blobs/sha256")).unwrap();
@@ -277,10 +267,12 @@ fn live_staging_and_what_it_names_survive_a_gc_process() {
     assert!(pool_l.is_file());
     let status = spawn_wharf(&reg.root, &["gc", "--grace", "0s"]).wait().unwrap();
     assert!(status.success());
-    assert!(sb.contains(&new_layer), "the staged blob survives");
+    assert!(staging.join("blobs/sha256").join(new_layer.hex()).is_file(), "the staged blob survives");
     assert!(pool_l.is_file(), "the pool blob the in-flight manifest names survives");
     assert!(!dead.exists(), "dead staging goes");
-    drop(staging);
+    // The import ends: its area goes, and its lock with it.
+    std::fs::remove_dir_all(&staging).unwrap();
+    drop(owner);
     let r = reg.json(&["gc", "--grace", "0s"]);
     assert!(!pool_l.exists(), "once the import is gone, so is the pool blob: {r:#}");
 }
@@ -420,28 +412,29 @@ proptest! {
     fn gc_on_random_graphs(s in spec()) {
         let reg = Reg::new();
         let b = Build::open(&reg.root);
-        let mut repo = b.repo("r");
-        let layers: Vec<Descriptor> = (0..s.layers).map(|i| b.layer(&repo, &format!("layer {i}"))).collect();
-        let mut images: Vec<Descriptor> = Vec::new();
+        let repo = b.repo("r");
+        let layers: Vec<Desc> = (0..s.layers).map(|i| b.layer(&repo, &format!("layer {i}"))).collect();
+        let mut images: Vec<Desc> = Vec::new();
         let mut subjects: Vec<Option<usize>> = Vec::new();
         for (i, (ls, subject)) in s.images.iter().enumerate() {
             // A subject must exist before its referrer: only earlier images qualify.
             let subject = subject.filter(|j| *j < i);
-            let ls: Vec<Descriptor> = ls.iter().map(|j| layers[*j].clone()).collect();
+            let ls: Vec<Desc> = ls.iter().map(|j| layers[*j].clone()).collect();
             images.push(b.image(&repo, &format!("img {i}"), &ls, subject.map(|j| &images[j])));
             subjects.push(subject);
         }
-        let indexes: Vec<Descriptor> = s.indexes.iter().map(|m| {
-            let ms: Vec<Descriptor> = m.iter().map(|j| images[*j].clone()).collect();
+        let indexes: Vec<Desc> = s.indexes.iter().map(|m| {
+            let ms: Vec<Desc> = m.iter().map(|j| images[*j].clone()).collect();
             b.index(&repo, &ms)
         }).collect();
         let node = |n: usize| if n < images.len() { images[n].clone() } else { indexes[n - images.len()].clone() };
         for (k, (tagged, n)) in s.roots.iter().enumerate() {
-            if *tagged { b.tag(&mut repo, &format!("t{k}"), &node(*n)); } else { b.untagged(&mut repo, &node(*n)); }
+            if *tagged { b.tag(&repo, &format!("t{k}"), &node(*n)); } else { b.untagged(&repo, &node(*n)); }
         }
         // Expected: the model of gc's rules, computed independently.
-        let repo = b.reg.open_repo(&"r".parse_repo(), b.now).unwrap();
-        let top: Vec<(Digest, bool)> = repo.index().manifests.iter().map(|d| (d.digest.clone(), d.ref_name().is_some())).collect();
+        let top: Vec<(Digest, bool)> = repo.entries().iter().map(|e| {
+            (e["digest"].as_str().unwrap().parse().unwrap(), !e["annotations"]["org.opencontainers.image.ref.name"].is_null())
+        }).collect();
         let n_of = |d: &Digest| (0..images.len() + indexes.len()).find(|n| &node(*n).digest == d).unwrap();
         let mut reach: BTreeSet<usize> = BTreeSet::new();
         fn visit(n: usize, imgs: usize, s: &Spec, subjects: &[Option<usize>], reach: &mut BTreeSet<usize>) {
@@ -468,18 +461,19 @@ proptest! {
             let d = node(*n);
             expected.insert(d.digest.clone());
             if *n < images.len() {
-                let doc = repo.read_document(&d.digest, &d.media_type).unwrap();
-                expected.extend(doc.children().into_iter().filter(|c| c.role != wharf::model::Role::Subject).map(|c| c.digest));
+                // An image's config and layers (never its subject), from its manifest.
+                let doc: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(repo.dir.join("blobs/sha256").join(d.digest.hex())).unwrap()).unwrap();
+                let config = std::iter::once(&doc["config"]);
+                expected.extend(config.chain(doc["layers"].as_array().unwrap()).map(|c| c["digest"].as_str().unwrap().parse::<Digest>().unwrap()));
             }
         }
-        // Run gc in process.
-        let registry = Registry::open(&reg.root).unwrap();
-        let ctx = Ctx::new(&registry, chrono::Utc::now() + chrono::Duration::minutes(1), &|_| {});
-        let opts = GcOptions { dry_run: false, grace: chrono::Duration::zero() };
-        wharf::ops::gc::run(&ctx, &opts).unwrap();
+        // Run gc in process, through the library.
+        let registry = wharf::Registry::open(&reg.root).unwrap().as_of(chrono::Utc::now() + chrono::Duration::minutes(1));
+        registry.gc(&GcOptions { dry_run: false, grace: wharf::Duration::zero() }).unwrap();
         let present: BTreeSet<Digest> = blob_names(&reg.root.join("r")).iter().map(|n| Digest::from_hex(n).unwrap()).collect();
         prop_assert_eq!(&present, &expected);
-        let second = wharf::ops::gc::plan(&registry, ctx.now, &opts, &Simulation::default()).unwrap();
+        let second = registry.gc(&GcOptions { dry_run: true, grace: wharf::Duration::zero() }).unwrap();
         prop_assert!(second.is_empty(), "second gc plans nothing: {:?}", second);
         prop_assert!(problems(&reg.root).is_empty());
     }

@@ -180,10 +180,10 @@ fn broken_pipe_during_export_names_the_output() {
     // A layer larger than export's 1 MiB buffer, so the failed write is the blob copy.
     let reg = Reg::new();
     let b = Build::open(&reg.root);
-    let mut repo = b.repo("big");
+    let repo = b.repo("big");
     let layer = b.layer(&repo, &"x".repeat(3 << 20));
     let img = b.image(&repo, "big", &[layer], None);
-    b.tag(&mut repo, "1", &img);
+    b.tag(&repo, "1", &img);
     for format in ["oci-archive", "docker-archive"] {
         let r = wharf_closed_stdout(&reg.root, &["export", "big:1", "--format", format, "-o", "-"]);
         no_panic(&r);
@@ -238,13 +238,13 @@ fn read_lock_not_bypassed_by_digest() {
 fn read_lock_of_a_child_guards_its_index() {
     let reg = Reg::new();
     let b = Build::open(&reg.root);
-    let mut repo = b.repo("multi");
+    let repo = b.repo("multi");
     let l = b.layer(&repo, "l");
     let amd = b.image(&repo, "amd", std::slice::from_ref(&l), None);
     let arm = b.image(&repo, "arm", std::slice::from_ref(&l), None);
     let idx = b.index(&repo, &[amd.clone(), arm.clone()]);
-    b.tag(&mut repo, "all", &idx);
-    b.tag(&mut repo, "arm", &arm);
+    b.tag(&repo, "all", &idx);
+    b.tag(&repo, "arm", &arm);
     drop(repo);
     let out = reg.dir.path().join("out");
     let export = |r: &str| reg.wharf(&["export", r, "--format", "oci-layout", "-o", out.to_str().unwrap()]);

@@ -58,8 +58,8 @@ const MAX_YAML_NODES: usize = 100_000;
 pub enum Sniffed {
     /// Not a chart: go on with the image readers.
     NotChart,
-    /// A chart: its top directory and its Chart.yaml bytes.
-    Chart { top: String, chart_yaml: Vec<u8> },
+    /// A chart: its Chart.yaml bytes.
+    Chart { chart_yaml: Vec<u8> },
 }
 
 /// Reads `path` once and decides whether it is a Helm chart. `Ok(NotChart)` as soon as
@@ -159,7 +159,7 @@ pub fn sniff(path: &Path) -> Result<Sniffed> {
     }
     let Some(t) = top else { return Ok(Sniffed::NotChart) };
     match chart_yaml {
-        Some(chart_yaml) => Ok(Sniffed::Chart { top: t, chart_yaml }),
+        Some(chart_yaml) => Ok(Sniffed::Chart { chart_yaml }),
         None => Err(Error::bad_input(
             &label,
             format!(
@@ -405,7 +405,6 @@ pub struct ChartMeta {
     pub version: String,
     /// The JSON of Helm's `chart.Metadata`.
     pub config: Map<String, Value>,
-    pub node: Node,
 }
 
 fn field_err(field: &str, what: &str) -> String {
@@ -582,7 +581,7 @@ pub fn chart_meta(bytes: &[u8]) -> std::result::Result<ChartMeta, String> {
     {
         return Err(format!("Chart.yaml: type `{t}` must be application or library"));
     }
-    Ok(ChartMeta { name, version, config: c, node: n })
+    Ok(ChartMeta { name, version, config: c })
 }
 
 /// Helm's `escapeNonASCII`: characters beyond ASCII as `\uXXXX` (UTF-16 units).

@@ -67,47 +67,73 @@ pub struct Found {
     pub origin: Origin,
 }
 
+/// One source an import read.
 #[derive(Debug, Serialize)]
 pub struct SourceReport {
+    /// The source as given (a path, or `-` for a reader).
     pub source: String,
     /// `docker-archive`, `oci-archive`, `oci-layout`, `docker-archive+oci` (Docker 25+
     /// archives read through their OCI index) or `dir`.
     pub format: String,
+    /// The compression wrapper found around the archive (by its magic bytes).
     pub compression: Wrapper,
+    /// Images found in it.
     pub images: usize,
 }
 
+/// One tag an import set.
 #[derive(Debug, Serialize)]
 pub struct TagOutcome {
+    /// The tag.
     pub tag: Tag,
+    /// Whether it was created, already there, or moved (with `force`).
     #[serde(flatten)]
     pub change: TagChange,
 }
 
+/// One image (a root manifest or index) an import stored.
 #[derive(Debug, Serialize)]
 pub struct ImageReport {
+    /// The repository it went into.
     pub repository: RepoName,
+    /// The root manifest's digest.
     pub digest: Digest,
+    /// The root manifest's media type.
     pub media_type: String,
+    /// The root manifest's size in bytes.
     pub size: u64,
+    /// How the root manifest relates to the source (stored as is, selected, narrowed, synthesised).
     pub origin: Origin,
+    /// Its platforms (`linux/amd64`, …); empty when it declares none.
     pub platforms: Vec<String>,
     /// Tags set; empty means the manifest was imported untagged.
     pub tags: Vec<TagOutcome>,
+    /// Blobs in its closure (manifests, configs, layers).
     pub blobs: usize,
 }
 
+/// The report of [`Registry::import`](crate::Registry::import) and [`Registry::import_reader`](crate::Registry::import_reader) (`wharf import`).
 #[derive(Debug, Serialize)]
 pub struct ImportReport {
+    /// The sources read, in the order given.
     pub sources: Vec<SourceReport>,
+    /// The images stored.
     pub images: Vec<ImageReport>,
+    /// Distinct repositories written to.
     pub repositories: usize,
+    /// Tags set.
     pub tags: usize,
+    /// Manifests stored.
     pub manifests: usize,
+    /// Blobs written that the registry did not hold.
     pub blobs_new: usize,
+    /// Blobs the registry already held (linked, not copied).
     pub blobs_reused: usize,
+    /// Bytes of the new blobs.
     pub bytes_new: u64,
+    /// Bytes of the reused blobs.
     pub bytes_reused: u64,
+    /// Notes for the user (warnings accepted, things skipped).
     pub notes: Vec<String>,
 }
 

@@ -22,18 +22,19 @@ use crate::model::Digest;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IoMode {
-    /// The default: `mmap` for files of [`MMAP_MIN`] bytes and more, `read` below, as
+    /// The default: `mmap` for files of 1 MiB and more, `read` below, as
     /// measured (docs/VERIFY.md: mmap saves the copy on large files, read saves the
     /// mapping's set-up on small ones).
     #[default]
     Auto,
     /// `read(2)` into a 1 MiB buffer per thread.
     Read,
-    /// `mmap(2)`, one window of [`MMAP_WINDOW`] bytes at a time.
+    /// `mmap(2)`, one window of 16 MiB at a time.
     Mmap,
 }
 
 impl IoMode {
+    /// Parses `auto`, `read` or `mmap` (verify's `--io`).
     pub fn parse(s: &str) -> Option<IoMode> {
         match s {
             "auto" => Some(IoMode::Auto),

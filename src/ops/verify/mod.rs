@@ -52,7 +52,9 @@ pub struct Link {
     /// subject.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
+    /// The digest the descriptor names.
     pub digest: Digest,
+    /// The media type the descriptor declares.
     pub media_type: String,
     /// The tag of an index.json entry.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,10 +64,13 @@ pub struct Link {
 /// One problem found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
+    /// How bad it is.
     pub severity: Severity,
+    /// What kind of problem it is (a stable name).
     pub kind: Kind,
     /// The repository, or none for registry-wide findings (pool, staging).
     pub repository: Option<String>,
+    /// The blob concerned; `None` for findings about files that are not blobs.
     pub digest: Option<Digest>,
     /// The chain of descriptors from index.json; empty for a blob nothing references and
     /// for file-level findings.
@@ -73,12 +78,14 @@ pub struct Finding {
     /// The file concerned, relative to its registry (or layout) root.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// What is wrong, and how to fix it.
     pub message: String,
 }
 
 /// Counters of one run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Counts {
+    /// Repositories checked.
     pub repositories: usize,
     /// Manifests and indexes parsed.
     pub documents: usize,
@@ -86,9 +93,13 @@ pub struct Counts {
     pub blob_files: usize,
     /// Distinct files (inodes) hashed; a blob shared through the pool is hashed once.
     pub blobs_hashed: usize,
+    /// Bytes hashed.
     pub bytes_hashed: u64,
+    /// Findings of severity error.
     pub errors: usize,
+    /// Findings of severity warning.
     pub warnings: usize,
+    /// Findings of severity info.
     pub info: usize,
 }
 
@@ -99,11 +110,17 @@ pub struct VerifyReport {
     pub scope: Vec<String>,
     /// False with `--quick`: no blob was hashed.
     pub hashed: bool,
+    /// How file bytes reached the hasher.
     pub io: IoMode,
+    /// Hashing threads used.
     pub jobs: usize,
+    /// What was checked, and how many findings of each severity.
     pub counts: Counts,
+    /// Wall-clock time of the run, in seconds.
     pub seconds: f64,
+    /// Bytes hashed per second of wall-clock time.
     pub bytes_per_second: f64,
+    /// The problems found, sorted; empty when the registry is sound.
     pub findings: Vec<Finding>,
 }
 
