@@ -9,7 +9,7 @@
       a wharf registry of REPOS repositories whose manifests all share BASE_LAYERS base
       layers (one inode in the pool, hard-linked into every repository, as wharf's import
       links them); each manifest adds one own layer; half the manifests per repository
-      are unreferenced.
+      are unreferenced; each repository has the sidecar wharf would have written.
   gc_gen.py tags DIR TAGS
       a wharf registry with one repository `app` of TAGS tags, each on its own manifest,
       tag i created i minutes after 2026-01-01 (index annotation), half of them `keep-*`.
@@ -113,6 +113,20 @@ def gen_registry(d, repos, per_repo, base):
                 m["annotations"] = {"org.opencontainers.image.ref.name": f"t{i}"}
                 entries.append(m)
         write_index(rd, entries)
+        write_sidecar(rd, entries)
+
+
+def write_sidecar(d, entries):
+    """The sidecar wharf writes for these entries (docs/FORMAT.md section 4), so that a
+    generated registry looks like one wharf made, not a foreign one to adopt."""
+    t = "2026-01-01T00:00:00Z"
+    tags = {e["annotations"]["org.opencontainers.image.ref.name"]:
+            {"digest": e["digest"], "created": t, "updated": t, "created_source": "wharf"} for e in entries}
+    manifests = {e["digest"]: {"created": t, "created_source": "wharf", "kind": "image"} for e in entries}
+    meta = {"wharf_meta_version": 2, "repository": {"created": t, "updated": t},
+            "tags": dict(sorted(tags.items())), "manifests": dict(sorted(manifests.items()))}
+    with open(os.path.join(d, "wharf-meta.json"), "w") as f:
+        json.dump(meta, f, indent=2)
 
 
 def gen_tags(d, n):

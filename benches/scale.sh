@@ -17,7 +17,7 @@
 # is printed too. The 320k-tag size runs each command once.
 #
 # Knobs: QUICK=1 skips the largest sizes (320k tags, 10k repositories, 1M blobs);
-# RUNS=N. The 320k/1M data need about 3 GiB of tmpfs and a few minutes to generate.
+# RUNS=N; TAG_SIZES / REPO_SIZES / BLOB_SIZES (below). The 320k/1M data need about 3 GiB of tmpfs and a few minutes to generate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-/dev/shm/wharf-bench-scale}
@@ -35,10 +35,13 @@ RESULTS=$WORK/results.tsv
 : >"$RESULTS"
 
 if [ "$QUICK" = 1 ]; then
-  TAG_SIZES="5000 20000 80000"; REPO_SIZES="500 2000"; BLOB_SIZES="100000"
+  DEF_TAGS="5000 20000 80000"; DEF_REPOS="500 2000"; DEF_BLOBS="100000"
 else
-  TAG_SIZES="5000 20000 80000 320000"; REPO_SIZES="500 2000 10000"; BLOB_SIZES="100000 1000000"
+  DEF_TAGS="5000 20000 80000 320000"; DEF_REPOS="500 2000 10000"; DEF_BLOBS="100000 1000000"
 fi
+# TAG_SIZES, REPO_SIZES, BLOB_SIZES override the sizes (an empty one skips the group):
+# `TAG_SIZES=100000 REPO_SIZES= BLOB_SIZES= benches/scale.sh` measures the 100k targets.
+TAG_SIZES=${TAG_SIZES-$DEF_TAGS}; REPO_SIZES=${REPO_SIZES-$DEF_REPOS}; BLOB_SIZES=${BLOB_SIZES-$DEF_BLOBS}
 
 # measure GROUP SIZE NAME PREPARE CMD... : RUNS timed runs of CMD (with {i} replaced by
 # the run number), each after the untimed shell snippet PREPARE (also with {i}).

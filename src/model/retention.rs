@@ -220,7 +220,7 @@ impl Protection {
 }
 
 /// An untagged manifest that qualified for removal (by purge or by retention) but stays,
-/// and why: `locked`, or a [`Protection`] name.
+/// and why: `locked`, or the name of what protects it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeptManifest {
     /// The manifest's digest.

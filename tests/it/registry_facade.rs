@@ -211,12 +211,13 @@ fn facade_remote_options_carry_credentials_and_ca_file() {
     // Without credentials (and none in the auth file): refused by the registry.
     let anon = RemoteOptions { credentials: None, ..good.clone() };
     let e = dst.pull(&source, &PullOptions { remote: anon, ..Default::default() }).unwrap_err();
-    assert_eq!(e.kind(), "refused", "{e}");
+    assert!(matches!(e, wharf::Error::RemoteDenied { status: 401, .. }), "{e:?}");
+    assert_eq!(e.kind(), "remote_denied", "{e}");
     assert!(e.to_string().contains("401"), "{e}");
     // Without the CA file the certificate is not trusted.
     let no_ca = RemoteOptions { ca_file: None, ..good.clone() };
     let e = dst.pull(&source, &PullOptions { remote: no_ca.clone(), ..Default::default() }).unwrap_err();
-    assert_eq!(e.kind(), "refused", "{e}");
+    assert_eq!(e.kind(), "remote", "{e}");
     assert!(e.to_string().contains("TLS"), "{e}");
     assert_eq!(snapshot(dst.root()), empty);
     // ... unless verification is off.
