@@ -26,4 +26,5 @@ mod registry_oras;
 mod registry_plain;
 mod registry_support;
 mod shapes;
+mod sidecar_cache;
 mod verify;
