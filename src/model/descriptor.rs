@@ -181,14 +181,19 @@ impl Platform {
         if parts.next().is_some() || variant.as_deref() == Some("") {
             return None;
         }
-        Some(Platform {
+        Some(Platform::of(os, arch, variant))
+    }
+
+    /// A platform of `os`, `architecture` and `variant` alone.
+    fn of(os: &str, arch: &str, variant: Option<String>) -> Platform {
+        Platform {
             architecture: arch.to_string(),
             os: os.to_string(),
             os_version: None,
             os_features: None,
             variant,
             extra: Map::new(),
-        })
+        }
     }
 
     /// The platform an image config blob declares (its `os`, `architecture` and
@@ -200,14 +205,7 @@ impl Platform {
         let os = v.get("os")?.as_str().filter(|s| !s.is_empty())?;
         let arch = v.get("architecture")?.as_str().filter(|s| !s.is_empty())?;
         let variant = v.get("variant").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
-        Some(Platform {
-            architecture: arch.to_string(),
-            os: os.to_string(),
-            os_version: None,
-            os_features: None,
-            variant,
-            extra: Map::new(),
-        })
+        Some(Platform::of(os, arch, variant))
     }
 
     /// True when `self` (a selector such as `linux/arm64`) matches `other`; a selector

@@ -6,7 +6,7 @@
 //! and by honouring the OCI referrers tag schema (`sha256-<hex>` tags). All of them take
 //! the shared registry lock and change nothing on disk.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -354,18 +354,60 @@ pub fn tag_schema_name(digest: &Digest) -> String {
 /// The referrers of `digest` in `repo`, sorted by digest. A manifest that cannot be read
 /// is skipped (verify reports it); this is a listing, not a check.
 pub fn find_referrers(repo: &Repository, digest: &Digest) -> Vec<ReferrerInfo> {
-    let mut out: BTreeMap<Digest, ReferrerInfo> = BTreeMap::new();
     // The sidecar records each manifest's subject: only the referrers it names, and
-    // manifests it has no record of, are read (in parallel). A referrer's bytes must
-    // contain the subject's hex digest, so the rest are skipped without parsing.
+    // manifests it has no record of, are read. For display only (FORMAT.md §4).
+    referrers_among(repo, digest, &|desc| match repo.meta.manifests.get(&desc.digest) {
+        Some(m) if m.kind.is_some() => m.subject.as_ref() == Some(digest),
+        _ => true,
+    })
+}
+
+/// Every subject in `repo` with the manifests that refer to it, read from the manifest
+/// blobs themselves (one parallel pass; the sidecar's record is not trusted): for
+/// operations that act on referrers, such as push, which then ask
+/// [`find_referrers_in`] per subject.
+pub fn subjects_from_blobs(repo: &Repository) -> HashMap<Digest, BTreeSet<Digest>> {
+    let pairs: Vec<(Digest, Digest)> = distinct_entries(repo)
+        .into_par_iter()
+        .filter(|desc| desc.kind().has_children() || desc.media_type.is_empty())
+        .filter_map(|desc| {
+            let doc = repo.read_document(&desc.digest, &desc.media_type).ok()?;
+            Some((doc.subject?.digest, desc.digest.clone()))
+        })
+        .collect();
+    let mut out: HashMap<Digest, BTreeSet<Digest>> = HashMap::new();
+    for (subject, referrer) in pairs {
+        out.entry(subject).or_default().insert(referrer);
+    }
+    out
+}
+
+/// [`find_referrers`], with the candidates taken from `subjects` (made by
+/// [`subjects_from_blobs`]) instead of the sidecar.
+pub fn find_referrers_in(
+    repo: &Repository,
+    digest: &Digest,
+    subjects: &HashMap<Digest, BTreeSet<Digest>>,
+) -> Vec<ReferrerInfo> {
+    let of = subjects.get(digest);
+    referrers_among(repo, digest, &|desc| of.is_some_and(|s| s.contains(&desc.digest)))
+}
+
+/// The referrers of `digest` among the manifests `candidate` admits (each is read and
+/// checked), plus those the referrers tag schema lists.
+fn referrers_among(
+    repo: &Repository,
+    digest: &Digest,
+    candidate: &(dyn Fn(&Descriptor) -> bool + Sync),
+) -> Vec<ReferrerInfo> {
+    let mut out: BTreeMap<Digest, ReferrerInfo> = BTreeMap::new();
+    // Read in parallel; a referrer's bytes must contain the subject's hex digest, so the
+    // rest are skipped without parsing.
     let hex = digest.hex();
     let found: Vec<(&Descriptor, Document)> = distinct_entries(repo)
         .into_par_iter()
         .filter(|desc| &desc.digest != digest && (desc.kind().has_children() || desc.media_type.is_empty()))
-        .filter(|desc| match repo.meta.manifests.get(&desc.digest) {
-            Some(m) if m.kind.is_some() => m.subject.as_ref() == Some(digest),
-            _ => true,
-        })
+        .filter(|desc| candidate(desc))
         .filter_map(|desc| {
             let bytes = repo.blobs.read(&desc.digest, MAX_DOCUMENT_BYTES).ok()?;
             if !contains(&bytes, hex.as_bytes()) {

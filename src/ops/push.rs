@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use serde::Serialize;
 
 use super::Ctx;
-use super::inspect::find_referrers;
+use super::inspect::{find_referrers_in, subjects_from_blobs};
 use super::progress::Bar;
 use crate::error::{Error, Result};
 use crate::model::{Action, Descriptor, Digest, IndexFile, MediaKind, Reference, RepoName, Tag, media};
@@ -197,6 +197,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PushReport> {
             d.annotations.remove(media::ANNOTATION_REF_NAME);
             vec![(res.tag.clone(), d)]
         };
+        let mut subjects = None;
         for (tag, mut desc) in picks {
             desc.annotations.remove(media::ANNOTATION_REF_NAME);
             let source = match &tag {
@@ -221,10 +222,13 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PushReport> {
             let (manifests, blobs) = closure(repo, &desc, &source)?;
             let mut referrers = Vec::new();
             if !opts.no_referrers {
+                // Which manifests refer to which, read from the blobs once per
+                // repository (never from the sidecar's display cache).
+                let subjects = subjects.get_or_insert_with(|| subjects_from_blobs(repo));
                 let mut seen = BTreeSet::new();
                 let mut queue: Vec<Digest> = manifests.iter().map(|m| m.digest.clone()).collect();
                 while let Some(subject) = queue.pop() {
-                    for info in find_referrers(repo, &subject) {
+                    for info in find_referrers_in(repo, &subject, subjects) {
                         if !info.present || !seen.insert(info.digest.clone()) {
                             continue;
                         }

@@ -12,12 +12,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::meta::META_FILE;
+use super::meta::{META_FILE, Meta};
 use super::repository::MAX_INDEX_BYTES;
 use crate::error::{Error, Result};
 use crate::model::IndexFile;
 use crate::model::media::{OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION};
-use crate::store::fs::{atomic_write, read_limited, read_limited_if_exists};
+use crate::store::fs::{atomic_write, atomic_write_json, read_limited, read_limited_if_exists};
 
 /// The name of a layout's index.
 pub const INDEX_FILE: &str = "index.json";
@@ -87,7 +87,7 @@ pub fn read_sidecar_bytes(dir: &Path) -> Result<Option<Vec<u8>>> {
 
 /// Writes `dir/index.json` (temp → fsync → rename).
 pub fn write_index(dir: &Path, index: &IndexFile) -> Result<()> {
-    atomic_write(&index_path(dir), &index.to_bytes())
+    atomic_write_json(&index_path(dir), index)
 }
 
 /// Writes `dir/oci-layout` (temp → fsync → rename): the directory becomes a layout.
@@ -96,8 +96,8 @@ pub fn write_layout_file(dir: &Path) -> Result<()> {
 }
 
 /// Writes `dir/wharf-meta.json` (temp → fsync → rename).
-pub fn write_sidecar(dir: &Path, bytes: &[u8]) -> Result<()> {
-    atomic_write(&sidecar_path(dir), bytes)
+pub fn write_sidecar(dir: &Path, meta: &Meta) -> Result<()> {
+    atomic_write_json(&sidecar_path(dir), meta)
 }
 
 /// Removes a layout's own files from `dir`, keeping whatever else is in it (the

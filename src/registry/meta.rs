@@ -83,12 +83,28 @@ pub struct ManifestMeta {
     /// manifest again. Absent in sidecars of older wharf versions (filled by the next
     /// write) and while the blob cannot be read. A cache for display: gc, verify and
     /// purge read the blobs themselves and never trust it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub kind: Option<ArtifactKind>,
     /// The manifest's `subject` (it is a referrer of that manifest), read with `kind`;
     /// absent when it has none, or when `kind` is absent (not read yet).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
     pub subject: Option<Digest>,
+}
+
+/// A cached fact this wharf cannot read (a `kind` a later version added, a mangled
+/// `subject`) is absent, and read again from the blob: a display cache never makes a
+/// repository, or a trash record holding its entry, unreadable.
+fn lenient<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Maybe<T> {
+        Known(T),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Maybe::<T>::deserialize(d)? {
+        Maybe::Known(t) => Some(t),
+        Maybe::Other(_) => None,
+    })
 }
 
 /// The whole sidecar.

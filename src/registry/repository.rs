@@ -316,17 +316,23 @@ impl Repository {
 
     /// Writes index.json, then the sidecar.
     pub fn save(&mut self) -> Result<()> {
+        // Blobs are read before index.json is written, so the two writes follow each
+        // other with nothing slow in between.
+        self.fill_facts();
         layout::write_index(&self.dir, &self.index)?;
-        self.save_meta()
+        self.write_meta()
     }
 
     /// Writes the sidecar alone (lock changes, backfilled metadata).
     pub fn save_meta(&mut self) -> Result<()> {
-        // A sidecar of an older wharf gets its manifests' kinds once, here.
         self.fill_facts();
-        let mut bytes = serde_json::to_vec_pretty(&self.meta).expect("meta serialises");
-        bytes.push(b'\n');
-        layout::write_sidecar(&self.dir, &bytes)?;
+        self.write_meta()
+    }
+
+    /// Writes the sidecar as it is in memory (a sidecar of an older wharf has got its
+    /// manifests' kinds from [`Repository::fill_facts`] first).
+    fn write_meta(&mut self) -> Result<()> {
+        layout::write_sidecar(&self.dir, &self.meta)?;
         self.meta_dirty = false;
         Ok(())
     }

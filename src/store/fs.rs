@@ -25,6 +25,23 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.persist(path)
 }
 
+/// [`atomic_write`] of the JSON form of `value` (pretty-printed, ending in a newline),
+/// streamed into the temp file: a 100k-tag index.json or sidecar is tens of megabytes
+/// that need not sit in memory as well.
+pub fn atomic_write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
+    let mut tmp = TempFile::new_in(parent(path))?;
+    let tmp_path = tmp.path().to_path_buf();
+    let written = (|| {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, &mut tmp);
+        serde_json::to_writer_pretty(&mut w, value).map_err(std::io::Error::other)?;
+        w.write_all(b"\n")?;
+        w.flush()
+    })();
+    written.map_err(Error::io("write", tmp_path))?;
+    tmp.as_file().sync_all().map_err(Error::io("fsync", tmp.path().to_path_buf()))?;
+    tmp.persist(path)
+}
+
 /// Makes a directory entry change (create, rename, unlink) durable.
 pub fn fsync_dir(dir: &Path) -> Result<()> {
     match Dir::open(dir)? {

@@ -220,7 +220,7 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.unwrap_or(0))
         .build()
-        .map_err(|e| Error::refused(format!("cannot start {} hashing threads: {e}", opts.jobs.unwrap_or(0))))?;
+        .map_err(|e| Error::Usage(format!("cannot start {} hashing threads: {e}", opts.jobs.unwrap_or(0))))?;
     let jobs = pool.current_num_threads();
 
     let mut findings = Vec::new();
