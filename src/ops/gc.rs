@@ -334,7 +334,7 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
 /// types must parse; an absent blob is a leaf.
 fn mark(
     blobs: &BlobStore,
-    present: &HashSet<Digest>,
+    present: &HashSet<&Digest>,
     roots: Vec<(Digest, String)>,
     marked: &mut HashSet<Digest>,
 ) -> Result<()> {
@@ -360,7 +360,7 @@ fn mark(
 /// The children of one node, or none for a leaf.
 fn children(
     blobs: &BlobStore,
-    present: &HashSet<Digest>,
+    present: &HashSet<&Digest>,
     d: &Digest,
     media_type: &str,
     is_root: bool,
@@ -385,7 +385,7 @@ fn children(
 }
 
 /// The subject of a top-level entry, if it is a readable manifest or index with one.
-fn subject_of(blobs: &BlobStore, present: &HashSet<Digest>, desc: &Descriptor) -> Result<Option<Digest>> {
+fn subject_of(blobs: &BlobStore, present: &HashSet<&Digest>, desc: &Descriptor) -> Result<Option<Digest>> {
     if !present.contains(&desc.digest) || !(desc.kind().has_children() || desc.media_type.is_empty()) {
         return Ok(None);
     }
@@ -417,7 +417,8 @@ fn plan_repo(
     }
     let blobs = BlobStore::new(dir.join("blobs"));
     let listing = blobs.list_names()?;
-    let present: HashSet<Digest> = listing.iter().map(|b| b.0.clone()).collect();
+    // Borrowed from the listing: a million blobs need not be a million more strings.
+    let present: HashSet<&Digest> = listing.iter().map(|b| &b.0).collect();
     let entries: Vec<&Descriptor> = index.manifests.iter().filter(|d| !removed.contains(&d.digest)).collect();
     let tagged: HashSet<&Digest> = entries.iter().filter(|d| d.ref_name().is_some()).map(|d| &d.digest).collect();
 
@@ -469,6 +470,7 @@ fn plan_repo(
         }
         mark(&blobs, &present, locked, &mut marked)?;
     }
+    drop(present);
     let mut freed = Vec::new();
     let mut keep = Vec::new();
     let mut spared = 0;
