@@ -274,6 +274,24 @@ impl IndexFile {
         out.push(b'\n');
         out
     }
+
+    /// The length of [`IndexFile::to_bytes`], counted without building it (a 100k-tag
+    /// index.json is tens of megabytes).
+    pub fn serialized_len(&self) -> u64 {
+        struct Count(u64);
+        impl std::io::Write for Count {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0 += b.len() as u64;
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut c = Count(1);
+        serde_json::to_writer_pretty(&mut c, self).expect("index serialises");
+        c.0
+    }
 }
 
 /// The role of an edge in the descriptor graph.
@@ -495,6 +513,7 @@ mod tests {
             d(1)
         );
         let idx = IndexFile::parse(src.as_bytes()).unwrap();
+        assert_eq!(idx.serialized_len(), idx.to_bytes().len() as u64);
         let again = IndexFile::parse(&idx.to_bytes()).unwrap();
         assert_eq!(idx, again);
         assert_eq!(again.extra.get("vendor"), Some(&serde_json::json!({"k": true})));

@@ -2,7 +2,7 @@
 //! purge and retention decide on), and moving a manifest's closure between
 //! repositories through the dedupe pool.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::Registry;
 use super::repository::{MAX_DOCUMENT_BYTES, Repository};
@@ -63,8 +63,13 @@ impl Repository {
     /// A document of a known type that does not parse is an error (fail closed).
     pub fn retention_graph(&self) -> Result<BTreeMap<Digest, GraphNode>> {
         let repo = self;
-        let mut docs: BTreeMap<Digest, Option<Document>> = BTreeMap::new();
-        let read = |d: &Digest, mt: &str, docs: &mut BTreeMap<Digest, Option<Document>>| -> Result<Option<Document>> {
+        // Boxed: a map value is stored inline, and most entries (a plain image has no
+        // edges) are None; an inline Document would cost ~600 bytes each.
+        let mut docs: HashMap<Digest, Option<Box<Document>>> = HashMap::new();
+        let read = |d: &Digest,
+                    mt: &str,
+                    docs: &mut HashMap<Digest, Option<Box<Document>>>|
+         -> Result<Option<Box<Document>>> {
             if let Some(doc) = docs.get(d) {
                 return Ok(doc.clone());
             }
@@ -76,7 +81,7 @@ impl Repository {
                     // none is not kept, so memory grows with the graph's edges, not with the
                     // number of images.
                     Ok(doc) if doc.manifests.is_empty() && doc.subject.is_none() => None,
-                    Ok(doc) => Some(doc),
+                    Ok(doc) => Some(Box::new(doc)),
                     Err(_) if !kind.has_children() => None,
                     Err(e) => return Err(Error::corrupt(repo.blobs.path(d), e.to_string())),
                 }
@@ -96,7 +101,7 @@ impl Repository {
             let root = read(&d, &mt, &mut docs)?;
             let subject = root.as_ref().and_then(|doc| doc.subject.as_ref().map(|s| s.digest.clone()));
             let mut reaches = BTreeSet::new();
-            let mut stack: Vec<Document> = root.into_iter().collect();
+            let mut stack: Vec<Box<Document>> = root.into_iter().collect();
             while let Some(doc) = stack.pop() {
                 let edges = doc.manifests.iter().chain(doc.subject.iter());
                 for e in edges {

@@ -805,14 +805,9 @@ impl Repository {
     /// thousands of tags): each manifest left without a tag stays as an untagged entry with
     /// its `untagged_at` recorded, as [`Repository::untag_unchecked`] does for one.
     pub fn untag_many_unchecked(&mut self, tags: &BTreeSet<String>, now: Timestamp) {
-        let mut removed: Vec<Descriptor> = Vec::new();
-        self.index.manifests.retain(|d| match d.ref_name() {
-            Some(t) if tags.contains(t) => {
-                removed.push(d.clone());
-                false
-            }
-            _ => true,
-        });
+        // Moved out, not cloned: a purge may untag tens of thousands of entries.
+        let removed: Vec<Descriptor> =
+            self.index.manifests.extract_if(.., |d| d.ref_name().is_some_and(|t| tags.contains(t))).collect();
         self.index_changed();
         for t in tags {
             self.meta.tags.remove(t.as_str());

@@ -418,7 +418,7 @@ pub(crate) fn commit(
             crate::store::fs::require_no_special(repo.blobs.root())?;
         }
         apply(&mut repo, plans, force, ctx.now, &mut Vec::new())?;
-        let size = repo.index().to_bytes().len() as u64;
+        let size = repo.index().serialized_len();
         if size > MAX_INDEX_BYTES {
             return Err(Error::refused(format!(
                 "importing into {name} would make its index.json {size} bytes, over the {MAX_INDEX_BYTES} bytes wharf reads; refused before writing anything"
