@@ -677,17 +677,24 @@ impl<'a> RepoWalk<'a> {
                 return;
             }
         };
-        let meta = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .map_err(|e| format!("not valid JSON: {e}"))
-            .and_then(|v| {
-                let found = v.get("wharf_meta_version").and_then(|v| v.as_u64()).unwrap_or(0);
-                if !META_VERSIONS_READ.contains(&found) {
-                    return Err(format!(
-                        "sidecar format version {found}; this wharf reads versions up to {META_VERSION}"
-                    ));
-                }
-                serde_json::from_value::<Meta>(v).map_err(|e| format!("not a valid sidecar: {e}"))
-            });
+        let meta = match serde_json::from_slice::<Meta>(&bytes) {
+            // A sound sidecar is read straight into its types: a parse through a
+            // serde_json::Value holds several times the file's size at once.
+            Ok(m) if META_VERSIONS_READ.contains(&m.wharf_meta_version) => Ok(m),
+            // Anything else is read again the way that words the finding.
+            _ => serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| format!("not valid JSON: {e}")).and_then(
+                |v| {
+                    let found = v.get("wharf_meta_version").and_then(|v| v.as_u64()).unwrap_or(0);
+                    if !META_VERSIONS_READ.contains(&found) {
+                        return Err(format!(
+                            "sidecar format version {found}; this wharf reads versions up to {META_VERSION}"
+                        ));
+                    }
+                    serde_json::from_value::<Meta>(v).map_err(|e| format!("not a valid sidecar: {e}"))
+                },
+            ),
+        };
+        drop(bytes);
         let meta = match meta {
             Ok(m) => m,
             Err(message) => {
