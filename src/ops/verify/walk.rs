@@ -131,6 +131,9 @@ pub(crate) fn read_head(path: &Path, n: usize) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The blob files of a blob directory, sorted by digest.
+pub(crate) type KeyedBlobs = Vec<(Digest, BlobFile)>;
+
 /// The file of blob `digest` in the blob directory `root` (`root/sha256/<hex>`, the name
 /// [`list_keyed`] found it under).
 pub(crate) fn blob_path(root: &Path, digest: &Digest) -> PathBuf {
@@ -140,7 +143,7 @@ pub(crate) fn blob_path(root: &Path, digest: &Digest) -> PathBuf {
 /// Lists a blob directory like [`BlobStore::list`](crate::store::BlobStore::list) (the
 /// same notion of stray), with one `stat` per file that also yields its identity. The
 /// blobs come sorted by digest; their paths are [`blob_path`].
-pub(crate) fn list_keyed(root: &Path) -> Result<(Vec<(Digest, BlobFile)>, Vec<PathBuf>)> {
+pub(crate) fn list_keyed(root: &Path) -> Result<(KeyedBlobs, Vec<PathBuf>)> {
     let mut blobs = Vec::new();
     let mut strays = Vec::new();
     // Listed without following links: a link (or FIFO) named like a blob is a stray,
@@ -682,8 +685,9 @@ impl<'a> RepoWalk<'a> {
             // serde_json::Value holds several times the file's size at once.
             Ok(m) if META_VERSIONS_READ.contains(&m.wharf_meta_version) => Ok(m),
             // Anything else is read again the way that words the finding.
-            _ => serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| format!("not valid JSON: {e}")).and_then(
-                |v| {
+            _ => serde_json::from_slice::<serde_json::Value>(&bytes)
+                .map_err(|e| format!("not valid JSON: {e}"))
+                .and_then(|v| {
                     let found = v.get("wharf_meta_version").and_then(|v| v.as_u64()).unwrap_or(0);
                     if !META_VERSIONS_READ.contains(&found) {
                         return Err(format!(
@@ -691,8 +695,7 @@ impl<'a> RepoWalk<'a> {
                         ));
                     }
                     serde_json::from_value::<Meta>(v).map_err(|e| format!("not a valid sidecar: {e}"))
-                },
-            ),
+                }),
         };
         drop(bytes);
         let meta = match meta {
