@@ -167,28 +167,55 @@ struct OpenReg {
 /// Identity of a file: the same inode under several names is one file, hashed once.
 pub(crate) type FileKey = (u64, u64);
 
-/// A blob file seen somewhere, and who owns it (for findings).
+/// A blob file seen somewhere, and who owns it (for findings): blob `blob` of the walk
+/// (or pool) `origin`, which names its repository, its file and its chain.
 #[derive(Debug, Clone)]
 pub(crate) struct Owner {
-    pub repository: Option<String>,
+    pub origin: u32,
+    /// The blob's index in its walk ([`walk::NONE`] for the pool: no chain).
+    pub blob: u32,
     pub digest: Digest,
-    pub file: String,
-    /// The first chain of descriptors that reached it (empty: unreferenced), shared.
-    pub path: std::sync::Arc<[Link]>,
+}
+
+/// Where owners come from: a repository's walk, or a registry's pool.
+pub(crate) struct Origin {
+    pub repository: Option<String>,
+    pub registry_root: PathBuf,
+    /// The `blobs` directory (`blobs/sha256/<hex>` below it).
+    pub blobs_root: PathBuf,
+    /// The chains that first reached the walk's blobs (empty for the pool).
+    pub chains: walk::Chains,
+}
+
+impl Origin {
+    fn path(&self, digest: &Digest) -> PathBuf {
+        walk::blob_path(&self.blobs_root, digest)
+    }
+
+    /// The blob's file, relative to its registry (or layout) root.
+    fn file(&self, digest: &Digest) -> String {
+        let p = self.path(digest);
+        p.strip_prefix(&self.registry_root).unwrap_or(&p).display().to_string()
+    }
+
+    fn chain(&self, blob: u32) -> Vec<Link> {
+        self.chains.chain(blob)
+    }
 }
 
 /// What the run learned about one file.
 enum FileResult {
-    Hashed(Digest, Vec<u8>),
+    /// The digest, and the first bytes when a layer check needs them (`None` if they
+    /// could not be read again).
+    Hashed(Digest, Option<Vec<u8>>),
     /// `--quick`: only the first bytes were read.
     Head(Vec<u8>),
     Failed(String),
 }
 
-/// The file behind a blob of a repository.
+/// The file behind a blob of a repository (its path is [`walk::blob_path`]).
 #[derive(Debug, Clone)]
 pub(crate) struct BlobFile {
-    pub path: PathBuf,
     pub size: u64,
     pub key: FileKey,
 }
@@ -196,10 +223,13 @@ pub(crate) struct BlobFile {
 /// What the walk found that only hashing can settle.
 #[derive(Default)]
 pub(crate) struct Pending {
-    /// Every distinct file to hash, with its owners.
-    pub files: BTreeMap<FileKey, (PathBuf, u64, Vec<Owner>)>,
+    /// The walks and pools owners refer to.
+    pub origins: Vec<Origin>,
+    /// Every blob file seen, with its identity and size, in the order seen: the same file
+    /// (identity) under several owners is hashed once, from its first owner's path.
+    pub files: Vec<(FileKey, u64, Owner)>,
     /// Results already known (documents hashed while being parsed).
-    pub done: HashMap<FileKey, (Digest, Vec<u8>)>,
+    pub done: HashMap<FileKey, Digest>,
     /// Layers whose bytes must agree with their media type, checked on the head bytes.
     pub layer_checks: Vec<walk::LayerCheck>,
     /// Blobs that are unreferenced, reported as info unless their content is wrong.
@@ -227,7 +257,7 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
     let mut pending = Pending::default();
     let mut counts = Counts::default();
     let mut seen_units = BTreeSet::new();
-    let mut held: Vec<BTreeSet<Digest>> = vec![BTreeSet::new(); regs.len()];
+    let mut held: Vec<Vec<Digest>> = vec![Vec::new(); regs.len()];
     for unit in &units {
         if !seen_units.insert((unit.reg, unit.dir.clone(), format!("{:?}", unit.selection))) {
             continue;
@@ -239,8 +269,14 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
         counts.documents += w.documents;
         counts.blob_files += w.blob_files;
         findings.append(&mut w.findings);
-        held[unit.reg].extend(w.blob_digests());
+        if reg.whole && reg.registry.pool().is_some() {
+            held[unit.reg].extend(w.blob_digests());
+        }
         w.into_pending(&mut pending);
+    }
+    for h in &mut held {
+        h.sort_unstable();
+        h.dedup();
     }
     let mut trash_held: BTreeMap<(String, Digest), String> = BTreeMap::new();
     let mut special_roots: BTreeSet<(usize, PathBuf)> = BTreeSet::new();
@@ -259,55 +295,84 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
         trash_holds(&reg.registry, &mut trash_held);
     }
 
+    // Group the files by identity (stable: each file's owners in the order seen, and
+    // its first owner's path is the one read).
+    pending.files.sort_by_key(|f| f.0);
+    let groups: Vec<std::ops::Range<usize>> = {
+        let mut out = Vec::new();
+        let mut start = 0;
+        for i in 1..=pending.files.len() {
+            if i == pending.files.len() || pending.files[i].0 != pending.files[start].0 {
+                out.push(start..i);
+                start = i;
+            }
+        }
+        out
+    };
+    let first_path = |g: &std::ops::Range<usize>| {
+        let o = &pending.files[g.start].2;
+        pending.origins[o.origin as usize].path(&o.digest)
+    };
+
     // Hash every distinct file once, largest first, on the pool.
     let need_head: std::collections::HashSet<FileKey> = pending.layer_checks.iter().map(|c| c.key).collect();
     let mut results: HashMap<FileKey, FileResult> = HashMap::new();
-    for (k, (d, head)) in &pending.done {
-        results.insert(*k, FileResult::Hashed(d.clone(), head.clone()));
-    }
     counts.blobs_hashed = pending.done.len();
-    counts.bytes_hashed = pending.files.iter().filter(|(k, _)| pending.done.contains_key(k)).map(|(_, f)| f.1).sum();
-    let todo: Vec<(FileKey, hash::HashJob)> = pending
-        .files
-        .iter()
-        .filter(|(k, _)| !pending.done.contains_key(k))
-        .map(|(k, (p, size, _))| {
-            let head = if need_head.contains(k) { HEAD_BYTES } else { 0 };
-            (*k, hash::HashJob { path: p.clone(), size: *size, head })
-        })
-        .collect();
+    let mut todo: Vec<(FileKey, u64, &std::ops::Range<usize>)> = Vec::new();
+    for g in &groups {
+        let (key, size, _) = &pending.files[g.start];
+        match pending.done.get(key) {
+            Some(d) => {
+                counts.bytes_hashed += size;
+                // A document read by the walk that is also checked as a layer: its head
+                // is read again (the walk keeps no bytes).
+                let head = need_head.contains(key).then(|| walk::read_head(&first_path(g), HEAD_BYTES).ok()).flatten();
+                results.insert(*key, FileResult::Hashed(d.clone(), head));
+            }
+            None => todo.push((*key, *size, g)),
+        }
+    }
     if opts.quick {
         // No hashing: read the first bytes of the layers whose magic is checked.
-        for (k, job) in todo.iter().filter(|(k, _)| need_head.contains(k)) {
-            let r = match walk::read_head(&job.path, HEAD_BYTES) {
+        for (k, _, g) in todo.iter().filter(|(k, _, _)| need_head.contains(k)) {
+            let r = match walk::read_head(&first_path(g), HEAD_BYTES) {
                 Ok(head) => FileResult::Head(head),
                 Err(e) => FileResult::Failed(e.to_string()),
             };
             results.insert(*k, r);
         }
     } else {
-        let total: u64 = todo.iter().map(|(_, j)| j.size).sum();
+        let total: u64 = todo.iter().map(|(_, size, _)| size).sum();
         let bar = Bar::bytes(opts.progress, "verifying".to_string(), Some(total));
         let tick = |n: u64| bar.inc(n);
-        let job_list: Vec<hash::HashJob> = todo.iter().map(|(_, j)| j.clone()).collect();
+        let job_list: Vec<hash::HashJob> = todo
+            .iter()
+            .map(|(k, size, g)| {
+                let head = if need_head.contains(k) { HEAD_BYTES } else { 0 };
+                hash::HashJob { path: first_path(g), size: *size, head }
+            })
+            .collect();
         let hashed = pool.install(|| hash::hash_files(&job_list, opts.io, &tick));
+        drop(job_list);
         bar.finish();
-        for ((k, _), r) in todo.iter().zip(hashed) {
+        for ((k, _, _), r) in todo.iter().zip(hashed) {
             let r = match r {
                 Ok(fh) => {
                     counts.blobs_hashed += 1;
                     counts.bytes_hashed += fh.len;
-                    FileResult::Hashed(fh.digest, fh.head)
+                    FileResult::Hashed(fh.digest, Some(fh.head))
                 }
                 Err(e) => FileResult::Failed(e.to_string()),
             };
             results.insert(*k, r);
         }
     }
+    drop(todo);
 
     // Settle what hashing decides: content digests, layer magic, unreferenced blobs.
     let mut bad_content: BTreeSet<(Option<String>, Digest)> = BTreeSet::new();
-    for (k, (_, _, owners)) in &pending.files {
+    for g in &groups {
+        let k = &pending.files[g.start].0;
         let (kind, message) = match results.get(k) {
             Some(FileResult::Hashed(actual, _)) => (
                 Kind::DigestMismatch,
@@ -318,41 +383,46 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
             Some(FileResult::Failed(e)) => (Kind::Unreadable, format!("could not read the blob: {e}")),
             _ => continue,
         };
-        for o in owners {
+        for (_, _, o) in &pending.files[g.clone()] {
             if let Some(FileResult::Hashed(actual, _)) = results.get(k)
                 && actual == &o.digest
             {
                 continue;
             }
-            bad_content.insert((o.repository.clone(), o.digest.clone()));
+            let origin = &pending.origins[o.origin as usize];
+            bad_content.insert((origin.repository.clone(), o.digest.clone()));
             findings.push(Finding {
                 severity: Severity::Error,
                 kind,
-                repository: o.repository.clone(),
+                repository: origin.repository.clone(),
                 digest: Some(o.digest.clone()),
-                path: o.path.to_vec(),
-                file: Some(o.file.clone()),
+                path: origin.chain(o.blob),
+                file: Some(origin.file(&o.digest)),
                 message: message.clone(),
             });
         }
     }
     for check in &pending.layer_checks {
         let head = match results.get(&check.key) {
-            Some(FileResult::Hashed(_, head)) | Some(FileResult::Head(head)) => head,
+            Some(FileResult::Hashed(_, Some(head))) | Some(FileResult::Head(head)) => head,
             _ => continue,
         };
-        if bad_content.contains(&(check.repository.clone(), check.digest.clone())) {
+        let o = &check.owner;
+        let origin = &pending.origins[o.origin as usize];
+        if bad_content.contains(&(origin.repository.clone(), o.digest.clone())) {
             continue;
         }
-        if let Some(f) = check.judge(head) {
+        let media_type = origin.chains.media_type(o.blob);
+        if let Some(f) = walk::judge(media_type, head, &origin.repository, &o.digest, || origin.chain(o.blob)) {
             findings.push(f);
         }
     }
     for o in &pending.unreferenced {
-        if bad_content.contains(&(o.repository.clone(), o.digest.clone())) {
+        let origin = &pending.origins[o.origin as usize];
+        if bad_content.contains(&(origin.repository.clone(), o.digest.clone())) {
             continue;
         }
-        let trash = o.repository.as_ref().and_then(|r| trash_held.get(&(r.clone(), o.digest.clone())));
+        let trash = origin.repository.as_ref().and_then(|r| trash_held.get(&(r.clone(), o.digest.clone())));
         let (kind, message) = match trash {
             Some(id) => (
                 Kind::KeptByTrash,
@@ -368,10 +438,10 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
         findings.push(Finding {
             severity: Severity::Info,
             kind,
-            repository: o.repository.clone(),
+            repository: origin.repository.clone(),
             digest: Some(o.digest.clone()),
             path: Vec::new(),
-            file: Some(o.file.clone()),
+            file: Some(origin.file(&o.digest)),
             message,
         });
     }
@@ -517,7 +587,7 @@ fn trash_holds(registry: &Registry, out: &mut BTreeMap<(String, Digest), String>
 /// `held` is every digest some repository of the registry holds.
 fn registry_checks(
     registry: &Registry,
-    held: &BTreeSet<Digest>,
+    held: &[Digest],
     findings: &mut Vec<Finding>,
     pending: &mut Pending,
 ) -> Result<()> {
@@ -541,12 +611,19 @@ fn registry_checks(
             "not a blob (its name is not a sha256 digest); move it out of blobs/".into(),
         ));
     }
+    let origin = u32::try_from(pending.origins.len()).expect("fewer than 2^32 registries");
+    pending.origins.push(Origin {
+        repository: None,
+        registry_root: root.to_path_buf(),
+        blobs_root: pool.root().to_path_buf(),
+        chains: walk::Chains::default(),
+    });
     for (digest, b) in blobs {
-        let owner = Owner { repository: None, digest: digest.clone(), file: rel(&b.path), path: Vec::new().into() };
-        pending.files.entry(b.key).or_insert_with(|| (b.path.clone(), b.size, Vec::new())).2.push(owner.clone());
-        if !held.contains(&digest) {
-            pending.unreferenced.push(owner);
+        let owner = Owner { origin, blob: walk::NONE, digest };
+        if held.binary_search(&owner.digest).is_err() {
+            pending.unreferenced.push(owner.clone());
         }
+        pending.files.push((b.key, b.size, owner));
     }
     // A staging root that is a link is reported by special_files; nothing to scan.
     let staging = crate::store::staging::scan(&registry.staging_root()).unwrap_or_default();

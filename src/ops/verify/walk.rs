@@ -7,44 +7,120 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use oci_spec::image::ImageIndex;
 
-use super::{BlobFile, FileKey, Finding, Kind, Link, Owner, Pending, Selection, Severity, file_finding};
+use super::{BlobFile, FileKey, Finding, Kind, Link, Origin, Owner, Pending, Selection, Severity, file_finding};
 use crate::error::{Error, Result};
 use crate::model::check;
 use crate::model::media::OCI_LAYOUT_VERSION;
-use crate::model::{Descriptor, Digest, Document, IndexFile, MediaKind, RepoName, Role, Tag};
+use crate::model::{Digest, Document, IndexFile, MediaKind, RepoName, Role, Tag};
 use crate::registry::Registry;
 use crate::registry::layout;
 use crate::registry::meta::{META_VERSION, META_VERSIONS_READ, Meta};
 use crate::registry::repository::MAX_DOCUMENT_BYTES;
 use crate::store::fs::{FileKind, read_limited};
 
-/// A layer whose bytes must agree with its media type, decided on its first bytes.
+/// A layer whose bytes must agree with its media type, decided on its first bytes. The
+/// layer is the blob `owner.blob` of its walk: its media type is the one of the link that
+/// first reached it, its path that link's chain (rebuilt only for a finding).
 pub(crate) struct LayerCheck {
     pub key: FileKey,
-    pub repository: Option<String>,
-    pub digest: Digest,
-    pub media_type: String,
-    pub path: Arc<[Link]>,
+    pub owner: Owner,
 }
 
-impl LayerCheck {
-    /// The finding when the layer's first bytes contradict its media type (the shared
-    /// check, [`check::layer`]).
-    pub fn judge(&self, head: &[u8]) -> Option<Finding> {
-        let p = check::layer(&self.media_type, head)?;
-        Some(Finding {
-            severity: p.severity,
-            kind: p.kind,
-            repository: self.repository.clone(),
-            digest: Some(self.digest.clone()),
-            path: self.path.to_vec(),
-            file: None,
-            message: p.message,
-        })
+/// The finding when a layer's first bytes contradict its media type (the shared check,
+/// [`check::layer`]); `path` is asked for only then.
+pub(crate) fn judge(
+    media_type: &str,
+    head: &[u8],
+    repository: &Option<String>,
+    digest: &Digest,
+    path: impl FnOnce() -> Vec<Link>,
+) -> Option<Finding> {
+    let p = check::layer(media_type, head)?;
+    Some(Finding {
+        severity: p.severity,
+        kind: p.kind,
+        repository: repository.clone(),
+        digest: Some(digest.clone()),
+        path: path(),
+        file: None,
+        message: p.message,
+    })
+}
+
+/// No parent, no index, not reached (in [`Reach`] and [`Owner::blob`]).
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// The link that first reached a blob of a walk, without its chain: the chain is the
+/// parent's chain plus this link, rebuilt through `parent` only when a finding needs it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reach {
+    /// The blob (index in the walk's list) whose document named this one; [`NONE`] for
+    /// an index.json entry.
+    parent: u32,
+    role: Role,
+    /// Position in the parent's list (or in index.json); [`NONE`] for none.
+    index: u32,
+    /// Index into [`Chains::media_types`].
+    media_type: u32,
+}
+
+/// One index.json entry, as much of it as the checks use.
+pub(crate) struct Root {
+    digest: Digest,
+    size: u64,
+    media_type: u32,
+    tag: Option<Box<str>>,
+}
+
+/// What a walk keeps to name, after it, the chain that first reached each of its blobs.
+#[derive(Default)]
+pub(crate) struct Chains {
+    /// The blob files of the repository, sorted by digest.
+    pub digests: Vec<Digest>,
+    reach: Vec<Option<Reach>>,
+    media_types: Vec<Box<str>>,
+    roots: Vec<Root>,
+}
+
+impl Chains {
+    /// The chain of descriptors from index.json that first reached blob `blob` (empty
+    /// for [`NONE`] or a blob nothing reached).
+    pub fn chain(&self, blob: u32) -> Vec<Link> {
+        let mut out = Vec::new();
+        let mut at = blob;
+        while at != NONE {
+            let Some(r) = self.reach.get(at as usize).copied().flatten() else { break };
+            let index = (r.index != NONE).then_some(r.index as usize);
+            let tag = match (r.parent, index) {
+                (NONE, Some(i)) => self.roots.get(i).and_then(|root| root.tag.as_deref().map(str::to_string)),
+                _ => None,
+            };
+            out.push(Link {
+                role: r.role,
+                index,
+                digest: self.digests[at as usize].clone(),
+                media_type: self.media_types[r.media_type as usize].to_string(),
+                tag,
+            });
+            at = r.parent;
+        }
+        out.reverse();
+        out
+    }
+
+    /// The media type of the link that first reached blob `blob`.
+    pub fn media_type(&self, blob: u32) -> &str {
+        match self.reach.get(blob as usize).copied().flatten() {
+            Some(r) => &self.media_types[r.media_type as usize],
+            None => "",
+        }
+    }
+
+    fn find(&self, digest: &Digest) -> Option<u32> {
+        self.digests.binary_search(digest).ok().map(|i| i as u32)
     }
 }
 
@@ -55,10 +131,20 @@ pub(crate) fn read_head(path: &Path, n: usize) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// The blob files of a blob directory, sorted by digest.
+pub(crate) type KeyedBlobs = Vec<(Digest, BlobFile)>;
+
+/// The file of blob `digest` in the blob directory `root` (`root/sha256/<hex>`, the name
+/// [`list_keyed`] found it under).
+pub(crate) fn blob_path(root: &Path, digest: &Digest) -> PathBuf {
+    root.join("sha256").join(digest.hex())
+}
+
 /// Lists a blob directory like [`BlobStore::list`](crate::store::BlobStore::list) (the
-/// same notion of stray), with one `stat` per file that also yields its identity.
-pub(crate) fn list_keyed(root: &Path) -> Result<(BTreeMap<Digest, BlobFile>, Vec<PathBuf>)> {
-    let mut blobs = BTreeMap::new();
+/// same notion of stray), with one `stat` per file that also yields its identity. The
+/// blobs come sorted by digest; their paths are [`blob_path`].
+pub(crate) fn list_keyed(root: &Path) -> Result<(KeyedBlobs, Vec<PathBuf>)> {
+    let mut blobs = Vec::new();
     let mut strays = Vec::new();
     // Listed without following links: a link (or FIFO) named like a blob is a stray,
     // never a blob, and never opened.
@@ -73,13 +159,15 @@ pub(crate) fn list_keyed(root: &Path) -> Result<(BTreeMap<Digest, BlobFile>, Vec
             let Some(meta) = sub.stat(&e.name)? else { continue };
             match e.name_str().and_then(Digest::from_hex) {
                 Some(digest) if meta.kind == FileKind::File => {
-                    blobs.insert(digest, BlobFile { path: e.path, size: meta.size, key: (meta.dev, meta.ino) });
+                    debug_assert_eq!(e.path, blob_path(root, &digest));
+                    blobs.push((digest, BlobFile { size: meta.size, key: (meta.dev, meta.ino) }));
                 }
                 _ => strays.push(e.path),
             }
         }
     }
     strays.sort();
+    blobs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Ok((blobs, strays))
 }
 
@@ -88,21 +176,30 @@ pub(crate) struct RepoWalk<'a> {
     registry_root: &'a Path,
     repository: Option<String>,
     dir: &'a Path,
+    blobs_root: PathBuf,
     quick: bool,
-    blobs: BTreeMap<Digest, BlobFile>,
-    index: Option<IndexFile>,
-    /// The first chain that reached each referenced blob.
-    reached: BTreeMap<Digest, Arc<[Link]>>,
-    visited: BTreeSet<Digest>,
-    configs_checked: BTreeSet<(Digest, usize)>,
+    /// The blob files (sorted by digest, as `chains.digests`), one entry per digest.
+    blobs: Vec<BlobFile>,
+    /// The blob digests, the link that first reached each blob, index.json's entries.
+    chains: Chains,
+    /// Media types interned in `chains.media_types`.
+    media_ids: HashMap<Box<str>, u32>,
+    /// Whether index.json parsed (`chains.roots` is then its entries).
+    indexed: bool,
+    /// Blobs (by index) visited by the walk.
+    visited: Vec<bool>,
+    /// (config blob, number of layers) pairs checked.
+    configs_checked: BTreeSet<(u32, usize)>,
     /// Blobs some descriptor gives `urls` for (non-distributable layers): absent is allowed.
     foreign: BTreeSet<Digest>,
     /// Layers of artifacts (files pushed by oras or `wharf add`, Helm charts, referrers):
     /// opaque content whose media type says nothing about compression, so the layer
     /// magic check does not apply ([`check::layer_applies`]).
     opaque: BTreeSet<Digest>,
-    hashed: HashMap<FileKey, (Digest, Vec<u8>)>,
-    layer_checks: Vec<LayerCheck>,
+    /// Digests of the documents hashed while read (not --quick).
+    hashed: HashMap<FileKey, Digest>,
+    /// Layers (blob indexes) whose magic is checked.
+    layer_checks: Vec<u32>,
     whole: bool,
     pub findings: Vec<Finding>,
     pub documents: usize,
@@ -115,11 +212,13 @@ impl<'a> RepoWalk<'a> {
             registry_root: registry.root(),
             repository: name.map(|n| n.to_string()),
             dir,
+            blobs_root: dir.join("blobs"),
             quick,
-            blobs: BTreeMap::new(),
-            index: None,
-            reached: BTreeMap::new(),
-            visited: BTreeSet::new(),
+            blobs: Vec::new(),
+            chains: Chains::default(),
+            media_ids: HashMap::new(),
+            indexed: false,
+            visited: Vec::new(),
             configs_checked: BTreeSet::new(),
             foreign: BTreeSet::new(),
             opaque: BTreeSet::new(),
@@ -160,29 +259,62 @@ impl<'a> RepoWalk<'a> {
         self.check_layout();
         self.list_blobs();
         self.check_index();
-        let Some(index) = self.index.clone() else { return Ok(()) };
-        let roots: Vec<(usize, &Descriptor)> = match selection {
-            Selection::All => index.manifests.iter().enumerate().collect(),
+        if !self.indexed {
+            return Ok(());
+        }
+        // Checked before the walk (findings are sorted at the end): the sidecar's parse
+        // then never coexists with what the walk holds.
+        if self.whole {
+            self.check_duplicate_tags();
+            self.check_sidecar();
+        }
+        let roots: Vec<usize> = match selection {
+            Selection::All => (0..self.chains.roots.len()).collect(),
             Selection::Refs(refs) => {
                 let mut out = Vec::new();
                 for r in refs {
-                    out.push(resolve(&index, r)?);
+                    out.push(resolve(&self.chains.roots, r)?);
                 }
                 out
             }
         };
-        for (i, d) in &roots {
-            self.docker_typed(*i, d);
-            self.walk(vec![root_link(*i, d)], Some(d.size));
+        for i in roots {
+            self.docker_typed(i);
+            let link = self.root_link(i);
+            self.walk(vec![link], Some(self.chains.roots[i].size));
         }
         if let Selection::Refs(_) = selection {
-            self.walk_referrers(&index);
-        }
-        if self.whole {
-            self.check_duplicate_tags(&index);
-            self.check_sidecar(&index);
+            self.walk_referrers();
         }
         Ok(())
+    }
+
+    /// The interned id of a media type.
+    fn media_id(&mut self, media_type: &str) -> u32 {
+        if let Some(id) = self.media_ids.get(media_type) {
+            return *id;
+        }
+        let id = self.chains.media_types.len() as u32;
+        self.chains.media_types.push(media_type.into());
+        self.media_ids.insert(media_type.into(), id);
+        id
+    }
+
+    /// The chain of index.json entry `i`.
+    fn root_link(&self, i: usize) -> Link {
+        let r = &self.chains.roots[i];
+        Link {
+            role: Role::Manifest,
+            index: Some(i),
+            digest: r.digest.clone(),
+            media_type: self.chains.media_types[r.media_type as usize].to_string(),
+            tag: r.tag.as_deref().map(str::to_string),
+        }
+    }
+
+    /// The path of blob `i`.
+    fn blob_path(&self, i: u32) -> PathBuf {
+        blob_path(&self.blobs_root, &self.chains.digests[i as usize])
     }
 
     fn check_layout(&mut self) {
@@ -203,7 +335,7 @@ impl<'a> RepoWalk<'a> {
     }
 
     fn list_blobs(&mut self) {
-        let root = self.dir.join("blobs");
+        let root = self.blobs_root.clone();
         let (blobs, strays) = match list_keyed(&root) {
             Ok(l) => l,
             Err(e) => {
@@ -220,8 +352,10 @@ impl<'a> RepoWalk<'a> {
                 "not a blob (its name is not a sha256 digest); move it out of blobs/ (umoci gc aborts on it)".into(),
             );
         }
-        self.blobs = blobs;
-        self.blob_files = self.blobs.len();
+        self.blob_files = blobs.len();
+        (self.chains.digests, self.blobs) = blobs.into_iter().unzip();
+        self.chains.reach = vec![None; self.blobs.len()];
+        self.visited = vec![false; self.blobs.len()];
     }
 
     /// index.json, read raw through the registry's layout reader (not loaded: a broken
@@ -237,6 +371,17 @@ impl<'a> RepoWalk<'a> {
         };
         match IndexFile::parse(&bytes) {
             Ok(idx) => {
+                // Only what the checks use of each entry is kept, and the whole index is
+                // dropped before the schema's own parse.
+                let schema_version = idx.schema_version;
+                let mut roots = Vec::with_capacity(idx.manifests.len());
+                for d in idx.manifests {
+                    let media_type = self.media_id(&d.media_type);
+                    let tag = d.ref_name().map(Box::from);
+                    roots.push(Root { digest: d.digest, size: d.size, media_type, tag });
+                }
+                self.chains.roots = roots;
+                self.indexed = true;
                 if let Err(e) = serde_json::from_slice::<ImageIndex>(&bytes) {
                     self.push_file(
                         Severity::Error,
@@ -245,16 +390,15 @@ impl<'a> RepoWalk<'a> {
                         &path,
                         format!("does not follow the OCI image index schema: {e}"),
                     );
-                } else if idx.schema_version != 2 {
+                } else if schema_version != 2 {
                     self.push_file(
                         Severity::Error,
                         Kind::InvalidIndex,
                         None,
                         &path,
-                        format!("schemaVersion is {}, not 2", idx.schema_version),
+                        format!("schemaVersion is {schema_version}, not 2"),
                     );
                 }
-                self.index = Some(idx);
             }
             Err(e) => self.push_file(
                 Severity::Error,
@@ -271,7 +415,7 @@ impl<'a> RepoWalk<'a> {
         let mut stack = vec![(chain, size)];
         while let Some((chain, size)) = stack.pop() {
             let link = chain.last().expect("non-empty chain").clone();
-            let Some(file) = self.blobs.get(&link.digest).cloned() else {
+            let Some(blob) = self.chains.find(&link.digest) else {
                 if self.foreign.contains(&link.digest) {
                     self.push(
                         Severity::Info,
@@ -300,7 +444,18 @@ impl<'a> RepoWalk<'a> {
                 }
                 continue;
             };
-            let shared = self.reached.entry(link.digest.clone()).or_insert_with(|| chain.clone().into()).clone();
+            let file = self.blobs[blob as usize].clone();
+            if self.chains.reach[blob as usize].is_none() {
+                // The parent's first chain is this chain without its last link: a
+                // document's children are walked only from its first visit.
+                let parent = match chain.len() {
+                    1 => NONE,
+                    n => self.chains.find(&chain[n - 2].digest).expect("a parent is a blob of the walk"),
+                };
+                let index = link.index.map_or(NONE, |i| u32::try_from(i).expect("fewer than 2^32 descriptors"));
+                let media_type = self.media_id(&link.media_type);
+                self.chains.reach[blob as usize] = Some(Reach { parent, role: link.role, index, media_type });
+            }
             if let Some(want) = size
                 && want != file.size
             {
@@ -312,7 +467,7 @@ impl<'a> RepoWalk<'a> {
                     format!("descriptor declares {want} bytes, the blob has {}", file.size),
                 );
             }
-            if !self.visited.insert(link.digest.clone()) {
+            if std::mem::replace(&mut self.visited[blob as usize], true) {
                 continue;
             }
             let kind = MediaKind::of(&link.media_type);
@@ -324,26 +479,20 @@ impl<'a> RepoWalk<'a> {
                 continue;
             }
             if document {
-                for (child, size) in self.check_document(&chain, &file) {
+                for (child, size) in self.check_document(&chain, blob, &file) {
                     stack.push((child, size));
                 }
             } else if kind == MediaKind::Layer && !self.opaque.contains(&link.digest) {
-                self.layer_checks.push(LayerCheck {
-                    key: file.key,
-                    repository: self.repository.clone(),
-                    digest: link.digest.clone(),
-                    media_type: link.media_type.clone(),
-                    path: shared,
-                });
+                self.layer_checks.push(blob);
             }
         }
     }
 
     /// Reads, hashes and checks a manifest or index; returns the chains of its children
     /// (in reverse, so the depth-first walk visits them in document order).
-    fn check_document(&mut self, chain: &[Link], file: &BlobFile) -> Vec<(Vec<Link>, Option<u64>)> {
+    fn check_document(&mut self, chain: &[Link], blob: u32, file: &BlobFile) -> Vec<(Vec<Link>, Option<u64>)> {
         let link = chain.last().expect("non-empty chain");
-        let Some(bytes) = self.read_small(&link.digest, file, chain) else { return Vec::new() };
+        let Some(bytes) = self.read_small(blob, file, chain) else { return Vec::new() };
         self.documents += 1;
         let checked = check::document(&bytes, &link.media_type);
         for p in checked.problems {
@@ -399,8 +548,10 @@ impl<'a> RepoWalk<'a> {
     /// read it again). `None` when it is unreadable or too large. Content that does not
     /// match its digest is still checked and followed (every problem is reported); the
     /// mismatch itself is reported when the engine's results are settled.
-    fn read_small(&mut self, digest: &Digest, file: &BlobFile, chain: &[Link]) -> Option<Vec<u8>> {
-        let bytes = match read_limited(&file.path, MAX_DOCUMENT_BYTES) {
+    fn read_small(&mut self, blob: u32, file: &BlobFile, chain: &[Link]) -> Option<Vec<u8>> {
+        let digest = &self.chains.digests[blob as usize].clone();
+        let path = self.blob_path(blob);
+        let bytes = match read_limited(&path, MAX_DOCUMENT_BYTES) {
             Ok(b) => b,
             Err(Error::TooLarge { limit, .. }) => {
                 self.push(
@@ -415,7 +566,7 @@ impl<'a> RepoWalk<'a> {
             Err(e) => {
                 // Hashing reports it as unreadable; --quick hashes nothing, so report here.
                 if self.quick {
-                    let f = self.rel(&file.path);
+                    let f = self.rel(&path);
                     self.findings.push(file_finding(
                         Severity::Error,
                         Kind::Unreadable,
@@ -429,19 +580,20 @@ impl<'a> RepoWalk<'a> {
             }
         };
         if !self.quick {
-            let actual = Digest::of(&bytes);
-            self.hashed.insert(file.key, (actual, bytes[..bytes.len().min(super::HEAD_BYTES)].to_vec()));
+            self.hashed.insert(file.key, Digest::of(&bytes));
         }
         Some(bytes)
     }
 
     fn check_config(&mut self, chain: &[Link], layers: usize) {
         let link = chain.last().expect("non-empty chain");
-        if !self.configs_checked.insert((link.digest.clone(), layers)) {
+        // A config that is not a blob of the repository is reported by the walk.
+        let Some(blob) = self.chains.find(&link.digest) else { return };
+        if !self.configs_checked.insert((blob, layers)) {
             return;
         }
-        let Some(file) = self.blobs.get(&link.digest).cloned() else { return };
-        let Some(bytes) = self.read_small(&link.digest, &file, chain) else { return };
+        let file = self.blobs[blob as usize].clone();
+        let Some(bytes) = self.read_small(blob, &file, chain) else { return };
         for p in check::config(&bytes, layers) {
             self.push(p.severity, p.kind, Some(link.digest.clone()), chain.to_vec(), p.message);
         }
@@ -449,18 +601,23 @@ impl<'a> RepoWalk<'a> {
 
     /// With a reference selection: walks every index.json entry whose subject is in what
     /// was walked so far, until nothing new is added.
-    fn walk_referrers(&mut self, index: &IndexFile) {
+    fn walk_referrers(&mut self) {
+        let visited = |w: &Self, d: &Digest| w.chains.find(d).is_some_and(|b| w.visited[b as usize]);
         loop {
             let mut added = false;
-            for (i, d) in index.manifests.iter().enumerate() {
-                if self.visited.contains(&d.digest) {
+            for i in 0..self.chains.roots.len() {
+                let d = &self.chains.roots[i];
+                let Some(blob) = self.chains.find(&d.digest) else { continue };
+                if self.visited[blob as usize] {
                     continue;
                 }
-                let Some(file) = self.blobs.get(&d.digest) else { continue };
-                let Ok(bytes) = read_limited(&file.path, MAX_DOCUMENT_BYTES) else { continue };
-                let Ok(doc) = Document::parse(&bytes, &d.media_type) else { continue };
-                if doc.subject.as_ref().is_some_and(|s| self.visited.contains(&s.digest)) {
-                    self.walk(vec![root_link(i, d)], Some(d.size));
+                let media_type = &self.chains.media_types[d.media_type as usize];
+                let Ok(bytes) = read_limited(&self.blob_path(blob), MAX_DOCUMENT_BYTES) else { continue };
+                let Ok(doc) = Document::parse(&bytes, media_type) else { continue };
+                if doc.subject.as_ref().is_some_and(|s| visited(self, &s.digest)) {
+                    let size = d.size;
+                    let link = self.root_link(i);
+                    self.walk(vec![link], Some(size));
                     added = true;
                 }
             }
@@ -471,20 +628,21 @@ impl<'a> RepoWalk<'a> {
     }
 
     /// An info finding for an index.json entry that foreign OCI-only tools cannot read.
-    fn docker_typed(&mut self, i: usize, d: &Descriptor) {
-        if !crate::model::media::is_docker_v2(&d.media_type) {
+    fn docker_typed(&mut self, i: usize) {
+        let link = self.root_link(i);
+        if !crate::model::media::is_docker_v2(&link.media_type) {
             return;
         }
-        let what = match d.ref_name() {
+        let what = match &link.tag {
             Some(t) => format!("tag `{t}`"),
             None => "this untagged manifest".to_string(),
         };
-        let kind = if MediaKind::of(&d.media_type) == MediaKind::Index { "manifest list" } else { "manifest" };
+        let kind = if MediaKind::of(&link.media_type) == MediaKind::Index { "manifest list" } else { "manifest" };
         self.push(
             Severity::Info,
             Kind::DockerMediaType,
-            Some(d.digest.clone()),
-            vec![root_link(i, d)],
+            Some(link.digest.clone()),
+            vec![link],
             format!(
                 "{what} is a Docker v2 schema 2 {kind}, kept byte for byte (its digest survives): wharf, docker-archive exports and registries read it, {} cannot",
                 crate::model::media::OCI_ONLY_TOOLS.join(" and ")
@@ -492,25 +650,26 @@ impl<'a> RepoWalk<'a> {
         );
     }
 
-    fn check_duplicate_tags(&mut self, index: &IndexFile) {
+    fn check_duplicate_tags(&mut self) {
         let mut seen: BTreeMap<&str, &Digest> = BTreeMap::new();
-        for d in &index.manifests {
-            let Some(tag) = d.ref_name() else { continue };
+        let mut found = Vec::new();
+        for d in &self.chains.roots {
+            let Some(tag) = d.tag.as_deref() else { continue };
             if let Some(first) = seen.insert(tag, &d.digest) {
-                self.push(
-                    Severity::Warning,
-                    Kind::DuplicateTag,
-                    Some(d.digest.clone()),
-                    Vec::new(),
+                found.push((
+                    d.digest.clone(),
                     format!("tag `{tag}` appears more than once in index.json (also on {first}); tools disagree on which wins"),
-                );
+                ));
             }
+        }
+        for (digest, message) in found {
+            self.push(Severity::Warning, Kind::DuplicateTag, Some(digest), Vec::new(), message);
         }
     }
 
     /// The sidecar, read raw from disk (loading a repository reconciles it in memory,
     /// which would hide exactly what this checks).
-    fn check_sidecar(&mut self, index: &IndexFile) {
+    fn check_sidecar(&mut self) {
         let path = layout::sidecar_path(self.dir);
         let bytes = match layout::read_sidecar_bytes(self.dir) {
             Ok(Some(b)) => b,
@@ -521,17 +680,24 @@ impl<'a> RepoWalk<'a> {
                 return;
             }
         };
-        let meta = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .map_err(|e| format!("not valid JSON: {e}"))
-            .and_then(|v| {
-                let found = v.get("wharf_meta_version").and_then(|v| v.as_u64()).unwrap_or(0);
-                if !META_VERSIONS_READ.contains(&found) {
-                    return Err(format!(
-                        "sidecar format version {found}; this wharf reads versions up to {META_VERSION}"
-                    ));
-                }
-                serde_json::from_value::<Meta>(v).map_err(|e| format!("not a valid sidecar: {e}"))
-            });
+        let meta = match serde_json::from_slice::<Meta>(&bytes) {
+            // A sound sidecar is read straight into its types: a parse through a
+            // serde_json::Value holds several times the file's size at once.
+            Ok(m) if META_VERSIONS_READ.contains(&m.wharf_meta_version) => Ok(m),
+            // Anything else is read again the way that words the finding.
+            _ => serde_json::from_slice::<serde_json::Value>(&bytes)
+                .map_err(|e| format!("not valid JSON: {e}"))
+                .and_then(|v| {
+                    let found = v.get("wharf_meta_version").and_then(|v| v.as_u64()).unwrap_or(0);
+                    if !META_VERSIONS_READ.contains(&found) {
+                        return Err(format!(
+                            "sidecar format version {found}; this wharf reads versions up to {META_VERSION}"
+                        ));
+                    }
+                    serde_json::from_value::<Meta>(v).map_err(|e| format!("not a valid sidecar: {e}"))
+                }),
+        };
+        drop(bytes);
         let meta = match meta {
             Ok(m) => m,
             Err(message) => {
@@ -539,12 +705,13 @@ impl<'a> RepoWalk<'a> {
                 return;
             }
         };
-        let tags: BTreeMap<String, Digest> = index
-            .manifests
+        let tags: BTreeMap<String, Digest> = self
+            .chains
+            .roots
             .iter()
-            .filter_map(|d| Some((Tag::parse(d.ref_name()?).ok()?.to_string(), d.digest.clone())))
+            .filter_map(|d| Some((Tag::parse(d.tag.as_deref()?).ok()?.to_string(), d.digest.clone())))
             .collect();
-        let digests: BTreeSet<&Digest> = index.manifests.iter().map(|d| &d.digest).collect();
+        let digests: BTreeSet<Digest> = self.chains.roots.iter().map(|d| d.digest.clone()).collect();
         for (tag, m) in &meta.tags {
             let locked = if m.locks.is_default() { "" } else { " (its locks are lost with it)" };
             match tags.get(tag) {
@@ -589,7 +756,7 @@ impl<'a> RepoWalk<'a> {
             }
         }
         for d in digests {
-            if !meta.manifests.contains_key(d) {
+            if !meta.manifests.contains_key(&d) {
                 self.push_file(
                     Severity::Info,
                     Kind::SidecarMismatch,
@@ -603,35 +770,37 @@ impl<'a> RepoWalk<'a> {
 
     /// The digests of the blob files of the repository.
     pub fn blob_digests(&self) -> impl Iterator<Item = Digest> + '_ {
-        self.blobs.keys().cloned()
+        self.chains.digests.iter().cloned()
     }
 
     /// Hands the blob files to hash, the results already known, the layer checks and the
-    /// unreferenced blobs to the run.
+    /// unreferenced blobs to the run, with what names their files and chains.
     pub fn into_pending(self, pending: &mut Pending) {
-        let rel = |p: &Path| p.strip_prefix(self.registry_root).unwrap_or(p).display().to_string();
-        for (digest, file) in &self.blobs {
-            let reached = self.reached.get(digest);
-            if !self.whole && reached.is_none() {
+        let origin = u32::try_from(pending.origins.len()).expect("fewer than 2^32 repositories");
+        for (i, file) in self.blobs.iter().enumerate() {
+            let reached = self.chains.reach[i].is_some();
+            if !self.whole && !reached {
                 continue;
             }
-            let owner = Owner {
-                repository: self.repository.clone(),
-                digest: digest.clone(),
-                file: rel(&file.path),
-                path: reached.cloned().unwrap_or_else(|| Arc::from(Vec::new())),
-            };
-            if self.whole && reached.is_none() {
+            let owner = Owner { origin, blob: i as u32, digest: self.chains.digests[i].clone() };
+            if self.whole && !reached {
                 pending.unreferenced.push(owner.clone());
             }
-            let entry: &mut (PathBuf, u64, Vec<Owner>) =
-                pending.files.entry(file.key).or_insert_with(|| (file.path.clone(), file.size, Vec::new()));
-            entry.2.push(owner);
+            pending.files.push((file.key, file.size, owner));
         }
         for (k, v) in self.hashed {
             pending.done.entry(k).or_insert(v);
         }
-        pending.layer_checks.extend(self.layer_checks);
+        for blob in self.layer_checks {
+            let owner = Owner { origin, blob, digest: self.chains.digests[blob as usize].clone() };
+            pending.layer_checks.push(LayerCheck { key: self.blobs[blob as usize].key, owner });
+        }
+        pending.origins.push(Origin {
+            repository: self.repository,
+            registry_root: self.registry_root.to_path_buf(),
+            blobs_root: self.blobs_root,
+            chains: self.chains,
+        });
     }
 }
 
@@ -645,19 +814,9 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
-fn root_link(i: usize, d: &Descriptor) -> Link {
-    Link {
-        role: Role::Manifest,
-        index: Some(i),
-        digest: d.digest.clone(),
-        media_type: d.media_type.clone(),
-        tag: d.ref_name().map(str::to_string),
-    }
-}
-
 /// Finds a reference's entry in index.json.
-fn resolve<'i>(index: &'i IndexFile, r: &crate::model::Reference) -> Result<(usize, &'i Descriptor)> {
-    let by_tag = |t: &Tag| index.manifests.iter().enumerate().find(|(_, d)| d.ref_name() == Some(t.as_str()));
+fn resolve(roots: &[Root], r: &crate::model::Reference) -> Result<usize> {
+    let by_tag = |t: &Tag| roots.iter().enumerate().find(|(_, d)| d.tag.as_deref() == Some(t.as_str()));
     match (&r.tag, &r.digest) {
         (Some(t), want) => {
             let (i, d) = by_tag(t)
@@ -671,10 +830,11 @@ fn resolve<'i>(index: &'i IndexFile, r: &crate::model::Reference) -> Result<(usi
                     actual: d.digest.to_string(),
                 });
             }
-            Ok((i, d))
+            Ok(i)
         }
-        (None, Some(want)) => index.manifests.iter().enumerate().find(|(_, d)| &d.digest == want).ok_or_else(|| {
-            Error::ManifestNotFound { reference: format!("{}@{want}", r.repo), repo: r.repo.to_string() }
+        (None, Some(want)) => roots.iter().position(|d| &d.digest == want).ok_or_else(|| Error::ManifestNotFound {
+            reference: format!("{}@{want}", r.repo),
+            repo: r.repo.to_string(),
         }),
         (None, None) => Err(Error::Usage(format!("`{r}` names no tag or digest"))),
     }
@@ -689,19 +849,14 @@ mod tests {
     fn judge_gzip_label_on_plain_tar_is_an_error() {
         let mut tar = vec![0u8; 512];
         tar[257..262].copy_from_slice(b"ustar");
-        let check = |mt: &str| LayerCheck {
-            key: (0, 0),
-            repository: None,
-            digest: Digest::of(b"x"),
-            media_type: mt.to_string(),
-            path: Arc::from(Vec::new()),
-        };
-        let f = check(media::OCI_LAYER_GZIP).judge(&tar).expect("finding");
+        let digest = Digest::of(b"x");
+        let check = |mt: &str, head: &[u8]| judge(mt, head, &None, &digest, Vec::new);
+        let f = check(media::OCI_LAYER_GZIP, &tar).expect("finding");
         assert_eq!((f.severity, f.kind), (Severity::Error, Kind::MediaTypeMismatch));
         assert!(f.message.contains("plain tar"), "{}", f.message);
-        assert!(check(media::OCI_LAYER_TAR).judge(&tar).is_none());
-        assert!(check(media::DOCKER_LAYER_GZIP).judge(&[0x1f, 0x8b]).is_none());
-        assert!(check(media::OCI_LAYER_TAR).judge(&[0x1f, 0x8b]).is_some());
-        assert!(check("application/example").judge(b"anything").is_none());
+        assert!(check(media::OCI_LAYER_TAR, &tar).is_none());
+        assert!(check(media::DOCKER_LAYER_GZIP, &[0x1f, 0x8b]).is_none());
+        assert!(check(media::OCI_LAYER_TAR, &[0x1f, 0x8b]).is_some());
+        assert!(check("application/example", b"anything").is_none());
     }
 }
