@@ -17,7 +17,8 @@
 # is printed too. The 320k-tag size runs each command once.
 #
 # Knobs: QUICK=1 skips the largest sizes (320k tags, 10k repositories, 1M blobs);
-# RUNS=N; TAG_SIZES / REPO_SIZES / BLOB_SIZES (below). The 320k/1M data need about 3 GiB of tmpfs and a few minutes to generate.
+# RUNS=N; BIG_RUNS=N (runs at 320k tags and 1M blobs, default 1); TAG_SIZES /
+# REPO_SIZES / BLOB_SIZES (below). The 320k/1M data need about 3 GiB of tmpfs and a few minutes to generate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-/dev/shm/wharf-bench-scale}
@@ -48,8 +49,8 @@ TAG_SIZES=${TAG_SIZES-$DEF_TAGS}; REPO_SIZES=${REPO_SIZES-$DEF_REPOS}; BLOB_SIZE
 measure() {
   local group=$1 size=$2 name=$3 prep=$4; shift 4
   local times=() cpus=() rss=0 runs=$RUNS
-  # One run each at the largest sizes (the growth there is what matters).
-  if [ "$size" -ge 320000 ]; then runs=1; fi
+  # BIG_RUNS runs each (default 1) at the largest sizes, whose data take longest.
+  if [ "$size" -ge 320000 ]; then runs=${BIG_RUNS:-1}; fi
   for i in $(seq 1 "$runs"); do
     if [ -n "$prep" ]; then bash -c "${prep//\{i\}/$i}" >/dev/null 2>&1 || true; fi
     local args=()

@@ -17,13 +17,17 @@ pub struct Outcome {
 
 /// A report, rendered on demand.
 trait Report {
-    fn json(&self) -> String;
+    /// Writes the pretty JSON form to `w`, streamed: a listing of 100k tags is tens of
+    /// megabytes that need not sit in memory next to the report.
+    fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()>;
     fn human_text(&self) -> String;
 }
 
 impl<R: Serialize + Human> Report for R {
-    fn json(&self) -> String {
-        serde_json::to_string_pretty(self).expect("reports serialise")
+    fn write_json(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        // serde_json keeps an io error's kind (a closed pipe stays BrokenPipe).
+        serde_json::to_writer_pretty(&mut *w, self).map_err(std::io::Error::from)?;
+        w.write_all(b"\n")
     }
 
     fn human_text(&self) -> String {
@@ -80,9 +84,14 @@ pub enum Written {
 /// that a closed pipe is handled in one place: `Ok(Written::Closed)`, never a panic.
 /// Other errors (a full disk behind a redirection) are returned, naming stdout.
 pub fn write_stdout(bytes: &[u8]) -> Result<Written> {
+    stream_stdout(|out| out.write_all(bytes))
+}
+
+/// [`write_stdout`] for output produced piece by piece by `write` (through a buffer).
+fn stream_stdout(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<Written> {
     use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
         Ok(()) => Ok(Written::Done),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Written::Closed),
         Err(e) => Err(Error::Io { action: "write the report to", path: "stdout".into(), source: e }),
@@ -105,9 +114,7 @@ impl Printer {
     /// Prints the outcome on stdout: its JSON with --json, its human text otherwise.
     pub fn emit(&self, o: &Outcome) -> Result<Written> {
         if self.json {
-            let mut text = o.report.json();
-            text.push('\n');
-            write_stdout(text.as_bytes())
+            stream_stdout(|out| o.report.write_json(out))
         } else if !o.no_human {
             let text = o.report.human_text();
             if text.is_empty() { Ok(Written::Done) } else { write_stdout(text.as_bytes()) }
