@@ -640,6 +640,24 @@ impl Repository {
         self.meta.repository.updated = now;
     }
 
+    /// Reads again what [`Repository::note_manifest`] could not while the manifest's
+    /// blobs were not yet in the repository (an import plans its tags before it moves
+    /// blobs): the build time, kind and subject it lacks.
+    pub(crate) fn renote_manifest(&mut self, digest: &Digest) {
+        let Some(m) = self.meta.manifests.get(digest) else { return };
+        let (need_time, need_facts) = (m.image_created.is_none(), m.kind.is_none());
+        let image_created = if need_time { self.image_created(digest) } else { None };
+        let facts = if need_facts { self.read_facts(digest) } else { None };
+        let m = self.meta.manifests.get_mut(digest).expect("present above");
+        if need_time {
+            m.image_created = image_created;
+        }
+        if let Some((kind, subject)) = facts {
+            m.kind = Some(kind);
+            m.subject = subject;
+        }
+    }
+
     /// Records a manifest wharf adds (its blobs are present, so its build time is read
     /// once here and kept in the sidecar).
     fn note_manifest(&mut self, digest: &Digest, now: Timestamp) {

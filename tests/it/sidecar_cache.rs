@@ -80,3 +80,23 @@ fn trash_record_kind_unknown_to_this_version_does_not_stop_gc() {
     // gc (and with it every cron sweep) of the whole registry stops on one cached display field.
     reg.wharf(&["gc", "--dry-run"]).ok();
 }
+
+/// An import into an existing repository reuses the repository it planned with (one
+/// load, not two); the manifest's build time and kind, which planning could not read
+/// before the blobs moved in, are still recorded.
+#[test]
+fn import_into_an_existing_repository_records_build_time_and_kind() {
+    let reg = Reg::new();
+    let oci = testdata("hello.oci-archive.tar");
+    let docker = testdata("hello.docker-archive.tar");
+    reg.wharf(&["import", oci.to_str().unwrap(), "--repo", "app", "--tag", "1"]).ok();
+    reg.wharf(&["import", docker.to_str().unwrap(), "--repo", "app", "--tag", "2"]).ok();
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(reg.root.join("app").join("wharf-meta.json")).unwrap()).unwrap();
+    let manifests = meta["manifests"].as_object().unwrap();
+    assert_eq!(manifests.len(), 2, "{meta}");
+    for (digest, m) in manifests {
+        assert_eq!(m["kind"], "image", "{digest}: {m}");
+        assert!(m["image_created"].is_string(), "{digest}: {m}");
+    }
+}

@@ -411,18 +411,29 @@ pub(crate) fn commit(
     // the very calls step 3 makes, so a lock, a tag that would move without --force, a
     // name wharf does not create or an index.json over the size wharf reads refuses the
     // whole import with nothing written.
+    // An import into one existing repository (the build system's case) keeps its planned
+    // state for step 3 instead of loading the repository again (at 100k tags a load is
+    // most of the import's time); the write lock is held throughout, so it cannot change.
+    // Imports into many repositories plan and commit one at a time, to bound memory.
+    let mut planned: Option<(Repository, Vec<ImageReport>, Vec<String>)> = None;
+    let keep_plan = by_repo.len() == 1;
     for (name, plans) in &by_repo {
         let mut repo = reg.plan_repo(name, ctx.now)?;
+        let exists = reg.repo_exists(name);
         // A link or special file in its blob store is refused now, before anything moves.
-        if reg.repo_exists(name) {
+        if exists {
             crate::store::fs::require_no_special(repo.blobs.root())?;
         }
-        apply(&mut repo, plans, force, ctx.now, &mut Vec::new())?;
+        let mut plan_notes = Vec::new();
+        let images = apply(&mut repo, plans, force, ctx.now, &mut plan_notes)?;
         let size = repo.index().serialized_len();
         if size > MAX_INDEX_BYTES {
             return Err(Error::refused(format!(
                 "importing into {name} would make its index.json {size} bytes, over the {MAX_INDEX_BYTES} bytes wharf reads; refused before writing anything"
             )));
+        }
+        if keep_plan && exists {
+            planned = Some((repo, images, plan_notes));
         }
     }
     // 2. Blobs into the pool (or the layout): staged files are renamed, present ones reused.
@@ -460,7 +471,10 @@ pub(crate) fn commit(
     let temp = reg.staging_root();
     let mut images = Vec::new();
     for (name, plans) in by_repo {
-        let mut repo = reg.open_or_create_repo(&name, ctx.now)?;
+        let (mut repo, applied) = match planned.take() {
+            Some((repo, imgs, n)) => (repo, Some((imgs, n))),
+            None => (reg.open_or_create_repo(&name, ctx.now)?, None),
+        };
         if let RegistryKind::Root = reg.kind() {
             for p in &plans {
                 for d in p.found.blobs.keys() {
@@ -468,7 +482,17 @@ pub(crate) fn commit(
                 }
             }
         }
-        images.extend(apply(&mut repo, &plans, force, ctx.now, notes)?);
+        match applied {
+            Some((imgs, n)) => {
+                // Planned before the blobs were here: read their build time and kind now.
+                for p in &plans {
+                    repo.renote_manifest(&p.found.root.digest);
+                }
+                images.extend(imgs);
+                notes.extend(n);
+            }
+            None => images.extend(apply(&mut repo, &plans, force, ctx.now, notes)?),
+        }
         repo.save()?;
     }
     let repositories = images.iter().map(|i| &i.repository).collect::<BTreeSet<_>>().len();
