@@ -66,12 +66,17 @@ impl Staging {
 
 /// Test hook for the window [`Staging::create`] documents: when
 /// `WHARF_TEST_PAUSE_STAGING` names a file path, the area's directory exists, its owner
-/// is not locked yet, and creation pauses: it creates that file, then waits (at most 60
-/// s) until the test removes it. Unset (always, outside tests) it costs one getenv.
+/// is not locked yet, and creation pauses: it creates that file (atomically: written
+/// beside it and renamed), then waits (at most 60 s) until the test removes it. Unset (always, outside tests) it costs one getenv.
 fn test_pause(dir: &Path) {
     let Some(flag) = std::env::var_os("WHARF_TEST_PAUSE_STAGING") else { return };
     let flag = PathBuf::from(flag);
-    if std::fs::write(&flag, dir.as_os_str().as_encoded_bytes()).is_err() {
+    // Written beside the flag and renamed onto it, so that a test that reads the flag as
+    // soon as it exists never sees it empty or half written.
+    let mut tmp = flag.clone().into_os_string();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    if std::fs::write(&tmp, dir.as_os_str().as_encoded_bytes()).is_err() || std::fs::rename(&tmp, &flag).is_err() {
         return;
     }
     let start = std::time::Instant::now();
