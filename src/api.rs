@@ -32,6 +32,16 @@ pub struct Registry {
     wait: bool,
 }
 
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("root", &self.root)
+            .field("as_of", &self.as_of)
+            .field("wait", &self.wait)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Options of [`Registry::import`] and [`Registry::import_reader`].
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
@@ -111,7 +121,10 @@ pub struct VerifyOptions {
 pub struct GcOptions {
     /// Plan only: report what would be removed and change nothing.
     pub dry_run: bool,
-    /// Spare anything younger than this (staging areas, temp files, fresh blobs).
+    /// Spare anything younger than this (staging areas, temp files, fresh blobs). The
+    /// default is one hour, as for `wharf gc`: a gc with default options right after a
+    /// change frees nothing that change left behind; pass `Duration::zero()` to collect
+    /// at once (safe only when no other process is importing into the registry).
     pub grace: Duration,
 }
 
@@ -306,6 +319,11 @@ impl Registry {
     }
 
     /// Opens an existing registry, or a plain OCI layout as a registry of one repository.
+    ///
+    /// A directory that is neither (no `.wharf/registry.json`, no `oci-layout`) gives
+    /// [`Error::NotARegistry`](crate::Error::NotARegistry); a registry written by a newer
+    /// wharf gives [`Error::RegistryVersion`](crate::Error::RegistryVersion); a missing
+    /// or unreadable directory gives [`Error::Io`](crate::Error::Io).
     pub fn open(root: impl AsRef<Path>) -> Result<Registry> {
         let root = root.as_ref().to_path_buf();
         Ok(Registry { inner: registry::Registry::open(&root)?, root, as_of: None, wait: true })

@@ -45,7 +45,7 @@ pub enum Command {
     /// Make the root directory a registry.
     #[command(after_help = "Examples:\n  wharf --root /srv/wharf init\n  WHARF_ROOT=/srv/wharf wharf init")]
     Init,
-    /// Import images from archives or layouts (docker-archive, oci-archive, OCI layout, skopeo dir:; gzip/zstd/xz/bzip2; - for stdin).
+    /// Import images from archives or layouts (docker-archive, oci-archive, OCI layout, skopeo dir:; gzip/zstd/xz/bzip2; - for stdin) and Helm charts (CHART.tgz, with CHART.tgz.prov beside it).
     #[command(
         after_help = "Examples:\n  wharf import alpine.tar\n  wharf import --repo team/app --tag 1.4 ./out/layout\n  zstd -dc image.tar.zst | wharf import --repo team/app --tag 2 -"
     )]

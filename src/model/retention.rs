@@ -30,8 +30,8 @@ pub enum FilterError {
     },
 }
 
-/// One `--filter 'REPO_RE:TAG_RE'`: both regexes anchored at both ends, linear time (the
-/// `regex` crate has no backtracking).
+/// A purge filter, `REPO_RE:TAG_RE`: a repository regex and a tag regex, each anchored
+/// at both ends and matched in linear time (the `regex` crate never backtracks).
 #[derive(Debug, Clone)]
 pub struct Filter {
     /// The filter as written.

@@ -215,7 +215,7 @@ pub struct ShowReport {
     /// Manifests of the repository that refer to it (signatures, SBOMs, attestations).
     pub referrers: Vec<ReferrerInfo>,
     /// Foreign tools that cannot read this manifest from the layout: non-empty for a
-    /// Docker-typed manifest or manifest list (see `model::media::OCI_ONLY_TOOLS`).
+    /// Docker-typed manifest or manifest list: skopeo's `oci:` transport (1.x) and umoci.
     pub unreadable_by: Vec<&'static str>,
 }
 
