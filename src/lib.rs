@@ -58,6 +58,8 @@ pub(crate) mod model;
 pub(crate) mod ops;
 pub(crate) mod registry;
 pub(crate) mod remote;
+#[cfg(feature = "serve")]
+pub(crate) mod serve;
 pub(crate) mod store;
 
 mod api;
@@ -68,6 +70,8 @@ pub use api::{
     GcOptions, ImportOptions, LockOptions, PullOptions, PurgeOptions, PushOptions, Registry, RemoteOptions,
     SweepOptions, TagOptions, VerifyOptions, parse_duration, parse_timestamp,
 };
+#[cfg(feature = "serve")]
+pub use api::ServeOptions;
 pub use error::{Error, Result};
 pub use model::locks::Action as LockAction;
 pub use model::retention::FilterError;
