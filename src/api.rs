@@ -825,7 +825,11 @@ impl Registry {
 
     /// [`Registry::serve`], calling `on_ready` with the bound address once the server
     /// listens (the port chosen when `addr` has port 0).
-    pub fn serve_with(&self, opts: &ServeOptions, mut on_ready: impl FnMut(std::net::SocketAddr)) -> Result<ServeReport> {
+    pub fn serve_with(
+        &self,
+        opts: &ServeOptions,
+        mut on_ready: impl FnMut(std::net::SocketAddr),
+    ) -> Result<ServeReport> {
         let cfg = crate::serve::Config {
             addr: opts.addr,
             tls_cert: opts.tls_cert.clone(),

@@ -65,13 +65,13 @@ pub(crate) mod store;
 mod api;
 pub mod reports;
 
+#[cfg(feature = "serve")]
+pub use api::ServeOptions;
 pub use api::{
     AddOptions, ArtifactFile, AttachOptions, Credentials, DeleteOptions, Duration, ExportFormat, ExportOptions, Filter,
     GcOptions, ImportOptions, LockOptions, PullOptions, PurgeOptions, PushOptions, Registry, RemoteOptions,
     SweepOptions, TagOptions, VerifyOptions, parse_duration, parse_timestamp,
 };
-#[cfg(feature = "serve")]
-pub use api::ServeOptions;
 pub use error::{Error, Result};
 pub use model::locks::Action as LockAction;
 pub use model::retention::FilterError;

@@ -64,7 +64,8 @@ impl Htpasswd {
         let pair = String::from_utf8(decoded).ok()?;
         let (user, password) = pair.split_once(':')?;
         let hash = self.users.get(user)?;
-        let key: [u8; 32] = Sha256::new().chain_update(hash.as_bytes()).chain_update([0]).chain_update(&pair).finalize().into();
+        let key: [u8; 32] =
+            Sha256::new().chain_update(hash.as_bytes()).chain_update([0]).chain_update(&pair).finalize().into();
         if self.passed.lock().expect("cache lock").contains(&key) {
             return Some(user.to_string());
         }

@@ -63,7 +63,7 @@ pub async fn handle(state: Arc<State>, peer: SocketAddr, req: Request<Incoming>)
     let target = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
     let (user, mut resp) = match &state.auth {
         None => (None, None),
-        Some(a) => {
+        Some(_) => {
             let header = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes().to_vec());
             // bcrypt is slow on purpose: off the async workers.
             let checked = {
@@ -73,7 +73,6 @@ pub async fn handle(state: Arc<State>, peer: SocketAddr, req: Request<Incoming>)
                     .ok()
                     .flatten()
             };
-            let _ = a;
             match checked {
                 Some(u) => (Some(u), None),
                 None => {
@@ -156,7 +155,9 @@ fn endpoint(path: &str) -> Endpoint<'_> {
 fn write_refused(ep: &Endpoint<'_>, method: &Method) -> ApiError {
     let instead = match (ep, method) {
         (Endpoint::Manifest(..), &Method::DELETE) => "`wharf untag REPO:TAG` or `wharf delete REPO@DIGEST`",
-        (Endpoint::Manifest(..), _) => "`wharf import` (or `wharf add`/`wharf attach` for artifacts, `wharf tag` for tags)",
+        (Endpoint::Manifest(..), _) => {
+            "`wharf import` (or `wharf add`/`wharf attach` for artifacts, `wharf tag` for tags)"
+        }
         (Endpoint::Blob(..), &Method::DELETE) => "`wharf delete` then `wharf gc`",
         (Endpoint::Blob(..) | Endpoint::Upload(_), _) => "`wharf import` (blobs arrive with the images that use them)",
         _ => "the wharf command line",
@@ -307,7 +308,8 @@ fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let dec = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().to_string();
+            let dec =
+                |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().to_string();
             (dec(k), dec(v))
         })
         .collect()
@@ -354,10 +356,7 @@ fn want(range: Option<&str>, size: u64) -> Want {
     if a.is_empty() {
         return match b.parse::<u64>() {
             Ok(0) => Want::Unsatisfiable,
-            Ok(n) if size == 0 => {
-                let _ = n;
-                Want::Unsatisfiable
-            }
+            Ok(_) if size == 0 => Want::Unsatisfiable,
             Ok(n) => Want::Part(size - n.min(size), n.min(size)),
             Err(_) => Want::Whole,
         };
@@ -399,8 +398,7 @@ fn blob_response(
         Want::Whole => (0, b.size),
         Want::Part(s, l) => {
             *r.status_mut() = StatusCode::PARTIAL_CONTENT;
-            r.headers_mut()
-                .insert(header::CONTENT_RANGE, header_value(&format!("bytes {s}-{}/{}", s + l - 1, b.size)));
+            r.headers_mut().insert(header::CONTENT_RANGE, header_value(&format!("bytes {s}-{}/{}", s + l - 1, b.size)));
             (s, l)
         }
         Want::Unsatisfiable => {

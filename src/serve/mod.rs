@@ -98,9 +98,9 @@ pub fn run(registry: Registry, cfg: &Config, on_ready: &mut dyn FnMut(SocketAddr
     let access_log: Option<Box<dyn std::io::Write + Send>> = match &cfg.access_log {
         None => None,
         Some(p) if p.as_os_str() == "-" => Some(Box::new(std::io::stdout())),
-        Some(p) => Some(Box::new(
-            std::fs::OpenOptions::new().create(true).append(true).open(p).map_err(Error::io("open", p))?,
-        )),
+        Some(p) => {
+            Some(Box::new(std::fs::OpenOptions::new().create(true).append(true).open(p).map_err(Error::io("open", p))?))
+        }
     };
     let std_listener = std::net::TcpListener::bind(cfg.addr).map_err(|e| Error::Io {
         action: "listen on",
@@ -190,10 +190,9 @@ async fn serve(
             match tls {
                 None => connection(TokioIo::new(stream), peer, state, stop_rx, timeout).await,
                 Some(acceptor) => {
-                    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(s)) => connection(TokioIo::new(s), peer, state, stop_rx, timeout).await,
-                        // A failed or stalled handshake: nothing to answer over.
-                        _ => {}
+                    // A failed or stalled handshake has nothing to answer over.
+                    if let Ok(Ok(s)) = tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                        connection(TokioIo::new(s), peer, state, stop_rx, timeout).await
                     }
                 }
             }

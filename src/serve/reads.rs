@@ -130,7 +130,7 @@ impl Reader {
     }
 
     /// `GET /v2/NAME/blobs/DIGEST`: the open file, if a manifest of this repository that
-    /// may be read references the blob (or is it).
+    /// may be read (by digest, or by one of its tags) references the blob (or is it).
     pub fn blob(&self, name: &str, digest: &str) -> Result<BlobFile, ApiError> {
         let _lock = self.lock()?;
         let repo = self.repo(name)?;
@@ -144,13 +144,22 @@ impl Reader {
             if !closure.iter().any(|b| b.digest == d) {
                 continue;
             }
-            let resolved = Resolved { digest: desc.digest.clone(), descriptor: desc.clone(), tag: None };
-            match repo.check_read("reading", &resolved, &[]) {
-                Ok(()) => {
-                    found = true;
-                    break;
+            // Each way a client reaches the manifest is a path to the blob: by digest
+            // (guarded by every tag on it), or by one of its tags (guarded by that tag).
+            let mut paths = vec![None];
+            paths.extend(repo.tags_of(&desc.digest).into_iter().map(Some));
+            for tag in paths {
+                let resolved = Resolved { digest: desc.digest.clone(), descriptor: desc.clone(), tag };
+                match repo.check_read("reading", &resolved, &[]) {
+                    Ok(()) => {
+                        found = true;
+                        break;
+                    }
+                    Err(e) => denied = Some(e),
                 }
-                Err(e) => denied = Some(e),
+            }
+            if found {
+                break;
             }
         }
         if !found {
@@ -167,7 +176,8 @@ impl Reader {
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Err(unknown()),
             Err(e) => return Err(ApiError::from_registry(e)),
         };
-        let size = file.metadata().map_err(|e| ApiError::from_registry(Error::io("stat", repo.blobs.path(&d))(e)))?.len();
+        let size =
+            file.metadata().map_err(|e| ApiError::from_registry(Error::io("stat", repo.blobs.path(&d))(e)))?.len();
         Ok(BlobFile { file, size, digest: d })
     }
 
