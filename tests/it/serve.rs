@@ -35,14 +35,16 @@ impl Server {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("start wharf serve");
+        // Owned by the guard at once: a failed start still stops the child.
+        let mut server = Server { addr: String::new(), child, log, _dir: dir };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let text = std::fs::read_to_string(&server.log).unwrap_or_default();
             if let Some(i) = text.find("listening on ") {
                 let rest = &text[i + "listening on ".len()..];
                 let url = rest.split_whitespace().next().unwrap();
-                let addr = url.split("://").nth(1).unwrap().to_string();
-                return Server { addr, child, log, _dir: dir };
+                server.addr = url.split("://").nth(1).unwrap().to_string();
+                return server;
             }
             assert!(Instant::now() < deadline, "wharf serve did not start: {text}");
             std::thread::sleep(Duration::from_millis(20));
