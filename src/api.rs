@@ -778,3 +778,87 @@ pub use crate::model::time::{parse_duration, parse_timestamp};
 pub use crate::ops::export::Format as ExportFormat;
 /// A length of time (`Duration::days(30)`); parse `30d`, `1h30m` with [`parse_duration`].
 pub use chrono::Duration;
+
+/// Options of [`Registry::serve`] (`wharf serve`). The default listens on
+/// `127.0.0.1:5000`, plain HTTP, anonymous reads, at most 256 connections.
+#[cfg(feature = "serve")]
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The address to listen on; port 0 picks a free one (see [`Registry::serve_with`]).
+    pub addr: std::net::SocketAddr,
+    /// A PEM certificate chain: serve HTTPS (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// A bcrypt htpasswd file (`htpasswd -B`): every request needs Basic credentials.
+    pub htpasswd: Option<PathBuf>,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Append one line per request to this file; `-` is standard output.
+    pub access_log: Option<PathBuf>,
+    /// Allow plain HTTP on an address that is not loopback.
+    pub insecure_listen: bool,
+    /// How long in-flight responses may run after SIGTERM or SIGINT.
+    pub shutdown_grace: std::time::Duration,
+    /// How long a client may take to send its request head, or leave a response unread.
+    pub request_timeout: std::time::Duration,
+}
+
+#[cfg(feature = "serve")]
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 5000)),
+            tls_cert: None,
+            tls_key: None,
+            htpasswd: None,
+            max_connections: 256,
+            access_log: None,
+            insecure_listen: false,
+            shutdown_grace: std::time::Duration::from_secs(10),
+            request_timeout: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+#[cfg(feature = "serve")]
+impl Registry {
+    /// Serves the registry read-only over the OCI distribution API until the process gets
+    /// SIGTERM or SIGINT, then lets in-flight responses finish within
+    /// `shutdown_grace` and returns. Every read honours the read locks exactly as
+    /// [`export`](Registry::export) does; every write request is answered 405
+    /// (docs/SERVE.md). A non-loopback address without TLS is refused unless
+    /// `insecure_listen` is set.
+    ///
+    /// ```no_run
+    /// # fn main() -> wharf::Result<()> {
+    /// let reg = wharf::Registry::open("/srv/wharf")?;
+    /// let report = reg.serve(&wharf::ServeOptions::default())?; // blocks until SIGTERM
+    /// println!("served {} requests", report.requests);
+    /// # Ok(()) }
+    /// ```
+    pub fn serve(&self, opts: &ServeOptions) -> Result<ServeReport> {
+        self.serve_with(opts, |_| {})
+    }
+
+    /// [`Registry::serve`], calling `on_ready` with the bound address once the server
+    /// listens (the port chosen when `addr` has port 0).
+    pub fn serve_with(
+        &self,
+        opts: &ServeOptions,
+        mut on_ready: impl FnMut(std::net::SocketAddr),
+    ) -> Result<ServeReport> {
+        let cfg = crate::serve::Config {
+            addr: opts.addr,
+            tls_cert: opts.tls_cert.clone(),
+            tls_key: opts.tls_key.clone(),
+            htpasswd: opts.htpasswd.clone(),
+            max_connections: opts.max_connections,
+            access_log: opts.access_log.clone(),
+            insecure_listen: opts.insecure_listen,
+            shutdown_grace: opts.shutdown_grace,
+            request_timeout: opts.request_timeout,
+        };
+        crate::serve::run(registry::Registry::open(&self.root)?, &cfg, &mut on_ready)
+    }
+}

@@ -58,11 +58,15 @@ pub(crate) mod model;
 pub(crate) mod ops;
 pub(crate) mod registry;
 pub(crate) mod remote;
+#[cfg(feature = "serve")]
+pub(crate) mod serve;
 pub(crate) mod store;
 
 mod api;
 pub mod reports;
 
+#[cfg(feature = "serve")]
+pub use api::ServeOptions;
 pub use api::{
     AddOptions, ArtifactFile, AttachOptions, Credentials, DeleteOptions, Duration, ExportFormat, ExportOptions, Filter,
     GcOptions, ImportOptions, LockOptions, PullOptions, PurgeOptions, PushOptions, Registry, RemoteOptions,

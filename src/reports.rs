@@ -26,3 +26,5 @@ pub use crate::ops::tagging::{TagReport, UntagReport};
 pub use crate::ops::verify::{Counts, Finding, IoMode, Link, Severity, VerifyReport};
 pub use crate::registry::TagChange;
 pub use crate::registry::meta::TimeSource;
+#[cfg(feature = "serve")]
+pub use crate::serve::ServeReport;

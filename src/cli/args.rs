@@ -107,6 +107,36 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<String>,
     },
+    /// Serve the registry read-only over the OCI distribution API (pull, referrers, listings) until SIGTERM/SIGINT.
+    #[command(
+        after_help = "Every read honours the read locks as export does; every write gets 405 naming the wharf command to use.\n\nExamples:\n  wharf serve\n  wharf serve --addr 0.0.0.0:5443 --tls-cert cert.pem --tls-key key.pem --htpasswd users.htpasswd\n  skopeo copy --src-tls-verify=false docker://127.0.0.1:5000/team/app:1.4 oci:out"
+    )]
+    Serve {
+        /// Listen on ADDR (port 0 picks a free port; the address is printed on stderr).
+        #[arg(long, default_value = "127.0.0.1:5000", value_name = "ADDR")]
+        addr: String,
+        /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Require Basic credentials from this bcrypt htpasswd file (`htpasswd -B`).
+        #[arg(long, value_name = "FILE")]
+        htpasswd: Option<PathBuf>,
+        /// Connections served at once; more wait in the backlog.
+        #[arg(long, default_value_t = 256, value_name = "N")]
+        max_connections: usize,
+        /// Append one line per request to FILE (`-` for stdout).
+        #[arg(long, value_name = "FILE|-")]
+        access_log: Option<PathBuf>,
+        /// Allow plain HTTP on an address that is not loopback.
+        #[arg(long)]
+        insecure_listen: bool,
+        /// How long in-flight responses may finish after SIGTERM/SIGINT.
+        #[arg(long, default_value = "10s", value_name = "DURATION")]
+        shutdown_grace: String,
+    },
     /// Store files as an OCI artifact tagged REPO:TAG (as `oras push`).
     #[command(
         after_help = "Examples:\n  wharf add releases/app:1.4 app-linux-amd64 LICENSE\n  wharf add docs/manual:2 manual.pdf:application/pdf --artifact-type application/vnd.acme.manual\n  wharf add releases/app:1.4 app.tgz --annotation org.opencontainers.image.version=1.4 --force"

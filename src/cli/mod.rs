@@ -14,6 +14,7 @@ mod render_found;
 mod render_import;
 mod render_lifecycle;
 mod render_remote;
+mod render_serve;
 mod render_verify;
 
 use std::io::IsTerminal;
@@ -321,6 +322,28 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
             }
             Ok(outcome)
         }
+        Command::Serve {
+            addr,
+            tls_cert,
+            tls_key,
+            htpasswd,
+            max_connections,
+            access_log,
+            insecure_listen,
+            shutdown_grace,
+        } => render_serve::run(
+            &root,
+            render_serve::Args {
+                addr,
+                tls_cert,
+                tls_key,
+                htpasswd,
+                max_connections: *max_connections,
+                access_log,
+                insecure_listen: *insecure_listen,
+                shutdown_grace,
+            },
+        ),
         Command::Inventory { output } => {
             let report = ops::inventory::run(&ctx, output.as_deref())?;
             if output.as_deref().is_none_or(|o| o == "-") {

@@ -25,6 +25,7 @@ mod registry_hostile;
 mod registry_oras;
 mod registry_plain;
 mod registry_support;
+mod serve;
 mod shapes;
 mod sidecar_cache;
 mod snapshots;
