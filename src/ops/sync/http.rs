@@ -62,7 +62,7 @@ impl Http {
             .and_then(|v| v.parse::<u64>().ok())
             .is_some_and(|n| n > MAX_DOWNLOAD)
         {
-            return Err(Error::TooLarge { what: format!("{url}"), limit: MAX_DOWNLOAD });
+            return Err(Error::TooLarge { what: url.to_string(), limit: MAX_DOWNLOAD });
         }
         Ok(r)
     }

@@ -957,7 +957,7 @@ fn plan_classic_chart(
     let mut images = Vec::new();
     for t in &tags {
         let e = entries.iter().find(|e| e.version.replace('+', "_") == *t).expect("selected from these");
-        let upstream = e.digest.as_deref().and_then(|h| Digest::from_hex(h));
+        let upstream = e.digest.as_deref().and_then(Digest::from_hex);
         let tag = Tag::parse(t).map_err(|err| Error::bad_input(&index_url, format!("{name} version `{t}`: {err}")))?;
         let here = local.as_ref().and_then(|r| r.tag_entry(&tag).cloned());
         let same = match (&here, &upstream, &local) {
