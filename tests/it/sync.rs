@@ -449,3 +449,39 @@ fn sync_air_gap_round_trip() {
     assert_eq!(tags(&airgap, "ag/tool"), tags(&connected, "ag/tool"));
     airgap.wharf(&["verify"]).ok();
 }
+
+#[test]
+fn sync_library_takes_a_spec_built_in_code() {
+    let Some(d) = Distribution::start(Auth::None) else { return };
+    let src = Reg::new();
+    put(&src, &d, "lib/app:1.0.0", "one");
+    put(&src, &d, "lib/app:2.0.0", "two");
+    let dst = Reg::new();
+    let reg = wharf::Registry::open(&dst.root).unwrap();
+    let spec = wharf::SyncSpec {
+        registries: vec![wharf::RegistrySpec {
+            host: d.host.clone(),
+            images: vec![wharf::ImageSpec {
+                repo: "lib/app".into(),
+                select: wharf::TagSelector::Semver("< 2".into()),
+                latest: None,
+            }],
+            ..Default::default()
+        }],
+        repo_prefix: Some("m".parse().unwrap()),
+        ..Default::default()
+    };
+    let opts = wharf::SyncOptions {
+        remote: wharf::RemoteOptions { plain_http: true, ..Default::default() },
+        dry_run: true,
+        ..Default::default()
+    };
+    let plan = reg.sync(&spec, &opts).unwrap();
+    assert_eq!(plan.new, 1);
+    assert_eq!(plan.repositories[0].tags[0].reference, "1.0.0");
+    assert!(reg.repos().unwrap().repositories.is_empty(), "a dry run writes nothing");
+    let done = reg.sync(&spec, &wharf::SyncOptions { dry_run: false, ..opts }).unwrap();
+    assert_eq!(done.failed, 0);
+    assert_eq!(done.repositories[0].tags[0].result, wharf::reports::SyncResult::Done);
+    assert_eq!(names(&tags(&dst, "m/lib/app")), ["1.0.0"]);
+}

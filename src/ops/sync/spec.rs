@@ -384,6 +384,7 @@ impl SyncSpec {
 fn render_yaml_error(e: &serde_saphyr::Error) -> String {
     let s = e.to_string();
     let s = s.trim();
+    let s = s.strip_prefix("error: ").unwrap_or(s);
     format!("not a valid sync file: {s}")
 }
 
