@@ -922,7 +922,12 @@ fn plan_classic_chart(
     let index_url = format!("{}/index.yaml", url.trim_end_matches('/'));
     let bytes = http.get_small(&index_url, http::MAX_INDEX_YAML)?;
     let text = std::str::from_utf8(&bytes).map_err(|_| Error::bad_input(&index_url, "not UTF-8 text"))?;
-    let index: HelmIndex = serde_saphyr::from_str(text)
+    // A large public repository's index holds millions of nodes: a budget above the
+    // default, still bounded (the text itself is capped at MAX_INDEX_YAML).
+    let options = serde_saphyr::options! {
+        budget: serde_saphyr::budget! { max_events: 16_000_000, max_nodes: 8_000_000 },
+    };
+    let index: HelmIndex = serde_saphyr::from_str_with_options(text, options)
         .map_err(|e| Error::bad_input(&index_url, format!("not a Helm repository index: {e}")))?;
     let entries = index.entries.get(name).ok_or_else(|| Error::NotFound {
         what: format!("the chart {name} in {index_url}"),
