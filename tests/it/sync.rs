@@ -485,3 +485,35 @@ fn sync_library_takes_a_spec_built_in_code() {
     assert_eq!(done.repositories[0].tags[0].result, wharf::reports::SyncResult::Done);
     assert_eq!(names(&tags(&dst, "m/lib/app")), ["1.0.0"]);
 }
+
+#[test]
+fn sync_same_file_for_skopeo_and_wharf() {
+    let Some(skopeo) = super::common::tool("skopeo") else { return };
+    let Some(d) = Distribution::start(Auth::None) else { return };
+    let src = Reg::new();
+    put(&src, &d, "both/app:1", "one");
+    put(&src, &d, "both/app:2", "two");
+    let dst = Reg::new();
+    let file = write_file(
+        &dst,
+        "both.yaml",
+        &format!("{}:\n  tls-verify: false\n  images:\n    both/app: []\nwharf:\n  repo-prefix: mirror\n", d.host),
+    );
+    // skopeo takes `wharf` for a registry without images and copies the rest.
+    let out = dst.dir.path().join("skopeo-out");
+    std::fs::create_dir_all(&out).unwrap();
+    let (code, _, err) =
+        super::common::run_tool(&skopeo, &["sync", "--src", "yaml", "--dest", "dir", &file, out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let copied: Vec<String> = walkdir::WalkDir::new(&out)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name() == "manifest.json")
+        .map(|e| e.path().parent().unwrap().file_name().unwrap().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(copied.len(), 2, "{copied:?}");
+    assert!(copied.iter().all(|c| c.starts_with("app:")), "{copied:?}");
+    let (code, v) = sync(&dst, &file, &[]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(names(&tags(&dst, "mirror/both/app")), ["1", "2"]);
+}
