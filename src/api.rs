@@ -200,6 +200,43 @@ impl Default for PullOptions {
     }
 }
 
+/// Options of [`Registry::sync`].
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Platforms kept of multi-platform images; when not empty, replaces the spec's.
+    pub platforms: Vec<Platform>,
+    /// Plan only: tag lists and one manifest request per tag; nothing is written.
+    pub dry_run: bool,
+    /// Go on after a failing entry (each failure is in the report); otherwise stop at
+    /// the first, keeping what was committed.
+    pub keep_going: bool,
+    /// Remove local tags, in the repositories the spec names, that it no longer selects.
+    pub prune: bool,
+    /// Do not fetch referrers (signatures, SBOMs) of the synced images.
+    pub no_referrers: bool,
+    /// Parallel blob downloads per image (1 to 64; 4 by default).
+    pub jobs: usize,
+    /// How to reach and authenticate to the registries (the spec's per-registry
+    /// `credentials`, `tls-verify` and `cert-dir` take precedence).
+    pub remote: RemoteOptions,
+    // A signature requirement (pull's `--require-signed`) goes here, passed through to
+    // every image sync pulls.
+}
+
+impl Default for SyncOptions {
+    fn default() -> SyncOptions {
+        SyncOptions {
+            platforms: Vec::new(),
+            dry_run: false,
+            keep_going: false,
+            prune: false,
+            no_referrers: false,
+            jobs: 4,
+            remote: RemoteOptions::default(),
+        }
+    }
+}
+
 /// Options of [`Registry::push`].
 #[derive(Debug, Clone)]
 pub struct PushOptions {
@@ -661,6 +698,42 @@ impl Registry {
         self.with_ctx(|ctx| ops::pull::run(ctx, &o))
     }
 
+    /// Keeps the images, Helm charts and files of `spec` in step with their sources
+    /// (docs/SYNC.md): plans first (tag lists, one manifest request per tag), then pulls
+    /// what is new or moved (each image committed atomically, as [`Registry::pull`]
+    /// commits it), stores charts as [`Registry::import`] and files as [`Registry::add`].
+    /// The report holds the plan and what became of each entry; failures are in it
+    /// (`failed`), not an error, unless the spec cannot be planned at all.
+    ///
+    /// Not run as a test (`no_run`): it needs a registry server.
+    ///
+    /// ```no_run
+    /// # fn main() -> wharf::Result<()> {
+    /// let reg = wharf::Registry::open("/srv/wharf")?;
+    /// let text = "localhost:5000:\n  images:\n    team/app: []\n";
+    /// let spec = wharf::SyncSpec::parse(text, "inline", None)?;
+    /// let opts = wharf::SyncOptions {
+    ///     remote: wharf::RemoteOptions { plain_http: true, ..Default::default() },
+    ///     ..Default::default()
+    /// };
+    /// let report = reg.sync(&spec, &opts)?;
+    /// println!("{} new, {} moved, {} unchanged", report.new, report.moved, report.unchanged);
+    /// # Ok(()) }
+    /// ```
+    pub fn sync(&self, spec: &SyncSpec, opts: &SyncOptions) -> Result<SyncReport> {
+        let o = ops::sync::Options {
+            spec: spec.clone(),
+            platforms: opts.platforms.clone(),
+            dry_run: opts.dry_run,
+            keep_going: opts.keep_going,
+            prune: opts.prune,
+            no_referrers: opts.no_referrers,
+            jobs: opts.jobs,
+            connect: connect_options(&opts.remote),
+        };
+        self.with_ctx(|ctx| ops::sync::run(ctx, &o))
+    }
+
     /// Pushes to a remote registry, byte for byte: each reference is a repository (every
     /// tag of it; a bare name parses with [`Reference::parse_loose`]), `REPO:TAG` or
     /// `REPO@DIGEST`; with `all`, every repository (and no references). `to` is `HOST[:PORT][/PREFIX]`: `team/app:1.4` goes to
@@ -776,6 +849,9 @@ fn import_options(sources: Vec<String>, o: &ImportOptions) -> ops::import::Optio
 pub use crate::model::retention::Filter;
 pub use crate::model::time::{parse_duration, parse_timestamp};
 pub use crate::ops::export::Format as ExportFormat;
+pub use crate::ops::sync::spec::{
+    ChartSource, ChartSpec, FileEntry, FileSource, ImageSpec, RegistrySpec, SyncSpec, TagSelector,
+};
 /// A length of time (`Duration::days(30)`); parse `30d`, `1h30m` with [`parse_duration`].
 pub use chrono::Duration;
 

@@ -70,8 +70,9 @@ pub use api::ServeOptions;
 pub use api::{
     AddOptions, ArtifactFile, AttachOptions, Credentials, DeleteOptions, Duration, ExportFormat, ExportOptions, Filter,
     GcOptions, ImportOptions, LockOptions, PullOptions, PurgeOptions, PushOptions, Registry, RemoteOptions,
-    SweepOptions, TagOptions, VerifyOptions, parse_duration, parse_timestamp,
+    SweepOptions, SyncOptions, TagOptions, VerifyOptions, parse_duration, parse_timestamp,
 };
+pub use api::{ChartSource, ChartSpec, FileEntry, FileSource, ImageSpec, RegistrySpec, SyncSpec, TagSelector};
 pub use error::{Error, Result};
 pub use model::locks::Action as LockAction;
 pub use model::retention::FilterError;

@@ -209,6 +209,35 @@ pub enum Command {
         #[command(flatten)]
         remote: RemoteArgs,
     },
+    /// Keep images, Helm charts and files in step with a sync file (skopeo's sync YAML, plus `wharf:`).
+    #[command(
+        after_help = "Plans first (tag lists, one manifest request per tag), prints the plan, then fetches what is new or moved.\nExamples:\n  wharf sync mirror.yaml --dry-run\n  wharf sync mirror.yaml --platform linux/amd64 --keep-going\n  wharf sync mirror.yaml --prune --json"
+    )]
+    Sync {
+        /// Sync files (YAML; skopeo's `--src yaml` format plus the `wharf:` block).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Print the plan and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Keep only these platforms of multi-platform images (repeatable; replaces the file's).
+        #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
+        platforms: Vec<String>,
+        /// Parallel blob downloads per image.
+        #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+        jobs: u16,
+        /// Go on after a failing entry; report every failure and exit 1.
+        #[arg(long)]
+        keep_going: bool,
+        /// Remove local tags, in the repositories the file names, that it no longer selects.
+        #[arg(long)]
+        prune: bool,
+        /// Do not fetch referrers (signatures, SBOMs) of the synced images.
+        #[arg(long)]
+        no_referrers: bool,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
     /// Push tags to a registry: HOST[:PORT][/PREFIX]/REPO:TAG, bytes unchanged.
     #[command(
         after_help = "Examples:\n  wharf push team/app:1.4 --to registry.internal:5000\n  wharf push --all --to registry.internal/mirror --dry-run\n  echo \"$TOKEN\" | wharf push team/app --to harbor.example.com/proj --creds ci --password-stdin"

@@ -15,6 +15,7 @@ mod render_import;
 mod render_lifecycle;
 mod render_remote;
 mod render_serve;
+mod render_sync;
 mod render_verify;
 
 use std::io::IsTerminal;
@@ -250,6 +251,18 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
             };
             Outcome::ok(ops::pull::run(&ctx, &opts)?)
         }
+        Command::Sync { files, dry_run, platforms, jobs, keep_going, prune, no_referrers, remote } => render_sync::run(
+            &ctx,
+            g.json || g.quiet,
+            files,
+            *dry_run,
+            platforms,
+            *jobs,
+            *keep_going,
+            *prune,
+            *no_referrers,
+            remote,
+        ),
         Command::Push { targets, to, all, no_referrers, dry_run, jobs, remote } => {
             let opts = ops::push::Options {
                 targets: targets.clone(),

@@ -23,6 +23,7 @@ pub mod pull;
 pub mod purge;
 pub mod push;
 pub mod sweep;
+pub mod sync;
 pub mod tagging;
 pub mod trash;
 pub mod verify;

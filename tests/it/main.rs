@@ -29,4 +29,5 @@ mod serve;
 mod shapes;
 mod sidecar_cache;
 mod snapshots;
+mod sync;
 mod verify;

@@ -75,6 +75,12 @@ impl Drop for Distribution {
 
 impl Distribution {
     pub fn start(auth: Auth) -> Option<Distribution> {
+        Distribution::start_with(auth, false)
+    }
+
+    /// As [`Distribution::start`], with the access log on (one line per request in
+    /// [`Distribution::log`]), for tests that count requests.
+    pub fn start_with(auth: Auth, access_log: bool) -> Option<Distribution> {
         let bin = registry_bin()?;
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -82,7 +88,8 @@ impl Distribution {
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage).unwrap();
         let mut config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: {}\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
+            !access_log,
             storage.display()
         );
         let mut ca_file = None;
