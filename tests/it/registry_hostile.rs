@@ -458,3 +458,194 @@ fn pull_refuses_gzip_labelled_plain_tar_layer_as_verify_would() {
     assert!(r.stderr.contains(&layer_digest), "{}", r.stderr);
     assert_eq!(reg.snapshot(), before);
 }
+
+// ---- Issue 16 A: credentials never leave their origin, never travel in cleartext ----
+
+const ALICE: &str = "alice:s3cret-pw";
+
+fn alice_basic() -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(ALICE))
+}
+
+/// No request in `log` carried an Authorization header.
+fn assert_no_credentials(log: &[Request], whose: &str) {
+    let leaked: Vec<&Request> = log.iter().filter(|q| q.header("authorization").is_some()).collect();
+    assert!(leaked.is_empty(), "credentials reached {whose}: {leaked:?}");
+}
+
+/// A source registry holding `app:1` for push tests.
+fn pushable(seed: &str) -> (Reg, Vec<u8>, Vec<u8>, Vec<u8>) {
+    let (m, c, l) = tiny_image(seed);
+    let src = Reg::new();
+    let dir = tempfile::tempdir().unwrap();
+    write_layout(dir.path(), &[&c, &l], &[(OCI_MANIFEST, &m, Some("1"))]);
+    src.wharf(&["import", dir.path().to_str().unwrap(), "--repo", "app"]).ok();
+    (src, m, c, l)
+}
+
+/// A registry that wants alice's Basic credentials on every request and answers the
+/// upload POST with `location`; blobs are absent, manifests accepted.
+fn upload_redirecting(location: String) -> impl Fn(&Request) -> Reply + Send + Sync + 'static {
+    let expected = alice_basic();
+    move |req| {
+        if req.header("authorization") != Some(expected.as_str()) {
+            return Reply::new(401, b"").header("WWW-Authenticate", r#"Basic realm="fake""#);
+        }
+        let path = req.path.split('?').next().unwrap();
+        match (req.method.as_str(), path) {
+            ("HEAD", _) => Reply::new(404, b""),
+            ("POST", "/v2/app/blobs/uploads/") => Reply::new(202, b"").header("Location", &location),
+            ("PUT", "/v2/app/manifests/1") => Reply::new(201, b""),
+            _ => Reply::new(405, b""),
+        }
+    }
+}
+
+#[test]
+fn push_cross_origin_upload_location_goes_without_credentials() {
+    let (src, _, c, l) = pushable("a1");
+    // The other origin stores whatever is PUT to it, asking for nothing.
+    let other = Fake::start(|req| match req.method.as_str() {
+        "PUT" => Reply::new(201, b""),
+        _ => Reply::new(405, b""),
+    });
+    let fake = Fake::start(upload_redirecting(format!("http://{}/upload/1?_state=x", other.host)));
+    src.wharf(&["push", "app:1", "--to", &fake.host, "--plain-http", "--creds", ALICE]).ok();
+    let at_other = other.requests();
+    let puts: Vec<&Request> = at_other.iter().filter(|q| q.method == "PUT").collect();
+    assert_eq!(puts.len(), 2, "both blobs went to the upload Location: {at_other:?}");
+    let bodies: Vec<&[u8]> = puts.iter().map(|q| &q.body[..]).collect();
+    assert!(bodies.contains(&&c[..]) && bodies.contains(&&l[..]));
+    assert_no_credentials(&at_other, "the other origin of the upload Location");
+    assert!(fake.requests().iter().any(|q| q.header("authorization") == Some(alice_basic().as_str())));
+}
+
+#[test]
+fn pull_all_tags_cross_origin_link_goes_without_credentials() {
+    let (m, c, l) = tiny_image("a2");
+    let other = Fake::start(|req| {
+        if req.path.starts_with("/v2/app/tags/list") {
+            return Reply::new(200, br#"{"name":"app","tags":[]}"#).header("Content-Type", "application/json");
+        }
+        Reply::new(404, b"")
+    });
+    let link = format!(r#"<http://{}/v2/app/tags/list?last=1&n=1>; rel="next""#, other.host);
+    let expected = alice_basic();
+    let fake = Fake::start(move |req| {
+        if req.header("authorization") != Some(expected.as_str()) {
+            return Reply::new(401, b"").header("WWW-Authenticate", r#"Basic realm="fake""#);
+        }
+        let path = req.path.split('?').next().unwrap();
+        if path == "/v2/app/tags/list" {
+            return Reply::new(200, br#"{"name":"app","tags":["1"]}"#)
+                .header("Content-Type", "application/json")
+                .header("Link", &link);
+        }
+        if path == "/v2/app/manifests/1" {
+            return Reply::new(200, &m).header("Content-Type", OCI_MANIFEST);
+        }
+        if let Some(d) = path.strip_prefix("/v2/app/blobs/") {
+            for b in [&c, &l] {
+                if d == sha(b) {
+                    return Reply::new(200, b);
+                }
+            }
+        }
+        Reply::new(404, b"")
+    });
+    let reg = Reg::new();
+    let v = reg.json(&["pull", "--plain-http", "--creds", ALICE, "--all-tags", &format!("{}/app", fake.host)]);
+    assert_eq!(v["images"].as_array().unwrap().len(), 1, "{v}");
+    let at_other = other.requests();
+    assert_eq!(at_other.len(), 1, "the Link was followed: {at_other:?}");
+    assert_no_credentials(&at_other, "the other origin of the tag-list Link");
+}
+
+#[test]
+fn https_blob_redirect_to_http_on_the_same_port_is_refused() {
+    let (m, _, _) = tiny_image("a3");
+    let expected = alice_basic();
+    let host = Arc::new(std::sync::OnceLock::<String>::new());
+    let h2 = host.clone();
+    let (fake, certs) = Fake::start_tls(move |req| {
+        if !req.tls {
+            return Reply::new(200, b"served in cleartext");
+        }
+        if req.header("authorization") != Some(expected.as_str()) {
+            return Reply::new(401, b"").header("WWW-Authenticate", r#"Basic realm="fake""#);
+        }
+        let path = req.path.split('?').next().unwrap();
+        if path == "/v2/app/manifests/1" {
+            return Reply::new(200, &m).header("Content-Type", OCI_MANIFEST);
+        }
+        if let Some(d) = path.strip_prefix("/v2/app/blobs/") {
+            return Reply::new(307, b"").header("Location", &format!("http://{}/cleartext/{d}", h2.get().unwrap()));
+        }
+        Reply::new(404, b"")
+    });
+    host.set(fake.host.clone()).unwrap();
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let ca = certs.path().join("ca.pem");
+    let r = reg
+        .wharf(&["pull", "--ca-file", ca.to_str().unwrap(), "--creds", ALICE, &format!("{}/app:1", fake.host)])
+        .code(2);
+    assert!(r.stderr.contains("never downgrades https to http"), "{}", r.stderr);
+    let log = fake.requests();
+    assert!(log.iter().any(|q| q.tls && q.header("authorization").is_some()), "the registry was reached: {log:?}");
+    let plain: Vec<Request> = log.into_iter().filter(|q| !q.tls).collect();
+    assert_no_credentials(&plain, "http:// on the registry's host:port");
+    assert!(plain.is_empty(), "nothing is sent over http: {plain:?}");
+    assert_eq!(reg.snapshot(), before);
+}
+
+#[test]
+fn https_upload_location_on_http_is_refused() {
+    let (src, _, _, _) = pushable("a4");
+    let host = Arc::new(std::sync::OnceLock::<String>::new());
+    let h2 = host.clone();
+    let inner = Arc::new(std::sync::OnceLock::<Box<dyn Fn(&Request) -> Reply + Send + Sync>>::new());
+    let i2 = inner.clone();
+    let (fake, certs) = Fake::start_tls(move |req| {
+        if !req.tls {
+            return Reply::new(201, b"");
+        }
+        i2.get().unwrap()(req)
+    });
+    host.set(fake.host.clone()).unwrap();
+    let _ = inner.set(Box::new(upload_redirecting(format!("http://{}/upload/1?_state=x", h2.get().unwrap()))));
+    let ca = certs.path().join("ca.pem");
+    let before = src.snapshot();
+    let r =
+        src.wharf(&["push", "app:1", "--to", &fake.host, "--ca-file", ca.to_str().unwrap(), "--creds", ALICE]).code(2);
+    assert!(r.stderr.contains("never downgrades https to http"), "{}", r.stderr);
+    let log = fake.requests();
+    assert!(log.iter().any(|q| q.tls && q.method == "POST"), "the upload was started: {log:?}");
+    let plain: Vec<Request> = log.into_iter().filter(|q| !q.tls).collect();
+    assert_no_credentials(&plain, "http:// on the registry's host:port");
+    assert!(plain.is_empty(), "no blob PUT over http: {plain:?}");
+    assert_eq!(src.snapshot(), before);
+}
+
+#[test]
+fn https_registry_with_an_http_token_realm_is_refused() {
+    let token = Fake::start(|_| Reply::new(200, br#"{"token":"t0k3n"}"#).header("Content-Type", "application/json"));
+    let realm = format!(r#"Bearer realm="http://{}/token",service="fake""#, token.host);
+    let (fake, certs) = Fake::start_tls(move |req| {
+        if req.header("authorization") == Some("Bearer t0k3n") {
+            return Reply::new(404, b"");
+        }
+        Reply::new(401, b"").header("WWW-Authenticate", &realm)
+    });
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let ca = certs.path().join("ca.pem");
+    let r = reg
+        .wharf(&["pull", "--ca-file", ca.to_str().unwrap(), "--creds", ALICE, &format!("{}/app:1", fake.host)])
+        .code(2);
+    assert!(r.stderr.contains("token service") && r.stderr.contains("plain HTTP"), "{}", r.stderr);
+    let at_token = token.requests();
+    assert_no_credentials(&at_token, "the http:// token realm");
+    assert!(at_token.is_empty(), "nothing goes to a cleartext realm: {at_token:?}");
+    assert_eq!(reg.snapshot(), before);
+}
