@@ -924,6 +924,25 @@ mod tests {
     }
 
     #[test]
+    fn link_headers() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (r#"</v2/a/tags/list?last=b&n=1>; rel="next""#, Some("/v2/a/tags/list?last=b&n=1")),
+            ("</v2/a/tags/list?last=b>", Some("/v2/a/tags/list?last=b")),
+            (r#"</p1>; rel="prev", </p3>; rel="next""#, Some("/p3")),
+            (r#"</p1>; rel="prev""#, None),
+            ("</p1>, </p2>", None),
+            ("garbage", None),
+            ("<unterminated", None),
+        ];
+        for (h, want) in cases {
+            assert_eq!(link_next(h), *want, "{h}");
+        }
+        assert_eq!(parse_tag_list(br#"{"name":"a","tags":null}"#).unwrap(), Vec::<String>::new());
+        assert_eq!(parse_tag_list(br#"{"name":"a","tags":["1","2"]}"#).unwrap(), vec!["1", "2"]);
+        assert!(parse_tag_list(b"[0,0,0]").is_err());
+    }
+
+    #[test]
     fn checked_reader_flags_short_body() {
         let mut c = Checked { inner: &b"abc"[..], left: 5, failed: false, timed_out: false };
         let mut out = Vec::new();

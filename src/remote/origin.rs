@@ -209,6 +209,14 @@ mod tests {
     }
 
     #[test]
+    fn a_silent_registry_fails_within_two_minutes_by_default() {
+        let t = Timeouts::default();
+        // Connecting succeeds, then every attempt waits out the read limit once.
+        assert!(t.read * TIMEOUT_ATTEMPTS + Duration::from_secs(1) < Duration::from_secs(120));
+        assert!(t.connect * TIMEOUT_ATTEMPTS + Duration::from_secs(1) < Duration::from_secs(120));
+    }
+
+    #[test]
     fn realms_are_https_on_an_https_registry() {
         let reg = Origin::of("https://reg.example").unwrap();
         assert!(reg.permit_realm("https://auth.example/token").is_ok());

@@ -649,3 +649,234 @@ fn https_registry_with_an_http_token_realm_is_refused() {
     assert!(at_token.is_empty(), "nothing goes to a cleartext realm: {at_token:?}");
     assert_eq!(reg.snapshot(), before);
 }
+
+// ---- Issue 16 B: every remote answer is bounded ----
+
+/// The staging area of `reg` holds nothing (no area left behind).
+fn assert_staging_clean(reg: &Reg) {
+    let left: Vec<_> = std::fs::read_dir(reg.root.join(".wharf/staging"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "staging left behind: {left:?}");
+}
+
+#[test]
+fn pull_from_a_silent_registry_fails_naming_the_host_and_the_wait() {
+    let silent = super::registry_support::Silent::start();
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let r = reg.wharf(&["pull", "--plain-http", "--timeout", "1", &format!("{}/app:1", silent.host)]).code(2);
+    assert!(r.stderr.contains(&format!("registry {}", silent.host)), "{}", r.stderr);
+    assert!(r.stderr.contains("waiting for the answer's headers") && r.stderr.contains("--timeout"), "{}", r.stderr);
+    assert!(r.stderr.contains("3 attempts"), "{}", r.stderr);
+    assert_eq!(silent.connections.load(Ordering::SeqCst), 3, "a bounded number of attempts");
+    assert_eq!(reg.snapshot(), before);
+    assert_staging_clean(&reg);
+}
+
+#[test]
+fn push_to_a_silent_registry_fails_naming_the_host_and_the_wait() {
+    let (src, _, _, _) = pushable("b4-push");
+    let silent = super::registry_support::Silent::start();
+    let before = src.snapshot();
+    let r = src.wharf(&["push", "app:1", "--to", &silent.host, "--plain-http", "--timeout", "1"]).code(2);
+    assert!(r.stderr.contains(&format!("registry {}", silent.host)), "{}", r.stderr);
+    assert!(r.stderr.contains("no progress for 1 s while waiting for"), "{}", r.stderr);
+    assert_eq!(silent.connections.load(Ordering::SeqCst), 3, "a bounded number of attempts");
+    assert_eq!(src.snapshot(), before);
+}
+
+#[test]
+fn pull_index_nested_without_end_stops_at_64_levels() {
+    // 200 indexes, each listing the next; the tag names the outermost.
+    let mut docs: std::collections::HashMap<String, Vec<u8>> = std::collections::HashMap::new();
+    let (m, _, _) = tiny_image("deep");
+    let mut inner = (OCI_MANIFEST, m.clone());
+    for _ in 0..200 {
+        let idx = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"{}","digest":"{}","size":{}}}]}}"#,
+            inner.0,
+            sha(&inner.1),
+            inner.1.len()
+        )
+        .into_bytes();
+        docs.insert(sha(&inner.1), inner.1.clone());
+        inner = ("application/vnd.oci.image.index.v1+json", idx);
+    }
+    let top = inner.1.clone();
+    let fake = Fake::start(move |req| {
+        let path = req.path.split('?').next().unwrap();
+        let Some(reference) = path.strip_prefix("/v2/app/manifests/") else { return Reply::new(404, b"") };
+        let body = if reference == "1" { Some(&top) } else { docs.get(reference) };
+        match body {
+            Some(b) => {
+                let mt = if b.windows(9).any(|w| w == b"manifests") {
+                    "application/vnd.oci.image.index.v1+json"
+                } else {
+                    OCI_MANIFEST
+                };
+                Reply::new(200, b).header("Content-Type", mt)
+            }
+            None => Reply::new(404, b""),
+        }
+    });
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let r = pull(&reg, &fake.host, &[]).code(2);
+    assert!(r.stderr.contains("nested deeper than 64 levels"), "{}", r.stderr);
+    let gets = fake.requests().iter().filter(|q| q.path.contains("/manifests/")).count();
+    assert_eq!(gets, 64, "the depth is checked before each fetch");
+    assert_eq!(reg.snapshot(), before);
+    assert_staging_clean(&reg);
+}
+
+/// A registry with the referrers API where every manifest has one referrer, made on
+/// demand: a chain without end.
+fn endless_referrers(width: usize) -> Fake {
+    use super::registry_support::artifact;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    let (m, c, l) = tiny_image("chain");
+    let docs: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::new(Mutex::new(HashMap::new()));
+    docs.lock().unwrap().insert(sha(&m), m.clone());
+    let blobs: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::new(Mutex::new(HashMap::new()));
+    for b in [&c, &l, &b"{}".to_vec()] {
+        blobs.lock().unwrap().insert(sha(b), b.clone());
+    }
+    Fake::start(move |req| {
+        let path = req.path.split('?').next().unwrap();
+        if path == "/v2/app/manifests/1" {
+            return Reply::new(200, &m).header("Content-Type", OCI_MANIFEST);
+        }
+        if let Some(d) = path.strip_prefix("/v2/app/manifests/") {
+            return match docs.lock().unwrap().get(d) {
+                Some(b) => Reply::new(200, b).header("Content-Type", OCI_MANIFEST),
+                None => Reply::new(404, b""),
+            };
+        }
+        if let Some(d) = path.strip_prefix("/v2/app/blobs/") {
+            return match blobs.lock().unwrap().get(d) {
+                Some(b) => Reply::new(200, b),
+                None => Reply::new(404, b""),
+            };
+        }
+        if let Some(subject) = path.strip_prefix("/v2/app/referrers/") {
+            let Some(sbytes) = docs.lock().unwrap().get(subject).cloned() else { return Reply::new(404, b"") };
+            let mut entries = Vec::new();
+            for i in 0..width {
+                let (a, blob) = artifact(&sbytes, "application/x-chain", &format!("{subject} {i}"));
+                entries.push(format!(
+                    r#"{{"mediaType":"{OCI_MANIFEST}","artifactType":"application/x-chain","digest":"{}","size":{}}}"#,
+                    sha(&a),
+                    a.len()
+                ));
+                blobs.lock().unwrap().insert(sha(&blob), blob);
+                docs.lock().unwrap().insert(sha(&a), a);
+            }
+            let body = format!(
+                r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}]}}"#,
+                entries.join(",")
+            );
+            return Reply::new(200, body.as_bytes()).header("Content-Type", "application/vnd.oci.image.index.v1+json");
+        }
+        Reply::new(404, b"")
+    })
+}
+
+#[test]
+fn pull_endless_referrer_chain_stops_with_a_clear_error_and_clean_staging() {
+    let fake = endless_referrers(1);
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let r = pull(&reg, &fake.host, &[]).code(2);
+    assert!(r.stderr.contains("chain of referrers") && r.stderr.contains("longer than 16"), "{}", r.stderr);
+    let listed = fake.requests().iter().filter(|q| q.path.contains("/referrers/")).count();
+    assert_eq!(listed, 17, "the chain is followed to its cap and no further");
+    assert_eq!(reg.snapshot(), before);
+    assert_staging_clean(&reg);
+    // --no-referrers pulls the image alone.
+    pull(&reg, &fake.host, &["--no-referrers"]).ok();
+}
+
+#[test]
+fn pull_with_too_many_referrers_stops_with_a_clear_error_and_clean_staging() {
+    let fake = endless_referrers(1001);
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let r = pull(&reg, &fake.host, &[]).code(2);
+    assert!(r.stderr.contains("more than 1000 referrers"), "{}", r.stderr);
+    assert_eq!(reg.snapshot(), before);
+    assert_staging_clean(&reg);
+}
+
+/// A registry serving `app:1` and tag-list pages from `pages` (query → (body, Link)).
+fn tag_pages(pages: Vec<(&'static str, Vec<u8>, Option<String>)>) -> Fake {
+    let (m, c, l) = tiny_image("tags");
+    Fake::start(move |req| {
+        let path = req.path.split('?').next().unwrap();
+        let query = req.path.split_once('?').map(|(_, q)| q).unwrap_or("");
+        if path == "/v2/app/tags/list" {
+            for (q, body, link) in &pages {
+                if *q == query {
+                    let mut r = Reply::new(200, body).header("Content-Type", "application/json");
+                    if let Some(link) = link {
+                        r = r.header("Link", link);
+                    }
+                    return r;
+                }
+            }
+            return Reply::new(404, b"");
+        }
+        if path == "/v2/app/manifests/1" {
+            return Reply::new(200, &m).header("Content-Type", OCI_MANIFEST);
+        }
+        if let Some(d) = path.strip_prefix("/v2/app/blobs/") {
+            for b in [&c, &l] {
+                if d == sha(b) {
+                    return Reply::new(200, b);
+                }
+            }
+        }
+        Reply::new(404, b"")
+    })
+}
+
+#[test]
+fn pull_all_tags_link_loop_stops_at_a_page_seen_twice_and_pulls_each_tag_once() {
+    let tags = br#"{"name":"app","tags":["1"]}"#.to_vec();
+    let fake = tag_pages(vec![
+        ("", tags.clone(), Some(r#"</v2/app/tags/list?p=2>; rel="next""#.into())),
+        ("p=2", tags.clone(), Some(r#"</v2/app/tags/list?p=2>; rel="next""#.into())),
+    ]);
+    let reg = Reg::new();
+    let v = reg.json(&["pull", "--plain-http", "--all-tags", &format!("{}/app", fake.host)]);
+    assert_eq!(v["images"].as_array().unwrap().len(), 1, "{v}");
+    let reqs = fake.requests();
+    assert_eq!(reqs.iter().filter(|q| q.path.contains("/tags/list")).count(), 2, "{reqs:?}");
+    assert_eq!(reqs.iter().filter(|q| q.path.contains("/blobs/")).count(), 2, "each blob fetched once");
+}
+
+#[test]
+fn pull_all_tags_page_over_the_byte_cap_is_refused() {
+    let mut body = br#"{"name":"app","tags":["1"]"#.to_vec();
+    body.extend(std::iter::repeat_n(b' ', (4 << 20) + 1));
+    body.push(b'}');
+    let fake = tag_pages(vec![("", body, None)]);
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let r = reg.wharf(&["pull", "--plain-http", "--all-tags", &format!("{}/app", fake.host)]).code(2);
+    assert!(r.stderr.contains("tag list") && r.stderr.contains("larger than the limit"), "{}", r.stderr);
+    assert_eq!(reg.snapshot(), before);
+}
+
+#[test]
+fn pull_all_tags_over_the_tag_cap_is_refused() {
+    let tags: Vec<String> = (0..100_001).map(|i| format!("\"t{i}\"")).collect();
+    let body = format!(r#"{{"name":"app","tags":[{}]}}"#, tags.join(",")).into_bytes();
+    let fake = tag_pages(vec![("", body, None)]);
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let r = reg.wharf(&["pull", "--plain-http", "--all-tags", &format!("{}/app", fake.host)]).code(2);
+    assert!(r.stderr.contains("more than 100000 tags"), "{}", r.stderr);
+    assert_eq!(reg.snapshot(), before);
+}
