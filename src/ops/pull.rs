@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use serde::Serialize;
 
 use super::Ctx;
-use super::import::content::{Blob, Content, MAX_JSON, Sink};
+use super::import::content::{Blob, Content, MAX_JSON, Possession, Sink};
 use super::import::{self, Found, Name, Origin, TagOutcome};
 use super::progress::Bar;
 use crate::error::{Error, Result};
@@ -408,7 +408,9 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
         .map(|e| BlobStore::new(e.dir.join("blobs")))
         .collect();
     let staging = ctx.create_staging()?;
+    let possession = Possession::of(reg, ctx.now);
     let mut sink = Sink::new(&staging, existing.clone());
+    sink.possession = Some(&possession);
     let tally = Tally::default();
     let bar = Bar::bytes(ctx.progress, "pulling".to_string(), Some(0));
     let import_opts = import::Options {

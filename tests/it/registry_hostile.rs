@@ -880,3 +880,68 @@ fn pull_all_tags_over_the_tag_cap_is_refused() {
     assert!(r.stderr.contains("more than 100000 tags"), "{}", r.stderr);
     assert_eq!(reg.snapshot(), before);
 }
+
+// ---- Issue 16 C: proof of possession ----
+
+/// A root holding `secret:1` (the image `seed`), read-locked.
+fn read_locked(seed: &str) -> (Reg, Vec<u8>, Vec<u8>, Vec<u8>) {
+    let (m, c, l) = tiny_image(seed);
+    let reg = Reg::new();
+    let dir = tempfile::tempdir().unwrap();
+    write_layout(dir.path(), &[&c, &l], &[(OCI_MANIFEST, &m, Some("1"))]);
+    reg.wharf(&["import", dir.path().to_str().unwrap(), "--repo", "secret"]).ok();
+    reg.wharf(&["update", "secret:1", "--read-enabled", "false"]).ok();
+    (reg, m, c, l)
+}
+
+#[test]
+fn pull_does_not_reuse_read_locked_blobs_the_registry_did_not_send() {
+    let (reg, m, c, l) = read_locked("possession");
+    // A new manifest over the locked image's config and layer; the registry lacks their bytes.
+    let leak = String::from_utf8(m.clone()).unwrap().replacen('{', r#"{"annotations":{"x":"leak"},"#, 1).into_bytes();
+    assert_ne!(sha(&leak), sha(&m));
+    let fake = Fake::start(move |req| {
+        if req.path.starts_with("/v2/leak/manifests/") {
+            return Reply::new(200, &leak).header("Content-Type", OCI_MANIFEST);
+        }
+        Reply::new(404, br#"{"errors":[{"code":"BLOB_UNKNOWN","message":"no bytes here"}]}"#)
+    });
+    let before = reg.snapshot();
+    let r = reg.wharf(&["pull", "--plain-http", &format!("{}/leak:x", fake.host)]).code(2);
+    assert!(r.stderr.contains("404") || r.stderr.contains("not in leak"), "{}", r.stderr);
+    let gets: Vec<String> =
+        fake.requests().iter().filter(|q| q.path.contains("/blobs/")).map(|q| q.path.clone()).collect();
+    assert!(gets.iter().any(|p| p.ends_with(&sha(&c)) || p.ends_with(&sha(&l))), "the bytes were asked for: {gets:?}");
+    assert_eq!(reg.snapshot(), before, "nothing stored");
+    reg.wharf(&["export", "leak:x", "-o", reg.dir.path().join("x.tar").to_str().unwrap()]).code(2);
+    // Readable content does stand in: unlocked, the same pull reuses the blobs.
+    reg.wharf(&["update", "secret:1", "--read-enabled", "true"]).ok();
+    let v = reg.json(&["pull", "--plain-http", &format!("{}/leak:x", fake.host)]);
+    assert_eq!(v["reused_blobs"], 2, "{v}");
+}
+
+#[test]
+fn delta_naming_read_locked_digests_is_refused() {
+    let (reg, m, _, _) = read_locked("delta-possession");
+    // A hand-made delta: index.json only, naming the locked manifest under another name.
+    let tar_path = reg.dir.path().join("hand-made-delta.tar");
+    let index = format!(
+        r#"{{"schemaVersion":2,"annotations":{{"io.wharf.bundle.delta":"true"}},"manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"leak:x"}}}}]}}"#,
+        sha(&m),
+        m.len()
+    );
+    let mut b = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
+    for (name, body) in [("oci-layout", &br#"{"imageLayoutVersion":"1.0.0"}"#[..]), ("index.json", index.as_bytes())] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, body).unwrap();
+    }
+    b.finish().unwrap();
+    drop(b);
+    let before = reg.snapshot();
+    let r = reg.wharf(&["import", tar_path.to_str().unwrap()]).code(2);
+    assert!(r.stderr.contains("read lock") && r.stderr.contains(&sha(&m)), "{}", r.stderr);
+    assert_eq!(reg.snapshot(), before);
+}
