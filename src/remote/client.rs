@@ -166,15 +166,22 @@ fn error_detail(r: Response<ureq::Body>) -> String {
     let _ = r.into_body().into_reader().take(4096).read_to_end(&mut buf);
     #[derive(serde::Deserialize)]
     struct Errs {
-        errors: Vec<serde_json::Value>,
+        errors: Vec<Err>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Err {
+        #[serde(default, deserialize_with = "crate::model::lenient::string")]
+        code: Option<String>,
+        #[serde(default, deserialize_with = "crate::model::lenient::string")]
+        message: Option<String>,
     }
     if let Ok(e) = serde_json::from_slice::<Errs>(&buf) {
         let parts: Vec<String> = e
             .errors
             .iter()
             .map(|v| {
-                let code = v.get("code").and_then(|c| c.as_str()).unwrap_or("");
-                let msg = v.get("message").and_then(|c| c.as_str()).unwrap_or("");
+                let code = v.code.as_deref().unwrap_or("");
+                let msg = v.message.as_deref().unwrap_or("");
                 format!("{code}: {msg}").trim_matches([' ', ':']).to_string()
             })
             .collect();
