@@ -505,3 +505,20 @@ fn export_files_is_all_or_nothing() {
         assert!(left.is_empty(), "a failed export left {left:?}");
     }
 }
+
+/// Issue 16 D3: `add --artifact-type` is validated as `attach` validates it (RFC 6838),
+/// so neither a non-media-type, a control character nor 100 KiB gets into a manifest.
+#[test]
+fn add_refuses_an_artifact_type_that_is_not_a_media_type() {
+    let reg = Reg::new();
+    let p = files(&reg.dir.path().join("f"), &[("notes.txt", b"hello")]);
+    let before = reg.snapshot();
+    let long = format!("application/{}", "x".repeat(100 << 10));
+    for bad in ["not a media type", "application/x\u{1b}[31m", long.as_str(), "a/", "/b"] {
+        reg.wharf(&["add", "x:1", p[0].to_str().unwrap(), "--artifact-type", bad])
+            .code(2)
+            .stderr_has("is not a media type");
+        assert_eq!(reg.snapshot(), before, "{bad:?}");
+    }
+    reg.json(&["add", "x:1", p[0].to_str().unwrap(), "--artifact-type", "application/vnd.example.notes"]);
+}

@@ -197,3 +197,19 @@ fn show_says_helm_chart() {
     assert!(reg.wharf(&["show", "podinfo:6.5.4_meta.1"]).ok().stdout.contains("kind:        helm chart"));
     assert!(reg.wharf(&["repos"]).ok().stdout.contains("helm chart"));
 }
+
+/// Issue 16 D2: a `CHART.tgz.prov` that is a symbolic link (to a secret of the user's) is
+/// refused, never followed: the secret is not stored as the provenance layer.
+#[test]
+fn chart_prov_symlink_is_refused_not_followed() {
+    let reg = Reg::new();
+    let tgz = good_chart(reg.dir.path());
+    let secret = reg.dir.path().join("secret.txt");
+    std::fs::write(&secret, b"the user's secret").unwrap();
+    std::os::unix::fs::symlink(&secret, reg.dir.path().join("podinfo-6.5.4.tgz.prov")).unwrap();
+    let before = reg.snapshot();
+    reg.wharf(&["import", tgz.to_str().unwrap()]).code(2).stderr_has("symbolic link");
+    assert_eq!(reg.snapshot(), before);
+    let stored = crate::common::snapshot(&reg.root);
+    assert!(!stored.iter().any(|(_, _, h)| h.ends_with(&sha(b"the user's secret")[7..])), "the secret was stored");
+}

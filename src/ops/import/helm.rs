@@ -667,6 +667,45 @@ struct HelmManifest<'a> {
     annotations: &'a BTreeMap<String, String>,
 }
 
+/// A chart's companion file (`CHART.tgz.prov`), read without following a symbolic link
+/// (a link there could point at any secret of the user's, which would be stored and
+/// exported back as the provenance layer): `None` when absent; a link or anything but a
+/// regular file is refused.
+fn read_companion(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let refuse = |what: &str| {
+        Error::bad_input(
+            path.display().to_string(),
+            format!("is {what}; wharf reads a chart's provenance file only as a regular file, never through a link"),
+        )
+    };
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::Io { action: "stat", path: path.to_path_buf(), source: e }),
+        Ok(m) if m.file_type().is_symlink() => return Err(refuse("a symbolic link")),
+        Ok(m) if !m.is_file() => return Err(refuse("not a regular file")),
+        Ok(_) => {}
+    }
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|_| refuse("not a regular file it can open without following a link"))?;
+    let meta = f.metadata().map_err(Error::io("stat", path))?;
+    if !meta.is_file() {
+        return Err(refuse("not a regular file"));
+    }
+    if meta.len() > limit {
+        return Err(Error::TooLarge { what: path.display().to_string(), limit });
+    }
+    let mut out = Vec::new();
+    f.take(limit + 1).read_to_end(&mut out).map_err(Error::io("read", path))?;
+    if out.len() as u64 > limit {
+        return Err(Error::TooLarge { what: path.display().to_string(), limit });
+    }
+    Ok(Some(out))
+}
+
 /// Receives a chart (and its `.prov`, when present beside it) into the staging area and
 /// builds the manifest `helm push` would.
 pub fn read(path: &Path, chart_yaml: &[u8], sink: &mut Sink<'_>) -> Result<(Found, Vec<String>)> {
@@ -691,8 +730,7 @@ pub fn read(path: &Path, chart_yaml: &[u8], sink: &mut Sink<'_>) -> Result<(Foun
     let mut prov_path = path.as_os_str().to_owned();
     prov_path.push(".prov");
     let prov_path = std::path::PathBuf::from(prov_path);
-    if prov_path.is_file() {
-        let bytes = crate::store::fs::read_limited(&prov_path, MAX_PROV)?;
+    if let Some(bytes) = read_companion(&prov_path, MAX_PROV)? {
         let prov = sink.put(&bytes)?;
         layers.push(Descriptor::new(PROV_MEDIA_TYPE, prov.digest.clone(), prov.size));
         blobs.insert(prov.digest.clone(), prov);
