@@ -522,3 +522,23 @@ fn add_refuses_an_artifact_type_that_is_not_a_media_type() {
     }
     reg.json(&["add", "x:1", p[0].to_str().unwrap(), "--artifact-type", "application/vnd.example.notes"]);
 }
+
+/// Issue 16 D1: strings from outside (here a layer title and an annotation carrying a
+/// terminal escape) are printed escaped by the human output of `show`, `referrers` and
+/// `export --format files`; the JSON keeps them exact.
+#[test]
+fn terminal_escapes_are_escaped_in_human_output_only() {
+    let reg = Reg::new();
+    let p = files(&reg.dir.path().join("f"), &[("evil\u{1b}]0;pwned\u{7}.txt", b"hello")]);
+    reg.json(&["add", "x:1", p[0].to_str().unwrap(), "--annotation", "note=\u{1b}[2Jcleared"]);
+    let raw = |s: &str| s.contains('\u{1b}') || s.contains('\u{7}');
+    for args in [vec!["show", "x:1"], vec!["manifests", "x"]] {
+        let r = reg.wharf(&args).ok();
+        assert!(!raw(&r.stdout) && !raw(&r.stderr), "{args:?} printed a raw escape:\n{}", r.stdout.escape_debug());
+    }
+    let out = reg.dir.path().join("files-out");
+    let r = reg.wharf(&["export", "x:1", "--format", "files", "-o", out.to_str().unwrap()]);
+    assert!(!raw(&r.stdout) && !raw(&r.stderr), "{}", r.stdout.escape_debug());
+    let v = reg.json(&["show", "x:1"]);
+    assert!(v.to_string().contains("\\u001b"), "the JSON keeps the exact string: {v}");
+}
