@@ -367,22 +367,14 @@ impl Client {
             let req = req.body(()).map_err(|e| Error::remote(&self.host, format!("bad token URL {url}: {e}")))?;
             match self.agent.run(req) {
                 Ok(r) if r.status().is_success() => {
-                    #[derive(serde::Deserialize)]
-                    struct Tok {
-                        token: Option<String>,
-                        access_token: Option<String>,
-                    }
                     let mut buf = Vec::new();
                     r.into_body()
                         .into_reader()
                         .take(1 << 20)
                         .read_to_end(&mut buf)
                         .map_err(|e| Error::remote(&self.host, format!("reading the token from {realm}: {e}")))?;
-                    let t: Tok = serde_json::from_slice(&buf).map_err(|e| {
-                        Error::remote(&self.host, format!("the token service {realm} answered no token: {e}"))
-                    })?;
-                    return t.token.or(t.access_token).filter(|t| !t.is_empty()).ok_or_else(|| {
-                        Error::remote(&self.host, format!("the token service {realm} answered no token"))
+                    return parse_token(&buf).map_err(|e| {
+                        Error::remote(&self.host, format!("the token service {realm} answered no token{e}"))
                     });
                 }
                 Ok(r) if r.status() == StatusCode::UNAUTHORIZED || r.status() == StatusCode::FORBIDDEN => {
@@ -863,6 +855,20 @@ pub fn link_next(header: &str) -> Option<&str> {
         }
     }
     if count == 1 { only } else { None }
+}
+
+/// The token of a token service's answer (`token`, else `access_token`); the error is
+/// a suffix for the message (`: why`, or empty when the answer holds no token).
+pub fn parse_token(bytes: &[u8]) -> std::result::Result<String, String> {
+    #[derive(serde::Deserialize)]
+    struct Tok {
+        #[serde(default, deserialize_with = "crate::model::lenient::string")]
+        token: Option<String>,
+        #[serde(default, deserialize_with = "crate::model::lenient::string")]
+        access_token: Option<String>,
+    }
+    let t: Tok = serde_json::from_slice(bytes).map_err(|e| format!(": {e}"))?;
+    t.token.filter(|t| !t.is_empty()).or(t.access_token).filter(|t| !t.is_empty()).ok_or_else(String::new)
 }
 
 /// The tags of one tag-list page (`{"name":…,"tags":[…]}`; `tags` may be null).
