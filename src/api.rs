@@ -281,6 +281,10 @@ pub struct RemoteOptions {
     pub tls_insecure: bool,
     /// Speak plain HTTP, without TLS (a registry on localhost, a test registry).
     pub plain_http: bool,
+    /// How long a registry may stay silent (connecting, or between the bytes of an
+    /// answer) before the request fails (`--timeout`); `None` is the default, 30 s. A
+    /// silent request is tried 3 times in all.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// A user name and password (or identity token) for a remote registry. `Debug` does
@@ -831,6 +835,7 @@ fn connect_options(r: &RemoteOptions) -> crate::remote::ConnectOptions {
         ca_file: r.ca_file.clone(),
         tls_insecure: r.tls_insecure,
         plain_http: r.plain_http,
+        timeouts: r.timeout.map(crate::remote::Timeouts::uniform).unwrap_or_default(),
     }
 }
 

@@ -372,3 +372,82 @@ fn assert_safe_repo(r: &RepoName) {
         );
     }
 }
+
+/// Target `remote_answer`: the first byte chooses which parser of a registry's answer
+/// gets the rest: a `WWW-Authenticate` challenge, a `Link` header, a tag-list page, a
+/// token answer, a referrers answer (an index), a manifest or index, or a URL judged by
+/// the origin rule against an https and a plain-HTTP registry.
+///
+/// Properties: a `Link` target is a part of the header; a Bearer challenge has a realm;
+/// the origin rule never lets credentials go to another origin, nor anything from an
+/// https registry to an http URL.
+pub fn remote_answer(data: &[u8]) -> Result<usize> {
+    use crate::remote::origin::{Carry, Origin};
+    let Some((&which, body)) = data.split_first() else {
+        return Err(Error::Usage("empty input".into()));
+    };
+    let text = String::from_utf8_lossy(body);
+    let bad = |what: &str| Error::Usage(format!("not {what}"));
+    match which % 7 {
+        0 => match crate::remote::auth::parse_challenge(&text) {
+            Some(crate::remote::auth::Challenge::Bearer { realm, .. }) => {
+                assert!(!realm.is_empty() || text.contains("realm"), "a Bearer challenge without a realm");
+                Ok(realm.len())
+            }
+            Some(_) => Ok(0),
+            None => Err(bad("a challenge")),
+        },
+        1 => match crate::remote::client::link_next(&text) {
+            Some(t) => {
+                assert!(text.contains(t), "a Link target that is not in the header");
+                Ok(t.len())
+            }
+            None => Err(bad("a Link with a next page")),
+        },
+        2 => crate::remote::client::parse_tag_list(body).map(|t| t.len()).map_err(|_| bad("a tag list")),
+        3 => crate::remote::client::parse_token(body).map(|t| t.len()).map_err(|_| bad("a token answer")),
+        4 => IndexFile::parse(body).map(|i| i.manifests.len()).map_err(|_| bad("a referrers answer")),
+        5 => {
+            let mut n = 0;
+            for mt in [media::OCI_MANIFEST, media::OCI_INDEX, ""] {
+                if let Ok(d) = Document::parse(body, mt) {
+                    n += d.children().len();
+                }
+            }
+            Ok(n)
+        }
+        _ => {
+            let mut n = 0;
+            for base in ["https://reg.example:5000", "http://127.0.0.1:5000"] {
+                let registry = Origin::of(base).expect("a valid origin");
+                match registry.permit(&text, "fuzz") {
+                    Ok(Carry::Credentials) => {
+                        assert_eq!(Origin::of(&text).as_ref(), Some(&registry), "credentials to another origin");
+                        n += 1;
+                    }
+                    Ok(Carry::Nothing) => {
+                        let target = Origin::of(&text).expect("a permitted URL has an origin");
+                        assert!(!registry.https || target.https, "an https registry sent to http");
+                        assert_ne!(target, registry);
+                    }
+                    Err(_) => {}
+                }
+                if registry.permit_realm(&text).is_ok() {
+                    assert!(!registry.https || Origin::of(&text).is_some_and(|o| o.https), "a cleartext realm");
+                }
+            }
+            Ok(n)
+        }
+    }
+}
+
+/// Target `inventory`: the bytes as an inventory file (`export --exclude-present`'s
+/// input), loaded as `Inventory::load` does: a clean `Err` for anything that is not an
+/// inventory, whatever its size or shape.
+pub fn inventory(data: &[u8]) -> Result<usize> {
+    let tmp = temp_dir()?;
+    let path = tmp.path().join("inventory.json");
+    std::fs::write(&path, data).map_err(Error::io("write", path.clone()))?;
+    let inv = crate::ops::inventory::Inventory::load(&path)?;
+    Ok(inv.sizes().len())
+}

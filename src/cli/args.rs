@@ -490,6 +490,10 @@ pub struct RemoteArgs {
     /// Speak plain HTTP to the registry (no TLS).
     #[arg(long)]
     pub plain_http: bool,
+    /// Give up on a registry that stays silent this long: connecting, or waiting for the
+    /// next bytes of an answer (default 30). A silent request is tried 3 times in all.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub timeout: Option<u64>,
 }
 
 impl Command {

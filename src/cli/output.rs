@@ -102,8 +102,28 @@ fn stream_stdout(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<
 /// are best effort, and must never turn into a panic.
 pub fn note(line: &str) {
     use std::io::Write;
+    let line = escape_controls(line);
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(line.as_bytes()).and_then(|()| err.write_all(b"\n"));
+}
+
+/// Human output with its control characters escaped (`\u{1b}` for ESC), except line
+/// breaks and tabs: strings from outside (a registry's tags, an artifactType, layer
+/// titles, annotations) must not drive the user's terminal. JSON output is not touched:
+/// it stays exact, and JSON escapes control characters itself.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 impl Printer {
@@ -117,6 +137,7 @@ impl Printer {
             stream_stdout(|out| o.report.write_json(out))
         } else if !o.no_human {
             let text = o.report.human_text();
+            let text = escape_controls(&text);
             if text.is_empty() { Ok(Written::Done) } else { write_stdout(text.as_bytes()) }
         } else {
             Ok(Written::Done)
@@ -152,4 +173,16 @@ pub fn human_bytes(n: u64) -> String {
 
 pub fn ts(t: &crate::model::Timestamp) -> String {
     crate::model::time::format_timestamp(t)
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_are_escaped_but_lines_and_tabs_kept() {
+        assert_eq!(escape_controls("a\tb\nc"), "a\tb\nc");
+        assert_eq!(escape_controls("x\u{1b}[31mred\u{7}\r"), "x\\u{1b}[31mred\\u{7}\\r");
+        assert_eq!(escape_controls("\u{9b}2J"), "\\u{9b}2J");
+    }
 }

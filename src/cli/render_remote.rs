@@ -45,6 +45,10 @@ pub fn connect_options(a: &RemoteArgs) -> Result<ConnectOptions> {
         ca_file: a.ca_file.clone(),
         tls_insecure: !a.tls_verify,
         plain_http: a.plain_http,
+        timeouts: a
+            .timeout
+            .map(|s| crate::remote::Timeouts::uniform(std::time::Duration::from_secs(s)))
+            .unwrap_or_default(),
     })
 }
 

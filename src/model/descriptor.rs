@@ -201,11 +201,11 @@ impl Platform {
     /// `architecture` is missing or empty. An empty `variant` is no variant. The one
     /// derivation of a platform from a config, for `show` and for import's `--platform`.
     pub fn from_config(config: &[u8]) -> Option<Platform> {
-        let v: Value = serde_json::from_slice(config).ok()?;
-        let os = v.get("os")?.as_str().filter(|s| !s.is_empty())?;
-        let arch = v.get("architecture")?.as_str().filter(|s| !s.is_empty())?;
-        let variant = v.get("variant").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
-        Some(Platform::of(os, arch, variant))
+        let c = super::lenient::ConfigFields::parse(config)?;
+        let os = c.os.filter(|s| !s.is_empty())?;
+        let arch = c.architecture.filter(|s| !s.is_empty())?;
+        let variant = c.variant.filter(|s| !s.is_empty());
+        Some(Platform::of(&os, &arch, variant))
     }
 
     /// True when `self` (a selector such as `linux/arm64`) matches `other`; a selector

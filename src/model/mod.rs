@@ -7,6 +7,7 @@ pub mod check;
 pub mod descriptor;
 pub mod digest;
 pub mod kind;
+pub mod lenient;
 pub mod locks;
 pub mod media;
 pub mod reference;

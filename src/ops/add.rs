@@ -63,6 +63,14 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<AddReport> {
     let name = opts.reference.repo.clone();
     reg.repo_dir(&name)?;
     let artifact_type = opts.artifact_type.clone().unwrap_or_else(|| artifact::DEFAULT_ARTIFACT_TYPE.to_string());
+    // Validated as attach does: the RFC 6838 shape, which also keeps control characters
+    // and oversized strings out of the manifest.
+    if !artifact::looks_like_media_type(&artifact_type) {
+        return Err(Error::Usage(format!(
+            "--artifact-type `{}` is not a media type (type/subtype, e.g. application/spdx+json)",
+            artifact_type.escape_default().to_string().chars().take(200).collect::<String>()
+        )));
+    }
     // Receive: no lock, nothing in the registry changes.
     let mut staged = Staged::new(ctx)?;
     let (desc, layers) =

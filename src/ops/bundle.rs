@@ -96,9 +96,9 @@ pub enum Narrowed {
 fn platform_of_config(repo: &Repository, doc: &Document) -> Option<Platform> {
     let c = doc.config.as_ref().filter(|c| MediaKind::of(&c.media_type) == MediaKind::Config)?;
     let bytes = repo.blobs.read(&c.digest, crate::registry::repository::MAX_DOCUMENT_BYTES).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let mut p = Platform::parse(&format!("{}/{}", v.get("os")?.as_str()?, v.get("architecture")?.as_str()?))?;
-    p.variant = v.get("variant").and_then(|s| s.as_str()).map(str::to_string);
+    let c = crate::model::lenient::ConfigFields::parse(&bytes)?;
+    let mut p = Platform::parse(&format!("{}/{}", c.os?, c.architecture?))?;
+    p.variant = c.variant;
     Some(p)
 }
 

@@ -55,7 +55,44 @@ pub fn repos(ctx: &Ctx<'_>) -> Result<ReposReport> {
     let _lock = ctx.read_lock()?;
     let mut repositories = Vec::new();
     let mut errors = Vec::new();
-    for name in ctx.registry.repo_names()? {
+    // A link or special file (a FIFO index.json, a symlinked sidecar) breaks the one
+    // repository it is in, reported like an invalid index.json; one outside every
+    // repository still fails the listing (wharf cannot see the tree's extent).
+    let tree = ctx.registry.scan_tree()?;
+    let mut names = tree.repositories.clone();
+    let mut broken: std::collections::BTreeMap<RepoName, String> = std::collections::BTreeMap::new();
+    for (path, kind) in tree.special {
+        let mut owner = None;
+        for n in &names {
+            if ctx.registry.repo_dir(n).is_ok_and(|d| path.starts_with(&d) && path != d) {
+                owner = Some(n.clone());
+            }
+        }
+        if owner.is_none()
+            && let Some(parent) = path.parent()
+            && let Ok(rel) = parent.strip_prefix(ctx.registry.root())
+            && let Some(rel) = rel.to_str()
+            && let Ok(n) = RepoName::parse(rel)
+            && ctx.registry.repo_dir(&n).is_ok_and(|d| d == parent)
+            && path.file_name().is_some_and(|f| f == "index.json" || f == "oci-layout")
+        {
+            owner = Some(n);
+        }
+        let Some(owner) = owner else {
+            return Err(crate::error::Error::SpecialFile { path, kind });
+        };
+        let message = crate::error::Error::SpecialFile { path, kind }.to_string();
+        broken.entry(owner.clone()).or_insert(message);
+        if !names.contains(&owner) {
+            names.push(owner);
+        }
+    }
+    names.sort();
+    for name in names {
+        if let Some(message) = broken.remove(&name) {
+            errors.push(RepoError { name, message });
+            continue;
+        }
         let read = ctx.registry.open_repo(&name, ctx.now).and_then(|repo| {
             let size: u64 = repo.blobs.list()?.blobs.iter().map(|b| b.size).sum();
             Ok((repo, size))

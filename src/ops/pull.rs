@@ -19,15 +19,23 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use serde::Serialize;
 
 use super::Ctx;
-use super::import::content::{Blob, Content, MAX_JSON, Sink};
+use super::import::content::{Blob, Content, MAX_JSON, Possession, Sink};
 use super::import::{self, Found, Name, Origin, TagOutcome};
 use super::progress::Bar;
 use crate::error::{Error, Result};
+use crate::model::check::MAX_DEPTH;
 use crate::model::{Descriptor, Digest, Document, MediaKind, Platform, RepoName, Role, Tag, media};
 use crate::registry::RegistryKind;
 use crate::remote::client::{Checked, MAX_ATTEMPTS};
+use crate::remote::origin::TIMEOUT_ATTEMPTS;
 use crate::remote::{Client, ConnectOptions, RemoteRef};
 use crate::store::{BlobStore, Staging};
+
+/// How many referrer links pull follows below an image (a signature of an attestation of
+/// an SBOM is 3).
+pub const MAX_REFERRER_DEPTH: usize = 16;
+/// How many referrers, at all levels, pull takes along with one image.
+pub const MAX_REFERRERS: usize = 1000;
 
 /// What the user asked for.
 #[derive(Debug, Clone, Default)]
@@ -150,12 +158,21 @@ impl<'a> Fetch<'a> {
         reference: &str,
         claimed: Option<&Digest>,
         size: Option<u64>,
+        depth: usize,
     ) -> Result<Descriptor> {
         let shown = if reference.starts_with("sha256:") {
             format!("{}@{reference}", self.repo)
         } else {
             format!("{}:{reference}", self.repo)
         };
+        // Checked before the fetch: an index nested without end costs at most 64
+        // requests and 64 stack frames, as import's limit allows.
+        if depth > MAX_DEPTH {
+            return Err(Error::refused(format!(
+                "registry {}: the manifest {shown} is nested deeper than {MAX_DEPTH} levels of indexes; wharf does not follow it further",
+                self.client.host
+            )));
+        }
         let m = self.client.get_manifest(self.repo, reference, MAX_JSON)?.ok_or_else(|| Error::NotFound {
             what: format!("registry {}: the manifest {shown}", self.client.host),
             detail: "does not exist".into(),
@@ -202,11 +219,13 @@ impl<'a> Fetch<'a> {
         self.blobs.insert(actual.clone(), blob);
         self.manifests.push(actual.clone());
         let desc = Descriptor::new(&media_type, actual, m.bytes.len() as u64);
-        self.children(sink, &doc, true)?;
+        self.children(sink, &doc, depth)?;
         Ok(desc)
     }
 
-    fn children(&mut self, sink: &mut Sink<'_>, doc: &Document, top: bool) -> Result<()> {
+    /// The children of the document at `depth` (the root is 1).
+    fn children(&mut self, sink: &mut Sink<'_>, doc: &Document, depth: usize) -> Result<()> {
+        let top = depth == 1;
         for child in doc.children() {
             if child.role == Role::Subject {
                 continue;
@@ -221,7 +240,7 @@ impl<'a> Fetch<'a> {
                 if top && doc.kind == MediaKind::Index && !matches_any(self.platforms, d.platform.as_ref()) {
                     continue;
                 }
-                self.manifest(sink, &d.digest.to_string(), Some(&d.digest), Some(d.size))?;
+                self.manifest(sink, &d.digest.to_string(), Some(&d.digest), Some(d.size), depth + 1)?;
             } else if let Some(b) = sink.reuse(&d.digest, d.size)? {
                 self.tally.reused.fetch_add(1, Ordering::Relaxed);
                 self.tally.reused_bytes.fetch_add(b.size, Ordering::Relaxed);
@@ -302,10 +321,14 @@ impl<'a> Fetch<'a> {
         let mut attempt = 0;
         loop {
             let body = self.client.get_blob(self.repo, digest)?;
-            let mut r = Checked { inner: body, left: size, failed: false };
-            match sink.receive(&mut r, size, Some(digest), &what) {
+            let mut r = Checked { inner: body, left: size, failed: false, timed_out: false };
+            let got = sink.receive(&mut r, size, Some(digest), &what);
+            // A registry that goes silent mid-body is given fewer chances than one that
+            // breaks off: each silent attempt costs a whole read timeout.
+            let cap = if r.timed_out { TIMEOUT_ATTEMPTS } else { MAX_ATTEMPTS };
+            match got {
                 Ok(b) => return Ok((b, false)),
-                Err(_) if r.failed && attempt + 1 < MAX_ATTEMPTS => {
+                Err(_) if r.failed && attempt + 1 < cap => {
                     attempt += 1;
                     std::thread::sleep(std::time::Duration::from_millis(100 << attempt.min(6)));
                 }
@@ -316,7 +339,7 @@ impl<'a> Fetch<'a> {
                     };
                     return Err(Error::remote(
                         &self.client.host,
-                        format!("the blob {digest} of {}: {cause} (gave up after {MAX_ATTEMPTS} attempts)", self.repo),
+                        format!("the blob {digest} of {}: {cause} (gave up after {cap} attempts)", self.repo),
                     ));
                 }
                 Err(e) => return Err(e),
@@ -385,7 +408,9 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
         .map(|e| BlobStore::new(e.dir.join("blobs")))
         .collect();
     let staging = ctx.create_staging()?;
+    let possession = Possession::of(reg, ctx.now);
     let mut sink = Sink::new(&staging, existing.clone());
+    sink.possession = Some(&possession);
     let tally = Tally::default();
     let bar = Bar::bytes(ctx.progress, "pulling".to_string(), Some(0));
     let import_opts = import::Options {
@@ -411,7 +436,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
             tally: &tally,
             leftovers: &leftovers,
         };
-        let desc = f.manifest(&mut sink, &r.reference(), r.digest.as_ref(), None)?;
+        let desc = f.manifest(&mut sink, &r.reference(), r.digest.as_ref(), None, 1)?;
         f.download(&staging, &existing, opts.jobs, &bar)?;
         let manifests = f.manifests.clone();
         let mut content = Received { blobs: std::mem::take(&mut f.blobs) };
@@ -424,11 +449,24 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
         if !opts.no_referrers {
             let wanted: Vec<Digest> = manifests.into_iter().filter(|d| found.blobs.contains_key(d)).collect();
             let mut seen: BTreeSet<Digest> = BTreeSet::new();
-            let mut queue = wanted;
-            while let Some(subject) = queue.pop() {
+            // (subject, how many referrer links below the image it is: the image is 0)
+            let mut queue: Vec<(Digest, usize)> = wanted.into_iter().map(|d| (d, 0)).collect();
+            while let Some((subject, level)) = queue.pop() {
                 for d in list_referrers(client, &r.repo, &subject, &mut notes)? {
                     if !seen.insert(d.digest.clone()) || found.blobs.contains_key(&d.digest) {
                         continue;
+                    }
+                    if level + 1 > MAX_REFERRER_DEPTH {
+                        return Err(Error::refused(format!(
+                            "registry {}: {r} has a chain of referrers (a referrer of a referrer …) longer than {MAX_REFERRER_DEPTH}; wharf does not follow it (--no-referrers pulls the image alone)",
+                            r.host
+                        )));
+                    }
+                    if seen.len() > MAX_REFERRERS {
+                        return Err(Error::refused(format!(
+                            "registry {}: {r} has more than {MAX_REFERRERS} referrers; wharf does not follow more (--no-referrers pulls the image alone)",
+                            r.host
+                        )));
                     }
                     let mut rf = Fetch {
                         client,
@@ -440,13 +478,13 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
                         tally: &tally,
                         leftovers: &leftovers,
                     };
-                    let mut desc = rf.manifest(&mut sink, &d.digest.to_string(), Some(&d.digest), Some(d.size))?;
+                    let mut desc = rf.manifest(&mut sink, &d.digest.to_string(), Some(&d.digest), Some(d.size), 1)?;
                     if !d.media_type.is_empty() && MediaKind::of(&d.media_type).has_children() {
                         desc.media_type = d.media_type.clone();
                     }
                     desc.artifact_type = d.artifact_type.clone();
                     rf.download(&staging, &existing, opts.jobs, &bar)?;
-                    queue.push(d.digest.clone());
+                    queue.push((d.digest.clone(), level + 1));
                     let mut content = Received { blobs: std::mem::take(&mut rf.blobs) };
                     if let Some(rfound) =
                         import::oci::select_root(&mut content, &mut sink, desc, Vec::new(), &no_platform, &mut notes)?

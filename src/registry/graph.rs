@@ -22,6 +22,26 @@ pub struct ClosureBlob {
 }
 
 impl Repository {
+    /// The blobs that readable content of this repository holds: the closures of the
+    /// top-level manifests that [`Repository::check_read`] allows reading (no read lock on
+    /// the repository, the manifest, any tag on it, or, for an index, any manifest it
+    /// lists). Proof of possession (docs/FORMAT.md): only these may stand in for bytes a
+    /// source did not send. A manifest whose closure cannot be walked proves nothing.
+    pub fn readable_blobs(&self) -> BTreeSet<Digest> {
+        let mut out = BTreeSet::new();
+        for entry in self.distinct_entries() {
+            let resolved =
+                super::repository::Resolved { digest: entry.digest.clone(), descriptor: entry.clone(), tag: None };
+            if self.check_read("reading", &resolved, &[]).is_err() {
+                continue;
+            }
+            if let Ok(blobs) = self.closure(&entry.digest, &entry.media_type, false) {
+                out.extend(blobs.into_iter().filter(|b| b.present).map(|b| b.digest));
+            }
+        }
+        out
+    }
+
     /// Every blob reachable from `root` inside this repository: the root itself, nested
     /// indexes and manifests, configs, layers, and with `follow_subject` the subject
     /// chain. Unknown media types are leaves. A manifest that cannot be parsed is an

@@ -264,6 +264,18 @@ impl Registry {
         Ok(crate::store::fs::kind(&self.repo_dir(name)?.join(OCI_LAYOUT_FILE))?.is_some())
     }
 
+    /// The blobs readable content holds, over every repository
+    /// ([`Repository::readable_blobs`]); a repository that cannot be loaded proves nothing.
+    pub fn readable_blobs(&self, now: Timestamp) -> Result<std::collections::BTreeSet<crate::model::Digest>> {
+        let mut out = std::collections::BTreeSet::new();
+        for name in self.repo_names()? {
+            if let Ok(repo) = self.open_repo(&name, now) {
+                out.extend(repo.readable_blobs());
+            }
+        }
+        Ok(out)
+    }
+
     /// Loads a repository, reconciling its sidecar as of `now`.
     pub fn open_repo(&self, name: &RepoName, now: Timestamp) -> Result<Repository> {
         let dir = self.repo_dir(name)?;

@@ -303,8 +303,7 @@ impl Repository {
         }
         let config = doc.config?;
         let bytes = self.blobs.read(&config.digest, MAX_DOCUMENT_BYTES).ok()?;
-        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-        parse_timestamp(v.get("created")?.as_str()?).ok()
+        parse_timestamp(&crate::model::lenient::ConfigFields::parse(&bytes)?.created?).ok()
     }
 
     /// Reads and parses a manifest or index blob of this repository.

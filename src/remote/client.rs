@@ -17,6 +17,7 @@ use std::time::Duration;
 use ureq::http::{self, Method, Response, StatusCode};
 
 use super::auth::{self, Challenge, Credentials};
+use super::origin::{Carry, Origin, TIMEOUT_ATTEMPTS, Timeouts};
 use crate::error::{Error, Result};
 use crate::model::{Descriptor, Digest, IndexFile};
 
@@ -37,6 +38,8 @@ pub struct ConnectOptions {
     /// False with `--tls-verify=false`: certificates are not checked.
     pub tls_insecure: bool,
     pub plain_http: bool,
+    /// How long to wait for the registry (`--timeout`).
+    pub timeouts: Timeouts,
 }
 
 /// What a request needs access to: `repository:REPO:pull[,push]`, plus pull on `from`
@@ -84,6 +87,9 @@ pub struct Client {
     pub host: String,
     base: String,
     https: bool,
+    /// The registry's origin: the only one the credentials go to (see [`super::origin`]).
+    origin: Origin,
+    timeouts: Timeouts,
     agent: ureq::Agent,
     creds: Option<Credentials>,
     /// Where the credentials came from, or where they were looked for.
@@ -160,15 +166,22 @@ fn error_detail(r: Response<ureq::Body>) -> String {
     let _ = r.into_body().into_reader().take(4096).read_to_end(&mut buf);
     #[derive(serde::Deserialize)]
     struct Errs {
-        errors: Vec<serde_json::Value>,
+        errors: Vec<Err>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Err {
+        #[serde(default, deserialize_with = "crate::model::lenient::string")]
+        code: Option<String>,
+        #[serde(default, deserialize_with = "crate::model::lenient::string")]
+        message: Option<String>,
     }
     if let Ok(e) = serde_json::from_slice::<Errs>(&buf) {
         let parts: Vec<String> = e
             .errors
             .iter()
             .map(|v| {
-                let code = v.get("code").and_then(|c| c.as_str()).unwrap_or("");
-                let msg = v.get("message").and_then(|c| c.as_str()).unwrap_or("");
+                let code = v.code.as_deref().unwrap_or("");
+                let msg = v.message.as_deref().unwrap_or("");
                 format!("{code}: {msg}").trim_matches([' ', ':']).to_string()
             })
             .collect();
@@ -230,22 +243,27 @@ impl Client {
             }
             tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
         }
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION")))
-            .timeout_connect(Some(Duration::from_secs(30)))
-            .timeout_recv_response(Some(Duration::from_secs(300)))
-            .timeout_per_read(Some(Duration::from_secs(300)))
+        let config = opts
+            .timeouts
+            .apply(
+                ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .max_redirects(0)
+                    .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION"))),
+            )
             .tls_config(tls.build())
             .build();
         let api_host = if host == "docker.io" { "registry-1.docker.io" } else { host };
         let https = !opts.plain_http;
         let base = format!("{}://{api_host}", if https { "https" } else { "http" });
+        let origin =
+            Origin::of(&base).ok_or_else(|| Error::Usage(format!("`{host}` is not a registry host (HOST[:PORT])")))?;
         Ok(Client {
             host: host.to_string(),
             base,
             https,
+            origin,
+            timeouts: opts.timeouts,
             agent: config.new_agent(),
             creds,
             creds_source,
@@ -286,7 +304,27 @@ impl Client {
                 ),
             );
         }
+        if let ureq::Error::Timeout(t) = e {
+            return Error::remote(
+                &self.host,
+                format!(
+                    "{what}: {} (gave up after {TIMEOUT_ATTEMPTS} attempts; --timeout SECS waits longer)",
+                    self.timeouts.describe(*t)
+                ),
+            );
+        }
         Error::remote(&self.host, format!("{what} failed after {MAX_ATTEMPTS} attempts: {e}"))
+    }
+
+    /// Whether a request that failed in transport with `e` on attempt `attempt` (from 0)
+    /// is tried again: never after a TLS failure, at most [`TIMEOUT_ATTEMPTS`] times in
+    /// all after a timeout, at most [`MAX_ATTEMPTS`] times otherwise.
+    fn retry_transport(&self, e: &ureq::Error, attempt: u32) -> bool {
+        if self.https && is_tls_error(e) {
+            return false;
+        }
+        let cap = if matches!(e, ureq::Error::Timeout(_)) { TIMEOUT_ATTEMPTS } else { MAX_ATTEMPTS };
+        attempt + 1 < cap
     }
 
     /// The Authorization header for `scope`, fetching a token when the registry asked for
@@ -309,6 +347,7 @@ impl Client {
     }
 
     fn fetch_token(&self, realm: &str, service: Option<&str>, scopes: &[String]) -> Result<String> {
+        self.origin.permit_realm(realm)?;
         let mut url = realm.to_string();
         let mut sep = if url.contains('?') { '&' } else { '?' };
         if let Some(s) = service {
@@ -328,22 +367,14 @@ impl Client {
             let req = req.body(()).map_err(|e| Error::remote(&self.host, format!("bad token URL {url}: {e}")))?;
             match self.agent.run(req) {
                 Ok(r) if r.status().is_success() => {
-                    #[derive(serde::Deserialize)]
-                    struct Tok {
-                        token: Option<String>,
-                        access_token: Option<String>,
-                    }
                     let mut buf = Vec::new();
                     r.into_body()
                         .into_reader()
                         .take(1 << 20)
                         .read_to_end(&mut buf)
                         .map_err(|e| Error::remote(&self.host, format!("reading the token from {realm}: {e}")))?;
-                    let t: Tok = serde_json::from_slice(&buf).map_err(|e| {
-                        Error::remote(&self.host, format!("the token service {realm} answered no token: {e}"))
-                    })?;
-                    return t.token.or(t.access_token).filter(|t| !t.is_empty()).ok_or_else(|| {
-                        Error::remote(&self.host, format!("the token service {realm} answered no token"))
+                    return parse_token(&buf).map_err(|e| {
+                        Error::remote(&self.host, format!("the token service {realm} answered no token{e}"))
                     });
                 }
                 Ok(r) if r.status() == StatusCode::UNAUTHORIZED || r.status() == StatusCode::FORBIDDEN => {
@@ -366,8 +397,8 @@ impl Client {
                     ));
                 }
                 Err(e) => {
-                    if self.https && is_tls_error(&e) {
-                        return Err(self.transport_error(&e, "fetching a token"));
+                    if !self.retry_transport(&e, attempt) {
+                        return Err(self.transport_error(&e, &format!("fetching a token from {realm}")));
                     }
                     last = Some(e.to_string());
                 }
@@ -392,11 +423,13 @@ impl Client {
         what: &str,
     ) -> Result<Response<ureq::Body>> {
         let mut url = url.to_string();
-        let mut foreign = false;
         let mut authed_retry = false;
         let mut redirects = 0;
         let mut attempt = 0;
         loop {
+            // The origin rule: every URL, the registry's own, a redirect's, an upload
+            // Location or a tag-list Link, is checked here before anything is sent.
+            let foreign = self.origin.permit(&url, what)? == Carry::Nothing;
             let auth = if foreign { None } else { self.authorization(scope)? };
             let mut b = http::Request::builder().method(method.clone()).uri(&url);
             for (k, v) in headers {
@@ -426,7 +459,7 @@ impl Client {
             let r = match result {
                 Ok(r) => r,
                 Err(e) => {
-                    if (self.https && is_tls_error(&e)) || attempt + 1 >= MAX_ATTEMPTS {
+                    if !self.retry_transport(&e, attempt) {
                         return Err(self.transport_error(&e, what));
                     }
                     backoff(attempt);
@@ -482,13 +515,8 @@ impl Client {
                 if redirects > MAX_REDIRECTS {
                     return Err(Error::remote(&self.host, format!("{what}: too many redirects")));
                 }
-                let next = self.resolve_location(loc, &url);
-                // Credentials are for the registry only: a redirect to another host (an
-                // object store, a CDN) goes there without them.
-                if url_host(&next) != url_host(&self.base) {
-                    foreign = true;
-                }
-                url = next;
+                // The next turn checks the target against the origin rule.
+                url = self.resolve_location(loc, &url);
                 continue;
             }
             return Ok(r);
@@ -698,12 +726,16 @@ impl Client {
         }
     }
 
-    /// Every tag of `repo`, following `Link` pagination.
+    /// Every tag of `repo`, following `Link` pagination: each tag once, in the order
+    /// listed. Pagination stops at the first page URL seen twice (a loop); a page larger
+    /// than [`MAX_TAG_PAGE_BYTES`] or more than [`MAX_TAGS`] distinct tags is an error.
     pub fn tags(&self, repo: &str) -> Result<Vec<String>> {
         let mut url = self.url(&format!("/v2/{repo}/tags/list"));
         let what = format!("list the tags of {repo}");
         let mut out = Vec::new();
-        for _ in 0..10_000 {
+        let mut have: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut pages: std::collections::HashSet<String> = std::collections::HashSet::new();
+        while pages.insert(url.clone()) {
             let r = self.send(Method::GET, &url, &[], ReqBody::Empty, &Scope::pull(repo), &what)?;
             if r.status() == StatusCode::NOT_FOUND {
                 return Err(Error::NotFound {
@@ -715,24 +747,40 @@ impl Client {
                 let s = r.status();
                 return Err(self.unexpected(s, &what, r));
             }
-            let next = header(&r, "link").and_then(|l| {
-                let start = l.find('<')? + 1;
-                let end = l[start..].find('>')? + start;
-                Some(l[start..end].to_string())
-            });
-            #[derive(serde::Deserialize)]
-            struct Tags {
-                tags: Option<Vec<String>>,
+            let next = header(&r, "link").and_then(link_next).map(str::to_string);
+            let too_large = || Error::TooLarge {
+                what: format!("registry {}: a page of the tag list of {repo}", self.host),
+                limit: MAX_TAG_PAGE_BYTES,
+            };
+            if header(&r, "content-length").and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > MAX_TAG_PAGE_BYTES)
+            {
+                return Err(too_large());
             }
             let mut buf = Vec::new();
             r.into_body()
-                .into_reader()
-                .take(64 << 20)
+                .into_with_config()
+                .limit(u64::MAX)
+                .reader()
+                .take(MAX_TAG_PAGE_BYTES + 1)
                 .read_to_end(&mut buf)
                 .map_err(|e| Error::remote(&self.host, format!("{what}: {e}")))?;
-            let t: Tags = serde_json::from_slice(&buf)
-                .map_err(|e| Error::remote(&self.host, format!("{what}: not a tag list: {e}")))?;
-            out.extend(t.tags.unwrap_or_default());
+            if buf.len() as u64 > MAX_TAG_PAGE_BYTES {
+                return Err(too_large());
+            }
+            let tags =
+                parse_tag_list(&buf).map_err(|e| Error::remote(&self.host, format!("{what}: not a tag list: {e}")))?;
+            for t in tags {
+                if !have.contains(&t) {
+                    if have.len() >= MAX_TAGS {
+                        return Err(Error::remote(
+                            &self.host,
+                            format!("{what}: more than {MAX_TAGS} tags; wharf does not list more (pull them by name)"),
+                        ));
+                    }
+                    have.insert(t.clone());
+                    out.push(t);
+                }
+            }
             match next {
                 Some(n) => url = self.resolve_location(&n, &url),
                 None => return Ok(out),
@@ -782,6 +830,56 @@ impl Client {
     }
 }
 
+/// Bytes of one page of a tag list.
+pub const MAX_TAG_PAGE_BYTES: u64 = 4 << 20;
+/// Distinct tags of one repository that `tags` lists.
+pub const MAX_TAGS: usize = 100_000;
+
+/// The target of the `rel="next"` link of a `Link` header (`<URL>; rel="next"`); a
+/// header with a single link and no `rel` counts as next, as distribution writes it.
+pub fn link_next(header: &str) -> Option<&str> {
+    let mut only = None;
+    let mut count = 0;
+    for part in header.split(',') {
+        let part = part.trim();
+        let Some(rest) = part.strip_prefix('<') else { continue };
+        let Some((target, params)) = rest.split_once('>') else { continue };
+        count += 1;
+        let rel = params.split(';').filter_map(|p| p.trim().split_once('=')).find_map(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("rel").then(|| v.trim().trim_matches('"').to_ascii_lowercase())
+        });
+        match rel.as_deref() {
+            Some(r) if r.split_whitespace().any(|x| x == "next") => return Some(target),
+            None => only = Some(target),
+            _ => {}
+        }
+    }
+    if count == 1 { only } else { None }
+}
+
+/// The token of a token service's answer (`token`, else `access_token`); the error is
+/// a suffix for the message (`: why`, or empty when the answer holds no token).
+pub fn parse_token(bytes: &[u8]) -> std::result::Result<String, String> {
+    #[derive(serde::Deserialize)]
+    struct Tok {
+        #[serde(default, deserialize_with = "crate::model::lenient::string")]
+        token: Option<String>,
+        #[serde(default, deserialize_with = "crate::model::lenient::string")]
+        access_token: Option<String>,
+    }
+    let t: Tok = serde_json::from_slice(bytes).map_err(|e| format!(": {e}"))?;
+    t.token.filter(|t| !t.is_empty()).or(t.access_token).filter(|t| !t.is_empty()).ok_or_else(String::new)
+}
+
+/// The tags of one tag-list page (`{"name":…,"tags":[…]}`; `tags` may be null).
+pub fn parse_tag_list(bytes: &[u8]) -> std::result::Result<Vec<String>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Tags {
+        tags: Option<Vec<String>>,
+    }
+    Ok(serde_json::from_slice::<Tags>(bytes)?.tags.unwrap_or_default())
+}
+
 fn with_digest(location: &str, digest: &Digest) -> String {
     let sep = if location.contains('?') { '&' } else { '?' };
     format!("{location}{sep}digest={}", percent_encode(&digest.to_string()))
@@ -797,6 +895,8 @@ pub struct Checked<R> {
     pub inner: R,
     pub left: u64,
     pub failed: bool,
+    /// The transport failed because the registry went silent (an idle-read timeout).
+    pub timed_out: bool,
 }
 
 impl<R: Read> Read for Checked<R> {
@@ -816,6 +916,7 @@ impl<R: Read> Read for Checked<R> {
             }
             Err(e) => {
                 self.failed = true;
+                self.timed_out |= e.kind() == io::ErrorKind::TimedOut;
                 Err(e)
             }
         }
@@ -836,8 +937,27 @@ mod tests {
     }
 
     #[test]
+    fn link_headers() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (r#"</v2/a/tags/list?last=b&n=1>; rel="next""#, Some("/v2/a/tags/list?last=b&n=1")),
+            ("</v2/a/tags/list?last=b>", Some("/v2/a/tags/list?last=b")),
+            (r#"</p1>; rel="prev", </p3>; rel="next""#, Some("/p3")),
+            (r#"</p1>; rel="prev""#, None),
+            ("</p1>, </p2>", None),
+            ("garbage", None),
+            ("<unterminated", None),
+        ];
+        for (h, want) in cases {
+            assert_eq!(link_next(h), *want, "{h}");
+        }
+        assert_eq!(parse_tag_list(br#"{"name":"a","tags":null}"#).unwrap(), Vec::<String>::new());
+        assert_eq!(parse_tag_list(br#"{"name":"a","tags":["1","2"]}"#).unwrap(), vec!["1", "2"]);
+        assert!(parse_tag_list(b"[0,0,0]").is_err());
+    }
+
+    #[test]
     fn checked_reader_flags_short_body() {
-        let mut c = Checked { inner: &b"abc"[..], left: 5, failed: false };
+        let mut c = Checked { inner: &b"abc"[..], left: 5, failed: false, timed_out: false };
         let mut out = Vec::new();
         assert!(c.read_to_end(&mut out).is_err());
         assert!(c.failed);

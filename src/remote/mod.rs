@@ -5,9 +5,11 @@
 
 pub mod auth;
 pub mod client;
+pub mod origin;
 
 pub use auth::Credentials;
 pub use client::{Client, ConnectOptions};
+pub use origin::Timeouts;
 
 use crate::error::{Error, Result};
 use crate::model::{Digest, ForeignName, Tag};

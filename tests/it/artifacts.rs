@@ -505,3 +505,40 @@ fn export_files_is_all_or_nothing() {
         assert!(left.is_empty(), "a failed export left {left:?}");
     }
 }
+
+/// Issue 16 D3: `add --artifact-type` is validated as `attach` validates it (RFC 6838),
+/// so neither a non-media-type, a control character nor 100 KiB gets into a manifest.
+#[test]
+fn add_refuses_an_artifact_type_that_is_not_a_media_type() {
+    let reg = Reg::new();
+    let p = files(&reg.dir.path().join("f"), &[("notes.txt", b"hello")]);
+    let before = reg.snapshot();
+    let long = format!("application/{}", "x".repeat(100 << 10));
+    for bad in ["not a media type", "application/x\u{1b}[31m", long.as_str(), "a/", "/b"] {
+        reg.wharf(&["add", "x:1", p[0].to_str().unwrap(), "--artifact-type", bad])
+            .code(2)
+            .stderr_has("is not a media type");
+        assert_eq!(reg.snapshot(), before, "{bad:?}");
+    }
+    reg.json(&["add", "x:1", p[0].to_str().unwrap(), "--artifact-type", "application/vnd.example.notes"]);
+}
+
+/// Issue 16 D1: strings from outside (here a layer title and an annotation carrying a
+/// terminal escape) are printed escaped by the human output of `show`, `referrers` and
+/// `export --format files`; the JSON keeps them exact.
+#[test]
+fn terminal_escapes_are_escaped_in_human_output_only() {
+    let reg = Reg::new();
+    let p = files(&reg.dir.path().join("f"), &[("evil\u{1b}]0;pwned\u{7}.txt", b"hello")]);
+    reg.json(&["add", "x:1", p[0].to_str().unwrap(), "--annotation", "note=\u{1b}[2Jcleared"]);
+    let raw = |s: &str| s.contains('\u{1b}') || s.contains('\u{7}');
+    for args in [vec!["show", "x:1"], vec!["manifests", "x"]] {
+        let r = reg.wharf(&args).ok();
+        assert!(!raw(&r.stdout) && !raw(&r.stderr), "{args:?} printed a raw escape:\n{}", r.stdout.escape_debug());
+    }
+    let out = reg.dir.path().join("files-out");
+    let r = reg.wharf(&["export", "x:1", "--format", "files", "-o", out.to_str().unwrap()]);
+    assert!(!raw(&r.stdout) && !raw(&r.stderr), "{}", r.stdout.escape_debug());
+    let v = reg.json(&["show", "x:1"]);
+    assert!(v.to_string().contains("\\u001b"), "the JSON keeps the exact string: {v}");
+}

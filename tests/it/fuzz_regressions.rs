@@ -193,3 +193,32 @@ fn as_of_year_outside_rfc3339_is_a_usage_error() {
     assert_eq!(reg.snapshot(), before, "a refused --as-of changes nothing");
     reg.wharf(&["--as-of=0000-01-01", "repos"]).ok();
 }
+
+#[test]
+fn fuzz_regressions_remote_answer() {
+    let got = run_all("remote_answer", |d| debug(fuzzing::remote_answer(d)));
+    assert_refused(
+        "remote_answer",
+        &got,
+        &[
+            ("link-unterminated", "not a Link"),
+            ("tag-list-wrong-types", "not a tag list"),
+            ("referrers-bad-descriptor", "not a referrers answer"),
+        ],
+    );
+}
+
+#[test]
+fn fuzz_regressions_inventory() {
+    let got = run_all("inventory", |d| debug(fuzzing::inventory(d)));
+    assert_refused(
+        "inventory",
+        &got,
+        &[
+            ("zeros", "wharf_inventory_version"),
+            ("version-string", "wharf_inventory_version"),
+            ("not-json", "wharf_inventory_version"),
+            ("bad-digest", "not a valid inventory"),
+        ],
+    );
+}

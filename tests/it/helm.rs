@@ -197,3 +197,48 @@ fn show_says_helm_chart() {
     assert!(reg.wharf(&["show", "podinfo:6.5.4_meta.1"]).ok().stdout.contains("kind:        helm chart"));
     assert!(reg.wharf(&["repos"]).ok().stdout.contains("helm chart"));
 }
+
+/// Issue 16 D2: a `CHART.tgz.prov` that is a symbolic link (to a secret of the user's) is
+/// refused, never followed: the secret is not stored as the provenance layer.
+#[test]
+fn chart_prov_symlink_is_refused_not_followed() {
+    let reg = Reg::new();
+    let tgz = good_chart(reg.dir.path());
+    let secret = reg.dir.path().join("secret.txt");
+    std::fs::write(&secret, b"the user's secret").unwrap();
+    std::os::unix::fs::symlink(&secret, reg.dir.path().join("podinfo-6.5.4.tgz.prov")).unwrap();
+    let before = reg.snapshot();
+    reg.wharf(&["import", tgz.to_str().unwrap()]).code(2).stderr_has("symbolic link");
+    assert_eq!(reg.snapshot(), before);
+    let stored = crate::common::snapshot(&reg.root);
+    assert!(!stored.iter().any(|(_, _, h)| h.ends_with(&sha(b"the user's secret")[7..])), "the secret was stored");
+}
+
+/// Issue 16 B6: a chart member whose GNU long name is larger than the 64 KiB that image
+/// archives allow is refused before the name is read into memory.
+#[test]
+fn chart_member_long_name_over_64_kib_is_refused() {
+    let reg = Reg::new();
+    let p = reg.dir.path().join("longname.tgz");
+    let f = std::fs::File::create(&p).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::best());
+    {
+        let mut t = tar::Builder::new(&mut gz);
+        let y = b"apiVersion: v2\nname: longname\nversion: 1.0.0\n";
+        let mut h = tar::Header::new_gnu();
+        h.set_size(y.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        t.append_data(&mut h, "longname/Chart.yaml", &y[..]).unwrap();
+        let name = format!("longname/{}", "a".repeat(1 << 20));
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        t.append_data(&mut h, name, &b"x"[..]).unwrap();
+        t.finish().unwrap();
+    }
+    gz.finish().unwrap().flush().unwrap();
+    let before = reg.snapshot();
+    reg.wharf(&["import", p.to_str().unwrap()]).code(2).stderr_has("64 KiB");
+    assert_eq!(reg.snapshot(), before);
+}

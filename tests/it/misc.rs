@@ -690,3 +690,30 @@ fn paused_in_staging(reg: &Reg, args: &[&str]) -> (std::process::Child, std::pat
     let area = std::path::PathBuf::from(std::fs::read_to_string(&flag).unwrap());
     (child, flag, area)
 }
+
+/// Issue 16 D4: a FIFO or a symbolic link as a repository's index.json or sidecar breaks
+/// that repository only: `repos` reports it and lists the others, exit 1 (as for an
+/// invalid index.json), and never opens the FIFO.
+#[test]
+fn special_index_or_sidecar_breaks_one_repository_not_the_listing() {
+    let reg = hello_registry();
+    reg.wharf(&["tag", "hello:latest", "fifo/app:1"]).ok();
+    reg.wharf(&["tag", "hello:latest", "link/app:1"]).ok();
+    reg.wharf(&["tag", "hello:latest", "zz:1"]).ok();
+    let fifo = reg.root.join("fifo/app/index.json");
+    std::fs::remove_file(&fifo).unwrap();
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let sidecar = reg.root.join("link/app/wharf-meta.json");
+    let real = reg.dir.path().join("meta-elsewhere.json");
+    std::fs::rename(&sidecar, &real).unwrap();
+    std::os::unix::fs::symlink(&real, &sidecar).unwrap();
+    let r = reg.wharf(&["--json", "repos"]).code(1);
+    let v = r.json();
+    let names: Vec<&str> = v["repositories"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["hello", "zz"], "{v:#}");
+    let broken: Vec<&str> = v["errors"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(broken, ["fifo/app", "link/app"], "{v:#}");
+    assert!(v["errors"][0]["message"].as_str().unwrap().contains("index.json"), "{v:#}");
+    assert!(v["errors"][1]["message"].as_str().unwrap().contains("wharf-meta.json"), "{v:#}");
+}

@@ -458,3 +458,490 @@ fn pull_refuses_gzip_labelled_plain_tar_layer_as_verify_would() {
     assert!(r.stderr.contains(&layer_digest), "{}", r.stderr);
     assert_eq!(reg.snapshot(), before);
 }
+
+// ---- Issue 16 A: credentials never leave their origin, never travel in cleartext ----
+
+const ALICE: &str = "alice:s3cret-pw";
+
+fn alice_basic() -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(ALICE))
+}
+
+/// No request in `log` carried an Authorization header.
+fn assert_no_credentials(log: &[Request], whose: &str) {
+    let leaked: Vec<&Request> = log.iter().filter(|q| q.header("authorization").is_some()).collect();
+    assert!(leaked.is_empty(), "credentials reached {whose}: {leaked:?}");
+}
+
+/// A source registry holding `app:1` for push tests.
+fn pushable(seed: &str) -> (Reg, Vec<u8>, Vec<u8>, Vec<u8>) {
+    let (m, c, l) = tiny_image(seed);
+    let src = Reg::new();
+    let dir = tempfile::tempdir().unwrap();
+    write_layout(dir.path(), &[&c, &l], &[(OCI_MANIFEST, &m, Some("1"))]);
+    src.wharf(&["import", dir.path().to_str().unwrap(), "--repo", "app"]).ok();
+    (src, m, c, l)
+}
+
+/// A registry that wants alice's Basic credentials on every request and answers the
+/// upload POST with `location`; blobs are absent, manifests accepted.
+fn upload_redirecting(location: String) -> impl Fn(&Request) -> Reply + Send + Sync + 'static {
+    let expected = alice_basic();
+    move |req| {
+        if req.header("authorization") != Some(expected.as_str()) {
+            return Reply::new(401, b"").header("WWW-Authenticate", r#"Basic realm="fake""#);
+        }
+        let path = req.path.split('?').next().unwrap();
+        match (req.method.as_str(), path) {
+            ("HEAD", _) => Reply::new(404, b""),
+            ("POST", "/v2/app/blobs/uploads/") => Reply::new(202, b"").header("Location", &location),
+            ("PUT", "/v2/app/manifests/1") => Reply::new(201, b""),
+            _ => Reply::new(405, b""),
+        }
+    }
+}
+
+#[test]
+fn push_cross_origin_upload_location_goes_without_credentials() {
+    let (src, _, c, l) = pushable("a1");
+    // The other origin stores whatever is PUT to it, asking for nothing.
+    let other = Fake::start(|req| match req.method.as_str() {
+        "PUT" => Reply::new(201, b""),
+        _ => Reply::new(405, b""),
+    });
+    let fake = Fake::start(upload_redirecting(format!("http://{}/upload/1?_state=x", other.host)));
+    src.wharf(&["push", "app:1", "--to", &fake.host, "--plain-http", "--creds", ALICE]).ok();
+    let at_other = other.requests();
+    let puts: Vec<&Request> = at_other.iter().filter(|q| q.method == "PUT").collect();
+    assert_eq!(puts.len(), 2, "both blobs went to the upload Location: {at_other:?}");
+    let bodies: Vec<&[u8]> = puts.iter().map(|q| &q.body[..]).collect();
+    assert!(bodies.contains(&&c[..]) && bodies.contains(&&l[..]));
+    assert_no_credentials(&at_other, "the other origin of the upload Location");
+    assert!(fake.requests().iter().any(|q| q.header("authorization") == Some(alice_basic().as_str())));
+}
+
+#[test]
+fn pull_all_tags_cross_origin_link_goes_without_credentials() {
+    let (m, c, l) = tiny_image("a2");
+    let other = Fake::start(|req| {
+        if req.path.starts_with("/v2/app/tags/list") {
+            return Reply::new(200, br#"{"name":"app","tags":[]}"#).header("Content-Type", "application/json");
+        }
+        Reply::new(404, b"")
+    });
+    let link = format!(r#"<http://{}/v2/app/tags/list?last=1&n=1>; rel="next""#, other.host);
+    let expected = alice_basic();
+    let fake = Fake::start(move |req| {
+        if req.header("authorization") != Some(expected.as_str()) {
+            return Reply::new(401, b"").header("WWW-Authenticate", r#"Basic realm="fake""#);
+        }
+        let path = req.path.split('?').next().unwrap();
+        if path == "/v2/app/tags/list" {
+            return Reply::new(200, br#"{"name":"app","tags":["1"]}"#)
+                .header("Content-Type", "application/json")
+                .header("Link", &link);
+        }
+        if path == "/v2/app/manifests/1" {
+            return Reply::new(200, &m).header("Content-Type", OCI_MANIFEST);
+        }
+        if let Some(d) = path.strip_prefix("/v2/app/blobs/") {
+            for b in [&c, &l] {
+                if d == sha(b) {
+                    return Reply::new(200, b);
+                }
+            }
+        }
+        Reply::new(404, b"")
+    });
+    let reg = Reg::new();
+    let v = reg.json(&["pull", "--plain-http", "--creds", ALICE, "--all-tags", &format!("{}/app", fake.host)]);
+    assert_eq!(v["images"].as_array().unwrap().len(), 1, "{v}");
+    let at_other = other.requests();
+    assert_eq!(at_other.len(), 1, "the Link was followed: {at_other:?}");
+    assert_no_credentials(&at_other, "the other origin of the tag-list Link");
+}
+
+#[test]
+fn https_blob_redirect_to_http_on_the_same_port_is_refused() {
+    let (m, _, _) = tiny_image("a3");
+    let expected = alice_basic();
+    let host = Arc::new(std::sync::OnceLock::<String>::new());
+    let h2 = host.clone();
+    let (fake, certs) = Fake::start_tls(move |req| {
+        if !req.tls {
+            return Reply::new(200, b"served in cleartext");
+        }
+        if req.header("authorization") != Some(expected.as_str()) {
+            return Reply::new(401, b"").header("WWW-Authenticate", r#"Basic realm="fake""#);
+        }
+        let path = req.path.split('?').next().unwrap();
+        if path == "/v2/app/manifests/1" {
+            return Reply::new(200, &m).header("Content-Type", OCI_MANIFEST);
+        }
+        if let Some(d) = path.strip_prefix("/v2/app/blobs/") {
+            return Reply::new(307, b"").header("Location", &format!("http://{}/cleartext/{d}", h2.get().unwrap()));
+        }
+        Reply::new(404, b"")
+    });
+    host.set(fake.host.clone()).unwrap();
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let ca = certs.path().join("ca.pem");
+    let r = reg
+        .wharf(&["pull", "--ca-file", ca.to_str().unwrap(), "--creds", ALICE, &format!("{}/app:1", fake.host)])
+        .code(2);
+    assert!(r.stderr.contains("never downgrades https to http"), "{}", r.stderr);
+    let log = fake.requests();
+    assert!(log.iter().any(|q| q.tls && q.header("authorization").is_some()), "the registry was reached: {log:?}");
+    let plain: Vec<Request> = log.into_iter().filter(|q| !q.tls).collect();
+    assert_no_credentials(&plain, "http:// on the registry's host:port");
+    assert!(plain.is_empty(), "nothing is sent over http: {plain:?}");
+    assert_eq!(reg.snapshot(), before);
+}
+
+#[test]
+fn https_upload_location_on_http_is_refused() {
+    let (src, _, _, _) = pushable("a4");
+    let host = Arc::new(std::sync::OnceLock::<String>::new());
+    let h2 = host.clone();
+    let inner = Arc::new(std::sync::OnceLock::<Box<dyn Fn(&Request) -> Reply + Send + Sync>>::new());
+    let i2 = inner.clone();
+    let (fake, certs) = Fake::start_tls(move |req| {
+        if !req.tls {
+            return Reply::new(201, b"");
+        }
+        i2.get().unwrap()(req)
+    });
+    host.set(fake.host.clone()).unwrap();
+    let _ = inner.set(Box::new(upload_redirecting(format!("http://{}/upload/1?_state=x", h2.get().unwrap()))));
+    let ca = certs.path().join("ca.pem");
+    let before = src.snapshot();
+    let r =
+        src.wharf(&["push", "app:1", "--to", &fake.host, "--ca-file", ca.to_str().unwrap(), "--creds", ALICE]).code(2);
+    assert!(r.stderr.contains("never downgrades https to http"), "{}", r.stderr);
+    let log = fake.requests();
+    assert!(log.iter().any(|q| q.tls && q.method == "POST"), "the upload was started: {log:?}");
+    let plain: Vec<Request> = log.into_iter().filter(|q| !q.tls).collect();
+    assert_no_credentials(&plain, "http:// on the registry's host:port");
+    assert!(plain.is_empty(), "no blob PUT over http: {plain:?}");
+    assert_eq!(src.snapshot(), before);
+}
+
+#[test]
+fn https_registry_with_an_http_token_realm_is_refused() {
+    let token = Fake::start(|_| Reply::new(200, br#"{"token":"t0k3n"}"#).header("Content-Type", "application/json"));
+    let realm = format!(r#"Bearer realm="http://{}/token",service="fake""#, token.host);
+    let (fake, certs) = Fake::start_tls(move |req| {
+        if req.header("authorization") == Some("Bearer t0k3n") {
+            return Reply::new(404, b"");
+        }
+        Reply::new(401, b"").header("WWW-Authenticate", &realm)
+    });
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let ca = certs.path().join("ca.pem");
+    let r = reg
+        .wharf(&["pull", "--ca-file", ca.to_str().unwrap(), "--creds", ALICE, &format!("{}/app:1", fake.host)])
+        .code(2);
+    assert!(r.stderr.contains("token service") && r.stderr.contains("plain HTTP"), "{}", r.stderr);
+    let at_token = token.requests();
+    assert_no_credentials(&at_token, "the http:// token realm");
+    assert!(at_token.is_empty(), "nothing goes to a cleartext realm: {at_token:?}");
+    assert_eq!(reg.snapshot(), before);
+}
+
+// ---- Issue 16 B: every remote answer is bounded ----
+
+/// The staging area of `reg` holds nothing (no area left behind).
+fn assert_staging_clean(reg: &Reg) {
+    let left: Vec<_> = std::fs::read_dir(reg.root.join(".wharf/staging"))
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "staging left behind: {left:?}");
+}
+
+#[test]
+fn pull_from_a_silent_registry_fails_naming_the_host_and_the_wait() {
+    let silent = super::registry_support::Silent::start();
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let r = reg.wharf(&["pull", "--plain-http", "--timeout", "1", &format!("{}/app:1", silent.host)]).code(2);
+    assert!(r.stderr.contains(&format!("registry {}", silent.host)), "{}", r.stderr);
+    assert!(r.stderr.contains("waiting for the answer's headers") && r.stderr.contains("--timeout"), "{}", r.stderr);
+    assert!(r.stderr.contains("3 attempts"), "{}", r.stderr);
+    assert_eq!(silent.connections.load(Ordering::SeqCst), 3, "a bounded number of attempts");
+    assert_eq!(reg.snapshot(), before);
+    assert_staging_clean(&reg);
+}
+
+#[test]
+fn push_to_a_silent_registry_fails_naming_the_host_and_the_wait() {
+    let (src, _, _, _) = pushable("b4-push");
+    let silent = super::registry_support::Silent::start();
+    let before = src.snapshot();
+    let r = src.wharf(&["push", "app:1", "--to", &silent.host, "--plain-http", "--timeout", "1"]).code(2);
+    assert!(r.stderr.contains(&format!("registry {}", silent.host)), "{}", r.stderr);
+    assert!(r.stderr.contains("no progress for 1 s while waiting for"), "{}", r.stderr);
+    assert_eq!(silent.connections.load(Ordering::SeqCst), 3, "a bounded number of attempts");
+    assert_eq!(src.snapshot(), before);
+}
+
+#[test]
+fn pull_index_nested_without_end_stops_at_64_levels() {
+    // 200 indexes, each listing the next; the tag names the outermost.
+    let mut docs: std::collections::HashMap<String, Vec<u8>> = std::collections::HashMap::new();
+    let (m, _, _) = tiny_image("deep");
+    let mut inner = (OCI_MANIFEST, m.clone());
+    for _ in 0..200 {
+        let idx = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"{}","digest":"{}","size":{}}}]}}"#,
+            inner.0,
+            sha(&inner.1),
+            inner.1.len()
+        )
+        .into_bytes();
+        docs.insert(sha(&inner.1), inner.1.clone());
+        inner = ("application/vnd.oci.image.index.v1+json", idx);
+    }
+    let top = inner.1.clone();
+    let fake = Fake::start(move |req| {
+        let path = req.path.split('?').next().unwrap();
+        let Some(reference) = path.strip_prefix("/v2/app/manifests/") else { return Reply::new(404, b"") };
+        let body = if reference == "1" { Some(&top) } else { docs.get(reference) };
+        match body {
+            Some(b) => {
+                let mt = if b.windows(9).any(|w| w == b"manifests") {
+                    "application/vnd.oci.image.index.v1+json"
+                } else {
+                    OCI_MANIFEST
+                };
+                Reply::new(200, b).header("Content-Type", mt)
+            }
+            None => Reply::new(404, b""),
+        }
+    });
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let r = pull(&reg, &fake.host, &[]).code(2);
+    assert!(r.stderr.contains("nested deeper than 64 levels"), "{}", r.stderr);
+    let gets = fake.requests().iter().filter(|q| q.path.contains("/manifests/")).count();
+    assert_eq!(gets, 64, "the depth is checked before each fetch");
+    assert_eq!(reg.snapshot(), before);
+    assert_staging_clean(&reg);
+}
+
+/// A registry with the referrers API where every manifest has one referrer, made on
+/// demand: a chain without end.
+fn endless_referrers(width: usize) -> Fake {
+    use super::registry_support::artifact;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    let (m, c, l) = tiny_image("chain");
+    let docs: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::new(Mutex::new(HashMap::new()));
+    docs.lock().unwrap().insert(sha(&m), m.clone());
+    let blobs: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::new(Mutex::new(HashMap::new()));
+    for b in [&c, &l, &b"{}".to_vec()] {
+        blobs.lock().unwrap().insert(sha(b), b.clone());
+    }
+    Fake::start(move |req| {
+        let path = req.path.split('?').next().unwrap();
+        if path == "/v2/app/manifests/1" {
+            return Reply::new(200, &m).header("Content-Type", OCI_MANIFEST);
+        }
+        if let Some(d) = path.strip_prefix("/v2/app/manifests/") {
+            return match docs.lock().unwrap().get(d) {
+                Some(b) => Reply::new(200, b).header("Content-Type", OCI_MANIFEST),
+                None => Reply::new(404, b""),
+            };
+        }
+        if let Some(d) = path.strip_prefix("/v2/app/blobs/") {
+            return match blobs.lock().unwrap().get(d) {
+                Some(b) => Reply::new(200, b),
+                None => Reply::new(404, b""),
+            };
+        }
+        if let Some(subject) = path.strip_prefix("/v2/app/referrers/") {
+            let Some(sbytes) = docs.lock().unwrap().get(subject).cloned() else { return Reply::new(404, b"") };
+            let mut entries = Vec::new();
+            for i in 0..width {
+                let (a, blob) = artifact(&sbytes, "application/x-chain", &format!("{subject} {i}"));
+                entries.push(format!(
+                    r#"{{"mediaType":"{OCI_MANIFEST}","artifactType":"application/x-chain","digest":"{}","size":{}}}"#,
+                    sha(&a),
+                    a.len()
+                ));
+                blobs.lock().unwrap().insert(sha(&blob), blob);
+                docs.lock().unwrap().insert(sha(&a), a);
+            }
+            let body = format!(
+                r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}]}}"#,
+                entries.join(",")
+            );
+            return Reply::new(200, body.as_bytes()).header("Content-Type", "application/vnd.oci.image.index.v1+json");
+        }
+        Reply::new(404, b"")
+    })
+}
+
+#[test]
+fn pull_endless_referrer_chain_stops_with_a_clear_error_and_clean_staging() {
+    let fake = endless_referrers(1);
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let r = pull(&reg, &fake.host, &[]).code(2);
+    assert!(r.stderr.contains("chain of referrers") && r.stderr.contains("longer than 16"), "{}", r.stderr);
+    let listed = fake.requests().iter().filter(|q| q.path.contains("/referrers/")).count();
+    assert_eq!(listed, 17, "the chain is followed to its cap and no further");
+    assert_eq!(reg.snapshot(), before);
+    assert_staging_clean(&reg);
+    // --no-referrers pulls the image alone.
+    pull(&reg, &fake.host, &["--no-referrers"]).ok();
+}
+
+#[test]
+fn pull_with_too_many_referrers_stops_with_a_clear_error_and_clean_staging() {
+    let fake = endless_referrers(1001);
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let r = pull(&reg, &fake.host, &[]).code(2);
+    assert!(r.stderr.contains("more than 1000 referrers"), "{}", r.stderr);
+    assert_eq!(reg.snapshot(), before);
+    assert_staging_clean(&reg);
+}
+
+/// A registry serving `app:1` and tag-list pages from `pages` (query → (body, Link)).
+fn tag_pages(pages: Vec<(&'static str, Vec<u8>, Option<String>)>) -> Fake {
+    let (m, c, l) = tiny_image("tags");
+    Fake::start(move |req| {
+        let path = req.path.split('?').next().unwrap();
+        let query = req.path.split_once('?').map(|(_, q)| q).unwrap_or("");
+        if path == "/v2/app/tags/list" {
+            for (q, body, link) in &pages {
+                if *q == query {
+                    let mut r = Reply::new(200, body).header("Content-Type", "application/json");
+                    if let Some(link) = link {
+                        r = r.header("Link", link);
+                    }
+                    return r;
+                }
+            }
+            return Reply::new(404, b"");
+        }
+        if path == "/v2/app/manifests/1" {
+            return Reply::new(200, &m).header("Content-Type", OCI_MANIFEST);
+        }
+        if let Some(d) = path.strip_prefix("/v2/app/blobs/") {
+            for b in [&c, &l] {
+                if d == sha(b) {
+                    return Reply::new(200, b);
+                }
+            }
+        }
+        Reply::new(404, b"")
+    })
+}
+
+#[test]
+fn pull_all_tags_link_loop_stops_at_a_page_seen_twice_and_pulls_each_tag_once() {
+    let tags = br#"{"name":"app","tags":["1"]}"#.to_vec();
+    let fake = tag_pages(vec![
+        ("", tags.clone(), Some(r#"</v2/app/tags/list?p=2>; rel="next""#.into())),
+        ("p=2", tags.clone(), Some(r#"</v2/app/tags/list?p=2>; rel="next""#.into())),
+    ]);
+    let reg = Reg::new();
+    let v = reg.json(&["pull", "--plain-http", "--all-tags", &format!("{}/app", fake.host)]);
+    assert_eq!(v["images"].as_array().unwrap().len(), 1, "{v}");
+    let reqs = fake.requests();
+    assert_eq!(reqs.iter().filter(|q| q.path.contains("/tags/list")).count(), 2, "{reqs:?}");
+    assert_eq!(reqs.iter().filter(|q| q.path.contains("/blobs/")).count(), 2, "each blob fetched once");
+}
+
+#[test]
+fn pull_all_tags_page_over_the_byte_cap_is_refused() {
+    let mut body = br#"{"name":"app","tags":["1"]"#.to_vec();
+    body.extend(std::iter::repeat_n(b' ', (4 << 20) + 1));
+    body.push(b'}');
+    let fake = tag_pages(vec![("", body, None)]);
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let r = reg.wharf(&["pull", "--plain-http", "--all-tags", &format!("{}/app", fake.host)]).code(2);
+    assert!(r.stderr.contains("tag list") && r.stderr.contains("larger than the limit"), "{}", r.stderr);
+    assert_eq!(reg.snapshot(), before);
+}
+
+#[test]
+fn pull_all_tags_over_the_tag_cap_is_refused() {
+    let tags: Vec<String> = (0..100_001).map(|i| format!("\"t{i}\"")).collect();
+    let body = format!(r#"{{"name":"app","tags":[{}]}}"#, tags.join(",")).into_bytes();
+    let fake = tag_pages(vec![("", body, None)]);
+    let reg = Reg::new();
+    let before = reg.snapshot();
+    let r = reg.wharf(&["pull", "--plain-http", "--all-tags", &format!("{}/app", fake.host)]).code(2);
+    assert!(r.stderr.contains("more than 100000 tags"), "{}", r.stderr);
+    assert_eq!(reg.snapshot(), before);
+}
+
+// ---- Issue 16 C: proof of possession ----
+
+/// A root holding `secret:1` (the image `seed`), read-locked.
+fn read_locked(seed: &str) -> (Reg, Vec<u8>, Vec<u8>, Vec<u8>) {
+    let (m, c, l) = tiny_image(seed);
+    let reg = Reg::new();
+    let dir = tempfile::tempdir().unwrap();
+    write_layout(dir.path(), &[&c, &l], &[(OCI_MANIFEST, &m, Some("1"))]);
+    reg.wharf(&["import", dir.path().to_str().unwrap(), "--repo", "secret"]).ok();
+    reg.wharf(&["update", "secret:1", "--read-enabled", "false"]).ok();
+    (reg, m, c, l)
+}
+
+#[test]
+fn pull_does_not_reuse_read_locked_blobs_the_registry_did_not_send() {
+    let (reg, m, c, l) = read_locked("possession");
+    // A new manifest over the locked image's config and layer; the registry lacks their bytes.
+    let leak = String::from_utf8(m.clone()).unwrap().replacen('{', r#"{"annotations":{"x":"leak"},"#, 1).into_bytes();
+    assert_ne!(sha(&leak), sha(&m));
+    let fake = Fake::start(move |req| {
+        if req.path.starts_with("/v2/leak/manifests/") {
+            return Reply::new(200, &leak).header("Content-Type", OCI_MANIFEST);
+        }
+        Reply::new(404, br#"{"errors":[{"code":"BLOB_UNKNOWN","message":"no bytes here"}]}"#)
+    });
+    let before = reg.snapshot();
+    let r = reg.wharf(&["pull", "--plain-http", &format!("{}/leak:x", fake.host)]).code(2);
+    assert!(r.stderr.contains("404") || r.stderr.contains("not in leak"), "{}", r.stderr);
+    let gets: Vec<String> =
+        fake.requests().iter().filter(|q| q.path.contains("/blobs/")).map(|q| q.path.clone()).collect();
+    assert!(gets.iter().any(|p| p.ends_with(&sha(&c)) || p.ends_with(&sha(&l))), "the bytes were asked for: {gets:?}");
+    assert_eq!(reg.snapshot(), before, "nothing stored");
+    reg.wharf(&["export", "leak:x", "-o", reg.dir.path().join("x.tar").to_str().unwrap()]).code(2);
+    // Readable content does stand in: unlocked, the same pull reuses the blobs.
+    reg.wharf(&["update", "secret:1", "--read-enabled", "true"]).ok();
+    let v = reg.json(&["pull", "--plain-http", &format!("{}/leak:x", fake.host)]);
+    assert_eq!(v["reused_blobs"], 2, "{v}");
+}
+
+#[test]
+fn delta_naming_read_locked_digests_is_refused() {
+    let (reg, m, _, _) = read_locked("delta-possession");
+    // A hand-made delta: index.json only, naming the locked manifest under another name.
+    let tar_path = reg.dir.path().join("hand-made-delta.tar");
+    let index = format!(
+        r#"{{"schemaVersion":2,"annotations":{{"io.wharf.bundle.delta":"true"}},"manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":{},"annotations":{{"org.opencontainers.image.ref.name":"leak:x"}}}}]}}"#,
+        sha(&m),
+        m.len()
+    );
+    let mut b = tar::Builder::new(std::fs::File::create(&tar_path).unwrap());
+    for (name, body) in [("oci-layout", &br#"{"imageLayoutVersion":"1.0.0"}"#[..]), ("index.json", index.as_bytes())] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, body).unwrap();
+    }
+    b.finish().unwrap();
+    drop(b);
+    let before = reg.snapshot();
+    let r = reg.wharf(&["import", tar_path.to_str().unwrap()]).code(2);
+    assert!(r.stderr.contains("read lock") && r.stderr.contains(&sha(&m)), "{}", r.stderr);
+    assert_eq!(reg.snapshot(), before);
+}

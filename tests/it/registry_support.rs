@@ -292,6 +292,8 @@ pub struct Request {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// It came over TLS (a [`Fake::start_tls`] server answers both on one port).
+    pub tls: bool,
 }
 
 impl Request {
@@ -303,7 +305,11 @@ impl Request {
 /// Reads one request (headers and a Content-Length body).
 pub fn read_request(conn: &mut TcpStream) -> Option<Request> {
     conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let mut r = BufReader::new(conn.try_clone().ok()?);
+    read_request_from(&mut BufReader::new(conn.try_clone().ok()?))
+}
+
+/// Reads one request from any stream (plain or TLS).
+pub fn read_request_from(r: &mut impl BufRead) -> Option<Request> {
     let mut line = String::new();
     r.read_line(&mut line).ok()?;
     let mut parts = line.split_whitespace();
@@ -328,12 +334,12 @@ pub fn read_request(conn: &mut TcpStream) -> Option<Request> {
         .unwrap_or(0);
     let mut body = vec![0u8; len];
     r.read_exact(&mut body).ok()?;
-    Some(Request { method, path, headers, body })
+    Some(Request { method, path, headers, body, tls: false })
 }
 
 /// Writes a response and closes. `declared` overrides Content-Length (a truncated body).
 pub fn respond(
-    conn: &mut TcpStream,
+    conn: &mut (impl Write + ?Sized),
     status: u16,
     headers: &[(&str, &str)],
     body: &[u8],
@@ -416,6 +422,131 @@ impl Fake {
 
     pub fn requests(&self) -> Vec<Request> {
         self.requests.lock().unwrap().clone()
+    }
+
+    /// A fake registry serving TLS (a certificate for 127.0.0.1 from a fresh CA, written
+    /// to the returned PEM file) and, on the same port, plain HTTP: a connection whose
+    /// first byte is not a TLS handshake is answered in cleartext and logged with
+    /// `tls: false`, so a test sees any request that was downgraded to http://.
+    pub fn start_tls(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> (Fake, tempfile::TempDir) {
+        let (ca_pem, cert_der, key_der) = tls_material_der();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca_pem).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![rustls::pki_types::CertificateDer::from(cert_der)],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key_der.into()),
+            )
+            .unwrap();
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (log, stop2) = (requests.clone(), stop.clone());
+        let handler: Arc<Handler> = Arc::new(handler);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stop2.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(conn) = conn else { continue };
+                let (log, handler, config) = (log.clone(), handler.clone(), config.clone());
+                std::thread::spawn(move || {
+                    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+                    let mut first = [0u8; 1];
+                    if conn.peek(&mut first).ok() != Some(1) {
+                        return;
+                    }
+                    let serve = |stream: &mut dyn ReadWrite, tls: bool| {
+                        let mut r = BufReader::new(&mut *stream);
+                        let Some(mut req) = read_request_from(&mut r) else { return };
+                        drop(r);
+                        req.tls = tls;
+                        log.lock().unwrap().push(req.clone());
+                        let reply = handler(&req);
+                        let headers: Vec<(&str, &str)> =
+                            reply.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                        let body = if req.method == "HEAD" { &[][..] } else { &reply.body[..] };
+                        let declared = reply.declared.or(Some(reply.body.len() as u64));
+                        let _ = respond(stream, reply.status, &headers, body, declared);
+                    };
+                    if first[0] == 0x16 {
+                        let Ok(server) = rustls::ServerConnection::new(config) else { return };
+                        let mut tls = rustls::StreamOwned::new(server, conn);
+                        serve(&mut tls, true);
+                        tls.conn.send_close_notify();
+                        let _ = tls.flush();
+                    } else {
+                        let mut conn = conn;
+                        serve(&mut conn, false);
+                    }
+                });
+            }
+        });
+        (Fake { host, requests, stop }, dir)
+    }
+}
+
+/// A stream a fake answers on.
+pub trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+/// A CA (PEM), and a certificate for 127.0.0.1 signed by it and its PKCS#8 key (DER).
+pub fn tls_material_der() -> (String, Vec<u8>, Vec<u8>) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, SanType};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "wharf test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.subject_alt_names.push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    let issuer = rcgen::Issuer::new(ca_params, &ca_key);
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    (ca.pem(), cert.der().to_vec(), key.serialize_der())
+}
+
+/// A server that accepts connections and reads requests but never answers (until
+/// dropped): every connection is counted.
+pub struct Silent {
+    pub host: String,
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Silent {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = TcpStream::connect(&self.host);
+    }
+}
+
+impl Silent {
+    pub fn start() -> Silent {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (count, stop2) = (connections.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in listener.incoming() {
+                if stop2.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                if let Ok(c) = conn {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    held.push(c);
+                }
+            }
+        });
+        Silent { host, connections, stop }
     }
 }
 

@@ -52,11 +52,44 @@ pub struct Sink<'a> {
     pub staging: &'a Staging,
     pub existing: BlobStore,
     pub buf: Vec<u8>,
+    /// What may stand in for bytes a source did not send ([`Sink::reuse`]); `None`:
+    /// nothing may.
+    pub possession: Option<&'a Possession<'a>>,
+}
+
+/// Proof of possession: a blob the registry holds may stand in for bytes a source did not
+/// send (a pull that skips a download, a delta that leaves a blob out) only when readable
+/// content holds it, so that naming a digest is never a way round a read lock. The set is
+/// computed once, on first use.
+pub struct Possession<'a> {
+    scan: Box<dyn Fn() -> Result<std::collections::BTreeSet<Digest>> + Send + Sync + 'a>,
+    set: std::sync::OnceLock<std::collections::BTreeSet<Digest>>,
+}
+
+impl<'a> Possession<'a> {
+    /// Possession decided by `scan` (the digests readable content holds).
+    pub fn new(scan: impl Fn() -> Result<std::collections::BTreeSet<Digest>> + Send + Sync + 'a) -> Possession<'a> {
+        Possession { scan: Box::new(scan), set: std::sync::OnceLock::new() }
+    }
+
+    /// The registry's readable content as of now.
+    pub fn of(registry: &'a crate::registry::Registry, now: crate::model::Timestamp) -> Possession<'a> {
+        Possession::new(move || registry.readable_blobs(now))
+    }
+
+    /// Whether readable content holds `digest`.
+    pub fn holds(&self, digest: &Digest) -> Result<bool> {
+        if let Some(s) = self.set.get() {
+            return Ok(s.contains(digest));
+        }
+        let s = (self.scan)()?;
+        Ok(self.set.get_or_init(|| s).contains(digest))
+    }
 }
 
 impl<'a> Sink<'a> {
     pub fn new(staging: &'a Staging, existing: BlobStore) -> Sink<'a> {
-        Sink { staging, existing, buf: vec![0u8; CHUNK] }
+        Sink { staging, existing, buf: vec![0u8; CHUNK], possession: None }
     }
 
     /// Streams `size` bytes from `r`, hashing them, into the staging area. When `claimed`
@@ -160,10 +193,15 @@ impl<'a> Sink<'a> {
 
     /// A blob the registry already holds with `size` bytes, pinned in the staging area
     /// (against a concurrent gc) without reading it from the source; `None` when the
-    /// registry lacks it. Lets a pull skip the download of content it has.
+    /// registry lacks it, or when no readable content holds it ([`Possession`]). Lets a
+    /// pull skip the download of content it has.
     pub fn reuse(&self, digest: &Digest, size: u64) -> Result<Option<Blob>> {
         if self.existing.size(digest)? != Some(size) {
             return Ok(None);
+        }
+        match self.possession {
+            Some(p) if p.holds(digest)? => {}
+            _ => return Ok(None),
         }
         let (path, staged) = match self.pin_existing(digest, size) {
             Some(pin) => (pin, true),

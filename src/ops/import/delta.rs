@@ -2,7 +2,8 @@
 //! by the annotation `io.wharf.bundle.delta` on the archive's index.json. Every blob the
 //! archive holds is received and checked as usual; a blob it leaves out is taken from
 //! the registry being imported into (pool, or the layout's blobs), provided it is there
-//! with the size the descriptor declares. Such a blob is held by a hard link in this
+//! with the size the descriptor declares and readable content holds it (proof of
+//! possession: a digest named in a delta is never a way round a read lock). Such a blob is held by a hard link in this
 //! import's staging area (so a concurrent gc cannot free it) and linked, never copied,
 //! into the repository at commit. A blob that is neither in the archive nor in the
 //! registry fails the import before anything changes, naming every such blob.
@@ -76,7 +77,8 @@ pub fn read_layout(
     let r = super::oci::read_layout(&mut d, sink, opts);
     if !d.absent.is_empty() {
         return Err(Error::refused(format!(
-            "{}: this delta bundle leaves out {} blob(s) that this registry does not hold either: {}; import the \
+            "{}: this delta bundle leaves out {} blob(s) that this registry does not hold either (or holds only \
+             under a read lock, which a delta cannot stand in for): {}; import the \
              full bundle (or the earlier deltas) this delta was made against first, or export a delta against an \
              inventory of this registry (`wharf inventory -o FILE`)",
             d.inner.label(),

@@ -62,6 +62,67 @@ pub enum Sniffed {
     Chart { chart_yaml: Vec<u8> },
 }
 
+/// A reader of a tar stream that refuses a GNU long name, long link name or PAX header
+/// larger than [`super::tarstream::MAX_HEADER`] before the tar crate reads it into memory:
+/// it follows the 512-byte framing (each header's size field) as the bytes pass.
+struct HeaderCap<R> {
+    inner: R,
+    header: [u8; 512],
+    filled: usize,
+    /// Bytes of member data (padded to 512) still to pass before the next header.
+    data_left: u64,
+}
+
+impl<R: Read> HeaderCap<R> {
+    fn new(inner: R) -> HeaderCap<R> {
+        HeaderCap { inner, header: [0; 512], filled: 0, data_left: 0 }
+    }
+
+    fn size_field(h: &[u8; 512]) -> u64 {
+        let f = &h[124..136];
+        if f[0] & 0x80 != 0 {
+            // base-256
+            return f[4..].iter().fold(0u64, |n, b| n.saturating_mul(256).saturating_add(u64::from(*b)));
+        }
+        let s = String::from_utf8_lossy(f);
+        u64::from_str_radix(s.trim_matches(|c: char| c == '\0' || c == ' '), 8).unwrap_or(0)
+    }
+}
+
+impl<R: Read> Read for HeaderCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut rest = &buf[..n];
+        while !rest.is_empty() {
+            if self.data_left > 0 {
+                let k = usize::try_from(self.data_left).unwrap_or(usize::MAX).min(rest.len());
+                self.data_left -= k as u64;
+                rest = &rest[k..];
+                continue;
+            }
+            let k = (512 - self.filled).min(rest.len());
+            self.header[self.filled..self.filled + k].copy_from_slice(&rest[..k]);
+            self.filled += k;
+            rest = &rest[k..];
+            if self.filled == 512 {
+                self.filled = 0;
+                let size = Self::size_field(&self.header);
+                if matches!(self.header[156], b'L' | b'K' | b'x' | b'g') && size > super::tarstream::MAX_HEADER {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "a long name or PAX header of {size} bytes, over the {} KiB limit",
+                            super::tarstream::MAX_HEADER >> 10
+                        ),
+                    ));
+                }
+                self.data_left = size.div_ceil(512) * 512;
+            }
+        }
+        Ok(n)
+    }
+}
+
 /// Reads `path` once and decides whether it is a Helm chart. `Ok(NotChart)` as soon as
 /// a member lies outside the first member's top directory; an error for a chart (every
 /// member under one directory) that is hostile or lacks Chart.yaml.
@@ -78,7 +139,9 @@ pub fn sniff(path: &Path) -> Result<Sniffed> {
     let gz = flate2::read::MultiGzDecoder::new(chained);
     // Helm's own limit on what a chart may decompress to.
     let limited = gz.take(MAX_DECOMPRESSED + 1);
-    let mut ar = tar::Archive::new(limited);
+    // The tar crate reads a GNU long name or a PAX header whole: capped first, as image
+    // archives are (a 90 MiB long name in a 92 KB chart cost 337 MB).
+    let mut ar = tar::Archive::new(HeaderCap::new(limited));
     let entries = match ar.entries() {
         Ok(e) => e,
         Err(_) => return Ok(Sniffed::NotChart),
@@ -153,7 +216,7 @@ pub fn sniff(path: &Path) -> Result<Sniffed> {
         }
     }
     // The whole stream was read (within the limit): was the limit hit?
-    let consumed = ar.into_inner().limit();
+    let consumed = ar.into_inner().inner.limit();
     if consumed == 0 {
         return Err(too_big_or_corrupt(&label, compressed, "limit reached"));
     }
@@ -667,6 +730,45 @@ struct HelmManifest<'a> {
     annotations: &'a BTreeMap<String, String>,
 }
 
+/// A chart's companion file (`CHART.tgz.prov`), read without following a symbolic link
+/// (a link there could point at any secret of the user's, which would be stored and
+/// exported back as the provenance layer): `None` when absent; a link or anything but a
+/// regular file is refused.
+fn read_companion(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let refuse = |what: &str| {
+        Error::bad_input(
+            path.display().to_string(),
+            format!("is {what}; wharf reads a chart's provenance file only as a regular file, never through a link"),
+        )
+    };
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::Io { action: "stat", path: path.to_path_buf(), source: e }),
+        Ok(m) if m.file_type().is_symlink() => return Err(refuse("a symbolic link")),
+        Ok(m) if !m.is_file() => return Err(refuse("not a regular file")),
+        Ok(_) => {}
+    }
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|_| refuse("not a regular file it can open without following a link"))?;
+    let meta = f.metadata().map_err(Error::io("stat", path))?;
+    if !meta.is_file() {
+        return Err(refuse("not a regular file"));
+    }
+    if meta.len() > limit {
+        return Err(Error::TooLarge { what: path.display().to_string(), limit });
+    }
+    let mut out = Vec::new();
+    f.take(limit + 1).read_to_end(&mut out).map_err(Error::io("read", path))?;
+    if out.len() as u64 > limit {
+        return Err(Error::TooLarge { what: path.display().to_string(), limit });
+    }
+    Ok(Some(out))
+}
+
 /// Receives a chart (and its `.prov`, when present beside it) into the staging area and
 /// builds the manifest `helm push` would.
 pub fn read(path: &Path, chart_yaml: &[u8], sink: &mut Sink<'_>) -> Result<(Found, Vec<String>)> {
@@ -691,8 +793,7 @@ pub fn read(path: &Path, chart_yaml: &[u8], sink: &mut Sink<'_>) -> Result<(Foun
     let mut prov_path = path.as_os_str().to_owned();
     prov_path.push(".prov");
     let prov_path = std::path::PathBuf::from(prov_path);
-    if prov_path.is_file() {
-        let bytes = crate::store::fs::read_limited(&prov_path, MAX_PROV)?;
+    if let Some(bytes) = read_companion(&prov_path, MAX_PROV)? {
         let prov = sink.put(&bytes)?;
         layers.push(Descriptor::new(PROV_MEDIA_TYPE, prov.digest.clone(), prov.size));
         blobs.insert(prov.digest.clone(), prov);

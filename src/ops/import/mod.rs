@@ -172,7 +172,9 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, mut reader: Option<Box<dyn std::io::
         RegistryKind::Layout(name) => BlobStore::new(reg.repo_dir(name)?.join("blobs")),
     };
     let staging = ctx.create_staging()?;
+    let possession = content::Possession::of(reg, ctx.now);
     let mut sink = Sink::new(&staging, existing.clone());
+    sink.possession = Some(&possession);
     let mut sources = Vec::new();
     let mut founds: Vec<Found> = Vec::new();
     let mut notes = Vec::new();

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Peak RSS of wharf on hostile inputs at their caps (issue 16 B5): each case runs once
+# under /usr/bin/time -v and prints its peak RSS (MiB), the exit code, and OK when
+# under the 256 MiB target.
+#
+#   benches/hostile-rss.sh [WORKDIR]          (default /tmp/wharf-bench-hostile-rss)
+#   WHARF=target/debug/wharf benches/hostile-rss.sh   (skip the release build)
+#
+# Cases:
+#   config-16mib-import   import of an image whose config is 16 MiB of `[0,0,…]` junk
+#   config-16mib-show     `show` of that image (reads the config for its platform)
+#   inventory-zeros       `export --exclude-present` with a 201 MiB inventory of `[0,0,…]`
+#                         (the field test's case; it cost 9.67 GB)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work="${1:-/tmp/wharf-bench-hostile-rss}"
+command -v python3 >/dev/null || { echo "missing python3" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "missing /usr/bin/time" >&2; exit 2; }
+if [ -z "${WHARF:-}" ]; then
+  cargo build --release -q
+  WHARF="$PWD/target/release/wharf"
+fi
+rm -rf "$work"; mkdir -p "$work"
+
+python3 - "$work" <<'PY'
+import hashlib, json, os, sys, tarfile, io
+work = sys.argv[1]
+def sha(b): return "sha256:" + hashlib.sha256(b).hexdigest()
+# A one-layer image whose config carries 16 MiB (minus a little) of `0,` junk.
+data = b"file"
+ti = tarfile.TarInfo("f"); ti.size = len(data)
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t: t.addfile(ti, io.BytesIO(data))
+layer = buf.getvalue()
+head = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [sha(layer)]}, "config": {}})[:-1].encode()
+n = ((16 << 20) - len(head) - 64) // 2
+config = head + b',"junk":[' + b"0," * (n - 1) + b"0]}"
+manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+  "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config), "size": len(config)},
+  "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha(layer), "size": len(layer)}]}).encode()
+d = os.path.join(work, "layout"); os.makedirs(os.path.join(d, "blobs/sha256"))
+for b in (layer, config, manifest):
+    open(os.path.join(d, "blobs/sha256", sha(b)[7:]), "wb").write(b)
+open(os.path.join(d, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
+open(os.path.join(d, "index.json"), "w").write(json.dumps({"schemaVersion": 2, "manifests": [
+  {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": sha(manifest), "size": len(manifest),
+   "annotations": {"org.opencontainers.image.ref.name": "1"}}]}))
+PY
+
+python3 - "$work/inventory.json" <<'PY'
+import sys
+path = sys.argv[1]
+n = 201 << 20
+count = (n - 2) // 2
+with open(path, "wb") as f:
+    f.write(b"[")
+    f.write(b"0," * (count - 1))
+    f.write(b"0]")
+PY
+
+root="$work/root"
+"$WHARF" --root "$root" init >/dev/null
+run() {
+  local name="$1"; shift
+  local rc=0
+  /usr/bin/time -v "$@" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
+  local kb
+  kb=$(grep "Maximum resident set size" "$work/$name.err" | awk '{print $NF}')
+  local mib=$((kb / 1024))
+  local verdict="OK"
+  [ "$mib" -lt 256 ] || verdict="OVER 256 MiB"
+  printf '%-24s peak RSS %6d MiB  exit %d  %s\n' "$name" "$mib" "$rc" "$verdict"
+}
+run config-16mib-import "$WHARF" --root "$root" import "$work/layout" --repo app
+run config-16mib-show "$WHARF" --root "$root" show app:1
+run inventory-zeros "$WHARF" --root "$root" export --all --exclude-present "$work/inventory.json" -o "$work/delta.tar"
