@@ -727,8 +727,9 @@ impl Client {
     }
 
     /// Every tag of `repo`, following `Link` pagination: each tag once, in the order
-    /// listed. Pagination stops at the first page URL seen twice (a loop); a page larger
-    /// than [`MAX_TAG_PAGE_BYTES`] or more than [`MAX_TAGS`] distinct tags is an error.
+    /// listed. Pagination stops at the first page URL seen twice or the first page that
+    /// adds no tag (loops); a page larger than [`MAX_TAG_PAGE_BYTES`], more than
+    /// [`MAX_TAGS`] distinct tags or more than [`MAX_TAG_PAGES`] pages is an error.
     pub fn tags(&self, repo: &str) -> Result<Vec<String>> {
         let mut url = self.url(&format!("/v2/{repo}/tags/list"));
         let what = format!("list the tags of {repo}");
@@ -769,6 +770,7 @@ impl Client {
             }
             let tags =
                 parse_tag_list(&buf).map_err(|e| Error::remote(&self.host, format!("{what}: not a tag list: {e}")))?;
+            let before = out.len();
             for t in tags {
                 if !have.contains(&t) {
                     if have.len() >= MAX_TAGS {
@@ -780,6 +782,20 @@ impl Client {
                     have.insert(t.clone());
                     out.push(t);
                 }
+            }
+            // A page that adds no new tag ends the listing: a registry that links on
+            // from it is looping through fresh URLs (a loop through the same URL ends at
+            // the `pages` check).
+            if out.len() == before {
+                return Ok(out);
+            }
+            if pages.len() >= MAX_TAG_PAGES {
+                return Err(Error::remote(
+                    &self.host,
+                    format!(
+                        "{what}: more than {MAX_TAG_PAGES} pages; wharf does not follow more (pull the tags by name)"
+                    ),
+                ));
             }
             match next {
                 Some(n) => url = self.resolve_location(&n, &url),
@@ -834,6 +850,8 @@ impl Client {
 pub const MAX_TAG_PAGE_BYTES: u64 = 4 << 20;
 /// Distinct tags of one repository that `tags` lists.
 pub const MAX_TAGS: usize = 100_000;
+/// Pages of one tag list that `tags` follows (each must add a tag it had not seen).
+pub const MAX_TAG_PAGES: usize = 10_000;
 
 /// The target of the `rel="next"` link of a `Link` header (`<URL>; rel="next"`); a
 /// header with a single link and no `rel` counts as next, as distribution writes it.

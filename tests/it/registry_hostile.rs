@@ -856,6 +856,38 @@ fn pull_all_tags_link_loop_stops_at_a_page_seen_twice_and_pulls_each_tag_once() 
     assert_eq!(reqs.iter().filter(|q| q.path.contains("/blobs/")).count(), 2, "each blob fetched once");
 }
 
+/// Each page links to a fresh URL (`?p=N` → `?p=N+1`) and repeats the same tag: no URL is
+/// seen twice, so only "a page that adds no tag ends the listing" stops it.
+#[test]
+fn pull_all_tags_fresh_link_urls_without_new_tags_stop() {
+    let (m, c, l) = tiny_image("tags");
+    let fake = Fake::start(move |req| {
+        let path = req.path.split('?').next().unwrap();
+        if path == "/v2/app/tags/list" {
+            let n: u64 = req.path.split_once("?p=").and_then(|(_, n)| n.parse().ok()).unwrap_or(0);
+            return Reply::new(200, br#"{"name":"app","tags":["1"]}"#)
+                .header("Content-Type", "application/json")
+                .header("Link", &format!(r#"</v2/app/tags/list?p={}>; rel="next""#, n + 1));
+        }
+        if path == "/v2/app/manifests/1" {
+            return Reply::new(200, &m).header("Content-Type", OCI_MANIFEST);
+        }
+        if let Some(d) = path.strip_prefix("/v2/app/blobs/") {
+            for b in [&c, &l] {
+                if d == sha(b) {
+                    return Reply::new(200, b);
+                }
+            }
+        }
+        Reply::new(404, b"")
+    });
+    let reg = Reg::new();
+    let v = reg.json(&["pull", "--plain-http", "--all-tags", &format!("{}/app", fake.host)]);
+    assert_eq!(v["images"].as_array().unwrap().len(), 1, "{v}");
+    let pages = fake.requests().iter().filter(|q| q.path.contains("/tags/list")).count();
+    assert_eq!(pages, 2, "the second page added nothing and ended the listing");
+}
+
 #[test]
 fn pull_all_tags_page_over_the_byte_cap_is_refused() {
     let mut body = br#"{"name":"app","tags":["1"]"#.to_vec();
