@@ -72,10 +72,12 @@ blob_secs() { # HOSTPORT -> seconds of one GET
 heads_secs() { # HOSTPORT -> seconds of HEADS HEADs on one connection
     local cfg="$WORK/heads.cfg"
     : > "$cfg"
-    for _ in $(seq "$HEADS"); do echo "url = \"http://$1/v2/bench/big/manifests/1\"" >> "$cfg"; done
+    for _ in $(seq "$HEADS"); do
+        printf 'url = "http://%s/v2/bench/big/manifests/1"\noutput = "/dev/null"\n' "$1" >> "$cfg"
+    done
     local t0 t1
     t0=$(date +%s.%N)
-    curl -s -I -o /dev/null -K "$cfg"
+    curl -s -I -K "$cfg" >/dev/null
     t1=$(date +%s.%N)
     echo "$t1 - $t0" | bc -l
 }
