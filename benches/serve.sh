@@ -4,6 +4,7 @@
 #
 #   benches/serve.sh [WORKDIR]            (default /tmp/wharf-bench-serve)
 #   RUNS=5 BIG_MIB=1024 HEADS=1000 CONNS=100 benches/serve.sh
+#   WHARF=target/debug/wharf RUNS=3 benches/serve.sh   (a quick look, without the release build)
 #
 # Cases (median of RUNS):
 #   1. GET of one BIG_MIB blob (random bytes) with curl to /dev/null: MiB/s.
@@ -19,8 +20,10 @@ HEADS=${HEADS:-1000}
 CONNS=${CONNS:-100}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 
-cargo build --release --manifest-path "$HERE/Cargo.toml" >&2
-WHARF="$HERE/target/release/wharf"
+if [ -z "${WHARF:-}" ]; then   # WHARF=path/to/wharf measures that binary instead
+    cargo build --release --manifest-path "$HERE/Cargo.toml" >&2
+    WHARF="$HERE/target/release/wharf"
+fi
 for t in curl python3 /usr/bin/docker-registry; do
     command -v "$t" >/dev/null || { echo "missing: $t" >&2; exit 2; }
 done
@@ -69,10 +72,12 @@ blob_secs() { # HOSTPORT -> seconds of one GET
 heads_secs() { # HOSTPORT -> seconds of HEADS HEADs on one connection
     local cfg="$WORK/heads.cfg"
     : > "$cfg"
-    for _ in $(seq "$HEADS"); do echo "url = \"http://$1/v2/bench/big/manifests/1\"" >> "$cfg"; done
+    for _ in $(seq "$HEADS"); do
+        printf 'url = "http://%s/v2/bench/big/manifests/1"\noutput = "/dev/null"\n' "$1" >> "$cfg"
+    done
     local t0 t1
     t0=$(date +%s.%N)
-    curl -s -I -o /dev/null -K "$cfg"
+    curl -s -I -K "$cfg" >/dev/null
     t1=$(date +%s.%N)
     echo "$t1 - $t0" | bc -l
 }

@@ -10,7 +10,9 @@
 # its own OWN_KIB layer (random bytes, incompressible), pushed once by wharf.
 # Cases (median of RUNS, peak RSS from /usr/bin/time, the largest of the runs):
 #   1. first sync into an empty wharf root / an empty skopeo dir;
-#   2. the same sync again, nothing changed upstream (wharf: tag lists + one HEAD per tag).
+#   2. the same sync again, nothing changed upstream (wharf: tag lists + one HEAD per tag;
+#      skopeo's dir destination refuses to overwrite its earlier copy ("Refusing to
+#      overwrite destination directory"), so its re-sync is a copy into an empty dir).
 set -euo pipefail
 
 WORK=${1:-/tmp/wharf-bench-sync}
@@ -124,6 +126,11 @@ for _ in $(seq "$RUNS"); do
     mkdir -p "$WORK/skopeo-dir"
     sync
     measure skopeo_first skopeo sync --src yaml --dest dir "$WORK/sync.yaml" "$WORK/skopeo-dir"
+    # skopeo's dir: destination refuses to overwrite what it synced before, so a
+    # weekly re-sync with skopeo is a fresh copy into an empty directory.
+    rm -rf "$WORK/skopeo-dir"
+    mkdir -p "$WORK/skopeo-dir"
+    sync
     measure skopeo_noop skopeo sync --src yaml --dest dir "$WORK/sync.yaml" "$WORK/skopeo-dir"
 done
 rm -rf "$WORK/dst" "$WORK/skopeo-dir"

@@ -118,7 +118,7 @@ pub fn run(registry: Registry, cfg: &Config, on_ready: &mut dyn FnMut(SocketAddr
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .max_blocking_threads(64)
+        .max_blocking_threads(16)
         .enable_all()
         .build()
         .map_err(|e| Error::Io { action: "start", path: PathBuf::from("the server's runtime"), source: e })?;

@@ -9,9 +9,10 @@
 //! the manifests to count the bytes to download (blobs the registry already holds are
 //! not counted). `--dry-run` stops there.
 //!
-//! Apply: each new or moved image is pulled by [`super::pull::run`] (so each commits
-//! atomically, with pull's checks, referrers and resume), tags moved with `force` (the
-//! old manifest stays, untagged). Classic Helm charts are downloaded and stored by
+//! Apply: new and moved images are pulled by [`super::pull::run`] (with pull's checks,
+//! referrers and resume), a repository's together in one atomic commit, falling back to
+//! one image per commit when that fails (so each failure is the image's own); tags move
+//! with `force` (the old manifest stays, untagged). Classic Helm charts are downloaded and stored by
 //! import's chart reader (`NAME:VERSION`, as `wharf import chart.tgz`), files by
 //! [`super::add::run`]. A failing entry stops the run (what was committed stays) unless
 //! `keep_going`, which reports every failure and goes on.
@@ -460,12 +461,49 @@ pub fn run_with(ctx: &Ctx<'_>, opts: &Options, on_plan: &mut dyn FnMut(&SyncRepo
             Some((s, w.connect.clone()))
         };
         let repo_name = p.report.repository.clone();
+        let pull_opts = |sources: Vec<String>, connect: ConnectOptions| super::pull::Options {
+            sources,
+            repo: Some(repo_name.clone()),
+            tags: Vec::new(),
+            all_tags: false,
+            platforms: if p.report.kind == SyncKind::Chart { Vec::new() } else { platforms.clone() },
+            no_referrers: opts.no_referrers,
+            force: true,
+            scoped: false,
+            jobs: opts.jobs.max(1),
+            connect,
+        };
+        // Fast path: the repository's new and moved images in one pull (one commit, all
+        // or nothing); on failure, image by image below, so that each failure is its own.
+        let batch: Vec<(String, ConnectOptions)> = if p.chart_urls.is_empty() {
+            p.report
+                .tags
+                .iter()
+                .filter(|t| matches!(t.action, SyncAction::New | SyncAction::Moved))
+                .filter_map(|t| pulled_source(&t.reference))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut batched = false;
+        if batch.len() > 1 {
+            let connect = batch[0].1.clone();
+            let o = pull_opts(batch.into_iter().map(|b| b.0).collect(), connect);
+            if let Ok(pr) = super::pull::run(ctx, &o) {
+                report.downloaded_bytes += pr.downloaded_bytes;
+                batched = true;
+            }
+        }
         let mut prune_tags = Vec::new();
         for t in &mut p.report.tags {
             if stop {
                 break;
             }
             match t.action {
+                SyncAction::New | SyncAction::Moved if batched => {
+                    t.result = SyncResult::Done;
+                    continue;
+                }
                 SyncAction::New | SyncAction::Moved => {}
                 SyncAction::Prune => {
                     prune_tags.push(t.reference.clone());
@@ -478,18 +516,7 @@ pub fn run_with(ctx: &Ctx<'_>, opts: &Options, on_plan: &mut dyn FnMut(&SyncRepo
             } else if let Some((source, connect)) = pulled_source(&t.reference) {
                 // apply: one image, committed atomically by pull (a signature gate
                 // would be passed through here).
-                let o = super::pull::Options {
-                    sources: vec![source],
-                    repo: Some(repo_name.clone()),
-                    tags: Vec::new(),
-                    all_tags: false,
-                    platforms: if p.report.kind == SyncKind::Chart { Vec::new() } else { platforms.clone() },
-                    no_referrers: opts.no_referrers,
-                    force: true,
-                    scoped: false,
-                    jobs: opts.jobs.max(1),
-                    connect,
-                };
+                let o = pull_opts(vec![source], connect);
                 super::pull::run(ctx, &o).map(|pr| pr.downloaded_bytes)
             } else {
                 Err(Error::refused(format!("{}: no source for {}", p.report.source, t.reference)))
