@@ -68,6 +68,7 @@ pub use api::{
     GcOptions, ImportOptions, LockOptions, PullOptions, PurgeOptions, PushOptions, Registry, RemoteOptions,
     SweepOptions, TagOptions, VerifyOptions, parse_duration, parse_timestamp,
 };
+pub use api::{LoginOptions, LogoutOptions, login, logout};
 pub use error::{Error, Result};
 pub use model::locks::Action as LockAction;
 pub use model::retention::FilterError;

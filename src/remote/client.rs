@@ -34,7 +34,13 @@ pub struct ConnectOptions {
     pub creds: Option<Credentials>,
     pub authfile: Option<PathBuf>,
     pub ca_file: Option<PathBuf>,
-    /// False with `--tls-verify=false`: certificates are not checked.
+    /// `--cert-dir`: a certs.d-style directory (`*.crt`, `*.cert` + `*.key`) instead of the
+    /// host's (see [`super::tls`]).
+    pub cert_dir: Option<PathBuf>,
+    /// `--no-system-roots`: the compiled-in Mozilla roots instead of the system store.
+    pub no_system_roots: bool,
+    /// True with `--tls-verify=false`: certificates are not checked, and a registry that
+    /// answers in plain HTTP is spoken to in plain HTTP.
     pub tls_insecure: bool,
     pub plain_http: bool,
 }
@@ -56,6 +62,10 @@ impl Scope {
         Scope { repo: repo.to_string(), push: true, from: None }
     }
     fn strings(&self) -> Vec<String> {
+        if self.repo.is_empty() {
+            // The registry itself (`GET /v2/`): a token without a repository scope.
+            return Vec::new();
+        }
         let mut v = vec![format!("repository:{}:{}", self.repo, if self.push { "pull,push" } else { "pull" })];
         if let Some(f) = &self.from {
             v.push(format!("repository:{f}:pull"));
@@ -84,6 +94,11 @@ pub struct Client {
     pub host: String,
     base: String,
     https: bool,
+    /// `--tls-verify=false` or `insecure = true` in registries.conf.
+    insecure: bool,
+    /// Set when an insecure registry answered in plain HTTP: requests go over HTTP.
+    downgraded: std::sync::atomic::AtomicBool,
+    trust: super::tls::TrustSummary,
     agent: ureq::Agent,
     creds: Option<Credentials>,
     /// Where the credentials came from, or where they were looked for.
@@ -181,6 +196,7 @@ fn error_detail(r: Response<ureq::Body>) -> String {
 
 fn is_tls_error(e: &ureq::Error) -> bool {
     match e {
+        ureq::Error::Tls(m) if *m == super::tls::PLAIN_HTTP => true,
         ureq::Error::Rustls(_) | ureq::Error::Tls(_) => true,
         ureq::Error::Io(io) => {
             let s = format!("{io:?}").to_ascii_lowercase();
@@ -209,27 +225,22 @@ impl Client {
                 }
             }
         };
-        let mut tls = ureq::tls::TlsConfig::builder().disable_verification(opts.tls_insecure);
-        if let Some(ca) = &opts.ca_file {
-            let pem = std::fs::read(ca).map_err(Error::io("read the CA file", ca.clone()))?;
-            let mut certs = Vec::new();
-            for item in ureq::tls::parse_pem(&pem) {
-                match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
-                    Ok(_) => {}
-                    Err(e) => {
-                        return Err(Error::Usage(format!(
-                            "--ca-file {}: not a PEM certificate file: {e}",
-                            ca.display()
-                        )));
-                    }
-                }
-            }
-            if certs.is_empty() {
-                return Err(Error::Usage(format!("--ca-file {}: holds no PEM certificate", ca.display())));
-            }
-            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+        let settings = super::sysconf::registry_settings(host, "")?;
+        if settings.blocked {
+            return Err(Error::refused(format!(
+                "the registry {host} is blocked by {} (blocked = true for `{}`)",
+                settings.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "),
+                settings.prefix.as_deref().unwrap_or(host)
+            )));
         }
+        let insecure = opts.tls_insecure || settings.insecure;
+        let trust_opts = super::tls::TrustOptions {
+            ca_file: opts.ca_file.clone(),
+            cert_dir: opts.cert_dir.clone(),
+            no_system_roots: opts.no_system_roots,
+            insecure,
+        };
+        let (tls, trust) = super::tls::client_config(host, &trust_opts)?;
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -237,7 +248,7 @@ impl Client {
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_recv_response(Some(Duration::from_secs(300)))
             .timeout_per_read(Some(Duration::from_secs(300)))
-            .tls_config(tls.build())
+            .proxy(super::proxy::for_host(host, !opts.plain_http))
             .build();
         let api_host = if host == "docker.io" { "registry-1.docker.io" } else { host };
         let https = !opts.plain_http;
@@ -246,7 +257,10 @@ impl Client {
             host: host.to_string(),
             base,
             https,
-            agent: config.new_agent(),
+            insecure,
+            downgraded: std::sync::atomic::AtomicBool::new(false),
+            trust,
+            agent: super::tls::agent(config, tls),
             creds,
             creds_source,
             state: Mutex::new(AuthState { challenge: None, tokens: HashMap::new() }),
@@ -254,6 +268,9 @@ impl Client {
     }
 
     fn url(&self, path: &str) -> String {
+        if self.downgraded.load(std::sync::atomic::Ordering::Relaxed) {
+            return format!("{}{path}", self.base.replacen("https://", "http://", 1));
+        }
         format!("{}{path}", self.base)
     }
 
@@ -267,6 +284,35 @@ impl Client {
         }
     }
 
+    /// What to try after a TLS failure, naming what was already trusted and not the
+    /// flags the user already passed.
+    fn tls_hint(&self) -> String {
+        let t = &self.trust;
+        let mut trusted = Vec::new();
+        if t.system_roots {
+            trusted.push(format!("the system trust store ({} roots)", t.roots));
+        } else {
+            trusted.push("the compiled-in Mozilla roots (--no-system-roots)".to_string());
+        }
+        trusted.extend(t.ca_files.iter().map(|p| p.display().to_string()));
+        let mut hint = format!("wharf trusted {}", trusted.join(", "));
+        if let Some(c) = &t.client_cert {
+            hint.push_str(&format!(" and presented the client certificate {}", c.display()));
+        }
+        if t.ca_files.is_empty() {
+            let dirs: Vec<String> =
+                super::sysconf::cert_dirs(&self.host).iter().map(|d| d.display().to_string()).collect();
+            hint.push_str(&format!(
+                "; if the registry's certificate comes from a private CA pass --ca-file FILE or put it in {} as ca.crt",
+                dirs.join(" or ")
+            ));
+        } else {
+            hint.push_str("; check that the certificate the registry presents was issued by one of these, for this host name, and is within its validity period");
+        }
+        hint.push_str("; --tls-verify=false skips verification");
+        hint
+    }
+
     fn denied(&self, status: StatusCode, what: &str, detail: &str) -> Error {
         let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };
         Error::RemoteDenied {
@@ -278,13 +324,17 @@ impl Client {
     }
 
     fn transport_error(&self, e: &ureq::Error, what: &str) -> Error {
-        if self.https && is_tls_error(e) {
+        if matches!(e, ureq::Error::Tls(m) if *m == super::tls::PLAIN_HTTP) {
             return Error::remote(
                 &self.host,
                 format!(
-                    "TLS failed while {what}: {e}; if the registry's certificate comes from a private CA pass --ca-file FILE, or --tls-verify=false to skip verification (--plain-http for a registry without TLS)"
+                    "{} answered in plain HTTP: pass --plain-http (or --tls-verify=false) if that is intended",
+                    self.host
                 ),
             );
+        }
+        if self.https && is_tls_error(e) {
+            return Error::remote(&self.host, format!("TLS failed while {what}: {e}; {}", self.tls_hint()));
         }
         Error::remote(&self.host, format!("{what} failed after {MAX_ATTEMPTS} attempts: {e}"))
     }
@@ -425,6 +475,18 @@ impl Client {
             };
             let r = match result {
                 Ok(r) => r,
+                Err(ureq::Error::Tls(m))
+                    if m == super::tls::PLAIN_HTTP
+                        && self.insecure
+                        && !self.downgraded.load(std::sync::atomic::Ordering::Relaxed) =>
+                {
+                    // As podman and skopeo do: an insecure registry may be plain HTTP.
+                    self.downgraded.store(true, std::sync::atomic::Ordering::Relaxed);
+                    if url.starts_with("https://") && url_host(&url) == url_host(&self.base) {
+                        url = url.replacen("https://", "http://", 1);
+                    }
+                    continue;
+                }
                 Err(e) => {
                     if (self.https && is_tls_error(&e)) || attempt + 1 >= MAX_ATTEMPTS {
                         return Err(self.transport_error(&e, what));
@@ -492,6 +554,19 @@ impl Client {
                 continue;
             }
             return Ok(r);
+        }
+    }
+
+    /// Checks the credentials: `GET /v2/` through the Basic/Bearer flow of every request
+    /// (`wharf login`).
+    pub fn check_login(&self) -> Result<()> {
+        let url = self.url("/v2/");
+        let what = "log in (GET /v2/)";
+        let scope = Scope { repo: String::new(), push: false, from: None };
+        let r = self.send(Method::GET, &url, &[], ReqBody::Empty, &scope, what)?;
+        match r.status() {
+            s if s.is_success() => Ok(()),
+            s => Err(self.unexpected(s, what, r)),
         }
     }
 

@@ -5,6 +5,10 @@
 
 pub mod auth;
 pub mod client;
+pub mod login;
+pub mod proxy;
+pub mod sysconf;
+pub mod tls;
 
 pub use auth::Credentials;
 pub use client::{Client, ConnectOptions};
