@@ -803,7 +803,8 @@ pub struct LogoutOptions {
 /// ```
 pub fn login(host: &str, credentials: &Credentials, opts: &LoginOptions) -> Result<crate::reports::LoginReport> {
     let connect = connect_options(&opts.remote);
-    let creds = crate::remote::Credentials { username: credentials.username.clone(), password: credentials.password.clone() };
+    let creds =
+        crate::remote::Credentials { username: credentials.username.clone(), password: credentials.password.clone() };
     crate::remote::login::login(host, &creds, &connect)
 }
 

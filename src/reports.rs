@@ -19,7 +19,6 @@ pub use crate::ops::inspect::{ChildInfo, FoundBy, PathLocks, ReferrerInfo, ShowR
 pub use crate::ops::listing::{RepoError, RepoSummary, ReposReport, TagInfo, TagsReport};
 pub use crate::ops::locking::{LockObject, UpdateReport};
 pub use crate::ops::pull::{PullReport, PulledImage};
-pub use crate::remote::login::{LoginOutcome as LoginReport, LogoutOutcome as LogoutReport};
 pub use crate::ops::purge::{KeptManifest, PurgeRepo, PurgeReport, PurgedTag};
 pub use crate::ops::push::{BlobAction, PlannedBlob, PushReport, PushedTag, Status as PushStatus};
 pub use crate::ops::sweep::{ExpiredRecord, RetentionRepo, RetentionReport, SweepReport};
@@ -27,3 +26,4 @@ pub use crate::ops::tagging::{TagReport, UntagReport};
 pub use crate::ops::verify::{Counts, Finding, IoMode, Link, Severity, VerifyReport};
 pub use crate::registry::TagChange;
 pub use crate::registry::meta::TimeSource;
+pub use crate::remote::login::{LoginOutcome as LoginReport, LogoutOutcome as LogoutReport};

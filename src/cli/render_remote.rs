@@ -16,7 +16,12 @@ impl Human for LoginOutcome {
     fn human(&self, out: &mut String) {
         match &self.helper {
             Some(h) => {
-                let _ = writeln!(out, "Login Succeeded: {} (stored by {h}, as {} says)", self.registry, self.file.display());
+                let _ = writeln!(
+                    out,
+                    "Login Succeeded: {} (stored by {h}, as {} says)",
+                    self.registry,
+                    self.file.display()
+                );
             }
             None => {
                 let _ = writeln!(out, "Login Succeeded: {} (credentials in {})", self.registry, self.file.display());

@@ -60,15 +60,18 @@ pub struct Found {
 pub fn primary_auth_file() -> (String, PathBuf) {
     let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
     if let Some(p) = env("REGISTRY_AUTH_FILE") {
-        return ("$REGISTRY_AUTH_FILE".to_string(), p);
+        return ("$REGISTRY_AUTH_FILE (in place of $XDG_RUNTIME_DIR/containers/auth.json)".to_string(), p);
     }
     if let Some(d) = env("XDG_RUNTIME_DIR") {
-        return ("$XDG_RUNTIME_DIR/containers/auth.json".to_string(), d.join("containers").join("auth.json"));
+        return (
+            "$XDG_RUNTIME_DIR/containers/auth.json ($REGISTRY_AUTH_FILE unset)".to_string(),
+            d.join("containers").join("auth.json"),
+        );
     }
     // SAFETY: getuid has no preconditions and cannot fail.
     let uid = unsafe { libc::getuid() };
     (
-        format!("/run/containers/{uid}/auth.json"),
+        format!("/run/containers/{uid}/auth.json ($REGISTRY_AUTH_FILE and $XDG_RUNTIME_DIR unset)"),
         super::sysconf::run(&format!("containers/{uid}/auth.json")),
     )
 }

@@ -73,7 +73,8 @@ fn write_file(path: &Path, m: &Map<String, Value>) -> Result<()> {
             .create(dir)
             .map_err(Error::io("create the credentials directory", dir))?;
     }
-    let mut bytes = serde_json::to_vec_pretty(m).map_err(|e| Error::bad_input(path.display().to_string(), e.to_string()))?;
+    let mut bytes =
+        serde_json::to_vec_pretty(m).map_err(|e| Error::bad_input(path.display().to_string(), e.to_string()))?;
     bytes.push(b'\n');
     let mut tmp = tempfile::Builder::new()
         .prefix(".wharf-tmp-auth")
@@ -84,7 +85,11 @@ fn write_file(path: &Path, m: &Map<String, Value>) -> Result<()> {
         .map_err(Error::io("set the mode of", tmp.path().to_path_buf()))?;
     tmp.write_all(&bytes).map_err(Error::io("write", tmp.path().to_path_buf()))?;
     tmp.as_file().sync_all().map_err(Error::io("fsync", tmp.path().to_path_buf()))?;
-    tmp.persist(path).map_err(|e| Error::Io { action: "replace the credentials file", path: path.to_path_buf(), source: e.error })?;
+    tmp.persist(path).map_err(|e| Error::Io {
+        action: "replace the credentials file",
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
@@ -189,10 +194,8 @@ pub fn logout(host: Option<&str>, all: bool, authfile: Option<&Path>) -> Result<
             });
         }
     }
-    if !removed.is_empty() || all {
-        if file.exists() {
-            write_file(&file, &m)?;
-        }
+    if (!removed.is_empty() || all) && file.exists() {
+        write_file(&file, &m)?;
     }
     Ok(LogoutOutcome { file, removed })
 }

@@ -199,7 +199,10 @@ fn settings_from(files: &[PathBuf], host: &str, repo: &str) -> Result<RegistrySe
     for f in files {
         let text = std::fs::read_to_string(f).map_err(Error::io("read registries.conf", f))?;
         let conf: ConfFile = toml::from_str(&text).map_err(|e| {
-            Error::bad_input(f.display().to_string(), format!("not a registries.conf (containers-registries.conf(5)): {e}"))
+            Error::bad_input(
+                f.display().to_string(),
+                format!("not a registries.conf (containers-registries.conf(5)): {e}"),
+            )
         })?;
         for t in conf.registry {
             let Some(k) = t.key() else {
@@ -278,7 +281,8 @@ location = "mirror.example/team"
 "#,
         )
         .unwrap();
-        std::fs::write(&drop, "[[registry]]\nprefix = \"reg.example:5000\"\nlocation = \"reg.example:5000\"\n").unwrap();
+        std::fs::write(&drop, "[[registry]]\nprefix = \"reg.example:5000\"\nlocation = \"reg.example:5000\"\n")
+            .unwrap();
         let files = vec![main.clone(), drop.clone()];
         let s = settings_from(&files, "reg.example:5000", "team/app").unwrap();
         assert!(s.insecure);
@@ -297,7 +301,8 @@ location = "mirror.example/team"
     fn version_1_lists() {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("registries.conf");
-        std::fs::write(&f, "[registries.insecure]\nregistries = ['a:1']\n[registries.block]\nregistries = ['b']\n").unwrap();
+        std::fs::write(&f, "[registries.insecure]\nregistries = ['a:1']\n[registries.block]\nregistries = ['b']\n")
+            .unwrap();
         assert!(settings_from(std::slice::from_ref(&f), "a:1", "x").unwrap().insecure);
         assert!(settings_from(std::slice::from_ref(&f), "b", "x").unwrap().blocked);
     }

@@ -84,7 +84,9 @@ fn files_with_ext(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(Error::Io { action: "read the certificate directory", path: dir.to_path_buf(), source: e }),
+        Err(e) => {
+            return Err(Error::Io { action: "read the certificate directory", path: dir.to_path_buf(), source: e });
+        }
     };
     for entry in rd {
         let entry = entry.map_err(Error::io("read the certificate directory", dir))?;
@@ -137,7 +139,8 @@ pub fn client_config(host: &str, opts: &TrustOptions) -> Result<(Arc<ClientConfi
             }
             summary.ca_files.push(crt);
         }
-        for cert in files_with_ext(dir, "cert")? {
+        // The first client certificate, by name, as containers/image takes it.
+        if let Some(cert) = files_with_ext(dir, "cert")?.into_iter().next() {
             let key = cert.with_extension("key");
             if !key.is_file() {
                 return Err(Error::Usage(format!(
@@ -152,7 +155,6 @@ pub fn client_config(host: &str, opts: &TrustOptions) -> Result<(Arc<ClientConfi
                 .map_err(|e| Error::Usage(format!("{}: not a PEM private key: {e}", key.display())))?;
             summary.client_cert = Some(cert.clone());
             client = Some((chain, pk));
-            break;
         }
         summary.cert_dir = Some(dir.clone());
     }
@@ -354,6 +356,7 @@ impl Transport for TlsTransport {
 /// and then TLS with `config`.
 pub fn agent(config: ureq::config::Config, tls: Arc<ClientConfig>) -> ureq::Agent {
     use ureq::unversioned::transport::{ConnectProxyConnector, TcpConnector};
-    let connector = ().chain(ConnectProxyConnector::default()).chain(TcpConnector::default()).chain(TlsConnector { config: tls });
+    let connector =
+        ().chain(ConnectProxyConnector::default()).chain(TcpConnector::default()).chain(TlsConnector { config: tls });
     ureq::Agent::with_parts(config, connector, ureq::unversioned::resolver::DefaultResolver::default())
 }
