@@ -411,7 +411,7 @@ pub enum Command {
     /// Check credentials against a registry and keep them where podman keeps them
     /// (auth.json, mode 0600; a credential helper the file names stores them instead).
     #[command(
-        after_help = "Examples:\n  echo \"$PASSWORD\" | wharf login registry.internal:5000 -u ci --password-stdin\n  wharf login registry.internal --creds ci:secret --authfile ./auth.json"
+        after_help = "Examples:\n  wharf login registry.internal --creds ci:secret --authfile ./auth.json\n  echo \"$PASSWORD\" | wharf login registry.internal:5000 -u ci --password-stdin"
     )]
     Login {
         /// The registry, HOST[:PORT].
