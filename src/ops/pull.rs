@@ -378,6 +378,32 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
             return Err(Error::refused("nothing to pull: the repositories have no tags"));
         }
     }
+    // registries.conf: a blocked namespace is refused; mirrors are tried before the source.
+    let mut sources: Vec<Vec<((String, bool), String)>> = Vec::new();
+    let mut source_clients: BTreeMap<(String, bool), Client> = BTreeMap::new();
+    for r in &refs {
+        let settings = crate::remote::sysconf::registry_settings(&r.host, &r.repo)?;
+        if settings.blocked {
+            return Err(Error::refused(format!(
+                "{}/{} is blocked by {} (blocked = true for `{}`)",
+                r.host,
+                r.repo,
+                settings.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "),
+                settings.prefix.as_deref().unwrap_or(&r.host)
+            )));
+        }
+        let mut list = Vec::new();
+        for (host, repo, insecure) in crate::remote::sysconf::pull_sources(&settings, &r.host, &r.repo) {
+            let key = (host, insecure);
+            if !source_clients.contains_key(&key) {
+                let mut c = opts.connect.clone();
+                c.tls_insecure |= insecure;
+                source_clients.insert(key.clone(), Client::new(&key.0, &c)?);
+            }
+            list.push((key, repo));
+        }
+        sources.push(list);
+    }
     // Areas of dead processes: what an interrupted pull already received.
     let leftovers: Vec<BlobStore> = crate::store::staging::scan(&reg.staging_root())?
         .into_iter()
@@ -399,20 +425,34 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
     let no_platform = import::Options { platforms: Vec::new(), ..import_opts.clone() };
     // source index → (image, referrers)
     let mut images: Vec<(String, Found, Vec<Found>)> = Vec::new();
-    for r in &refs {
-        let client = &clients[&r.host];
-        let mut f = Fetch {
-            client,
-            repo: &r.repo,
-            platforms: &opts.platforms,
-            blobs: BTreeMap::new(),
-            pending: BTreeMap::new(),
-            manifests: Vec::new(),
-            tally: &tally,
-            leftovers: &leftovers,
+    for (r, candidates) in refs.iter().zip(&sources) {
+        let mut next = 0;
+        let (client, repo_used, mut f, desc) = loop {
+            let ((host, insecure), repo) = &candidates[next];
+            let client = &source_clients[&(host.clone(), *insecure)];
+            let mut f = Fetch {
+                client,
+                repo,
+                platforms: &opts.platforms,
+                blobs: BTreeMap::new(),
+                pending: BTreeMap::new(),
+                manifests: Vec::new(),
+                tally: &tally,
+                leftovers: &leftovers,
+            };
+            let got = match f.manifest(&mut sink, &r.reference(), r.digest.as_ref(), None) {
+                Ok(desc) => f.download(&staging, &existing, opts.jobs, &bar).map(|()| desc),
+                Err(e) => Err(e),
+            };
+            match got {
+                Ok(desc) => break (client, repo.as_str(), f, desc),
+                Err(e) if next + 1 < candidates.len() => {
+                    notes.push(format!("mirror {host}/{repo} failed for {r} ({e}); trying the next source"));
+                    next += 1;
+                }
+                Err(e) => return Err(e),
+            }
         };
-        let desc = f.manifest(&mut sink, &r.reference(), r.digest.as_ref(), None)?;
-        f.download(&staging, &existing, opts.jobs, &bar)?;
         let manifests = f.manifests.clone();
         let mut content = Received { blobs: std::mem::take(&mut f.blobs) };
         let names = vec![Name { foreign: Some(r.foreign.clone()), tag: r.tag.clone() }];
@@ -426,13 +466,13 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
             let mut seen: BTreeSet<Digest> = BTreeSet::new();
             let mut queue = wanted;
             while let Some(subject) = queue.pop() {
-                for d in list_referrers(client, &r.repo, &subject, &mut notes)? {
+                for d in list_referrers(client, repo_used, &subject, &mut notes)? {
                     if !seen.insert(d.digest.clone()) || found.blobs.contains_key(&d.digest) {
                         continue;
                     }
                     let mut rf = Fetch {
                         client,
-                        repo: &r.repo,
+                        repo: repo_used,
                         platforms: &[],
                         blobs: BTreeMap::new(),
                         pending: BTreeMap::new(),

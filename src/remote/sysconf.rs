@@ -186,6 +186,34 @@ fn prefix_matches(prefix: &str, name: &str) -> bool {
         || (name.starts_with(prefix) && matches!(name.as_bytes().get(prefix.len()), Some(b'/' | b':' | b'@')))
 }
 
+/// Where pull takes `host/repo` from, in order: each `[[registry.mirror]]` location, then
+/// the table's `location` (the source itself when it has none), with the path below the
+/// matched prefix kept, as containers/image rewrites it. Each is `(host, repo, insecure)`;
+/// a mirror that does not make a repository name is left out.
+pub fn pull_sources(s: &RegistrySettings, host: &str, repo: &str) -> Vec<(String, String, bool)> {
+    let name = format!("{host}/{repo}");
+    let rest = match &s.prefix {
+        Some(p) if !p.starts_with("*.") && name.starts_with(p.as_str()) => name[p.len()..].to_string(),
+        _ => format!("/{repo}"),
+    };
+    let map = |loc: &str| -> Option<(String, String)> {
+        let full = format!("{}{rest}", loc.trim_end_matches('/'));
+        let (h, r) = full.split_once('/')?;
+        (!h.is_empty() && crate::model::RepoName::parse(r).is_ok()).then(|| (h.to_string(), r.to_string()))
+    };
+    let mut out: Vec<(String, String, bool)> =
+        s.mirrors.iter().filter_map(|m| map(&m.location).map(|(h, r)| (h, r, m.insecure))).collect();
+    let wildcard = s.prefix.as_deref().is_some_and(|p| p.starts_with("*."));
+    let source = s
+        .location
+        .as_deref()
+        .filter(|_| !wildcard)
+        .and_then(map)
+        .unwrap_or_else(|| (host.to_string(), repo.to_string()));
+    out.push((source.0, source.1, s.insecure));
+    out
+}
+
 /// The settings for the image `host/repo` (repo may be empty: the host alone).
 pub fn registry_settings(host: &str, repo: &str) -> Result<RegistrySettings> {
     settings_from(&registries_conf_files(), host, repo)
@@ -295,6 +323,30 @@ location = "mirror.example/team"
         std::fs::write(&drop, "[[registry]\n").unwrap();
         let e = settings_from(&files, "reg.example:5000", "x").unwrap_err().to_string();
         assert!(e.contains("50-drop.conf"), "{e}");
+    }
+
+    #[test]
+    fn mirrors_keep_the_path_below_the_prefix() {
+        let s = RegistrySettings {
+            prefix: Some("reg.example/team".into()),
+            location: Some("reg.example/team".into()),
+            mirrors: vec![
+                Mirror { location: "mirror.example:5000/cache/team".into(), insecure: true },
+                Mirror { location: "bad".into(), insecure: false },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            pull_sources(&s, "reg.example", "team/app"),
+            vec![
+                ("mirror.example:5000".to_string(), "cache/team/app".to_string(), true),
+                ("reg.example".to_string(), "team/app".to_string(), false),
+            ]
+        );
+        assert_eq!(
+            pull_sources(&RegistrySettings::default(), "h:1", "a/b"),
+            vec![("h:1".to_string(), "a/b".to_string(), false)]
+        );
     }
 
     #[test]

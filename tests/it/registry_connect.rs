@@ -566,3 +566,55 @@ fn http_proxy_carries_plain_http() {
     assert_pulled(&o, &back, &m);
     assert!(proxy.targets.lock().unwrap().iter().any(|t| t == &format!("CONNECT {named}")), "{:?}", proxy.targets);
 }
+
+#[test]
+fn registries_conf_mirror_is_tried_first_then_the_source() {
+    let Some(mirror) = Distribution::start(Auth::None) else { return };
+    let Some(source) = Distribution::start(Auth::None) else { return };
+    // The mirror holds team/app under cache/; the source port is dead for the first pull.
+    let (reg, m) = image_reg("mirror", "cache/team/app");
+    let o = wharf_env(&reg, &["push", "cache/team/app", "--to", &mirror.host, "--plain-http"], &[], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dead = format!("127.0.0.1:{}", super::registry_support::free_port());
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().to_str().unwrap();
+    let conf = |src: &str| {
+        write(
+            &root.path().join("etc/containers/registries.conf"),
+            &format!(
+                "[[registry]]\nprefix = \"{src}/team\"\nlocation = \"{src}/team\"\ninsecure = true\n\n[[registry.mirror]]\nlocation = \"{}/cache/team\"\ninsecure = true\n",
+                mirror.host
+            ),
+        )
+    };
+    conf(&dead);
+    let (o, back) = pull(&dead, &[], &[("WHARF_SYSTEM_ROOT", r)]);
+    assert_pulled(&o, &back, &m);
+    // The mirror lacks source's image: pull falls back to the source and says so.
+    let (src_reg, m2) = image_reg("mirror-fallback", "team/app");
+    let o = wharf_env(&src_reg, &["push", "team/app", "--to", &source.host, "--plain-http"], &[], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::remove_dir_all(mirror.dir.path().join("storage/docker")).unwrap();
+    conf(&source.host);
+    let back = Reg::new();
+    let o = wharf_env(
+        &back,
+        &["--json", "pull", &format!("{}/team/app:1", source.host)],
+        &[("WHARF_SYSTEM_ROOT", r)],
+        None,
+    );
+    assert_pulled(&o, &back, &m2);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["notes"].to_string().contains(&format!("mirror {}/cache/team/app failed", mirror.host)), "{v}");
+    // A blocked namespace is refused before anything is sent.
+    write(
+        &root.path().join("etc/containers/registries.conf.d/90-block.conf"),
+        &format!(
+            "[[registry]]\nprefix = \"{}/team\"\nlocation = \"{}/team\"\nblocked = true\n",
+            source.host, source.host
+        ),
+    );
+    let (o, _) = pull(&source.host, &[], &[("WHARF_SYSTEM_ROOT", r)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("blocked"), "{}", stderr(&o));
+}
