@@ -332,7 +332,7 @@ location = "mirror.example/team"
             location: Some("reg.example/team".into()),
             mirrors: vec![
                 Mirror { location: "mirror.example:5000/cache/team".into(), insecure: true },
-                Mirror { location: "bad".into(), insecure: false },
+                Mirror { location: "mirror.example/NotARepo".into(), insecure: false },
             ],
             ..Default::default()
         };
