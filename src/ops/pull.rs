@@ -83,6 +83,9 @@ pub struct PullReport {
     pub reused_bytes: u64,
     /// Blobs taken from the staging area of an interrupted pull instead of downloaded.
     pub resumed_blobs: usize,
+    /// Requests sent again after a 5xx, 429 (waiting as `Retry-After` asks) or a
+    /// connection failure.
+    pub retries: u64,
     /// Notes for the user: what was skipped, and why.
     pub notes: Vec<String>,
 }
@@ -566,6 +569,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
         reused_blobs: tally.reused.load(Ordering::Relaxed),
         reused_bytes: tally.reused_bytes.load(Ordering::Relaxed),
         resumed_blobs: tally.resumed.load(Ordering::Relaxed),
+        retries: clients.values().chain(source_clients.values()).map(Client::retries).sum(),
         notes,
     })
 }

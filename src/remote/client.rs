@@ -99,6 +99,8 @@ pub struct Client {
     /// Set when an insecure registry answered in plain HTTP: requests go over HTTP.
     downgraded: std::sync::atomic::AtomicBool,
     trust: super::tls::TrustSummary,
+    /// Requests sent again after a 5xx, 429 or a connection failure.
+    retries: std::sync::atomic::AtomicU64,
     agent: ureq::Agent,
     creds: Option<Credentials>,
     /// Where the credentials came from, or where they were looked for.
@@ -260,6 +262,7 @@ impl Client {
             insecure,
             downgraded: std::sync::atomic::AtomicBool::new(false),
             trust,
+            retries: std::sync::atomic::AtomicU64::new(0),
             agent: super::tls::agent(config, tls),
             creds,
             creds_source,
@@ -423,6 +426,7 @@ impl Client {
                 }
             }
             backoff(attempt);
+            self.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         Err(Error::remote(
             &self.host,
@@ -492,6 +496,7 @@ impl Client {
                         return Err(self.transport_error(&e, what));
                     }
                     backoff(attempt);
+                    self.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     attempt += 1;
                     continue;
                 }
@@ -532,7 +537,14 @@ impl Client {
                         ),
                     ));
                 }
-                backoff(attempt);
+                // 429 and 503 may say when to come back (seconds or an HTTP date).
+                match retry_after(&r)
+                    .filter(|_| status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE)
+                {
+                    Some(wait) => std::thread::sleep(wait),
+                    None => backoff(attempt),
+                }
+                self.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 attempt += 1;
                 continue;
             }
@@ -555,6 +567,11 @@ impl Client {
             }
             return Ok(r);
         }
+    }
+
+    /// Requests this client sent again (after a 5xx, 429 or a connection failure).
+    pub fn retries(&self) -> u64 {
+        self.retries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Checks the credentials: `GET /v2/` through the Basic/Bearer flow of every request
@@ -860,6 +877,23 @@ impl Client {
 fn with_digest(location: &str, digest: &Digest) -> String {
     let sep = if location.contains('?') { '&' } else { '?' };
     format!("{location}{sep}digest={}", percent_encode(&digest.to_string()))
+}
+
+/// The longest `Retry-After` wharf waits for.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The wait a `Retry-After` header asks for (delta-seconds or an HTTP date), at most
+/// [`MAX_RETRY_AFTER`].
+fn retry_after(r: &Response<ureq::Body>) -> Option<Duration> {
+    let v = header(r, "retry-after")?.trim();
+    let wait = match v.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+            (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 fn backoff(attempt: u32) {

@@ -618,3 +618,41 @@ fn registries_conf_mirror_is_tried_first_then_the_source() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("blocked"), "{}", stderr(&o));
 }
+
+#[test]
+fn retry_after_is_honoured_and_every_retry_counted_in_json() {
+    use super::registry_support::{Fake, Reply};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (m, c, l) = tiny_image("retry-after");
+    let gets = Arc::new(AtomicUsize::new(0));
+    let g = gets.clone();
+    let (mc, cc, lc) = (m.clone(), c.clone(), l.clone());
+    let fake = Fake::start(move |req| {
+        let path = req.path.split('?').next().unwrap();
+        if path == "/v2/team/app/manifests/1" && req.method == "GET" {
+            return match g.fetch_add(1, Ordering::SeqCst) {
+                0 => Reply::new(429, b"").header("Retry-After", "1"),
+                1 => Reply::new(503, b"").header("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT"),
+                _ => Reply::new(200, &mc)
+                    .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+                    .header("Docker-Content-Digest", &sha(&mc)),
+            };
+        }
+        for b in [&cc, &lc] {
+            if path == format!("/v2/team/app/blobs/{}", sha(b)) {
+                return Reply::new(200, b);
+            }
+        }
+        Reply::new(404, b"")
+    });
+    let back = Reg::new();
+    let started = std::time::Instant::now();
+    let o = wharf_env(&back, &["--json", "pull", "--plain-http", &format!("{}/team/app:1", fake.host)], &[], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The 429 asked for one second: wharf waited at least that (a lower bound only).
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["retries"], 2, "{v}");
+    assert_eq!(gets.load(Ordering::SeqCst), 3);
+    assert_eq!(back.json(&["tags", "team/app"])["tags"][0]["digest"], sha(&m));
+}
