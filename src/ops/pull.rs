@@ -253,7 +253,7 @@ impl<'a> Fetch<'a> {
                         }
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some((d, size)) = work.get(i) else { return };
-                        let r = self.one_blob(&mut sink, d, *size);
+                        let r = self.one_blob(&mut sink, d, *size, bar);
                         if let Ok((b, resumed)) = &r {
                             let tally = self.tally;
                             if *resumed {
@@ -262,7 +262,6 @@ impl<'a> Fetch<'a> {
                                 tally.downloaded.fetch_add(1, Ordering::Relaxed);
                                 tally.downloaded_bytes.fetch_add(b.size, Ordering::Relaxed);
                             }
-                            bar.inc(b.size);
                         } else {
                             failed.store(true, Ordering::Relaxed);
                         }
@@ -289,7 +288,9 @@ impl<'a> Fetch<'a> {
     /// One blob, retried when the transfer breaks (not when the bytes are wrong). A
     /// complete copy left in the staging area of an interrupted pull is taken (re-hashed)
     /// instead of downloading it again.
-    fn one_blob(&self, sink: &mut Sink<'_>, digest: &Digest, size: u64) -> Result<(Blob, bool)> {
+    /// The bar advances with the bytes as they arrive; the bytes of a broken transfer are
+    /// added to its total when the blob is fetched again.
+    fn one_blob(&self, sink: &mut Sink<'_>, digest: &Digest, size: u64, bar: &Bar) -> Result<(Blob, bool)> {
         for area in self.leftovers {
             if area.size(digest).ok().flatten() == Some(size)
                 && let Ok(f) = area.open(digest)
@@ -297,6 +298,7 @@ impl<'a> Fetch<'a> {
                 let what = format!("{} (left by an interrupted pull)", area.path(digest).display());
                 let mut r = std::io::BufReader::with_capacity(super::import::content::CHUNK, f);
                 if let Ok(b) = sink.receive(&mut r, size, Some(digest), &what) {
+                    bar.inc(size);
                     return Ok((b, true));
                 }
             }
@@ -305,10 +307,11 @@ impl<'a> Fetch<'a> {
         let mut attempt = 0;
         loop {
             let body = self.client.get_blob(self.repo, digest)?;
-            let mut r = Checked { inner: body, left: size, failed: false };
+            let mut r = Checked { inner: Counting { inner: body, bar, n: 0 }, left: size, failed: false };
             match sink.receive(&mut r, size, Some(digest), &what) {
                 Ok(b) => return Ok((b, false)),
                 Err(_) if r.failed && attempt + 1 < MAX_ATTEMPTS => {
+                    bar.inc_total(r.inner.n);
                     attempt += 1;
                     std::thread::sleep(std::time::Duration::from_millis(100 << attempt.min(6)));
                 }
@@ -325,6 +328,22 @@ impl<'a> Fetch<'a> {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// A reader that advances the progress bar by every byte read.
+struct Counting<'b, R> {
+    inner: R,
+    bar: &'b Bar,
+    n: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.bar.inc(k as u64);
+        self.n += k as u64;
+        Ok(k)
     }
 }
 
@@ -595,5 +614,23 @@ fn list_referrers(client: &Client, repo: &str, subject: &Digest, notes: &mut Vec
             ));
             Ok(Vec::new())
         }
+    }
+}
+
+#[cfg(all(test, feature = "cli"))]
+mod progress_tests {
+    use super::*;
+
+    #[test]
+    fn the_bar_moves_with_each_read_not_per_blob() {
+        let bar = Bar::bytes(true, "pulling".into(), Some(10_000));
+        let data = vec![7u8; 10_000];
+        let mut r = Counting { inner: &data[..], bar: &bar, n: 0 };
+        let mut buf = [0u8; 1000];
+        assert_eq!(std::io::Read::read(&mut r, &mut buf).unwrap(), 1000);
+        assert_eq!(bar.position(), 1000, "the bar moved by the bytes read, before the blob ended");
+        std::io::copy(&mut r, &mut std::io::sink()).unwrap();
+        assert_eq!((bar.position(), r.n), (10_000, 10_000));
+        bar.finish();
     }
 }
