@@ -261,9 +261,9 @@ impl Default for PushOptions {
 
 /// How [`Registry::pull`] and [`Registry::push`] reach and authenticate to a remote
 /// registry: the command line's `--creds`, `--authfile`, `--ca-file`, `--tls-verify` and
-/// `--plain-http` (docs/REGISTRIES.md). `Default` is HTTPS verified against the Mozilla
-/// root store compiled into wharf, with credentials looked up as podman and docker look
-/// them up.
+/// `--plain-http` (docs/REGISTRIES.md). `Default` is HTTPS verified against the system
+/// trust store and the registry's certs.d directory, with credentials looked up as podman
+/// and docker look them up.
 #[derive(Debug, Clone, Default)]
 pub struct RemoteOptions {
     /// The user name and password to send; `None` looks them up for the host: in
@@ -274,9 +274,14 @@ pub struct RemoteOptions {
     /// The credentials file (auth.json or docker config.json) to search instead of the
     /// default ones; it must exist.
     pub authfile: Option<PathBuf>,
-    /// Trust the CA certificates in this PEM file, instead of the compiled-in roots (a
-    /// private CA).
+    /// Also trust the CA certificates in this PEM file (a private CA, or the registry's own
+    /// self-signed certificate), in addition to the system trust store.
     pub ca_file: Option<PathBuf>,
+    /// A certs.d-style directory (`*.crt` CAs, `*.cert` with `*.key` a client certificate)
+    /// used instead of the registry's own in the certs.d directories (docs/REGISTRIES.md).
+    pub cert_dir: Option<PathBuf>,
+    /// Trust the Mozilla roots compiled into wharf instead of the system trust store.
+    pub no_system_roots: bool,
     /// Do not verify the registry's TLS certificate (`--tls-verify=false`).
     pub tls_insecure: bool,
     /// Speak plain HTTP, without TLS (a registry on localhost, a test registry).
@@ -833,6 +838,8 @@ fn connect_options(r: &RemoteOptions) -> crate::remote::ConnectOptions {
             .map(|c| crate::remote::Credentials { username: c.username.clone(), password: c.password.clone() }),
         authfile: r.authfile.clone(),
         ca_file: r.ca_file.clone(),
+        cert_dir: r.cert_dir.clone(),
+        no_system_roots: r.no_system_roots,
         tls_insecure: r.tls_insecure,
         plain_http: r.plain_http,
         timeouts: r.timeout.map(crate::remote::Timeouts::uniform).unwrap_or_default(),
@@ -942,4 +949,52 @@ impl Registry {
         };
         crate::serve::run(registry::Registry::open(&self.root)?, &cfg, &mut on_ready)
     }
+}
+
+/// Options of [`login`]: how to reach the registry, and (in `remote.authfile`) the
+/// credentials file to write instead of the default one.
+#[derive(Debug, Clone, Default)]
+pub struct LoginOptions {
+    /// How to reach the registry; `credentials` is ignored (they are [`login`]'s argument)
+    /// and `authfile` names the file to write.
+    pub remote: RemoteOptions,
+}
+
+/// Options of [`logout`].
+#[derive(Debug, Clone, Default)]
+pub struct LogoutOptions {
+    /// Remove every registry's credentials (then [`logout`]'s host is ignored).
+    pub all: bool,
+    /// The credentials file instead of the default one.
+    pub authfile: Option<PathBuf>,
+}
+
+/// Checks `credentials` against the registry `host` (`HOST[:PORT]`) with the Basic or
+/// Bearer flow of pull and push (`GET /v2/`), then keeps them as `podman login` does:
+/// an `auths` entry in `opts.remote.authfile`, else in `$REGISTRY_AUTH_FILE`, else
+/// `$XDG_RUNTIME_DIR/containers/auth.json`, else `/run/containers/$UID/auth.json` (mode
+/// 0600), or through the credential helper that file names for the host. A free function:
+/// it needs no local registry.
+///
+/// Not run as a test (`no_run`): it needs a registry server.
+///
+/// ```no_run
+/// # fn main() -> wharf::Result<()> {
+/// let report = wharf::login("registry.internal:5000", &wharf::Credentials::new("ci", "s3cret"), &Default::default())?;
+/// println!("credentials in {}", report.file.display());
+/// # Ok(()) }
+/// ```
+pub fn login(host: &str, credentials: &Credentials, opts: &LoginOptions) -> Result<crate::reports::LoginReport> {
+    let connect = connect_options(&opts.remote);
+    let creds =
+        crate::remote::Credentials { username: credentials.username.clone(), password: credentials.password.clone() };
+    crate::remote::login::login(host, &creds, &connect)
+}
+
+/// Removes the credentials of `host` (or, with `opts.all`, of every registry) from the
+/// credentials file [`login`] writes (or `opts.authfile`), erasing them from a credential
+/// helper the file names. No credentials for `host` is [`crate::Error::NotFound`].
+pub fn logout(host: &str, opts: &LogoutOptions) -> Result<crate::reports::LogoutReport> {
+    let host = if opts.all { None } else { Some(host) };
+    crate::remote::login::logout(host, opts.all, opts.authfile.as_deref())
 }

@@ -73,6 +73,7 @@ pub use api::{
     SweepOptions, SyncOptions, TagOptions, VerifyOptions, parse_duration, parse_timestamp,
 };
 pub use api::{ChartSource, ChartSpec, FileEntry, FileSource, ImageSpec, RegistrySpec, SyncSpec, TagSelector};
+pub use api::{LoginOptions, LogoutOptions, login, logout};
 pub use error::{Error, Result};
 pub use model::locks::Action as LockAction;
 pub use model::retention::FilterError;

@@ -29,3 +29,4 @@ pub use crate::registry::TagChange;
 pub use crate::registry::meta::TimeSource;
 #[cfg(feature = "serve")]
 pub use crate::serve::ServeReport;
+pub use crate::remote::login::{LoginOutcome as LoginReport, LogoutOutcome as LogoutReport};

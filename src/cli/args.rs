@@ -467,6 +467,35 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_name = "DIR")]
         output: PathBuf,
     },
+    /// Check credentials against a registry and keep them where podman keeps them
+    /// (auth.json, mode 0600; a credential helper the file names stores them instead).
+    #[command(
+        after_help = "Examples:\n  wharf login registry.internal --creds ci:secret --authfile ./auth.json\n  echo \"$PASSWORD\" | wharf login registry.internal:5000 -u ci --password-stdin"
+    )]
+    Login {
+        /// The registry, HOST[:PORT].
+        #[arg(value_name = "HOST[:PORT]")]
+        host: String,
+        /// The user name (the password then comes from --password-stdin).
+        #[arg(short = 'u', long, value_name = "USER")]
+        username: Option<String>,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Remove the credentials of a registry from the credentials file.
+    #[command(after_help = "Examples:\n  wharf logout registry.internal:5000\n  wharf logout --all")]
+    Logout {
+        /// The registry, HOST[:PORT].
+        #[arg(value_name = "HOST[:PORT]", required_unless_present = "all")]
+        host: Option<String>,
+        /// Remove every registry's credentials from the file.
+        #[arg(long)]
+        all: bool,
+        /// The credentials file instead of the default one ($REGISTRY_AUTH_FILE,
+        /// $XDG_RUNTIME_DIR/containers/auth.json, /run/containers/$UID/auth.json).
+        #[arg(long, value_name = "FILE")]
+        authfile: Option<PathBuf>,
+    },
 }
 
 /// Connection options of `pull` and `push`.
@@ -481,10 +510,18 @@ pub struct RemoteArgs {
     /// Credentials file (auth.json or docker config.json) instead of the default search.
     #[arg(long, value_name = "FILE")]
     pub authfile: Option<PathBuf>,
-    /// Trust the CA certificate(s) in this PEM file for the registry's TLS.
+    /// Also trust the CA certificate(s) in this PEM file for the registry's TLS (added to
+    /// the system trust store).
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
-    /// Verify the registry's TLS certificate (--tls-verify=false skips it).
+    /// A certs.d-style directory (*.crt CAs, *.cert + *.key client certificate) instead of
+    /// the registry's in ~/.config/containers/certs.d, /etc/containers/certs.d, /etc/docker/certs.d.
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// Trust the Mozilla roots compiled into wharf instead of the system trust store.
+    #[arg(long)]
+    pub no_system_roots: bool,
+    /// Verify the registry's TLS certificate (--tls-verify=false skips it and allows plain HTTP).
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub tls_verify: bool,
     /// Speak plain HTTP to the registry (no TLS).

@@ -135,6 +135,19 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
     match &cli.command {
         Command::Completions { shell } => return Outcome::ok(manuals::completions(*shell)?),
         Command::Man { output } => return Outcome::ok(manuals::man_pages(output)?),
+        Command::Login { host, username, remote } => {
+            let mut connect = render_remote::connect_options_for_login(remote, username.as_deref())?;
+            let Some(creds) = connect.creds.take() else {
+                return Err(Error::Usage(
+                    "login needs credentials: -u USER --password-stdin (the password on stdin), or --creds USER:PASS"
+                        .into(),
+                ));
+            };
+            return Outcome::ok(crate::remote::login::login(host, &creds, &connect)?);
+        }
+        Command::Logout { host, all, authfile } => {
+            return Outcome::ok(crate::remote::login::logout(host.as_deref(), *all, authfile.as_deref())?);
+        }
         _ => {}
     }
     let now = now(g)?;
@@ -230,7 +243,11 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
             let digest = digest.as_deref().map(crate::model::Digest::parse).transpose()?;
             Outcome::ok(ops::trash::restore(&ctx, &reference_arg(reference)?, digest.as_ref(), *force)?)
         }
-        Command::Verify(_) | Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
+        Command::Verify(_)
+        | Command::Completions { .. }
+        | Command::Man { .. }
+        | Command::Login { .. }
+        | Command::Logout { .. } => unreachable!("handled above"),
         Command::Import { sources, repo, tags, platforms, force, scoped } => {
             let opts = render_import::import_options(sources, repo, tags, platforms, *force, *scoped)?;
             Outcome::ok(ops::import::run(&ctx, &opts)?)

@@ -9,10 +9,57 @@ use crate::error::{Error, Result};
 use crate::ops::pull::PullReport;
 use crate::ops::push::{BlobAction, PushReport, Status};
 use crate::registry::TagChange;
+use crate::remote::login::{LoginOutcome, LogoutOutcome};
 use crate::remote::{ConnectOptions, Credentials};
 
+impl Human for LoginOutcome {
+    fn human(&self, out: &mut String) {
+        match &self.helper {
+            Some(h) => {
+                let _ = writeln!(
+                    out,
+                    "Login Succeeded: {} (stored by {h}, as {} says)",
+                    self.registry,
+                    self.file.display()
+                );
+            }
+            None => {
+                let _ = writeln!(out, "Login Succeeded: {} (credentials in {})", self.registry, self.file.display());
+            }
+        }
+    }
+}
+
+impl Human for LogoutOutcome {
+    fn human(&self, out: &mut String) {
+        if self.removed.is_empty() {
+            let _ = writeln!(out, "no credentials in {}", self.file.display());
+        }
+        for r in &self.removed {
+            let _ = writeln!(out, "Removed login credentials for {r} from {}", self.file.display());
+        }
+    }
+}
+
+/// The options of `wharf login`: `-u USER` stands for `--creds USER`.
+pub fn connect_options_for_login(a: &RemoteArgs, username: Option<&str>) -> Result<ConnectOptions> {
+    if username.is_some() && a.creds.is_some() {
+        return Err(Error::Usage("login: give -u USER or --creds USER[:PASS], not both".into()));
+    }
+    if username.is_some() && !a.password_stdin {
+        return Err(Error::Usage(
+            "login -u USER reads the password from stdin: add --password-stdin (wharf does not prompt)".into(),
+        ));
+    }
+    connect_options_with(a, a.creds.clone().or(username.map(str::to_string)))
+}
+
 pub fn connect_options(a: &RemoteArgs) -> Result<ConnectOptions> {
-    let creds = match (&a.creds, a.password_stdin) {
+    connect_options_with(a, a.creds.clone())
+}
+
+fn connect_options_with(a: &RemoteArgs, creds: Option<String>) -> Result<ConnectOptions> {
+    let creds = match (&creds, a.password_stdin) {
         (Some(c), false) => Some(Credentials::parse(c)),
         (user, true) => {
             if user.as_deref().is_some_and(|u| u.contains(':')) {
@@ -43,6 +90,8 @@ pub fn connect_options(a: &RemoteArgs) -> Result<ConnectOptions> {
         creds,
         authfile: a.authfile.clone(),
         ca_file: a.ca_file.clone(),
+        cert_dir: a.cert_dir.clone(),
+        no_system_roots: a.no_system_roots,
         tls_insecure: !a.tls_verify,
         plain_http: a.plain_http,
         timeouts: a

@@ -79,6 +79,16 @@ impl Bar {
         }
     }
 
+    /// The bytes counted so far (0 for a bar that draws nothing); read by tests.
+    #[cfg(test)]
+    pub fn position(&self) -> u64 {
+        #[cfg(feature = "cli")]
+        if let Some(pb) = &self.inner {
+            return pb.position();
+        }
+        0
+    }
+
     /// Wraps a reader so every byte read advances the bar.
     pub fn wrap_read<'a, R: Read + 'a>(&self, r: R) -> Box<dyn Read + 'a> {
         #[cfg(feature = "cli")]

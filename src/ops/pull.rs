@@ -91,6 +91,9 @@ pub struct PullReport {
     pub reused_bytes: u64,
     /// Blobs taken from the staging area of an interrupted pull instead of downloaded.
     pub resumed_blobs: usize,
+    /// Requests sent again after a 5xx, 429 (waiting as `Retry-After` asks) or a
+    /// connection failure.
+    pub retries: u64,
     /// Notes for the user: what was skipped, and why.
     pub notes: Vec<String>,
 }
@@ -269,7 +272,7 @@ impl<'a> Fetch<'a> {
                         }
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some((d, size)) = work.get(i) else { return };
-                        let r = self.one_blob(&mut sink, d, *size);
+                        let r = self.one_blob(&mut sink, d, *size, bar);
                         if let Ok((b, resumed)) = &r {
                             let tally = self.tally;
                             if *resumed {
@@ -278,7 +281,6 @@ impl<'a> Fetch<'a> {
                                 tally.downloaded.fetch_add(1, Ordering::Relaxed);
                                 tally.downloaded_bytes.fetch_add(b.size, Ordering::Relaxed);
                             }
-                            bar.inc(b.size);
                         } else {
                             failed.store(true, Ordering::Relaxed);
                         }
@@ -305,7 +307,9 @@ impl<'a> Fetch<'a> {
     /// One blob, retried when the transfer breaks (not when the bytes are wrong). A
     /// complete copy left in the staging area of an interrupted pull is taken (re-hashed)
     /// instead of downloading it again.
-    fn one_blob(&self, sink: &mut Sink<'_>, digest: &Digest, size: u64) -> Result<(Blob, bool)> {
+    /// The bar advances with the bytes as they arrive; the bytes of a broken transfer are
+    /// added to its total when the blob is fetched again.
+    fn one_blob(&self, sink: &mut Sink<'_>, digest: &Digest, size: u64, bar: &Bar) -> Result<(Blob, bool)> {
         for area in self.leftovers {
             if area.size(digest).ok().flatten() == Some(size)
                 && let Ok(f) = area.open(digest)
@@ -313,6 +317,7 @@ impl<'a> Fetch<'a> {
                 let what = format!("{} (left by an interrupted pull)", area.path(digest).display());
                 let mut r = std::io::BufReader::with_capacity(super::import::content::CHUNK, f);
                 if let Ok(b) = sink.receive(&mut r, size, Some(digest), &what) {
+                    bar.inc(size);
                     return Ok((b, true));
                 }
             }
@@ -321,7 +326,7 @@ impl<'a> Fetch<'a> {
         let mut attempt = 0;
         loop {
             let body = self.client.get_blob(self.repo, digest)?;
-            let mut r = Checked { inner: body, left: size, failed: false, timed_out: false };
+            let mut r = Checked { inner: Counting { inner: body, bar, n: 0 }, left: size, failed: false, timed_out: false };
             let got = sink.receive(&mut r, size, Some(digest), &what);
             // A registry that goes silent mid-body is given fewer chances than one that
             // breaks off: each silent attempt costs a whole read timeout.
@@ -329,6 +334,7 @@ impl<'a> Fetch<'a> {
             match got {
                 Ok(b) => return Ok((b, false)),
                 Err(_) if r.failed && attempt + 1 < cap => {
+                    bar.inc_total(r.inner.n);
                     attempt += 1;
                     std::thread::sleep(std::time::Duration::from_millis(100 << attempt.min(6)));
                 }
@@ -345,6 +351,22 @@ impl<'a> Fetch<'a> {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// A reader that advances the progress bar by every byte read.
+struct Counting<'b, R> {
+    inner: R,
+    bar: &'b Bar,
+    n: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.bar.inc(k as u64);
+        self.n += k as u64;
+        Ok(k)
     }
 }
 
@@ -401,6 +423,32 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
             return Err(Error::refused("nothing to pull: the repositories have no tags"));
         }
     }
+    // registries.conf: a blocked namespace is refused; mirrors are tried before the source.
+    let mut sources: Vec<Vec<((String, bool), String)>> = Vec::new();
+    let mut source_clients: BTreeMap<(String, bool), Client> = BTreeMap::new();
+    for r in &refs {
+        let settings = crate::remote::sysconf::registry_settings(&r.host, &r.repo)?;
+        if settings.blocked {
+            return Err(Error::refused(format!(
+                "{}/{} is blocked by {} (blocked = true for `{}`)",
+                r.host,
+                r.repo,
+                settings.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "),
+                settings.prefix.as_deref().unwrap_or(&r.host)
+            )));
+        }
+        let mut list = Vec::new();
+        for (host, repo, insecure) in crate::remote::sysconf::pull_sources(&settings, &r.host, &r.repo) {
+            let key = (host, insecure);
+            if !source_clients.contains_key(&key) {
+                let mut c = opts.connect.clone();
+                c.tls_insecure |= insecure;
+                source_clients.insert(key.clone(), Client::new(&key.0, &c)?);
+            }
+            list.push((key, repo));
+        }
+        sources.push(list);
+    }
     // Areas of dead processes: what an interrupted pull already received.
     let leftovers: Vec<BlobStore> = crate::store::staging::scan(&reg.staging_root())?
         .into_iter()
@@ -424,20 +472,34 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
     let no_platform = import::Options { platforms: Vec::new(), ..import_opts.clone() };
     // source index → (image, referrers)
     let mut images: Vec<(String, Found, Vec<Found>)> = Vec::new();
-    for r in &refs {
-        let client = &clients[&r.host];
-        let mut f = Fetch {
-            client,
-            repo: &r.repo,
-            platforms: &opts.platforms,
-            blobs: BTreeMap::new(),
-            pending: BTreeMap::new(),
-            manifests: Vec::new(),
-            tally: &tally,
-            leftovers: &leftovers,
+    for (r, candidates) in refs.iter().zip(&sources) {
+        let mut next = 0;
+        let (client, repo_used, mut f, desc) = loop {
+            let ((host, insecure), repo) = &candidates[next];
+            let client = &source_clients[&(host.clone(), *insecure)];
+            let mut f = Fetch {
+                client,
+                repo,
+                platforms: &opts.platforms,
+                blobs: BTreeMap::new(),
+                pending: BTreeMap::new(),
+                manifests: Vec::new(),
+                tally: &tally,
+                leftovers: &leftovers,
+            };
+            let got = match f.manifest(&mut sink, &r.reference(), r.digest.as_ref(), None, 1) {
+                Ok(desc) => f.download(&staging, &existing, opts.jobs, &bar).map(|()| desc),
+                Err(e) => Err(e),
+            };
+            match got {
+                Ok(desc) => break (client, repo.as_str(), f, desc),
+                Err(e) if next + 1 < candidates.len() => {
+                    notes.push(format!("mirror {host}/{repo} failed for {r} ({e}); trying the next source"));
+                    next += 1;
+                }
+                Err(e) => return Err(e),
+            }
         };
-        let desc = f.manifest(&mut sink, &r.reference(), r.digest.as_ref(), None, 1)?;
-        f.download(&staging, &existing, opts.jobs, &bar)?;
         let manifests = f.manifests.clone();
         let mut content = Received { blobs: std::mem::take(&mut f.blobs) };
         let names = vec![Name { foreign: Some(r.foreign.clone()), tag: r.tag.clone() }];
@@ -452,7 +514,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
             // (subject, how many referrer links below the image it is: the image is 0)
             let mut queue: Vec<(Digest, usize)> = wanted.into_iter().map(|d| (d, 0)).collect();
             while let Some((subject, level)) = queue.pop() {
-                for d in list_referrers(client, &r.repo, &subject, &mut notes)? {
+                for d in list_referrers(client, repo_used, &subject, &mut notes)? {
                     if !seen.insert(d.digest.clone()) || found.blobs.contains_key(&d.digest) {
                         continue;
                     }
@@ -470,7 +532,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
                     }
                     let mut rf = Fetch {
                         client,
-                        repo: &r.repo,
+                        repo: repo_used,
                         platforms: &[],
                         blobs: BTreeMap::new(),
                         pending: BTreeMap::new(),
@@ -564,6 +626,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
         reused_blobs: tally.reused.load(Ordering::Relaxed),
         reused_bytes: tally.reused_bytes.load(Ordering::Relaxed),
         resumed_blobs: tally.resumed.load(Ordering::Relaxed),
+        retries: clients.values().chain(source_clients.values()).map(Client::retries).sum(),
         notes,
     })
 }
@@ -589,5 +652,23 @@ fn list_referrers(client: &Client, repo: &str, subject: &Digest, notes: &mut Vec
             ));
             Ok(Vec::new())
         }
+    }
+}
+
+#[cfg(all(test, feature = "cli"))]
+mod progress_tests {
+    use super::*;
+
+    #[test]
+    fn the_bar_moves_with_each_read_not_per_blob() {
+        let bar = Bar::bytes(true, "pulling".into(), Some(10_000));
+        let data = vec![7u8; 10_000];
+        let mut r = Counting { inner: &data[..], bar: &bar, n: 0 };
+        let mut buf = [0u8; 1000];
+        assert_eq!(std::io::Read::read(&mut r, &mut buf).unwrap(), 1000);
+        assert_eq!(bar.position(), 1000, "the bar moved by the bytes read, before the blob ended");
+        std::io::copy(&mut r, &mut std::io::sink()).unwrap();
+        assert_eq!((bar.position(), r.n), (10_000, 10_000));
+        bar.finish();
     }
 }

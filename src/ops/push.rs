@@ -114,6 +114,9 @@ pub struct PushReport {
     pub skipped_blobs: usize,
     /// Manifests sent.
     pub manifests_pushed: usize,
+    /// Requests sent again after a 5xx, 429 (waiting as `Retry-After` asks) or a
+    /// connection failure.
+    pub retries: u64,
     /// Notes for the user: what was skipped and why, and where referrers were listed.
     pub notes: Vec<String>,
 }
@@ -441,6 +444,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PushReport> {
         mounted_blobs,
         skipped_blobs,
         manifests_pushed,
+        retries: client.retries(),
         notes,
     })
 }

@@ -1,9 +1,9 @@
 //! Credentials for a registry host, found as podman and docker find them, and the
 //! `WWW-Authenticate` challenges a registry answers with.
 //!
-//! Lookup order when the user gives none: `$REGISTRY_AUTH_FILE`,
-//! `$XDG_RUNTIME_DIR/containers/auth.json`, `~/.config/containers/auth.json`,
-//! `~/.docker/config.json`. In each file a `credHelpers` entry for the host wins, then an
+//! Lookup order when the user gives none (containers-auth.json(5)): `$REGISTRY_AUTH_FILE`,
+//! else `$XDG_RUNTIME_DIR/containers/auth.json`, else `/run/containers/$UID/auth.json`;
+//! then `~/.config/containers/auth.json`, `~/.docker/config.json`. In each file a `credHelpers` entry for the host wins, then an
 //! `auths` entry (base64 `user:password`), then the file's `credsStore`; helpers are the
 //! `docker-credential-NAME` programs (`get`, host on stdin, JSON on stdout). The first file
 //! that yields credentials ends the search. This module reads files and runs helpers; it
@@ -54,20 +54,39 @@ pub struct Found {
     pub looked: String,
 }
 
-/// The files searched, in order, when no `--authfile` is given.
+/// The primary (read/write) credentials file, where `wharf login` writes as `podman login`
+/// does: `$REGISTRY_AUTH_FILE`, else `$XDG_RUNTIME_DIR/containers/auth.json`, else
+/// `/run/containers/$UID/auth.json` (containers-auth.json(5)).
+pub fn primary_auth_file() -> (String, PathBuf) {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(p) = env("REGISTRY_AUTH_FILE") {
+        return ("$REGISTRY_AUTH_FILE (in place of $XDG_RUNTIME_DIR/containers/auth.json)".to_string(), p);
+    }
+    if let Some(d) = env("XDG_RUNTIME_DIR") {
+        return (
+            "$XDG_RUNTIME_DIR/containers/auth.json ($REGISTRY_AUTH_FILE unset)".to_string(),
+            d.join("containers").join("auth.json"),
+        );
+    }
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    (
+        format!("/run/containers/{uid}/auth.json ($REGISTRY_AUTH_FILE and $XDG_RUNTIME_DIR unset)"),
+        super::sysconf::run(&format!("containers/{uid}/auth.json")),
+    )
+}
+
+/// The files searched, in order, when no `--authfile` is given: the primary file (see
+/// [`primary_auth_file`]), `$XDG_CONFIG_HOME/containers/auth.json` (usually
+/// `~/.config/containers/auth.json`), `~/.docker/config.json`.
 pub fn default_auth_files() -> Vec<(String, Option<PathBuf>)> {
     let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-    let home = dirs::home_dir();
+    let home = super::sysconf::home();
+    let (label, primary) = primary_auth_file();
+    let config = env("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config")));
     vec![
-        ("$REGISTRY_AUTH_FILE".to_string(), env("REGISTRY_AUTH_FILE")),
-        (
-            "$XDG_RUNTIME_DIR/containers/auth.json".to_string(),
-            env("XDG_RUNTIME_DIR").map(|d| d.join("containers").join("auth.json")),
-        ),
-        (
-            "~/.config/containers/auth.json".to_string(),
-            home.as_ref().map(|h| h.join(".config").join("containers").join("auth.json")),
-        ),
+        (label, Some(primary)),
+        ("~/.config/containers/auth.json".to_string(), config.map(|c| c.join("containers").join("auth.json"))),
         ("~/.docker/config.json".to_string(), home.as_ref().map(|h| h.join(".docker").join("config.json"))),
     ]
 }

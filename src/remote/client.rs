@@ -35,7 +35,13 @@ pub struct ConnectOptions {
     pub creds: Option<Credentials>,
     pub authfile: Option<PathBuf>,
     pub ca_file: Option<PathBuf>,
-    /// False with `--tls-verify=false`: certificates are not checked.
+    /// `--cert-dir`: a certs.d-style directory (`*.crt`, `*.cert` + `*.key`) instead of the
+    /// host's (see [`super::tls`]).
+    pub cert_dir: Option<PathBuf>,
+    /// `--no-system-roots`: the compiled-in Mozilla roots instead of the system store.
+    pub no_system_roots: bool,
+    /// True with `--tls-verify=false`: certificates are not checked, and a registry that
+    /// answers in plain HTTP is spoken to in plain HTTP.
     pub tls_insecure: bool,
     pub plain_http: bool,
     /// How long to wait for the registry (`--timeout`).
@@ -59,6 +65,10 @@ impl Scope {
         Scope { repo: repo.to_string(), push: true, from: None }
     }
     fn strings(&self) -> Vec<String> {
+        if self.repo.is_empty() {
+            // The registry itself (`GET /v2/`): a token without a repository scope.
+            return Vec::new();
+        }
         let mut v = vec![format!("repository:{}:{}", self.repo, if self.push { "pull,push" } else { "pull" })];
         if let Some(f) = &self.from {
             v.push(format!("repository:{f}:pull"));
@@ -88,8 +98,15 @@ pub struct Client {
     base: String,
     https: bool,
     /// The registry's origin: the only one the credentials go to (see [`super::origin`]).
-    origin: Origin,
+    /// It changes once at most: an insecure registry that answers the TLS hello in plain
+    /// HTTP is spoken to (and its origin becomes) `http://` on the same host and port.
+    origin: Mutex<Origin>,
     timeouts: Timeouts,
+    /// `--tls-verify=false` or `insecure = true` in registries.conf.
+    insecure: bool,
+    trust: super::tls::TrustSummary,
+    /// Requests sent again after a 5xx, 429 or a connection failure.
+    retries: std::sync::atomic::AtomicU64,
     agent: ureq::Agent,
     creds: Option<Credentials>,
     /// Where the credentials came from, or where they were looked for.
@@ -194,6 +211,7 @@ fn error_detail(r: Response<ureq::Body>) -> String {
 
 fn is_tls_error(e: &ureq::Error) -> bool {
     match e {
+        ureq::Error::Tls(m) if *m == super::tls::PLAIN_HTTP => true,
         ureq::Error::Rustls(_) | ureq::Error::Tls(_) => true,
         ureq::Error::Io(io) => {
             let s = format!("{io:?}").to_ascii_lowercase();
@@ -222,27 +240,22 @@ impl Client {
                 }
             }
         };
-        let mut tls = ureq::tls::TlsConfig::builder().disable_verification(opts.tls_insecure);
-        if let Some(ca) = &opts.ca_file {
-            let pem = std::fs::read(ca).map_err(Error::io("read the CA file", ca.clone()))?;
-            let mut certs = Vec::new();
-            for item in ureq::tls::parse_pem(&pem) {
-                match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => certs.push(c),
-                    Ok(_) => {}
-                    Err(e) => {
-                        return Err(Error::Usage(format!(
-                            "--ca-file {}: not a PEM certificate file: {e}",
-                            ca.display()
-                        )));
-                    }
-                }
-            }
-            if certs.is_empty() {
-                return Err(Error::Usage(format!("--ca-file {}: holds no PEM certificate", ca.display())));
-            }
-            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+        let settings = super::sysconf::registry_settings(host, "")?;
+        if settings.blocked {
+            return Err(Error::refused(format!(
+                "the registry {host} is blocked by {} (blocked = true for `{}`)",
+                settings.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "),
+                settings.prefix.as_deref().unwrap_or(host)
+            )));
         }
+        let insecure = opts.tls_insecure || settings.insecure;
+        let trust_opts = super::tls::TrustOptions {
+            ca_file: opts.ca_file.clone(),
+            cert_dir: opts.cert_dir.clone(),
+            no_system_roots: opts.no_system_roots,
+            insecure,
+        };
+        let (tls, trust) = super::tls::client_config(host, &trust_opts)?;
         let config = opts
             .timeouts
             .apply(
@@ -251,7 +264,7 @@ impl Client {
                     .max_redirects(0)
                     .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION"))),
             )
-            .tls_config(tls.build())
+            .proxy(super::proxy::for_host(host, !opts.plain_http))
             .build();
         let api_host = if host == "docker.io" { "registry-1.docker.io" } else { host };
         let https = !opts.plain_http;
@@ -262,9 +275,12 @@ impl Client {
             host: host.to_string(),
             base,
             https,
-            origin,
+            origin: Mutex::new(origin),
             timeouts: opts.timeouts,
-            agent: config.new_agent(),
+            insecure,
+            trust,
+            retries: std::sync::atomic::AtomicU64::new(0),
+            agent: super::tls::agent(config, tls),
             creds,
             creds_source,
             state: Mutex::new(AuthState { challenge: None, tokens: HashMap::new() }),
@@ -272,7 +288,15 @@ impl Client {
     }
 
     fn url(&self, path: &str) -> String {
+        if !self.origin().https && self.base.starts_with("https://") {
+            return format!("{}{path}", self.base.replacen("https://", "http://", 1));
+        }
         format!("{}{path}", self.base)
+    }
+
+    /// The registry's origin now (see the field).
+    fn origin(&self) -> Origin {
+        self.origin.lock().expect("origin").clone()
     }
 
     fn resolve_location(&self, loc: &str, current: &str) -> String {
@@ -283,6 +307,35 @@ impl Client {
         } else {
             format!("{}/{loc}", self.base)
         }
+    }
+
+    /// What to try after a TLS failure, naming what was already trusted and not the
+    /// flags the user already passed.
+    fn tls_hint(&self) -> String {
+        let t = &self.trust;
+        let mut trusted = Vec::new();
+        if t.system_roots {
+            trusted.push(format!("the system trust store ({} roots)", t.roots));
+        } else {
+            trusted.push("the compiled-in Mozilla roots (--no-system-roots)".to_string());
+        }
+        trusted.extend(t.ca_files.iter().map(|p| p.display().to_string()));
+        let mut hint = format!("wharf trusted {}", trusted.join(", "));
+        if let Some(c) = &t.client_cert {
+            hint.push_str(&format!(" and presented the client certificate {}", c.display()));
+        }
+        if t.ca_files.is_empty() {
+            let dirs: Vec<String> =
+                super::sysconf::cert_dirs(&self.host).iter().map(|d| d.display().to_string()).collect();
+            hint.push_str(&format!(
+                "; if the registry's certificate comes from a private CA pass --ca-file FILE or put it in {} as ca.crt",
+                dirs.join(" or ")
+            ));
+        } else {
+            hint.push_str("; check that the certificate the registry presents was issued by one of these, for this host name, and is within its validity period");
+        }
+        hint.push_str("; --tls-verify=false skips verification");
+        hint
     }
 
     fn denied(&self, status: StatusCode, what: &str, detail: &str) -> Error {
@@ -296,11 +349,12 @@ impl Client {
     }
 
     fn transport_error(&self, e: &ureq::Error, what: &str) -> Error {
-        if self.https && is_tls_error(e) {
+        if matches!(e, ureq::Error::Tls(m) if *m == super::tls::PLAIN_HTTP) {
             return Error::remote(
                 &self.host,
                 format!(
-                    "TLS failed while {what}: {e}; if the registry's certificate comes from a private CA pass --ca-file FILE, or --tls-verify=false to skip verification (--plain-http for a registry without TLS)"
+                    "{} answered in plain HTTP: pass --plain-http (or --tls-verify=false) if that is intended",
+                    self.host
                 ),
             );
         }
@@ -312,6 +366,9 @@ impl Client {
                     self.timeouts.describe(*t)
                 ),
             );
+        }
+        if self.https && is_tls_error(e) {
+            return Error::remote(&self.host, format!("TLS failed while {what}: {e}; {}", self.tls_hint()));
         }
         Error::remote(&self.host, format!("{what} failed after {MAX_ATTEMPTS} attempts: {e}"))
     }
@@ -347,7 +404,7 @@ impl Client {
     }
 
     fn fetch_token(&self, realm: &str, service: Option<&str>, scopes: &[String]) -> Result<String> {
-        self.origin.permit_realm(realm)?;
+        self.origin().permit_realm(realm)?;
         let mut url = realm.to_string();
         let mut sep = if url.contains('?') { '&' } else { '?' };
         if let Some(s) = service {
@@ -404,6 +461,7 @@ impl Client {
                 }
             }
             backoff(attempt);
+            self.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         Err(Error::remote(
             &self.host,
@@ -429,7 +487,7 @@ impl Client {
         loop {
             // The origin rule: every URL, the registry's own, a redirect's, an upload
             // Location or a tag-list Link, is checked here before anything is sent.
-            let foreign = self.origin.permit(&url, what)? == Carry::Nothing;
+            let foreign = self.origin().permit(&url, what)? == Carry::Nothing;
             let auth = if foreign { None } else { self.authorization(scope)? };
             let mut b = http::Request::builder().method(method.clone()).uri(&url);
             for (k, v) in headers {
@@ -458,11 +516,26 @@ impl Client {
             };
             let r = match result {
                 Ok(r) => r,
+                Err(ureq::Error::Tls(m)) if m == super::tls::PLAIN_HTTP && self.insecure && !foreign => {
+                    // As podman and skopeo do: an insecure registry may be plain HTTP. Only
+                    // the registry's own origin (never a redirect target) switches, and the
+                    // origin rule then binds the credentials to `http://` on the same
+                    // host and port, and to nothing else.
+                    let mut origin = self.origin.lock().expect("origin");
+                    if !origin.https {
+                        return Err(self.transport_error(&ureq::Error::Tls(m), what));
+                    }
+                    origin.https = false;
+                    drop(origin);
+                    url = url.replacen("https://", "http://", 1);
+                    continue;
+                }
                 Err(e) => {
                     if !self.retry_transport(&e, attempt) {
                         return Err(self.transport_error(&e, what));
                     }
                     backoff(attempt);
+                    self.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     attempt += 1;
                     continue;
                 }
@@ -503,7 +576,14 @@ impl Client {
                         ),
                     ));
                 }
-                backoff(attempt);
+                // 429 and 503 may say when to come back (seconds or an HTTP date).
+                match retry_after(&r)
+                    .filter(|_| status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE)
+                {
+                    Some(wait) => std::thread::sleep(wait),
+                    None => backoff(attempt),
+                }
+                self.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 attempt += 1;
                 continue;
             }
@@ -520,6 +600,24 @@ impl Client {
                 continue;
             }
             return Ok(r);
+        }
+    }
+
+    /// Requests this client sent again (after a 5xx, 429 or a connection failure).
+    pub fn retries(&self) -> u64 {
+        self.retries.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Checks the credentials: `GET /v2/` through the Basic/Bearer flow of every request
+    /// (`wharf login`).
+    pub fn check_login(&self) -> Result<()> {
+        let url = self.url("/v2/");
+        let what = "log in (GET /v2/)";
+        let scope = Scope { repo: String::new(), push: false, from: None };
+        let r = self.send(Method::GET, &url, &[], ReqBody::Empty, &scope, what)?;
+        match r.status() {
+            s if s.is_success() => Ok(()),
+            s => Err(self.unexpected(s, what, r)),
         }
     }
 
@@ -901,6 +999,23 @@ pub fn parse_tag_list(bytes: &[u8]) -> std::result::Result<Vec<String>, serde_js
 fn with_digest(location: &str, digest: &Digest) -> String {
     let sep = if location.contains('?') { '&' } else { '?' };
     format!("{location}{sep}digest={}", percent_encode(&digest.to_string()))
+}
+
+/// The longest `Retry-After` wharf waits for.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The wait a `Retry-After` header asks for (delta-seconds or an HTTP date), at most
+/// [`MAX_RETRY_AFTER`].
+fn retry_after(r: &Response<ureq::Body>) -> Option<Duration> {
+    let v = header(r, "retry-after")?.trim();
+    let wait = match v.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+            (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO)
+        }
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 fn backoff(attempt: u32) {

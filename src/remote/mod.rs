@@ -6,6 +6,10 @@
 pub mod auth;
 pub mod client;
 pub mod origin;
+pub mod login;
+pub mod proxy;
+pub mod sysconf;
+pub mod tls;
 
 pub use auth::Credentials;
 pub use client::{Client, ConnectOptions};

@@ -20,6 +20,7 @@ mod links;
 mod manuals;
 mod misc;
 mod registry_auth;
+mod registry_connect;
 mod registry_facade;
 mod registry_hostile;
 mod registry_oras;

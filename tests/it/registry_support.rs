@@ -54,6 +54,13 @@ pub enum Auth {
         user: String,
         password: String,
     },
+    /// TLS with this certificate and key (PEM), no authentication; with `client_ca`,
+    /// clients must present a certificate issued by it (`http.tls.clientcas`).
+    Tls {
+        cert: String,
+        key: String,
+        client_ca: Option<String>,
+    },
 }
 
 /// A running distribution registry; killed and its storage removed on drop.
@@ -111,6 +118,20 @@ impl Distribution {
                     dir.path().join("htpasswd").display()
                 ));
                 ca_file = Some(ca);
+            }
+            Auth::Tls { cert, key, client_ca } => {
+                std::fs::write(dir.path().join("cert.pem"), cert).unwrap();
+                std::fs::write(dir.path().join("key.pem"), key).unwrap();
+                config.push_str(&format!(
+                    "  tls:\n    certificate: {}\n    key: {}\n",
+                    dir.path().join("cert.pem").display(),
+                    dir.path().join("key.pem").display(),
+                ));
+                if let Some(ca) = client_ca {
+                    std::fs::write(dir.path().join("clientca.pem"), ca).unwrap();
+                    config
+                        .push_str(&format!("    clientcas:\n      - {}\n", dir.path().join("clientca.pem").display()));
+                }
             }
             Auth::Token { user, password } => {
                 let t = TokenServer::start(user, password);
