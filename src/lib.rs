@@ -65,12 +65,13 @@ pub mod reports;
 
 pub use api::{
     AddOptions, ArtifactFile, AttachOptions, Credentials, DeleteOptions, Duration, ExportFormat, ExportOptions, Filter,
-    GcOptions, ImportOptions, LockOptions, PullOptions, PurgeOptions, PushOptions, Registry, RemoteOptions,
-    SweepOptions, TagOptions, VerifyOptions, parse_duration, parse_timestamp,
+    GcOptions, ImportOptions, LockOptions, PublicKey, PullOptions, PurgeOptions, PushOptions, Registry, RemoteOptions,
+    SignOptions, SignatureGate, SweepOptions, TagOptions, VerifyOptions, parse_duration, parse_timestamp,
 };
 pub use error::{Error, Result};
 pub use model::locks::Action as LockAction;
 pub use model::retention::FilterError;
+pub use model::signature::KeyError;
 pub use model::time::TimeError;
 pub use model::{
     Digest, DigestError, LockAttribute, Locks, Platform, Reference, ReferenceError, RepoName, Tag, Timestamp,

@@ -14,6 +14,7 @@ mod render_found;
 mod render_import;
 mod render_lifecycle;
 mod render_remote;
+mod render_sign;
 mod render_verify;
 
 use std::io::IsTerminal;
@@ -217,6 +218,17 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
                 Some(ConfigCommand::SoftDelete { days, disable }) => {
                     Outcome::ok(ops::config::soft_delete(&ctx, change(*days, *disable))?)
                 }
+                Some(ConfigCommand::Signatures { require, keys, scope, disable }) => {
+                    use ops::config::SignaturesChange;
+                    let c = match (*require, *disable) {
+                        (true, _) => {
+                            SignaturesChange::Require { keys: render_sign::policy_keys(keys)?, scope: scope.clone() }
+                        }
+                        (false, true) => SignaturesChange::Disable,
+                        (false, false) => SignaturesChange::Show,
+                    };
+                    Outcome::ok(ops::config::signatures(&ctx, c)?)
+                }
             }
         }
         Command::Sweep { dry_run } => Outcome::ok(ops::sweep::run(&ctx, *dry_run)?),
@@ -229,11 +241,24 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
             Outcome::ok(ops::trash::restore(&ctx, &reference_arg(reference)?, digest.as_ref(), *force)?)
         }
         Command::Verify(_) | Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
-        Command::Import { sources, repo, tags, platforms, force, scoped } => {
-            let opts = render_import::import_options(sources, repo, tags, platforms, *force, *scoped)?;
+        Command::Import { sources, repo, tags, platforms, force, scoped, require_signed } => {
+            let mut opts = render_import::import_options(sources, repo, tags, platforms, *force, *scoped)?;
+            opts.gate = render_sign::gate(require_signed)?;
             Outcome::ok(ops::import::run(&ctx, &opts)?)
         }
-        Command::Pull { sources, repo, tags, all_tags, platforms, no_referrers, force, scoped, jobs, remote } => {
+        Command::Pull {
+            sources,
+            repo,
+            tags,
+            all_tags,
+            platforms,
+            no_referrers,
+            force,
+            scoped,
+            jobs,
+            remote,
+            require_signed,
+        } => {
             let base = render_import::import_options(sources, repo, tags, platforms, *force, *scoped)?;
             let opts = ops::pull::Options {
                 sources: base.sources,
@@ -246,6 +271,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
                 scoped: *scoped,
                 jobs: usize::from(*jobs),
                 connect: render_remote::connect_options(remote)?,
+                gate: render_sign::gate(require_signed)?,
             };
             Outcome::ok(ops::pull::run(&ctx, &opts)?)
         }
@@ -270,6 +296,15 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
                 force: *force,
             };
             Outcome::ok(ops::add::run(&ctx, &opts)?)
+        }
+        Command::Sign { references, key, annotations, recursive } => {
+            let opts = ops::sign::Options {
+                references: references.iter().map(|r| reference_arg(r)).collect::<Result<_>>()?,
+                key: render_sign::private_key(key)?,
+                annotations: ops::artifact::parse_annotations(annotations)?,
+                recursive: *recursive,
+            };
+            Outcome::ok(ops::sign::run(&ctx, &opts)?)
         }
         Command::Attach { reference, files, artifact_type, annotations } => {
             let opts = ops::attach::Options {

@@ -11,6 +11,7 @@ pub mod locks;
 pub mod media;
 pub mod reference;
 pub mod retention;
+pub mod signature;
 pub mod time;
 
 pub use descriptor::{Descriptor, Document, IndexFile, Platform, Role};

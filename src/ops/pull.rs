@@ -23,6 +23,7 @@ use super::import::content::{Blob, Content, MAX_JSON, Sink};
 use super::import::{self, Found, Name, Origin, TagOutcome};
 use super::progress::Bar;
 use crate::error::{Error, Result};
+use crate::model::signature;
 use crate::model::{Descriptor, Digest, Document, MediaKind, Platform, RepoName, Role, Tag, media};
 use crate::registry::RegistryKind;
 use crate::remote::client::{Checked, MAX_ATTEMPTS};
@@ -42,6 +43,8 @@ pub struct Options {
     pub scoped: bool,
     pub jobs: usize,
     pub connect: ConnectOptions,
+    /// Refuse content without a valid signature by the gate's keys arriving with it.
+    pub gate: Option<crate::ops::signatures::SignatureGate>,
 }
 
 /// One image a pull stored.
@@ -358,6 +361,10 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
             let mut tags = client.tags(&r.repo)?;
             tags.sort();
             for t in tags {
+                if signature::sig_tag_subject(&t).is_some() {
+                    // cosign's signatures come with the images they sign.
+                    continue;
+                }
                 if is_fallback_tag(&t) {
                     notes.push(format!(
                         "{}/{}:{t} is a referrers fallback tag; its referrers come with their subjects",
@@ -395,10 +402,12 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
         platforms: opts.platforms.clone(),
         force: opts.force,
         scoped: opts.scoped,
+        gate: None,
     };
     let no_platform = import::Options { platforms: Vec::new(), ..import_opts.clone() };
     // source index → (image, referrers)
     let mut images: Vec<(String, Found, Vec<Found>)> = Vec::new();
+    let mut sig_founds: BTreeMap<Digest, Found> = BTreeMap::new();
     for r in &refs {
         let client = &clients[&r.host];
         let mut f = Fetch {
@@ -456,6 +465,30 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
                 }
             }
         }
+        // cosign's signature manifest (`sha256-<hex>.sig`), which travels with its image.
+        if !opts.no_referrers || opts.gate.is_some() {
+            let tag = signature::sig_tag(&found.root.digest);
+            if client.get_manifest(&r.repo, &tag, MAX_JSON)?.is_some() {
+                let mut sf = Fetch {
+                    client,
+                    repo: &r.repo,
+                    platforms: &[],
+                    blobs: BTreeMap::new(),
+                    pending: BTreeMap::new(),
+                    manifests: Vec::new(),
+                    tally: &tally,
+                    leftovers: &leftovers,
+                };
+                let desc = sf.manifest(&mut sink, &tag, None, None)?;
+                sf.download(&staging, &existing, opts.jobs, &bar)?;
+                let mut content = Received { blobs: std::mem::take(&mut sf.blobs) };
+                if let Some(sfound) =
+                    import::oci::select_root(&mut content, &mut sink, desc, Vec::new(), &no_platform, &mut notes)?
+                {
+                    sig_founds.insert(found.root.digest.clone(), sfound);
+                }
+            }
+        }
         images.push((r.to_string(), found, referrers));
     }
     bar.finish();
@@ -487,14 +520,26 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
             }
         }
     }
+    for p in &plans {
+        if let Some(sf) = sig_founds.get(&p.found.root.digest) {
+            let tag = Tag::parse(&signature::sig_tag(&p.found.root.digest))?;
+            extra.push(import::Plan { repo: p.repo.clone(), tags: vec![tag], found: sf.clone() });
+        }
+    }
     let mut seen_extra = BTreeSet::new();
     extra.retain(|p| seen_extra.insert((p.repo.clone(), p.found.root.digest.clone())));
     plans.extend(extra);
+    if let Some(gate) = crate::ops::signatures::effective_gate(reg, opts.gate.as_ref())? {
+        crate::ops::signatures::gate_plans(&gate, &plans)?;
+    }
     let mut inner_notes = Vec::new();
     let committed = import::commit(ctx, &existing, &staging, plans, opts.force, &mut inner_notes)?;
     // import's note about untagged imports is about --tag; referrers are untagged by design.
-    let referrer_digests: BTreeSet<Digest> =
-        images.iter().flat_map(|(_, _, r)| r.iter().map(|f| f.root.digest.clone())).collect();
+    let referrer_digests: BTreeSet<Digest> = images
+        .iter()
+        .flat_map(|(_, _, r)| r.iter().map(|f| f.root.digest.clone()))
+        .chain(sig_founds.values().map(|f| f.root.digest.clone()))
+        .collect();
     notes.extend(inner_notes.into_iter().filter(|n| !referrer_digests.iter().any(|d| n.contains(&d.to_string()))));
     drop(staging);
     let mut out = Vec::new();

@@ -48,6 +48,8 @@ pub struct Options {
     pub platforms: Vec<Platform>,
     pub force: bool,
     pub scoped: bool,
+    /// Refuse content without a valid signature by the gate's keys arriving with it.
+    pub gate: Option<crate::ops::signatures::SignatureGate>,
 }
 
 /// A name a source gives an image: a producer's image name and/or a tag.
@@ -214,6 +216,9 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, mut reader: Option<Box<dyn std::io::
     }
     let referrers = delta::referrer_roots(&founds);
     let plans = name_plans(founds, &opts)?;
+    if let Some(gate) = crate::ops::signatures::effective_gate(reg, opts.gate.as_ref())? {
+        crate::ops::signatures::gate_plans(&gate, &plans)?;
+    }
     let report = commit(ctx, &existing, &staging, plans, opts.force, &mut notes)?;
     delta::quiet_referrer_notes(&referrers, &mut notes);
     drop(staging);
