@@ -701,6 +701,7 @@ impl Registry {
             jobs: opts.jobs,
             connect: connect_options(&opts.remote),
             gate: opts.require_signed.clone(),
+            policy: None,
         };
         self.with_ctx(|ctx| ops::pull::run(ctx, &o))
     }

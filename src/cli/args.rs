@@ -205,6 +205,10 @@ pub enum Command {
         /// this public key arriving with it (repeatable: any one key will do).
         #[arg(long = "require-signed", value_name = "PUB")]
         require_signed: Vec<PathBuf>,
+        /// Apply a containers-policy.json(5) to each image, as podman does for the docker
+        /// transport; `default` is /etc/containers/policy.json.
+        #[arg(long, value_name = "FILE|default")]
+        policy: Option<String>,
     },
     /// Push tags to a registry: HOST[:PORT][/PREFIX]/REPO:TAG, bytes unchanged.
     #[command(

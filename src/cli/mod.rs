@@ -258,6 +258,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
             jobs,
             remote,
             require_signed,
+            policy,
         } => {
             let base = render_import::import_options(sources, repo, tags, platforms, *force, *scoped)?;
             let opts = ops::pull::Options {
@@ -272,6 +273,7 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
                 jobs: usize::from(*jobs),
                 connect: render_remote::connect_options(remote)?,
                 gate: render_sign::gate(require_signed)?,
+                policy: policy.as_deref().map(render_sign::policy).transpose()?,
             };
             Outcome::ok(ops::pull::run(&ctx, &opts)?)
         }

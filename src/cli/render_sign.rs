@@ -46,6 +46,22 @@ pub fn gate(keys: &[PathBuf]) -> Result<Option<SignatureGate>> {
     Ok(Some(SignatureGate::new(signatures::load_public_keys(keys)?)))
 }
 
+/// `--policy FILE|default`: `default` is /etc/containers/policy.json, beneath
+/// `$WHARF_SYSTEM_ROOT` when that is set (tests never read the real /etc).
+pub fn policy(arg: &str) -> Result<signatures::PullPolicy> {
+    let path = if arg == "default" {
+        let base = std::env::var_os("WHARF_SYSTEM_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
+        let p = base.join("etc/containers/policy.json");
+        if !p.is_file() {
+            return Err(Error::Usage(format!("--policy default: {} does not exist; pass --policy FILE", p.display())));
+        }
+        p
+    } else {
+        PathBuf::from(arg)
+    };
+    signatures::PullPolicy::load(&path)
+}
+
 /// `config signatures --key PUB...`: each key read and checked, kept as PEM text.
 pub fn policy_keys(keys: &[PathBuf]) -> Result<Vec<String>> {
     Ok(signatures::load_public_keys(keys)?.iter().map(|k| k.to_pem()).collect())

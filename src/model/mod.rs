@@ -9,6 +9,7 @@ pub mod digest;
 pub mod kind;
 pub mod locks;
 pub mod media;
+pub mod policy;
 pub mod reference;
 pub mod retention;
 pub mod signature;

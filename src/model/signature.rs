@@ -462,6 +462,22 @@ pub fn check_layer(
     image: &Digest,
     repo: Option<&str>,
 ) -> Result<usize, LayerProblem> {
+    let identity = |r: &str| match repo {
+        Some(repo) if !identity_matches(r, repo) => Err(format!("the repository `{r}`, not `{repo}`")),
+        _ => Ok(()),
+    };
+    check_layer_with(keys, payload, signature, image, &identity)
+}
+
+/// [`check_layer`] with the identity rule given: `identity` judges the payload's
+/// `docker-reference` (`Err` says what it names instead).
+pub fn check_layer_with(
+    keys: &[PublicKey],
+    payload: &[u8],
+    signature: Option<&str>,
+    image: &Digest,
+    identity: &dyn Fn(&str) -> Result<(), String>,
+) -> Result<usize, LayerProblem> {
     let bad = LayerProblem::BadSignature;
     let sig_b64 = signature.ok_or_else(|| bad(format!("no `{SIGNATURE_ANNOTATION}` annotation")))?;
     if sig_b64.len() > MAX_SIGNATURE_CHARS {
@@ -483,14 +499,8 @@ pub fn check_layer(
     if Digest::parse(named).ok().as_ref() != Some(image) {
         return Err(LayerProblem::WrongDigest(format!("the signed payload names {named}, not {image}")));
     }
-    let r = &p.critical.identity.docker_reference;
-    if let Some(repo) = repo
-        && !identity_matches(r, repo)
-    {
-        return Err(LayerProblem::IdentityMismatch(format!(
-            "the signed payload names the repository `{r}`, not `{repo}`"
-        )));
-    }
+    identity(&p.critical.identity.docker_reference)
+        .map_err(|m| LayerProblem::IdentityMismatch(format!("the signed payload names {m}")))?;
     Ok(key)
 }
 

@@ -45,6 +45,8 @@ pub struct Options {
     pub connect: ConnectOptions,
     /// Refuse content without a valid signature by the gate's keys arriving with it.
     pub gate: Option<crate::ops::signatures::SignatureGate>,
+    /// A containers-policy.json(5) to apply to each pulled image.
+    pub policy: Option<crate::ops::signatures::PullPolicy>,
 }
 
 /// One image a pull stored.
@@ -466,7 +468,7 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
             }
         }
         // cosign's signature manifest (`sha256-<hex>.sig`), which travels with its image.
-        if !opts.no_referrers || opts.gate.is_some() {
+        if !opts.no_referrers || opts.gate.is_some() || opts.policy.is_some() {
             let tag = signature::sig_tag(&found.root.digest);
             if client.get_manifest(&r.repo, &tag, MAX_JSON)?.is_some() {
                 let mut sf = Fetch {
@@ -488,6 +490,17 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
                     sig_founds.insert(found.root.digest.clone(), sfound);
                 }
             }
+        }
+        if let Some(pp) = &opts.policy {
+            let tag = r.tag.as_ref().map(|t| t.to_string());
+            let digest = r.digest.as_ref().map(|d| d.to_string());
+            let pulled = crate::model::policy::Pulled {
+                host: &r.host,
+                repo: &r.repo,
+                tag: tag.as_deref(),
+                digest: digest.as_deref(),
+            };
+            crate::ops::signatures::policy_check(pp, &pulled, &found.root.digest, sig_founds.get(&found.root.digest))?;
         }
         images.push((r.to_string(), found, referrers));
     }

@@ -117,6 +117,24 @@ pub fn check_image(
     sig_manifest: Option<&[u8]>,
     read_blob: &dyn Fn(&Digest, u64) -> Result<Vec<u8>>,
 ) -> Outcome {
+    let identity = |r: &str| match repo {
+        Some(repo) if !signature::identity_matches(r, repo.as_str()) => {
+            Err(format!("the repository `{r}`, not `{repo}`"))
+        }
+        _ => Ok(()),
+    };
+    check_image_with(keys, &identity, image, sig_manifest, read_blob)
+}
+
+/// [`check_image`] with the identity rule given (a containers-policy.json
+/// `signedIdentity`, say).
+pub fn check_image_with(
+    keys: &[PublicKey],
+    identity: &dyn Fn(&str) -> std::result::Result<(), String>,
+    image: &Digest,
+    sig_manifest: Option<&[u8]>,
+    read_blob: &dyn Fn(&Digest, u64) -> Result<Vec<u8>>,
+) -> Outcome {
     let one = |kind, layer, message: String| Outcome::Rejected(vec![Problem { kind, layer, message }]);
     let tag = signature::sig_tag(image);
     let Some(bytes) = sig_manifest else {
@@ -184,7 +202,7 @@ pub fn check_image(
             }
         };
         let sig = l.annotations.get(signature::SIGNATURE_ANNOTATION).map(String::as_str);
-        match signature::check_layer(keys, &payload, sig, image, repo.map(RepoName::as_str)) {
+        match signature::check_layer_with(keys, &payload, sig, image, identity) {
             Ok(key) => return Outcome::Signed { layer: i, key },
             Err(p) => {
                 let (kind, m) = match p {
@@ -321,4 +339,102 @@ pub(crate) fn effective_gate(
 /// A repository-name regex, anchored at both ends (as purge's filters are).
 pub fn anchored(s: &str) -> std::result::Result<Regex, String> {
     Regex::new(&format!("^(?:{s})$")).map_err(|e| format!("`{s}` is not a regular expression: {e}"))
+}
+
+/// A containers-policy.json(5) applied to a pull (`wharf pull --policy FILE|default`).
+#[derive(Debug, Clone)]
+pub struct PullPolicy {
+    /// The parsed policy.
+    pub policy: crate::model::policy::Policy,
+    /// The file it came from, for messages.
+    pub file: PathBuf,
+}
+
+impl PullPolicy {
+    /// Reads and parses a policy file (a user-named input, capped).
+    pub fn load(path: &Path) -> Result<PullPolicy> {
+        use crate::model::policy::{MAX_POLICY_BYTES, Policy};
+        use std::io::Read;
+        let f = crate::store::files::open_input_file(path)?;
+        let mut bytes = Vec::new();
+        f.take(MAX_POLICY_BYTES + 1).read_to_end(&mut bytes).map_err(Error::io("read", path))?;
+        let policy = Policy::parse(&bytes).map_err(|e| Error::bad_input(path.display().to_string(), e))?;
+        Ok(PullPolicy { policy, file: path.to_path_buf() })
+    }
+}
+
+/// Applies `pp` to one pulled image (before anything is committed): every requirement
+/// of the most specific matching scope must hold. `sig` is the image's `.sig` manifest
+/// as it arrived with the pull.
+pub(crate) fn policy_check(
+    pp: &PullPolicy,
+    pulled: &crate::model::policy::Pulled<'_>,
+    image: &Digest,
+    sig: Option<&crate::ops::import::Found>,
+) -> Result<()> {
+    use crate::model::policy::{KeySource, Requirement, identity_satisfies};
+    let (scope, reqs) = pp.policy.requirements_for(pulled);
+    let shown = format!(
+        "{}/{}{}",
+        pulled.host,
+        pulled.repo,
+        pulled.tag.map(|t| format!(":{t}")).or(pulled.digest.map(|d| format!("@{d}"))).unwrap_or_default()
+    );
+    let file = pp.file.display();
+    for r in reqs {
+        match r {
+            Requirement::Accept => {}
+            Requirement::Reject => {
+                return Err(Error::refused(format!(
+                    "{shown} is rejected by {file} (scope `{scope}`: reject); nothing was written"
+                )));
+            }
+            Requirement::Sigstore { keys, identity } => {
+                let keys = keys
+                    .iter()
+                    .map(|k| match k {
+                        KeySource::Path(p) => load_public_key(Path::new(p)),
+                        KeySource::Data(d) => PublicKey::from_pem(d)
+                            .map_err(|e| Error::bad_input(format!("{file}: keyData"), e.to_string())),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let rule = *identity;
+                let judge = |signed: &str| {
+                    if identity_satisfies(rule, signed, pulled) {
+                        Ok(())
+                    } else {
+                        Err(format!("`{signed}`, which {rule:?} does not accept for {shown}"))
+                    }
+                };
+                let manifest = match sig {
+                    Some(f) => Some(
+                        f.blobs
+                            .get(&f.root.digest)
+                            .ok_or_else(|| Error::refused(format!("{shown}: its .sig manifest did not arrive")))?
+                            .read_small("a signature manifest")?,
+                    ),
+                    None => None,
+                };
+                let read = |d: &Digest, limit: u64| -> Result<Vec<u8>> {
+                    let b = sig.and_then(|f| f.blobs.get(d)).ok_or_else(|| Error::NotFound {
+                        what: format!("the signature payload {d}"),
+                        detail: "did not arrive with the signature manifest".into(),
+                    })?;
+                    if b.size > limit {
+                        return Err(Error::TooLarge { what: format!("the signature payload {d}"), limit });
+                    }
+                    b.read_small("a signature payload")
+                };
+                if let Outcome::Rejected(problems) = check_image_with(&keys, &judge, image, manifest.as_deref(), &read)
+                {
+                    let why: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+                    return Err(Error::refused(format!(
+                        "{shown}@{image} does not satisfy {file} (scope `{scope}`: sigstoreSigned): {}; nothing was written",
+                        why.join("; ")
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
 }

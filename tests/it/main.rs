@@ -27,4 +27,5 @@ mod registry_plain;
 mod registry_support;
 mod shapes;
 mod sidecar_cache;
+mod signatures;
 mod verify;
