@@ -44,14 +44,27 @@ pub enum KeySource {
 /// `signedIdentity`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdentityRule {
-    /// The signed reference must be the pulled one (repository and tag); pulled by
-    /// digest, the repository alone must match. The default.
-    MatchRepoDigestOrExact,
-    /// The signed reference's repository must be the pulled repository.
-    MatchRepository,
-    /// The signed reference must be the pulled `repository:tag` (a pull by digest never
-    /// matches).
-    MatchExact,
+    /// `matchRepoDigestOrExact`: the signed reference must be the pulled one
+    /// (repository and tag); pulled by digest, the repository alone must match. The
+    /// default.
+    RepoDigestOrExact,
+    /// `matchRepository`: the signed reference's repository must be the pulled
+    /// repository.
+    Repository,
+    /// `matchExact`: the signed reference must be the pulled `repository:tag` (a pull by
+    /// digest never matches).
+    Exact,
+}
+
+impl IdentityRule {
+    /// The rule's name in the policy file.
+    pub fn name(self) -> &'static str {
+        match self {
+            IdentityRule::RepoDigestOrExact => "matchRepoDigestOrExact",
+            IdentityRule::Repository => "matchRepository",
+            IdentityRule::Exact => "matchExact",
+        }
+    }
 }
 
 /// The image a pull asks for, as the policy sees it.
@@ -150,15 +163,15 @@ fn requirement(v: &Value, what: &str) -> Result<Requirement, String> {
                 ));
             }
             let identity = match o.get("signedIdentity") {
-                None => IdentityRule::MatchRepoDigestOrExact,
+                None => IdentityRule::RepoDigestOrExact,
                 Some(v) => {
                     let w = format!("{what}.signedIdentity");
                     let io = obj(v, &w)?;
                     only(io, &["type"], &w)?;
                     match string(io.get("type").ok_or_else(|| format!("{w} has no `type`"))?, &w)? {
-                        "matchRepoDigestOrExact" => IdentityRule::MatchRepoDigestOrExact,
-                        "matchRepository" => IdentityRule::MatchRepository,
-                        "matchExact" => IdentityRule::MatchExact,
+                        "matchRepoDigestOrExact" => IdentityRule::RepoDigestOrExact,
+                        "matchRepository" => IdentityRule::Repository,
+                        "matchExact" => IdentityRule::Exact,
                         other => {
                             return Err(format!(
                                 "{w}: `{other}` is not supported: wharf applies matchRepoDigestOrExact, matchRepository and matchExact"
@@ -255,9 +268,9 @@ pub fn identity_satisfies(rule: IdentityRule, signed: &str, p: &Pulled<'_>) -> b
         _ => false,
     };
     match rule {
-        IdentityRule::MatchRepository => repository_of(signed) == repo,
-        IdentityRule::MatchExact => exact(),
-        IdentityRule::MatchRepoDigestOrExact => {
+        IdentityRule::Repository => repository_of(signed) == repo,
+        IdentityRule::Exact => exact(),
+        IdentityRule::RepoDigestOrExact => {
             if p.digest.is_some() {
                 repository_of(signed) == repo
             } else {
@@ -320,14 +333,14 @@ mod tests {
         let repo = "reg.example:5000/team/app";
         let tagged = "reg.example:5000/team/app:1";
         use IdentityRule::*;
-        assert!(identity_satisfies(MatchRepository, repo, &by_tag));
-        assert!(identity_satisfies(MatchRepository, tagged, &by_digest));
-        assert!(!identity_satisfies(MatchRepository, "reg.example:5000/team/other", &by_tag));
-        assert!(identity_satisfies(MatchExact, tagged, &by_tag));
-        assert!(!identity_satisfies(MatchExact, repo, &by_tag));
-        assert!(!identity_satisfies(MatchExact, tagged, &by_digest));
-        assert!(identity_satisfies(MatchRepoDigestOrExact, tagged, &by_tag));
-        assert!(!identity_satisfies(MatchRepoDigestOrExact, repo, &by_tag));
-        assert!(identity_satisfies(MatchRepoDigestOrExact, repo, &by_digest));
+        assert!(identity_satisfies(Repository, repo, &by_tag));
+        assert!(identity_satisfies(Repository, tagged, &by_digest));
+        assert!(!identity_satisfies(Repository, "reg.example:5000/team/other", &by_tag));
+        assert!(identity_satisfies(Exact, tagged, &by_tag));
+        assert!(!identity_satisfies(Exact, repo, &by_tag));
+        assert!(!identity_satisfies(Exact, tagged, &by_digest));
+        assert!(identity_satisfies(RepoDigestOrExact, tagged, &by_tag));
+        assert!(!identity_satisfies(RepoDigestOrExact, repo, &by_tag));
+        assert!(identity_satisfies(RepoDigestOrExact, repo, &by_digest));
     }
 }

@@ -454,7 +454,8 @@ pub enum LayerProblem {
 /// Checks one signature layer: its base64 `signature` (the annotation, if any) over
 /// `payload` by one of `keys`, then the payload names `image` and `repo` (`None`: a plain
 /// layout, which has no repository name to compare). Returns the index of the key that
-/// signed.
+/// signed. (The library checks through [`check_layer_with`]; this form is the tests'.)
+#[cfg(test)]
 pub fn check_layer(
     keys: &[PublicKey],
     payload: &[u8],
@@ -580,18 +581,18 @@ mod tests {
             let k = PrivateKey::from_pkcs8(der).unwrap();
             let sig = encode_signature(&k.sign(&payload));
             let pk = PublicKey::from_pem(k.public().to_pem().as_bytes()).unwrap();
-            assert_eq!(check_layer(&[pk.clone()], &payload, Some(&sig), &d, Some("app")), Ok(0));
+            assert_eq!(check_layer(std::slice::from_ref(&pk), &payload, Some(&sig), &d, Some("app")), Ok(0));
             let other = Digest::of(b"other");
             assert!(matches!(
-                check_layer(&[pk.clone()], &payload, Some(&sig), &other, Some("app")),
+                check_layer(std::slice::from_ref(&pk), &payload, Some(&sig), &other, Some("app")),
                 Err(LayerProblem::WrongDigest(_))
             ));
             assert!(matches!(
-                check_layer(&[pk.clone()], &payload, Some(&sig), &d, Some("else")),
+                check_layer(std::slice::from_ref(&pk), &payload, Some(&sig), &d, Some("else")),
                 Err(LayerProblem::IdentityMismatch(_))
             ));
             assert!(matches!(
-                check_layer(&[pk.clone()], &payload, Some("AAAA"), &d, Some("app")),
+                check_layer(std::slice::from_ref(&pk), &payload, Some("AAAA"), &d, Some("app")),
                 Err(LayerProblem::BadSignature(_))
             ));
             assert!(matches!(

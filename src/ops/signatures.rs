@@ -403,7 +403,7 @@ pub(crate) fn policy_check(
                     if identity_satisfies(rule, signed, pulled) {
                         Ok(())
                     } else {
-                        Err(format!("`{signed}`, which {rule:?} does not accept for {shown}"))
+                        Err(format!("`{signed}`, which {} does not accept for {shown}", rule.name()))
                     }
                 };
                 let manifest = match sig {

@@ -532,7 +532,10 @@ fn apply(
     for p in plans {
         let mut tags = Vec::new();
         for t in &p.tags {
-            let change = repo.set_tag(t, &p.found.root, force, now)?;
+            // cosign's `.sig` tags move without --force: a signature manifest grows as
+            // signers append to it, and the newer one holds the older's layers.
+            let sig = crate::model::signature::sig_tag_subject(t.as_str()).is_some();
+            let change = repo.set_tag(t, &p.found.root, force || sig, now)?;
             if let TagChange::Moved { from } = &change {
                 notes.push(format!("moved {name}:{t} from {from} (the old manifest stays, untagged)"));
             }
