@@ -27,7 +27,7 @@ PY=$PWD/tests/it/cosign_py.py
 # N small images (one 4 KiB layer each, tagged t0…t(N-1)) in an OCI layout, once.
 if [ ! -f "$DATA/layout-$N/index.json" ]; then
   python3 - "$DATA/layout-$N" "$N" <<'EOF'
-import hashlib, json, os, sys
+import hashlib, io, json, os, sys, tarfile
 out, n = sys.argv[1], int(sys.argv[2])
 os.makedirs(os.path.join(out, "blobs", "sha256"), exist_ok=True)
 def put(b):
@@ -37,7 +37,12 @@ def put(b):
     return {"digest": "sha256:" + d, "size": len(b)}
 entries = []
 for i in range(n):
-    layer = (b"%08d" % i) * 512
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        data = (b"%08d" % i) * 512
+        info = tarfile.TarInfo("file-%d" % i); info.size = len(data); info.mtime = 0
+        t.addfile(info, io.BytesIO(data))
+    layer = buf.getvalue()
     l = put(layer); l["mediaType"] = "application/vnd.oci.image.layer.v1.tar"
     cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
                       "rootfs": {"type": "layers", "diff_ids": [l["digest"]]}}).encode()

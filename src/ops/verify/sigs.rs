@@ -33,10 +33,13 @@ pub(crate) fn jobs_of(dir: &Path, name: Option<&RepoName>, selection: &Selection
     let Ok(bytes) = layout::read_index_bytes(dir) else { return };
     let Ok(index) = IndexFile::parse(&bytes) else { return };
     let tag_of = |i: usize| index.manifests[i].ref_name();
-    let sig_of = |d: &Digest| {
-        let t = signature::sig_tag(d);
-        index.manifests.iter().find(|m| m.ref_name() == Some(t.as_str())).map(|m| m.digest.clone())
-    };
+    // `.sig` tags by the digest they sign: one pass over index.json.
+    let sigs: std::collections::HashMap<Digest, Digest> = index
+        .manifests
+        .iter()
+        .filter_map(|m| Some((signature::sig_tag_subject(m.ref_name()?)?, m.digest.clone())))
+        .collect();
+    let sig_of = |d: &Digest| sigs.get(d).cloned();
     let chosen: Vec<usize> = match selection {
         Selection::All => (0..index.manifests.len())
             .filter(|&i| {
