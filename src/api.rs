@@ -55,6 +55,10 @@ pub struct ImportOptions {
     pub force: bool,
     /// Keep the source's registry host as the first path component of the name.
     pub scoped: bool,
+    /// The signature gate: refuse (nothing written) any image that does not arrive with a
+    /// valid cosign signature by one of its keys. `None` applies the registry's standing
+    /// policy, if any (`wharf config signatures`).
+    pub require_signed: Option<SignatureGate>,
 }
 
 /// Options of [`Registry::export`] and [`Registry::export_writer`].
@@ -114,6 +118,23 @@ pub struct VerifyOptions {
     pub quick: bool,
     /// Hashing threads; `None` is one per core.
     pub jobs: Option<usize>,
+    /// Check each selected image's cosign signature with these keys (any one will do);
+    /// empty: no signature checks. Findings: `unsigned`, `bad_signature`, `wrong_digest`,
+    /// `identity_mismatch`.
+    pub keys: Vec<PublicKey>,
+    /// With `keys`: an unsigned image is an error, not info.
+    pub require_signed: bool,
+}
+
+/// Options of [`Registry::sign`].
+#[derive(Debug, Clone, Default)]
+pub struct SignOptions {
+    /// Claims put in the signed payload's `optional` section.
+    pub annotations: BTreeMap<String, String>,
+    /// For an index, sign each platform manifest it lists too.
+    pub recursive: bool,
+    /// The passphrase of a cosign encrypted key (`None`: the key must be unencrypted).
+    pub passphrase: Option<String>,
 }
 
 /// Options of [`Registry::gc`].
@@ -182,6 +203,9 @@ pub struct PullOptions {
     pub jobs: usize,
     /// How to reach and authenticate to the registry.
     pub remote: RemoteOptions,
+    /// The signature gate (see [`ImportOptions::require_signed`]); the `.sig` manifest of
+    /// each image is pulled with it.
+    pub require_signed: Option<SignatureGate>,
 }
 
 impl Default for PullOptions {
@@ -196,6 +220,7 @@ impl Default for PullOptions {
             scoped: false,
             jobs: 4,
             remote: RemoteOptions::default(),
+            require_signed: None,
         }
     }
 }
@@ -219,8 +244,9 @@ pub struct SyncOptions {
     /// How to reach and authenticate to the registries (the spec's per-registry
     /// `credentials`, `tls-verify` and `cert-dir` take precedence).
     pub remote: RemoteOptions,
-    // A signature requirement (pull's `--require-signed`) goes here, passed through to
-    // every image sync pulls.
+    /// The signature gate (see [`ImportOptions::require_signed`]), applied to every image
+    /// and chart sync stores; the standing policy (`config signatures`) applies as well.
+    pub require_signed: Option<SignatureGate>,
 }
 
 impl Default for SyncOptions {
@@ -233,6 +259,7 @@ impl Default for SyncOptions {
             no_referrers: false,
             jobs: 4,
             remote: RemoteOptions::default(),
+            require_signed: None,
         }
     }
 }
@@ -556,7 +583,13 @@ impl Registry {
     /// # Ok(()) }
     /// ```
     pub fn verify(&self, opts: &VerifyOptions) -> Result<VerifyReport> {
-        let v = ops::verify::VerifyOptions { jobs: opts.jobs, quick: opts.quick, ..Default::default() };
+        let v = ops::verify::VerifyOptions {
+            jobs: opts.jobs,
+            quick: opts.quick,
+            keys: opts.keys.clone(),
+            require_signed: opts.require_signed,
+            ..Default::default()
+        };
         let quiet = |_: &Path| {};
         let wait = registry::LockWait { wait: self.wait, on_wait: &quiet };
         ops::verify::run(&self.root, &opts.targets, &v, &wait)
@@ -673,6 +706,36 @@ impl Registry {
         self.with_ctx(|ctx| ops::attach::run(ctx, &o))
     }
 
+    /// Signs manifests in cosign's format with the private key in `key` (cosign's
+    /// encrypted key, opened with `opts.passphrase`, or a PKCS#8 PEM: P-256, RSA or
+    /// Ed25519): each gets a simple-signing payload naming its digest and repository,
+    /// appended as a layer to the manifest tagged `sha256-<hex>.sig` in its repository.
+    /// Signing the same manifest with the same key again adds nothing.
+    ///
+    /// ```
+    /// # fn main() -> wharf::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let reg = wharf::Registry::init(dir.path().join("registry"))?;
+    /// # reg.import(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/hello.oci-archive.tar"), &Default::default())?;
+    /// # let key = dir.path().join("key.pem");
+    /// # std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJ\n-----END PRIVATE KEY-----\n").unwrap();
+    /// let report = reg.sign(&["hello:latest".parse()?], &key, &Default::default())?;
+    /// let public = wharf::PublicKey::from_pem(report.key.public_key.as_bytes())?;
+    /// let verified = reg.verify(&wharf::VerifyOptions { keys: vec![public], require_signed: true, ..Default::default() })?;
+    /// assert!(verified.is_clean(), "{:?}", verified.findings);
+    /// # Ok(()) }
+    /// ```
+    pub fn sign(&self, references: &[Reference], key: impl AsRef<Path>, opts: &SignOptions) -> Result<SignReport> {
+        let key = ops::signatures::load_private_key(key.as_ref(), opts.passphrase.as_deref())?;
+        let o = ops::sign::Options {
+            references: references.to_vec(),
+            key,
+            annotations: opts.annotations.clone(),
+            recursive: opts.recursive,
+        };
+        self.with_ctx(|ctx| ops::sign::run(ctx, &o))
+    }
+
     /// Pulls images from a remote registry: `source` is `HOST[:PORT]/REPO[:TAG|@DIGEST]`
     /// (no host means docker.io; no tag means `latest`), or with `all_tags` a repository
     /// whose every tag is pulled. Manifests and blobs are checked against their digests
@@ -703,6 +766,8 @@ impl Registry {
             scoped: opts.scoped,
             jobs: opts.jobs,
             connect: connect_options(&opts.remote),
+            gate: opts.require_signed.clone(),
+            policy: None,
         };
         self.with_ctx(|ctx| ops::pull::run(ctx, &o))
     }
@@ -739,6 +804,7 @@ impl Registry {
             no_referrers: opts.no_referrers,
             jobs: opts.jobs,
             connect: connect_options(&opts.remote),
+            gate: opts.require_signed.clone(),
         };
         self.with_ctx(|ctx| ops::sync::run(ctx, &o))
     }
@@ -854,13 +920,16 @@ fn import_options(sources: Vec<String>, o: &ImportOptions) -> ops::import::Optio
         platforms: o.platforms.clone(),
         force: o.force,
         scoped: o.scoped,
+        gate: o.require_signed.clone(),
     }
 }
 
 /// The types the facade's methods take besides options.
 pub use crate::model::retention::Filter;
+pub use crate::model::signature::PublicKey;
 pub use crate::model::time::{parse_duration, parse_timestamp};
 pub use crate::ops::export::Format as ExportFormat;
+pub use crate::ops::signatures::SignatureGate;
 pub use crate::ops::sync::spec::{
     ChartSource, ChartSpec, FileEntry, FileSource, ImageSpec, RegistrySpec, SyncSpec, TagSelector,
 };

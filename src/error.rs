@@ -327,6 +327,12 @@ pub enum Error {
     },
 }
 
+impl From<crate::model::signature::KeyError> for Error {
+    fn from(e: crate::model::signature::KeyError) -> Error {
+        Error::bad_input("key", e.to_string())
+    }
+}
+
 impl Error {
     /// A stable, machine-readable name of what went wrong: the `kind` of the `--json`
     /// error document (docs/CLI.md). Names are never reused for another meaning.

@@ -69,14 +69,15 @@ pub mod reports;
 pub use api::ServeOptions;
 pub use api::{
     AddOptions, ArtifactFile, AttachOptions, Credentials, DeleteOptions, Duration, ExportFormat, ExportOptions, Filter,
-    GcOptions, ImportOptions, LockOptions, PullOptions, PurgeOptions, PushOptions, Registry, RemoteOptions,
-    SweepOptions, SyncOptions, TagOptions, VerifyOptions, parse_duration, parse_timestamp,
+    GcOptions, ImportOptions, LockOptions, PublicKey, PullOptions, PurgeOptions, PushOptions, Registry, RemoteOptions,
+    SignOptions, SignatureGate, SweepOptions, SyncOptions, TagOptions, VerifyOptions, parse_duration, parse_timestamp,
 };
 pub use api::{ChartSource, ChartSpec, FileEntry, FileSource, ImageSpec, RegistrySpec, SyncSpec, TagSelector};
 pub use api::{LoginOptions, LogoutOptions, login, logout};
 pub use error::{Error, Result};
 pub use model::locks::Action as LockAction;
 pub use model::retention::FilterError;
+pub use model::signature::KeyError;
 pub use model::time::TimeError;
 pub use model::{
     Digest, DigestError, LockAttribute, Locks, Platform, Reference, ReferenceError, RepoName, Tag, Timestamp,

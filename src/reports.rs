@@ -21,12 +21,14 @@ pub use crate::ops::locking::{LockObject, UpdateReport};
 pub use crate::ops::pull::{PullReport, PulledImage};
 pub use crate::ops::purge::{KeptManifest, PurgeRepo, PurgeReport, PurgedTag};
 pub use crate::ops::push::{BlobAction, PlannedBlob, PushReport, PushedTag, Status as PushStatus};
+pub use crate::ops::sign::{SignReport, Signed};
+pub use crate::ops::signatures::KeyReport;
 pub use crate::ops::sweep::{ExpiredRecord, RetentionRepo, RetentionReport, SweepReport};
 pub use crate::ops::sync::{SyncAction, SyncFile, SyncKind, SyncRepo, SyncReport, SyncResult, SyncTag};
 pub use crate::ops::tagging::{TagReport, UntagReport};
 pub use crate::ops::verify::{Counts, Finding, IoMode, Link, Severity, VerifyReport};
 pub use crate::registry::TagChange;
 pub use crate::registry::meta::TimeSource;
+pub use crate::remote::login::{LoginOutcome as LoginReport, LogoutOutcome as LogoutReport};
 #[cfg(feature = "serve")]
 pub use crate::serve::ServeReport;
-pub use crate::remote::login::{LoginOutcome as LoginReport, LogoutOutcome as LogoutReport};

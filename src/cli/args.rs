@@ -68,6 +68,10 @@ pub enum Command {
         /// Keep the registry host as the first path component (localhost:5000/app -> localhost-5000/app).
         #[arg(long)]
         scoped: bool,
+        /// Refuse (exit 2, nothing written) content without a valid cosign signature by
+        /// this public key arriving with it (repeatable: any one key will do).
+        #[arg(long = "require-signed", value_name = "PUB")]
+        require_signed: Vec<PathBuf>,
     },
     /// Export manifests (REPO:TAG, REPO@DIGEST, every tag of REPO, or --all) as an archive,
     /// a layout, or (--format files) the files of one artifact.
@@ -174,6 +178,25 @@ pub enum Command {
         #[arg(long = "annotation", value_name = "K=V")]
         annotations: Vec<String>,
     },
+    /// Sign manifests with a key, in cosign's format (a `sha256-<hex>.sig` manifest beside each).
+    #[command(
+        after_help = "Examples:\n  wharf sign team/app:1.4 --key cosign.key\n  COSIGN_PASSWORD=... wharf sign team/app:1.4 team/web:2 --key cosign.key --annotation build=4711\n  wharf sign team/app:multi --key release.pem --recursive"
+    )]
+    Sign {
+        /// REPO:TAG or REPO@DIGEST of each manifest to sign (repeatable).
+        #[arg(required = true, value_name = "REF")]
+        references: Vec<String>,
+        /// The private key: cosign's encrypted key (passphrase from $COSIGN_PASSWORD, else
+        /// asked on the terminal) or a PKCS#8 PEM (P-256, RSA or Ed25519).
+        #[arg(long, value_name = "KEY", required = true)]
+        key: PathBuf,
+        /// A claim KEY=VALUE in the signed payload's `optional` section (repeatable).
+        #[arg(long = "annotation", value_name = "K=V")]
+        annotations: Vec<String>,
+        /// For an index, sign each platform manifest it lists too.
+        #[arg(long)]
+        recursive: bool,
+    },
     /// Pull images from a registry (HOST[:PORT]/REPO[:TAG|@DIGEST]; no host means docker.io).
     #[command(
         after_help = "Examples:\n  wharf pull registry.example.com/team/app:1.4\n  wharf pull docker.io/library/alpine --all-tags --platform linux/amd64\n  wharf pull localhost:5000/app@sha256:<hex> --repo mirror/app --tag pinned --plain-http"
@@ -208,6 +231,14 @@ pub enum Command {
         jobs: u16,
         #[command(flatten)]
         remote: RemoteArgs,
+        /// Refuse (exit 2, nothing written) content without a valid cosign signature by
+        /// this public key arriving with it (repeatable: any one key will do).
+        #[arg(long = "require-signed", value_name = "PUB")]
+        require_signed: Vec<PathBuf>,
+        /// Apply a containers-policy.json(5) to each image, as podman does for the docker
+        /// transport; `default` is /etc/containers/policy.json.
+        #[arg(long, value_name = "FILE|default")]
+        policy: Option<String>,
     },
     /// Keep images, Helm charts and files in step with a sync file (skopeo's sync YAML, plus `wharf:`).
     #[command(
@@ -235,6 +266,10 @@ pub enum Command {
         /// Do not fetch referrers (signatures, SBOMs) of the synced images.
         #[arg(long)]
         no_referrers: bool,
+        /// Refuse (that entry fails, nothing of it written) any image or chart without a
+        /// valid cosign signature by this public key arriving with it (repeatable).
+        #[arg(long = "require-signed", value_name = "PUB")]
+        require_signed: Vec<PathBuf>,
         #[command(flatten)]
         remote: RemoteArgs,
     },
@@ -552,6 +587,7 @@ impl Command {
                 policy,
                 None | Some(ConfigCommand::Retention { untagged_days: None, disable: false })
                     | Some(ConfigCommand::SoftDelete { days: None, disable: false })
+                    | Some(ConfigCommand::Signatures { require: false, disable: false, .. })
             ),
             _ => false,
         }
@@ -584,6 +620,25 @@ pub enum ConfigCommand {
         #[arg(long)]
         disable: bool,
     },
+    /// The standing signature policy: import, pull and sync into matching repositories
+    /// refuse content without a valid cosign signature by one of the keys.
+    #[command(
+        after_help = "Examples:\n  wharf config signatures\n  wharf config signatures --require --key build.pub\n  wharf config signatures --require --key build.pub --scope 'releases/.*'\n  wharf config signatures --disable"
+    )]
+    Signatures {
+        /// Turn the policy on (with --key).
+        #[arg(long, requires = "keys", conflicts_with = "disable")]
+        require: bool,
+        /// A public key (PEM) any one of which must have signed (repeatable); stored in registry.json.
+        #[arg(long = "key", value_name = "PUB")]
+        keys: Vec<PathBuf>,
+        /// Only repositories whose name matches this regex (anchored).
+        #[arg(long, value_name = "REGEX", requires = "require")]
+        scope: Option<String>,
+        /// Turn the policy off.
+        #[arg(long)]
+        disable: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -603,6 +658,12 @@ pub struct VerifyArgs {
     /// `read` (1 MiB reads) or `mmap`; for benchmarks.
     #[arg(long, value_name = "MODE", default_value = "auto", hide = true)]
     pub io: String,
+    /// Check cosign signatures with this public key (PEM; repeatable: any one key will do).
+    #[arg(long = "key", value_name = "PUB")]
+    pub keys: Vec<PathBuf>,
+    /// An image without a valid signature is an error (without it, unsigned is info).
+    #[arg(long, requires = "keys")]
+    pub require_signed: bool,
 }
 
 #[cfg(test)]

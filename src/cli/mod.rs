@@ -15,6 +15,7 @@ mod render_import;
 mod render_lifecycle;
 mod render_remote;
 mod render_serve;
+mod render_sign;
 mod render_sync;
 mod render_verify;
 
@@ -232,6 +233,17 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
                 Some(ConfigCommand::SoftDelete { days, disable }) => {
                     Outcome::ok(ops::config::soft_delete(&ctx, change(*days, *disable))?)
                 }
+                Some(ConfigCommand::Signatures { require, keys, scope, disable }) => {
+                    use ops::config::SignaturesChange;
+                    let c = match (*require, *disable) {
+                        (true, _) => {
+                            SignaturesChange::Require { keys: render_sign::policy_keys(keys)?, scope: scope.clone() }
+                        }
+                        (false, true) => SignaturesChange::Disable,
+                        (false, false) => SignaturesChange::Show,
+                    };
+                    Outcome::ok(ops::config::signatures(&ctx, c)?)
+                }
             }
         }
         Command::Sweep { dry_run } => Outcome::ok(ops::sweep::run(&ctx, *dry_run)?),
@@ -248,11 +260,25 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
         | Command::Man { .. }
         | Command::Login { .. }
         | Command::Logout { .. } => unreachable!("handled above"),
-        Command::Import { sources, repo, tags, platforms, force, scoped } => {
-            let opts = render_import::import_options(sources, repo, tags, platforms, *force, *scoped)?;
+        Command::Import { sources, repo, tags, platforms, force, scoped, require_signed } => {
+            let mut opts = render_import::import_options(sources, repo, tags, platforms, *force, *scoped)?;
+            opts.gate = render_sign::gate(require_signed)?;
             Outcome::ok(ops::import::run(&ctx, &opts)?)
         }
-        Command::Pull { sources, repo, tags, all_tags, platforms, no_referrers, force, scoped, jobs, remote } => {
+        Command::Pull {
+            sources,
+            repo,
+            tags,
+            all_tags,
+            platforms,
+            no_referrers,
+            force,
+            scoped,
+            jobs,
+            remote,
+            require_signed,
+            policy,
+        } => {
             let base = render_import::import_options(sources, repo, tags, platforms, *force, *scoped)?;
             let opts = ops::pull::Options {
                 sources: base.sources,
@@ -265,21 +291,26 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
                 scoped: *scoped,
                 jobs: usize::from(*jobs),
                 connect: render_remote::connect_options(remote)?,
+                gate: render_sign::gate(require_signed)?,
+                policy: policy.as_deref().map(render_sign::policy).transpose()?,
             };
             Outcome::ok(ops::pull::run(&ctx, &opts)?)
         }
-        Command::Sync { files, dry_run, platforms, jobs, keep_going, prune, no_referrers, remote } => render_sync::run(
-            &ctx,
-            g.json || g.quiet,
-            files,
-            *dry_run,
-            platforms,
-            *jobs,
-            *keep_going,
-            *prune,
-            *no_referrers,
-            remote,
-        ),
+        Command::Sync { files, dry_run, platforms, jobs, keep_going, prune, no_referrers, require_signed, remote } => {
+            render_sync::run(
+                &ctx,
+                g.json || g.quiet,
+                files,
+                *dry_run,
+                platforms,
+                *jobs,
+                *keep_going,
+                *prune,
+                *no_referrers,
+                require_signed,
+                remote,
+            )
+        }
         Command::Push { targets, to, all, no_referrers, dry_run, jobs, remote } => {
             let opts = ops::push::Options {
                 targets: targets.clone(),
@@ -301,6 +332,15 @@ fn run(cli: &Cli, printer: &Printer) -> Result<Outcome> {
                 force: *force,
             };
             Outcome::ok(ops::add::run(&ctx, &opts)?)
+        }
+        Command::Sign { references, key, annotations, recursive } => {
+            let opts = ops::sign::Options {
+                references: references.iter().map(|r| reference_arg(r)).collect::<Result<_>>()?,
+                key: render_sign::private_key(key)?,
+                annotations: ops::artifact::parse_annotations(annotations)?,
+                recursive: *recursive,
+            };
+            Outcome::ok(ops::sign::run(&ctx, &opts)?)
         }
         Command::Attach { reference, files, artifact_type, annotations } => {
             let opts = ops::attach::Options {

@@ -43,6 +43,7 @@ pub fn import_options(
             .collect::<Result<_>>()?,
         force,
         scoped,
+        gate: None,
     })
 }
 

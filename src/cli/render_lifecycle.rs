@@ -202,6 +202,7 @@ impl Human for PoliciesReport {
     fn human(&self, out: &mut String) {
         self.retention.human(out);
         self.soft_delete.human(out);
+        self.signatures.human(out);
     }
 }
 

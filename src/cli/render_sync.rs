@@ -23,6 +23,7 @@ pub fn run(
     keep_going: bool,
     prune: bool,
     no_referrers: bool,
+    require_signed: &[PathBuf],
     remote: &RemoteArgs,
 ) -> Result<Outcome> {
     let opts = sync::Options {
@@ -34,6 +35,7 @@ pub fn run(
         no_referrers,
         jobs: usize::from(jobs),
         connect: connect_options(remote)?,
+        gate: super::render_sign::gate(require_signed)?,
     };
     let mut show = |plan: &SyncReport| {
         if !silent_plan {

@@ -21,6 +21,8 @@ pub(super) fn run(root: &Path, a: &VerifyArgs, g: &Global) -> Result<Outcome> {
         quick: a.quick,
         io,
         progress: !g.quiet && std::io::stderr().is_terminal(),
+        keys: crate::ops::signatures::load_public_keys(&a.keys)?,
+        require_signed: a.require_signed,
     };
     let wait = LockWait { wait: !g.no_wait, on_wait: &super::waiting };
     let report = verify::run(root, &a.targets, &opts, &wait)?;

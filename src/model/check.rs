@@ -81,6 +81,17 @@ pub enum Kind {
     /// byte for byte, readable by wharf and registries, but not by the OCI-only tools
     /// (`model::media::OCI_ONLY_TOOLS`). Info.
     DockerMediaType,
+    /// `verify --key`: an image with no cosign signature (`sha256-<hex>.sig`); info, an
+    /// error with `--require-signed`.
+    Unsigned,
+    /// `verify --key`: a signature that does not verify with any of the keys (the message
+    /// names the `.sig` layer), or a `.sig` manifest or payload wharf cannot read.
+    BadSignature,
+    /// `verify --key`: a valid signature whose payload (or `.sig` subject) names another
+    /// manifest.
+    WrongDigest,
+    /// `verify --key`: a valid signature for this manifest made in another repository.
+    IdentityMismatch,
 }
 
 /// One problem of one blob.

@@ -10,8 +10,10 @@ pub mod kind;
 pub mod lenient;
 pub mod locks;
 pub mod media;
+pub mod policy;
 pub mod reference;
 pub mod retention;
+pub mod signature;
 pub mod time;
 
 pub use descriptor::{Descriptor, Document, IndexFile, Platform, Role};

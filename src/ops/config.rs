@@ -30,11 +30,38 @@ pub struct PolicyReport {
     pub changed: bool,
 }
 
-/// Both policies, as `wharf config` alone shows them.
+/// The policies, as `wharf config` alone shows them.
 #[derive(Debug, Serialize)]
 pub struct PoliciesReport {
     pub retention: PolicyReport,
     pub soft_delete: PolicyReport,
+    pub signatures: SignaturesReport,
+}
+
+/// What to do with the standing signature policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignaturesChange {
+    Show,
+    /// Require a signature by one of these keys (PEM text) in repositories matching the
+    /// scope (all when none).
+    Require {
+        keys: Vec<String>,
+        scope: Option<String>,
+    },
+    Disable,
+}
+
+/// The standing signature policy (`wharf config signatures`).
+#[derive(Debug, Serialize)]
+pub struct SignaturesReport {
+    /// `signatures`.
+    pub policy: &'static str,
+    pub enabled: bool,
+    /// The required keys, by algorithm and fingerprint.
+    pub keys: Vec<crate::ops::signatures::KeyReport>,
+    /// The repository regex the policy applies to (anchored); none: every repository.
+    pub scope: Option<String>,
+    pub changed: bool,
 }
 
 /// `wharf config`: the current policies.
@@ -42,7 +69,51 @@ pub fn show(ctx: &Ctx<'_>) -> Result<PoliciesReport> {
     Ok(PoliciesReport {
         retention: retention(ctx, PolicyChange::Show)?,
         soft_delete: soft_delete(ctx, PolicyChange::Show)?,
+        signatures: signatures(ctx, SignaturesChange::Show)?,
     })
+}
+
+/// `wharf config signatures`.
+pub fn signatures(ctx: &Ctx<'_>, change: SignaturesChange) -> Result<SignaturesReport> {
+    use crate::model::signature::PublicKey;
+    use crate::registry::config::Signatures;
+    let want = match &change {
+        SignaturesChange::Show => None,
+        SignaturesChange::Disable => Some(Signatures::default()),
+        SignaturesChange::Require { keys, scope } => {
+            if keys.is_empty() {
+                return Err(Error::Usage("config signatures --require needs at least one --key PUB".into()));
+            }
+            if let Some(s) = scope {
+                crate::ops::signatures::anchored(s).map_err(|e| Error::Usage(format!("--scope {e}")))?;
+            }
+            Some(Signatures { require: true, keys: keys.clone(), scope: scope.clone() })
+        }
+    };
+    let (reg, changed) = match want {
+        None => {
+            let _lock = ctx.read_lock()?;
+            (Registry::open(ctx.registry.root())?, false)
+        }
+        Some(w) => {
+            let _lock = ctx.write_lock()?;
+            let mut reg = Registry::open(ctx.registry.root())?;
+            let changed = reg.config().signatures != w;
+            if changed {
+                reg.config_mut().signatures = w;
+                reg.save_config()?;
+            }
+            (reg, changed)
+        }
+    };
+    let p = &reg.config().signatures;
+    let keys = p
+        .keys
+        .iter()
+        .filter_map(|k| PublicKey::from_pem(k.as_bytes()).ok())
+        .map(|k| crate::ops::signatures::KeyReport::of(&k))
+        .collect();
+    Ok(SignaturesReport { policy: "signatures", enabled: p.require, keys, scope: p.scope.clone(), changed })
 }
 
 /// `wharf config retention`.

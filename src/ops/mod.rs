@@ -22,6 +22,8 @@ pub mod progress;
 pub mod pull;
 pub mod purge;
 pub mod push;
+pub mod sign;
+pub mod signatures;
 pub mod sweep;
 pub mod sync;
 pub mod tagging;

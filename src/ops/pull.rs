@@ -24,6 +24,7 @@ use super::import::{self, Found, Name, Origin, TagOutcome};
 use super::progress::Bar;
 use crate::error::{Error, Result};
 use crate::model::check::MAX_DEPTH;
+use crate::model::signature;
 use crate::model::{Descriptor, Digest, Document, MediaKind, Platform, RepoName, Role, Tag, media};
 use crate::registry::RegistryKind;
 use crate::remote::client::{Checked, MAX_ATTEMPTS};
@@ -50,6 +51,10 @@ pub struct Options {
     pub scoped: bool,
     pub jobs: usize,
     pub connect: ConnectOptions,
+    /// Refuse content without a valid signature by the gate's keys arriving with it.
+    pub gate: Option<crate::ops::signatures::SignatureGate>,
+    /// A containers-policy.json(5) to apply to each pulled image.
+    pub policy: Option<crate::ops::signatures::PullPolicy>,
 }
 
 /// One image a pull stored.
@@ -326,7 +331,8 @@ impl<'a> Fetch<'a> {
         let mut attempt = 0;
         loop {
             let body = self.client.get_blob(self.repo, digest)?;
-            let mut r = Checked { inner: Counting { inner: body, bar, n: 0 }, left: size, failed: false, timed_out: false };
+            let mut r =
+                Checked { inner: Counting { inner: body, bar, n: 0 }, left: size, failed: false, timed_out: false };
             let got = sink.receive(&mut r, size, Some(digest), &what);
             // A registry that goes silent mid-body is given fewer chances than one that
             // breaks off: each silent attempt costs a whole read timeout.
@@ -403,6 +409,10 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
             let mut tags = client.tags(&r.repo)?;
             tags.sort();
             for t in tags {
+                if signature::sig_tag_subject(&t).is_some() {
+                    // cosign's signatures come with the images they sign.
+                    continue;
+                }
                 if is_fallback_tag(&t) {
                     notes.push(format!(
                         "{}/{}:{t} is a referrers fallback tag; its referrers come with their subjects",
@@ -468,10 +478,12 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
         platforms: opts.platforms.clone(),
         force: opts.force,
         scoped: opts.scoped,
+        gate: None,
     };
     let no_platform = import::Options { platforms: Vec::new(), ..import_opts.clone() };
     // source index → (image, referrers)
     let mut images: Vec<(String, Found, Vec<Found>)> = Vec::new();
+    let mut sig_founds: BTreeMap<Digest, Found> = BTreeMap::new();
     for (r, candidates) in refs.iter().zip(&sources) {
         let mut next = 0;
         let (client, repo_used, mut f, desc) = loop {
@@ -556,6 +568,41 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
                 }
             }
         }
+        // cosign's signature manifest (`sha256-<hex>.sig`), which travels with its image.
+        if !opts.no_referrers || opts.gate.is_some() || opts.policy.is_some() {
+            let tag = signature::sig_tag(&found.root.digest);
+            if client.get_manifest(repo_used, &tag, MAX_JSON)?.is_some() {
+                let mut sf = Fetch {
+                    client,
+                    repo: repo_used,
+                    platforms: &[],
+                    blobs: BTreeMap::new(),
+                    pending: BTreeMap::new(),
+                    manifests: Vec::new(),
+                    tally: &tally,
+                    leftovers: &leftovers,
+                };
+                let desc = sf.manifest(&mut sink, &tag, None, None, 1)?;
+                sf.download(&staging, &existing, opts.jobs, &bar)?;
+                let mut content = Received { blobs: std::mem::take(&mut sf.blobs) };
+                if let Some(sfound) =
+                    import::oci::select_root(&mut content, &mut sink, desc, Vec::new(), &no_platform, &mut notes)?
+                {
+                    sig_founds.insert(found.root.digest.clone(), sfound);
+                }
+            }
+        }
+        if let Some(pp) = &opts.policy {
+            let tag = r.tag.as_ref().map(|t| t.to_string());
+            let digest = r.digest.as_ref().map(|d| d.to_string());
+            let pulled = crate::model::policy::Pulled {
+                host: &r.host,
+                repo: &r.repo,
+                tag: tag.as_deref(),
+                digest: digest.as_deref(),
+            };
+            crate::ops::signatures::policy_check(pp, &pulled, &found.root.digest, sig_founds.get(&found.root.digest))?;
+        }
         images.push((r.to_string(), found, referrers));
     }
     bar.finish();
@@ -587,14 +634,26 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
             }
         }
     }
+    for p in &plans {
+        if let Some(sf) = sig_founds.get(&p.found.root.digest) {
+            let tag = Tag::parse(&signature::sig_tag(&p.found.root.digest))?;
+            extra.push(import::Plan { repo: p.repo.clone(), tags: vec![tag], found: sf.clone() });
+        }
+    }
     let mut seen_extra = BTreeSet::new();
     extra.retain(|p| seen_extra.insert((p.repo.clone(), p.found.root.digest.clone())));
     plans.extend(extra);
+    if let Some(gate) = crate::ops::signatures::effective_gate(reg, opts.gate.as_ref())? {
+        crate::ops::signatures::gate_plans(&gate, &plans)?;
+    }
     let mut inner_notes = Vec::new();
     let committed = import::commit(ctx, &existing, &staging, plans, opts.force, &mut inner_notes)?;
     // import's note about untagged imports is about --tag; referrers are untagged by design.
-    let referrer_digests: BTreeSet<Digest> =
-        images.iter().flat_map(|(_, _, r)| r.iter().map(|f| f.root.digest.clone())).collect();
+    let referrer_digests: BTreeSet<Digest> = images
+        .iter()
+        .flat_map(|(_, _, r)| r.iter().map(|f| f.root.digest.clone()))
+        .chain(sig_founds.values().map(|f| f.root.digest.clone()))
+        .collect();
     notes.extend(inner_notes.into_iter().filter(|n| !referrer_digests.iter().any(|d| n.contains(&d.to_string()))));
     drop(staging);
     let mut out = Vec::new();

@@ -5,8 +5,8 @@
 
 pub mod auth;
 pub mod client;
-pub mod origin;
 pub mod login;
+pub mod origin;
 pub mod proxy;
 pub mod sysconf;
 pub mod tls;

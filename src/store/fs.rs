@@ -54,6 +54,18 @@ pub fn fsync_dir(dir: &Path) -> Result<()> {
     }
 }
 
+/// Flushes every file of the filesystem `dir` is on (`syncfs(2)`): a batch of staged
+/// files written without an fsync each becomes durable with one call, before they are
+/// renamed into place.
+pub fn sync_filesystem(dir: &Path) -> Result<()> {
+    match Dir::open(dir)? {
+        Some(d) => d.sync_filesystem(),
+        None => {
+            Err(Error::Io { action: "syncfs", path: dir.to_path_buf(), source: std::io::ErrorKind::NotFound.into() })
+        }
+    }
+}
+
 /// Creates a directory and its parents, fsyncing each directory that gained an entry.
 /// A link on the way is refused, never followed.
 pub fn create_dir_all_durable(dir: &Path) -> Result<()> {

@@ -29,6 +29,7 @@ mod registry_support;
 mod serve;
 mod shapes;
 mod sidecar_cache;
+mod signatures;
 mod snapshots;
 mod sync;
 mod verify;

@@ -48,6 +48,8 @@ pub struct Options {
     pub platforms: Vec<Platform>,
     pub force: bool,
     pub scoped: bool,
+    /// Refuse content without a valid signature by the gate's keys arriving with it.
+    pub gate: Option<crate::ops::signatures::SignatureGate>,
 }
 
 /// A name a source gives an image: a producer's image name and/or a tag.
@@ -216,6 +218,9 @@ fn run_inner(ctx: &Ctx<'_>, opts: &Options, mut reader: Option<Box<dyn std::io::
     }
     let referrers = delta::referrer_roots(&founds);
     let plans = name_plans(founds, &opts)?;
+    if let Some(gate) = crate::ops::signatures::effective_gate(reg, opts.gate.as_ref())? {
+        crate::ops::signatures::gate_plans(&gate, &plans)?;
+    }
     let report = commit(ctx, &existing, &staging, plans, opts.force, &mut notes)?;
     delta::quiet_referrer_notes(&referrers, &mut notes);
     drop(staging);
@@ -529,7 +534,10 @@ fn apply(
     for p in plans {
         let mut tags = Vec::new();
         for t in &p.tags {
-            let change = repo.set_tag(t, &p.found.root, force, now)?;
+            // cosign's `.sig` tags move without --force: a signature manifest grows as
+            // signers append to it, and the newer one holds the older's layers.
+            let sig = crate::model::signature::sig_tag_subject(t.as_str()).is_some();
+            let change = repo.set_tag(t, &p.found.root, force || sig, now)?;
             if let TagChange::Moved { from } = &change {
                 notes.push(format!("moved {name}:{t} from {from} (the old manifest stays, untagged)"));
             }

@@ -51,8 +51,9 @@ pub struct Options {
     pub no_referrers: bool,
     pub jobs: usize,
     pub connect: ConnectOptions,
-    // The signature gate of pull (`--require-signed`) belongs here: sync passes it to
-    // the `super::pull::Options` it builds for each image (see `apply` below).
+    /// The signature gate (`--require-signed`): every image, OCI chart and classic chart
+    /// is refused unless it arrives with a valid signature by one of its keys.
+    pub gate: Option<crate::ops::signatures::SignatureGate>,
 }
 
 /// What the plan says of one tag, digest or file.
@@ -472,6 +473,8 @@ pub fn run_with(ctx: &Ctx<'_>, opts: &Options, on_plan: &mut dyn FnMut(&SyncRepo
             scoped: false,
             jobs: opts.jobs.max(1),
             connect,
+            gate: opts.gate.clone(),
+            policy: None,
         };
         // Fast path: the repository's new and moved images in one pull (one commit, all
         // or nothing); on failure, image by image below, so that each failure is its own.
@@ -512,7 +515,7 @@ pub fn run_with(ctx: &Ctx<'_>, opts: &Options, on_plan: &mut dyn FnMut(&SyncRepo
                 _ => continue,
             }
             let r = if let Some(url) = p.chart_urls.get(&t.reference) {
-                store_classic_chart(ctx, &http, url, t, &repo_name)
+                store_classic_chart(ctx, &http, url, t, &repo_name, opts.gate.as_ref())
             } else if let Some((source, connect)) = pulled_source(&t.reference) {
                 // apply: one image, committed atomically by pull (a signature gate
                 // would be passed through here).
@@ -1038,7 +1041,14 @@ fn plan_classic_chart(
     Ok((out, urls, images))
 }
 
-fn store_classic_chart(ctx: &Ctx<'_>, http: &http::Http, url: &str, t: &SyncTag, repo: &RepoName) -> Result<u64> {
+fn store_classic_chart(
+    ctx: &Ctx<'_>,
+    http: &http::Http,
+    url: &str,
+    t: &SyncTag,
+    repo: &RepoName,
+    gate: Option<&crate::ops::signatures::SignatureGate>,
+) -> Result<u64> {
     let staging = ctx.create_staging()?;
     let safe: String = t
         .reference
@@ -1064,6 +1074,7 @@ fn store_classic_chart(ctx: &Ctx<'_>, http: &http::Http, url: &str, t: &SyncTag,
         platforms: Vec::new(),
         force: true,
         scoped: false,
+        gate: gate.cloned(),
     };
     super::import::run(ctx, &o)?;
     drop(staging);

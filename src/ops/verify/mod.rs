@@ -8,6 +8,7 @@
 //! parallel hashing engine in [`hash`] (reusable by other operations).
 
 pub mod hash;
+mod sigs;
 mod walk;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -38,6 +39,11 @@ pub struct VerifyOptions {
     pub io: IoMode,
     /// Draw a progress bar (bytes/s) on stderr.
     pub progress: bool,
+    /// Check each selected image's cosign signature against these keys (any one will do);
+    /// empty: no signature checks.
+    pub keys: Vec<crate::model::signature::PublicKey>,
+    /// With `keys`: an unsigned image is an error, not info.
+    pub require_signed: bool,
 }
 
 pub use crate::model::check::{Kind, Severity};
@@ -258,6 +264,7 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
     let mut counts = Counts::default();
     let mut seen_units = BTreeSet::new();
     let mut held: Vec<Vec<Digest>> = vec![Vec::new(); regs.len()];
+    let mut sig_jobs = Vec::new();
     for unit in &units {
         if !seen_units.insert((unit.reg, unit.dir.clone(), format!("{:?}", unit.selection))) {
             continue;
@@ -273,6 +280,9 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
             held[unit.reg].extend(w.blob_digests());
         }
         w.into_pending(&mut pending);
+        if !opts.keys.is_empty() {
+            sigs::jobs_of(&unit.dir, unit.name.as_ref(), &unit.selection, &mut sig_jobs);
+        }
     }
     for h in &mut held {
         h.sort_unstable();
@@ -333,6 +343,7 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
         }
     }
     if opts.quick {
+        findings.append(&mut pool.install(|| sigs::check_all(&sig_jobs, &opts.keys, opts.require_signed)));
         // No hashing: read the first bytes of the layers whose magic is checked.
         for (k, _, g) in todo.iter().filter(|(k, _, _)| need_head.contains(k)) {
             let r = match walk::read_head(&first_path(g), HEAD_BYTES) {
@@ -352,7 +363,14 @@ pub fn run(root: &Path, args: &[String], opts: &VerifyOptions, wait: &LockWait<'
                 hash::HashJob { path: first_path(g), size: *size, head }
             })
             .collect();
-        let hashed = pool.install(|| hash::hash_files(&job_list, opts.io, &tick));
+        // Signature checks run beside the hashing, on the same pool.
+        let (hashed, mut sig_findings) = pool.install(|| {
+            rayon::join(
+                || hash::hash_files(&job_list, opts.io, &tick),
+                || sigs::check_all(&sig_jobs, &opts.keys, opts.require_signed),
+            )
+        });
+        findings.append(&mut sig_findings);
         drop(job_list);
         bar.finish();
         for ((k, _, _), r) in todo.iter().zip(hashed) {
