@@ -27,6 +27,10 @@ pub struct BlobEntry {
     pub digest: Digest,
     pub size: u64,
     pub modified: Option<std::time::SystemTime>,
+    /// The inode's identity and link count (from the same `lstat`).
+    pub dev: u64,
+    pub ino: u64,
+    pub nlink: u64,
 }
 
 /// The result of listing a blob directory: blobs, and anything that is not one.
@@ -121,9 +125,14 @@ impl BlobStore {
                 }
                 let Some(meta) = dir.stat(&e.name)? else { continue };
                 match e.name_str().and_then(Digest::from_hex) {
-                    Some(digest) if meta.kind == FileKind::File => {
-                        out.blobs.push(BlobEntry { digest, size: meta.size, modified: Some(meta.modified) })
-                    }
+                    Some(digest) if meta.kind == FileKind::File => out.blobs.push(BlobEntry {
+                        digest,
+                        size: meta.size,
+                        modified: Some(meta.modified),
+                        dev: meta.dev,
+                        ino: meta.ino,
+                        nlink: meta.nlink,
+                    }),
                     _ => out.strays.push(e.path),
                 }
             }
@@ -226,17 +235,19 @@ impl BlobStore {
         let dir = self.alg_dir();
         let Some(listing) = super::fs::read_dir_if_exists(&dir)? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
-        for e in listing.entries()? {
-            if e.kind.is_special() {
-                return Err(Error::SpecialFile { path: e.path, kind: e.kind });
+        // Streamed: no name or path is kept per entry, only the 40-byte (digest, inode).
+        listing.for_each_entry(&mut |name, kind, ino| {
+            if kind.is_special() {
+                return Err(Error::SpecialFile { path: dir.join(name), kind });
             }
-            if let Some(d) = e.name_str().and_then(Digest::from_hex)
-                && e.kind == FileKind::File
+            if kind == FileKind::File
+                && let Some(d) = name.to_str().and_then(Digest::from_hex)
             {
-                out.push((d, e.ino));
+                out.push((d, ino));
             }
-        }
-        out.sort();
+            Ok(())
+        })?;
+        out.sort_unstable();
         Ok(out)
     }
 
@@ -288,6 +299,10 @@ pub struct BlobDir {
 pub struct BlobStat {
     pub size: u64,
     pub modified: std::time::SystemTime,
+    /// The inode's identity and link count, for the space a removal releases.
+    pub dev: u64,
+    pub ino: u64,
+    pub nlink: u64,
 }
 
 impl BlobStore {
@@ -300,7 +315,13 @@ impl BlobStore {
 impl BlobDir {
     /// Size and mtime of a blob (not following links); `None` when absent.
     pub fn stat(&self, digest: &Digest) -> Result<Option<BlobStat>> {
-        Ok(self.dir.stat(std::ffi::OsStr::new(&digest.hex()))?.map(|s| BlobStat { size: s.size, modified: s.modified }))
+        Ok(self.dir.stat(std::ffi::OsStr::new(&digest.hex()))?.map(|s| BlobStat {
+            size: s.size,
+            modified: s.modified,
+            dev: s.dev,
+            ino: s.ino,
+            nlink: s.nlink,
+        }))
     }
 
     /// Removes a blob; absent is success.
