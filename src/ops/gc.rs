@@ -225,8 +225,6 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
 
     let names = registry.repo_names()?;
     let soft = registry.config().soft_delete.days.is_some();
-    // What each repository keeps matters only to the pool's sweep.
-    let with_pool = registry.pool().is_some();
     let mut plans: Vec<RepoPlan> = names
         .par_iter()
         .map(|name| {
@@ -240,7 +238,6 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
                 &in_flight,
                 &young,
                 soft,
-                with_pool,
             )
         })
         .collect::<Result<Vec<_>>>()?;
@@ -415,8 +412,9 @@ fn plan_repo(
     in_flight: &HashSet<Digest>,
     young: &(dyn Fn(Option<SystemTime>) -> bool + Sync),
     soft: bool,
-    with_keep: bool,
 ) -> Result<RepoPlan> {
+    // What the repository keeps matters only to the pool's sweep.
+    let with_keep = registry.pool().is_some();
     let dir = registry.repo_dir(name)?;
     if !layout::has_layout_file(&dir)? {
         return Err(Error::concurrent(format!("repository {name} vanished during gc; run gc again")));
@@ -450,7 +448,7 @@ fn plan_repo(
     loop {
         let alive: Vec<Digest> = candidates
             .iter()
-            .filter(|(d, (s, _))| marked.contains(s) || marked.contains(*d))
+            .filter(|(d, (s, _))| marked.contains(s) || marked.contains(d))
             .map(|(d, _)| d.clone())
             .collect();
         if alive.is_empty() {

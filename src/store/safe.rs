@@ -330,6 +330,7 @@ impl Stat {
                 + Duration::new(st.st_mtime.max(0) as u64, st.st_mtime_nsec.clamp(0, 999_999_999) as u32),
             dev: st.st_dev,
             ino: st.st_ino,
+            #[allow(clippy::unnecessary_cast)] // u32 on some targets
             nlink: st.st_nlink as u64,
         }
     }
