@@ -103,7 +103,7 @@ if [ -f "$IMP/image.oci.tar" ]; then
       --prepare "true" "bash -c 'pigz -dc $A | sha256sum'"
     eval "$PREP"
     R=$(rss "$WHARF" --root "$IMP/reg" -q import "$A")
-    row "import gzip oci-archive, $IMPORT_MIB MiB (floor: pigz -dc | sha256sum)" "$IMP/gz.json" 0 1 "$R"
+    row "import gzip oci-archive, $IMPORT_MIB MiB (floor: pigz -dc piped to sha256sum)" "$IMP/gz.json" 0 1 "$R"
   else
     skip "import gzip oci-archive" "pigz missing"
   fi
