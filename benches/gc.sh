@@ -40,12 +40,18 @@ python3 "$GEN" tags "$WORK/tags" 10000
 echo "layout blobs: $(ls "$WORK/layout/blobs/sha256" | wc -l)"
 
 echo
-echo "== 1. gc of one layout (100k blobs, 10k manifests, half unreferenced): wharf vs umoci"
+echo "== 1. gc of one layout (100k blobs, 10k manifests, half unreferenced): wharf vs umoci vs the floor"
+# The floor: list the blob directory and unlink exactly the garbage (computed beforehand
+# from index.json), in the same run. wharf's target is 1.3x the floor.
+python3 "$STATS" garbage "$WORK/layout" > "$WORK/garbage.txt"
+FLOOR="bash -c 'cd $WORK/copy/blobs/sha256 && ls -f . >/dev/null && xargs rm -f < $WORK/garbage.txt'"
 hyperfine --runs "$RUNS" --export-json "$WORK/gc-layout.json" \
   --prepare "rm -rf $WORK/copy && cp -a $WORK/layout $WORK/copy && sync" \
   "$WHARF --root $WORK/copy gc --grace 0s" \
-  "umoci gc --layout $WORK/copy" >/dev/null
+  "umoci gc --layout $WORK/copy" \
+  "$FLOOR" >/dev/null
 median "$WORK/gc-layout.json"; ratio "$WORK/gc-layout.json"
+echo -n "  wharf / floor:"; python3 "$STATS" ratio "$WORK/gc-layout.json" 0 2
 rm -rf "$WORK/copy" && cp -a "$WORK/layout" "$WORK/copy"
 echo -n "peak RSS wharf gc: "; rss "$WHARF" --root "$WORK/copy" gc --grace 0s
 rm -rf "$WORK/copy" && cp -a "$WORK/layout" "$WORK/copy"

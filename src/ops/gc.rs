@@ -67,6 +67,19 @@ pub struct FreedBlob {
     /// writes on ext4 than digest order); not part of the report.
     #[serde(skip)]
     pub(crate) ino: u64,
+    /// The device and link count from the same `lstat`, for `freed_bytes` (no second
+    /// stat of every blob); not part of the report.
+    #[serde(skip)]
+    pub(crate) dev: u64,
+    #[serde(skip)]
+    pub(crate) nlink: u64,
+}
+
+impl FreedBlob {
+    /// The row [`usage::released`] counts for this link.
+    fn inode_link(&self) -> usage::InodeLink {
+        (self.dev, self.ino, self.nlink, self.size)
+    }
 }
 
 /// A referrer whose subject is gone, removed by gc.
@@ -169,7 +182,7 @@ pub fn run_locked(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &S
 
 struct RepoPlan {
     gc: RepoGc,
-    /// Blob digests that stay in the repository.
+    /// Blob digests that stay in the repository (collected only when there is a pool).
     keep: Vec<Digest>,
     spared: usize,
 }
@@ -251,7 +264,7 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
                 spared_young += 1;
                 continue;
             }
-            pool.push(FreedBlob { digest: b.digest, size: b.size, ino: 0 });
+            pool.push(FreedBlob { digest: b.digest, size: b.size, ino: b.ino, dev: b.dev, nlink: b.nlink });
         }
     }
 
@@ -300,19 +313,16 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
         + pool_bytes
         + staging_freed.iter().map(|s| s.bytes).sum::<u64>()
         + temp_files.iter().map(|s| s.bytes).sum::<u64>();
+    // Blobs count from the stat the plan already took; only the few staging and temp
+    // files are stat'ed by path.
     let mut doomed: Vec<PathBuf> = Vec::new();
-    for r in &repositories {
-        let store = BlobStore::new(registry.repo_dir(&r.repository)?.join("blobs"));
-        doomed.extend(r.blobs.iter().map(|b| store.path(&b.digest)));
-    }
-    if let Some(store) = registry.pool() {
-        doomed.extend(pool.iter().map(|b| store.path(&b.digest)));
-    }
     for s in &staging_freed {
         doomed.extend(usage::files_below(Path::new(&s.path)));
     }
     doomed.extend(temp_files.iter().map(|t| PathBuf::from(&t.path)));
-    let freed_bytes = usage::released_bytes(doomed);
+    let mut links = usage::inode_links(doomed);
+    links.extend(repositories.iter().flat_map(|r| r.blobs.iter()).chain(&pool).map(FreedBlob::inode_link));
+    let freed_bytes = usage::released(&links);
     Ok(GcReport {
         dry_run: opts.dry_run,
         grace_seconds: opts.grace.num_seconds(),
@@ -332,20 +342,16 @@ pub fn plan(registry: &Registry, now: Timestamp, opts: &GcOptions, sim: &Simulat
 /// Marks from `roots` in `blobs`, following every edge; returns the subjects seen on
 /// roots (for referrer checks) through `subject_of`. Documents of known manifest/index
 /// types must parse; an absent blob is a leaf.
-fn mark(
-    blobs: &BlobStore,
-    present: &HashSet<&Digest>,
-    roots: Vec<(Digest, String)>,
-    marked: &mut HashSet<Digest>,
-) -> Result<()> {
+fn mark(blobs: &BlobStore, roots: Vec<(Digest, String)>, marked: &mut Marks<'_>) -> Result<()> {
     let mut frontier: Vec<(Digest, String, bool)> = roots.into_iter().map(|(d, m)| (d, m, true)).collect();
     while !frontier.is_empty() {
         let mut todo = Vec::new();
         for (d, m, is_root) in frontier {
-            if marked.insert(d.clone()) {
+            if marked.insert(&d) {
                 todo.push((d, m, is_root));
             }
         }
+        let present: &Marks<'_> = marked;
         let next: Vec<Vec<(Digest, String, bool)>> = todo
             .par_iter()
             .map(|(d, m, is_root)| -> Result<Vec<(Digest, String, bool)>> {
@@ -360,12 +366,12 @@ fn mark(
 /// The children of one node, or none for a leaf.
 fn children(
     blobs: &BlobStore,
-    present: &HashSet<&Digest>,
+    present: &Marks<'_>,
     d: &Digest,
     media_type: &str,
     is_root: bool,
 ) -> Result<Vec<(Digest, String)>> {
-    if !present.contains(d) {
+    if !present.is_present(d) {
         return Ok(Vec::new());
     }
     let kind = MediaKind::of(media_type);
@@ -385,8 +391,8 @@ fn children(
 }
 
 /// The subject of a top-level entry, if it is a readable manifest or index with one.
-fn subject_of(blobs: &BlobStore, present: &HashSet<&Digest>, desc: &Descriptor) -> Result<Option<Digest>> {
-    if !present.contains(&desc.digest) || !(desc.kind().has_children() || desc.media_type.is_empty()) {
+fn subject_of(blobs: &BlobStore, present: &Marks<'_>, desc: &Descriptor) -> Result<Option<Digest>> {
+    if !present.is_present(&desc.digest) || !(desc.kind().has_children() || desc.media_type.is_empty()) {
         return Ok(None);
     }
     let path = blobs.path(&desc.digest);
@@ -407,6 +413,8 @@ fn plan_repo(
     young: &(dyn Fn(Option<SystemTime>) -> bool + Sync),
     soft: bool,
 ) -> Result<RepoPlan> {
+    // What the repository keeps matters only to the pool's sweep.
+    let with_keep = registry.pool().is_some();
     let dir = registry.repo_dir(name)?;
     if !layout::has_layout_file(&dir)? {
         return Err(Error::concurrent(format!("repository {name} vanished during gc; run gc again")));
@@ -417,8 +425,9 @@ fn plan_repo(
     }
     let blobs = BlobStore::new(dir.join("blobs"));
     let listing = blobs.list_names()?;
-    // Borrowed from the listing: a million blobs need not be a million more strings.
-    let present: HashSet<&Digest> = listing.iter().map(|b| &b.0).collect();
+    // Marks are one bit per listed blob (found by binary search in the sorted listing):
+    // a million blobs need no set of a million digests.
+    let mut marked = Marks::new(&listing);
     let entries: Vec<&Descriptor> = index.manifests.iter().filter(|d| !removed.contains(&d.digest)).collect();
     let tagged: HashSet<&Digest> = entries.iter().filter(|d| d.ref_name().is_some()).map(|d| &d.digest).collect();
 
@@ -427,7 +436,7 @@ fn plan_repo(
     let mut roots: Vec<(Digest, String)> = Vec::new();
     for e in &entries {
         if !tagged.contains(&e.digest)
-            && let Some(s) = subject_of(&blobs, &present, e)?
+            && let Some(s) = subject_of(&blobs, &marked, e)?
         {
             candidates.insert(e.digest.clone(), (s, e.media_type.clone()));
             continue;
@@ -435,12 +444,11 @@ fn plan_repo(
         roots.push((e.digest.clone(), e.media_type.clone()));
     }
     roots.extend(pins.iter().cloned());
-    let mut marked: HashSet<Digest> = HashSet::new();
-    mark(&blobs, &present, roots, &mut marked)?;
+    mark(&blobs, roots, &mut marked)?;
     loop {
         let alive: Vec<Digest> = candidates
             .iter()
-            .filter(|(d, (s, _))| marked.contains(s) || marked.contains(*d))
+            .filter(|(d, (s, _))| marked.contains(s) || marked.contains(d))
             .map(|(d, _)| d.clone())
             .collect();
         if alive.is_empty() {
@@ -450,7 +458,7 @@ fn plan_repo(
         for d in &alive {
             candidates.remove(d);
         }
-        mark(&blobs, &present, roots, &mut marked)?;
+        mark(&blobs, roots, &mut marked)?;
     }
     let mut referrers_removed = Vec::new();
     if !candidates.is_empty() {
@@ -468,33 +476,84 @@ fn plan_repo(
                 }
             }
         }
-        mark(&blobs, &present, locked, &mut marked)?;
+        mark(&blobs, locked, &mut marked)?;
     }
-    drop(present);
     let mut freed = Vec::new();
     let mut keep = Vec::new();
     let mut spared = 0;
-    type Listed = Vec<(Digest, u64)>;
-    let (live, unreachable): (Listed, Listed) =
-        listing.into_iter().partition(|(d, _)| marked.contains(d) || in_flight.contains(d));
-    keep.extend(live.into_iter().map(|(d, _)| d));
+    let mut unreachable: Vec<&Digest> = Vec::new();
+    for (i, (d, _)) in listing.iter().enumerate() {
+        if marked.bits[i] || in_flight.contains(d) {
+            if with_keep {
+                keep.push(d.clone());
+            }
+        } else {
+            unreachable.push(d);
+        }
+    }
     // Only unreachable blobs are stat'ed (in parallel): size for the report, mtime for
     // the grace period.
     let stats: Vec<Option<crate::store::blobs::BlobStat>> = match blobs.open_dir()? {
-        Some(dir) => unreachable.par_iter().map(|(digest, _)| dir.stat(digest)).collect::<Result<_>>()?,
+        Some(dir) => unreachable.par_iter().map(|digest| dir.stat(digest)).collect::<Result<_>>()?,
         None => Vec::new(),
     };
-    for ((digest, ino), meta) in unreachable.into_iter().zip(stats) {
+    for (digest, meta) in unreachable.into_iter().zip(stats) {
         let Some(meta) = meta else { continue };
         if young(Some(meta.modified)) {
             spared += 1;
-            keep.push(digest);
+            if with_keep {
+                keep.push(digest.clone());
+            }
         } else {
-            freed.push(FreedBlob { digest, size: meta.size, ino });
+            freed.push(FreedBlob {
+                digest: digest.clone(),
+                size: meta.size,
+                ino: meta.ino,
+                dev: meta.dev,
+                nlink: meta.nlink,
+            });
         }
     }
     let bytes = freed.iter().map(|b| b.size).sum();
     Ok(RepoPlan { gc: RepoGc { repository: name.clone(), referrers_removed, blobs: freed, bytes }, keep, spared })
+}
+
+/// What mark has reached in one repository: each blob of the sorted listing by one bit
+/// (found by binary search), and digests named but absent (few) by value.
+struct Marks<'a> {
+    listing: &'a [(Digest, u64)],
+    bits: Vec<bool>,
+    absent: HashSet<Digest>,
+}
+
+impl<'a> Marks<'a> {
+    fn new(listing: &'a [(Digest, u64)]) -> Marks<'a> {
+        Marks { listing, bits: vec![false; listing.len()], absent: HashSet::new() }
+    }
+
+    fn index(&self, d: &Digest) -> Option<usize> {
+        self.listing.binary_search_by(|(x, _)| x.cmp(d)).ok()
+    }
+
+    /// True when the blob is in the repository's listing.
+    fn is_present(&self, d: &Digest) -> bool {
+        self.index(d).is_some()
+    }
+
+    /// Marks `d`; true when it was not marked before.
+    fn insert(&mut self, d: &Digest) -> bool {
+        match self.index(d) {
+            Some(i) => !std::mem::replace(&mut self.bits[i], true),
+            None => self.absent.insert(d.clone()),
+        }
+    }
+
+    fn contains(&self, d: &Digest) -> bool {
+        match self.index(d) {
+            Some(i) => self.bits[i],
+            None => self.absent.contains(d),
+        }
+    }
 }
 
 /// Carries out a plan. Order: dangling referrers leave index.json (pinned in the trash

@@ -27,6 +27,10 @@ pub struct BlobEntry {
     pub digest: Digest,
     pub size: u64,
     pub modified: Option<std::time::SystemTime>,
+    /// The inode's identity and link count (from the same `lstat`).
+    pub dev: u64,
+    pub ino: u64,
+    pub nlink: u64,
 }
 
 /// The result of listing a blob directory: blobs, and anything that is not one.
@@ -121,9 +125,14 @@ impl BlobStore {
                 }
                 let Some(meta) = dir.stat(&e.name)? else { continue };
                 match e.name_str().and_then(Digest::from_hex) {
-                    Some(digest) if meta.kind == FileKind::File => {
-                        out.blobs.push(BlobEntry { digest, size: meta.size, modified: Some(meta.modified) })
-                    }
+                    Some(digest) if meta.kind == FileKind::File => out.blobs.push(BlobEntry {
+                        digest,
+                        size: meta.size,
+                        modified: Some(meta.modified),
+                        dev: meta.dev,
+                        ino: meta.ino,
+                        nlink: meta.nlink,
+                    }),
                     _ => out.strays.push(e.path),
                 }
             }
@@ -226,17 +235,19 @@ impl BlobStore {
         let dir = self.alg_dir();
         let Some(listing) = super::fs::read_dir_if_exists(&dir)? else { return Ok(Vec::new()) };
         let mut out = Vec::new();
-        for e in listing.entries()? {
-            if e.kind.is_special() {
-                return Err(Error::SpecialFile { path: e.path, kind: e.kind });
+        // Streamed: no name or path is kept per entry, only the 40-byte (digest, inode).
+        listing.for_each_entry(&mut |name, kind, ino| {
+            if kind.is_special() {
+                return Err(Error::SpecialFile { path: dir.join(name), kind });
             }
-            if let Some(d) = e.name_str().and_then(Digest::from_hex)
-                && e.kind == FileKind::File
+            if kind == FileKind::File
+                && let Some(d) = name.to_str().and_then(Digest::from_hex)
             {
-                out.push((d, e.ino));
+                out.push((d, ino));
             }
-        }
-        out.sort();
+            Ok(())
+        })?;
+        out.sort_unstable();
         Ok(out)
     }
 
@@ -288,6 +299,10 @@ pub struct BlobDir {
 pub struct BlobStat {
     pub size: u64,
     pub modified: std::time::SystemTime,
+    /// The inode's identity and link count, for the space a removal releases.
+    pub dev: u64,
+    pub ino: u64,
+    pub nlink: u64,
 }
 
 impl BlobStore {
@@ -300,7 +315,13 @@ impl BlobStore {
 impl BlobDir {
     /// Size and mtime of a blob (not following links); `None` when absent.
     pub fn stat(&self, digest: &Digest) -> Result<Option<BlobStat>> {
-        Ok(self.dir.stat(std::ffi::OsStr::new(&digest.hex()))?.map(|s| BlobStat { size: s.size, modified: s.modified }))
+        Ok(self.dir.stat(std::ffi::OsStr::new(&digest.hex()))?.map(|s| BlobStat {
+            size: s.size,
+            modified: s.modified,
+            dev: s.dev,
+            ino: s.ino,
+            nlink: s.nlink,
+        }))
     }
 
     /// Removes a blob; absent is success.
@@ -455,6 +476,148 @@ impl BlobStore {
     }
 }
 
+/// Writes one blob on the caller's thread while a task on the rayon pool (another core)
+/// hashes it behind the writer, reading what was written back from the page cache: the
+/// caller goes on to its next blob while the hash catches up (import of a tar: the
+/// stream is read once, and both cores work). [`TrailingWriter::finish`] hands back a
+/// [`PendingBlob`]; the hashing task then fsyncs the file and places it under the digest
+/// it computed. Memory: one chunk buffer per running task. Dropped unfinished, the writer
+/// tells the task to stop and leaves nothing behind.
+pub struct TrailingWriter {
+    file: Option<TempFile>,
+    shared: std::sync::Arc<Trail>,
+    written: u64,
+    flushed: u64,
+    rx: Option<std::sync::mpsc::Receiver<Result<Digest>>>,
+}
+
+/// What the writer tells the hashing task.
+struct Trail {
+    state: std::sync::Mutex<TrailState>,
+    moved: std::sync::Condvar,
+}
+
+struct TrailState {
+    written: u64,
+    /// The file, handed over once the writer is done; `aborted` when it gave up.
+    done: Option<TempFile>,
+    aborted: bool,
+}
+
+/// A blob written by a [`TrailingWriter`] whose hash is still running.
+pub struct PendingBlob {
+    rx: std::sync::mpsc::Receiver<Result<Digest>>,
+}
+
+impl PendingBlob {
+    /// Waits for the hash; the blob is then stored (fsynced) at the returned digest.
+    pub fn wait(self) -> Result<Digest> {
+        self.rx.recv().unwrap_or_else(|_| Err(Error::refused("a blob's hashing task stopped without an answer")))
+    }
+}
+
+impl BlobStore {
+    /// Starts a [`TrailingWriter`] whose temp file lives in `temp_dir`; the hashing task
+    /// reads `chunk` bytes at a time.
+    pub fn trailing_writer(&self, temp_dir: &Path, chunk: usize) -> Result<TrailingWriter> {
+        let file = TempFile::new_in(temp_dir)?;
+        let path = file.path().to_path_buf();
+        let reader = file.as_file().try_clone().map_err(Error::io("open", path.clone()))?;
+        let shared = std::sync::Arc::new(Trail {
+            state: std::sync::Mutex::new(TrailState { written: 0, done: None, aborted: false }),
+            moved: std::sync::Condvar::new(),
+        });
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let task = shared.clone();
+        let store = self.clone();
+        rayon::spawn(move || {
+            let _ = tx.send(hash_behind(&task, &reader, &path, chunk, &store));
+        });
+        Ok(TrailingWriter { file: Some(file), shared, written: 0, flushed: 0, rx: Some(rx) })
+    }
+}
+
+/// The hashing task of a [`TrailingWriter`].
+fn hash_behind(trail: &Trail, reader: &File, path: &Path, chunk: usize, store: &BlobStore) -> Result<Digest> {
+    use std::os::unix::fs::FileExt;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; chunk];
+    let mut hashed: u64 = 0;
+    loop {
+        let (upto, file) = {
+            let mut st = trail.state.lock().map_err(|_| Error::refused("a blob writer panicked"))?;
+            while st.written == hashed && st.done.is_none() && !st.aborted {
+                st = trail.moved.wait(st).map_err(|_| Error::refused("a blob writer panicked"))?;
+            }
+            if st.aborted {
+                return Err(Error::refused("the blob's writer stopped"));
+            }
+            (st.written, if st.written == hashed { st.done.take() } else { None })
+        };
+        if let Some(file) = file {
+            let actual = Digest::from_bytes(hasher.finalize().into());
+            file.as_file().sync_all().map_err(Error::io("fsync", path))?;
+            place(store, &actual, file)?;
+            return Ok(actual);
+        }
+        while hashed < upto {
+            let want = buf.len().min(usize::try_from(upto - hashed).unwrap_or(usize::MAX));
+            let n = reader.read_at(&mut buf[..want], hashed).map_err(Error::io("read back", path))?;
+            if n == 0 {
+                return Err(Error::Io {
+                    action: "read back",
+                    path: path.to_path_buf(),
+                    source: io::ErrorKind::UnexpectedEof.into(),
+                });
+            }
+            hasher.update(&buf[..n]);
+            hashed += n as u64;
+        }
+    }
+}
+
+impl TrailingWriter {
+    /// Appends `buf`; the hashing task may read it from now on.
+    pub fn write_all(&mut self, buf: &[u8]) -> Result<()> {
+        let file = self.file.as_mut().expect("a TrailingWriter writes until finished");
+        file.write_all(buf).map_err(Error::io("write", file.path().to_path_buf()))?;
+        self.written += buf.len() as u64;
+        if self.written - self.flushed >= WRITEBACK_STEP {
+            start_writeback(file.as_file(), self.flushed, self.written - self.flushed);
+            self.flushed = self.written;
+        }
+        if let Ok(mut st) = self.shared.state.lock() {
+            st.written = self.written;
+        }
+        self.shared.moved.notify_one();
+        Ok(())
+    }
+
+    /// Hands the file to the hashing task; the digest comes from [`PendingBlob::wait`].
+    pub fn finish(mut self) -> PendingBlob {
+        if let Ok(mut st) = self.shared.state.lock() {
+            st.done = self.file.take();
+        }
+        self.shared.moved.notify_one();
+        PendingBlob { rx: self.rx.take().expect("finished once") }
+    }
+}
+
+impl Drop for TrailingWriter {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            if let Ok(mut st) = self.shared.state.lock() {
+                st.aborted = true;
+            }
+            self.shared.moved.notify_one();
+            // Wait for the task to stop reading before the temp file goes.
+            if let Some(rx) = self.rx.take() {
+                let _ = rx.recv();
+            }
+        }
+    }
+}
+
 /// How often the writer thread asks the kernel to start writing back what it wrote, so
 /// the final fsync finds little left to do and disk writes overlap with reading.
 const WRITEBACK_STEP: u64 = 8 << 20;
@@ -579,6 +742,45 @@ mod tests {
             })
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn trailing_writer_hashes_behind_and_places_by_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(dir.path().join("blobs"));
+        let temps = |d: &Path| {
+            fs::read_dir(d)
+                .unwrap()
+                .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(TEMP_PREFIX))
+                .count()
+        };
+        // Several blobs in flight at once, each written in uneven chunks; the hash reads
+        // them back in chunks of another size.
+        let blobs: Vec<Vec<u8>> =
+            (0..4u32).map(|k| (0..(30_000 + k * 777)).flat_map(|i| (i ^ k).to_le_bytes()).collect()).collect();
+        let pending: Vec<PendingBlob> = blobs
+            .iter()
+            .map(|data| {
+                let mut w = store.trailing_writer(dir.path(), 4096).unwrap();
+                for part in data.chunks(1000 + data.len() % 7) {
+                    w.write_all(part).unwrap();
+                }
+                w.finish()
+            })
+            .collect();
+        for (p, data) in pending.into_iter().zip(&blobs) {
+            let d = p.wait().unwrap();
+            assert_eq!(d, Digest::of(data));
+            assert_eq!(&fs::read(store.path(&d)).unwrap(), data);
+        }
+        // An empty blob, and a writer dropped unfinished: nothing is left behind.
+        let empty = store.trailing_writer(dir.path(), 4096).unwrap().finish().wait().unwrap();
+        assert_eq!(empty, Digest::of(b""));
+        let mut w = store.trailing_writer(dir.path(), 4096).unwrap();
+        w.write_all(b"half a blob").unwrap();
+        drop(w);
+        assert_eq!(temps(dir.path()), 0);
+        assert!(!store.contains(&Digest::of(b"half a blob")));
     }
 
     #[test]

@@ -317,6 +317,8 @@ pub struct Stat {
     pub modified: SystemTime,
     pub dev: u64,
     pub ino: u64,
+    /// The number of hard links to the inode (st_nlink).
+    pub nlink: u64,
 }
 
 impl Stat {
@@ -328,6 +330,8 @@ impl Stat {
                 + Duration::new(st.st_mtime.max(0) as u64, st.st_mtime_nsec.clamp(0, 999_999_999) as u32),
             dev: st.st_dev,
             ino: st.st_ino,
+            #[allow(clippy::unnecessary_cast)] // u32 on some targets
+            nlink: st.st_nlink as u64,
         }
     }
 }
@@ -338,7 +342,6 @@ pub struct Entry {
     pub name: OsString,
     pub path: PathBuf,
     pub kind: FileKind,
-    pub ino: u64,
 }
 
 impl Entry {
@@ -373,8 +376,21 @@ impl Dir {
     /// Every entry but `.` and `..`, sorted by name. Entry types come from the
     /// directory itself (or `lstat`), so a link is reported as a link, never descended.
     pub fn entries(&self) -> Result<Vec<Entry>> {
-        let io_err = |e: Errno| Error::Io { action: "list", path: self.path.clone(), source: e.into() };
         let mut out = Vec::new();
+        self.for_each_entry(&mut |name, kind, _| {
+            out.push(Entry { name: name.to_os_string(), path: self.path.join(name), kind });
+            Ok(())
+        })?;
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// Calls `f` with the name, kind and inode number of every entry but `.` and `..`,
+    /// in directory order, allocating nothing per entry: the listing of a directory of a
+    /// million blobs (gc) need not hold a million names and paths. Kinds as in
+    /// [`Dir::entries`].
+    pub fn for_each_entry(&self, f: &mut dyn FnMut(&OsStr, FileKind, u64) -> Result<()>) -> Result<()> {
+        let io_err = |e: Errno| Error::Io { action: "list", path: self.path.clone(), source: e.into() };
         for e in rfs::Dir::read_from(&self.fd).map_err(io_err)? {
             let e = e.map_err(io_err)?;
             let name = OsStr::from_bytes(e.file_name().to_bytes());
@@ -387,10 +403,9 @@ impl Dir {
             {
                 kind = FileKind::of_mode(st.st_mode);
             }
-            out.push(Entry { name: name.to_os_string(), path: self.path.join(name), kind, ino: e.ino() });
+            f(name, kind, e.ino())?;
         }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+        Ok(())
     }
 
     /// `lstat` of an entry; `None` when absent.

@@ -9,27 +9,27 @@ use rayon::prelude::*;
 use super::fs::FileKind;
 use crate::error::Result;
 
-/// The bytes that removing every one of `paths` releases: each inode (dev, ino) counts
-/// once, and only when the removal takes all of its links (st_nlink). Not following
-/// links; a path that is gone or not a regular file counts nothing.
-pub fn released_bytes(mut paths: Vec<PathBuf>) -> u64 {
+/// One row per regular file among `paths` (deduplicated, links not followed; a path
+/// that is gone counts nothing), for [`released`].
+pub fn inode_links(mut paths: Vec<PathBuf>) -> Vec<InodeLink> {
     use std::os::unix::fs::MetadataExt;
     paths.sort();
     paths.dedup();
-    let stats: Vec<InodeLink> = paths
+    paths
         .par_iter()
         .filter_map(|p| std::fs::symlink_metadata(p).ok())
         .filter(|m| m.is_file())
         .map(|m| (m.dev(), m.ino(), m.nlink(), m.size()))
-        .collect();
-    released(&stats)
+        .collect()
 }
 
 /// One link to be removed: (dev, ino, st_nlink, size) of the file it names.
-type InodeLink = (u64, u64, u64, u64);
+pub type InodeLink = (u64, u64, u64, u64);
 
-/// [`released_bytes`] on one row per link to be removed.
-fn released(links: &[InodeLink]) -> u64 {
+/// The bytes that removing every link listed releases: each inode (dev, ino) counts
+/// once, and only when the removal takes all of its links (st_nlink). gc passes the rows
+/// of the blobs it stat'ed while planning, and [`inode_links`] of the few other files.
+pub fn released(links: &[InodeLink]) -> u64 {
     use std::collections::HashMap;
     let mut by_inode: HashMap<(u64, u64), (u64, u64, u64)> = HashMap::new();
     for &(dev, ino, nlink, size) in links {

@@ -437,3 +437,86 @@ fn a_plain_layout_takes_every_image_into_itself() {
     assert_eq!(code, 0, "{err}");
     assert_rehash(&lay);
 }
+
+/// A hand-made oci-archive of `layers` (each stored under `blobs/sha256/<name hex>`,
+/// normally its own digest), a config and a manifest tagged `1`.
+fn oci_archive_of(layers: &[(String, Vec<u8>)]) -> Vec<u8> {
+    use sha2::Digest as _;
+    let hex = |b: &[u8]| format!("{:x}", sha2::Sha256::digest(b));
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|(h, _)| format!("sha256:{h}")).collect::<Vec<_>>()}
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": format!("sha256:{}", hex(&config)), "size": config.len()},
+        "layers": layers.iter().map(|(h, b)| serde_json::json!({
+            "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": format!("sha256:{h}"), "size": b.len()
+        })).collect::<Vec<_>>(),
+    }))
+    .unwrap();
+    let index = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": format!("sha256:{}", hex(&manifest)),
+        "size": manifest.len(), "annotations": {"org.opencontainers.image.ref.name": "1"}
+    }]}))
+    .unwrap();
+    let mut items: Vec<(String, Vec<u8>)> = vec![
+        ("oci-layout".into(), br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec()),
+        (format!("blobs/sha256/{}", hex(&config)), config.clone()),
+        (format!("blobs/sha256/{}", hex(&manifest)), manifest.clone()),
+    ];
+    items.extend(layers.iter().map(|(h, b)| (format!("blobs/sha256/{h}"), b.clone())));
+    items.push(("index.json".into(), index));
+    let refs: Vec<(&str, Item)> = items.iter().map(|(n, b)| (n.as_str(), Item::File(b.clone()))).collect();
+    tar_bytes(&refs)
+}
+
+/// Layers (tars of one file) of a few MiB of distinct bytes: large enough to be hashed
+/// behind the reader.
+fn big_layers(n: usize) -> Vec<(String, Vec<u8>)> {
+    use sha2::Digest as _;
+    (0..n)
+        .map(|i| {
+            let mut b = vec![0u8; (3 << 20) + i * 4097];
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ i as u64;
+            for c in b.chunks_mut(8) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                c.copy_from_slice(&x.to_le_bytes()[..c.len()]);
+            }
+            let b = tar_bytes(&[("data", Item::File(b))]);
+            (format!("{:x}", sha2::Sha256::digest(&b)), b)
+        })
+        .collect()
+}
+
+#[test]
+fn large_layers_hashed_on_another_core_are_stored_under_their_digests() {
+    let reg = Reg::new();
+    let layers = big_layers(4);
+    let p = reg.dir.path().join("big.tar");
+    std::fs::write(&p, oci_archive_of(&layers)).unwrap();
+    let r = import(&reg, &["--repo", "big", p.to_str().unwrap()]);
+    assert_eq!(r["images"][0]["repository"], "big", "{r}");
+    for (hex, bytes) in &layers {
+        let stored = std::fs::read(reg.root.join("big/blobs/sha256").join(hex)).unwrap();
+        assert!(stored == *bytes, "layer {hex} stored with other bytes");
+    }
+    reg.wharf(&["verify"]).ok();
+    assert!(std::fs::read_dir(reg.root.join(".wharf/staging")).unwrap().next().is_none());
+}
+
+#[test]
+fn a_large_member_whose_bytes_differ_from_its_name_is_a_digest_mismatch() {
+    let reg = Reg::new();
+    let mut layers = big_layers(3);
+    // The second layer's bytes change after its name (its claimed digest) was taken.
+    layers[1].1[12345] ^= 0xff;
+    let claimed = layers[1].0.clone();
+    let p = reg.dir.path().join("bad.tar");
+    std::fs::write(&p, oci_archive_of(&layers)).unwrap();
+    refuse(&reg, &p, &format!("expected sha256:{claimed}"));
+}

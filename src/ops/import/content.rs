@@ -185,6 +185,47 @@ impl<'a> Sink<'a> {
         Ok(Blob { digest, size, head, path, staged })
     }
 
+    /// [`Sink::receive`] for a stream that goes on after this blob (a tar's members):
+    /// a large blob the registry lacks is written to staging on this thread and hashed
+    /// on another core, trailing the writer through the page cache
+    /// ([`BlobStore::trailing_writer`]), so this thread goes on to the next member while
+    /// the hash catches up. Still one pass over the stream; memory stays one chunk per
+    /// thread. The digest (and the check against `claimed`) comes from
+    /// [`Received::wait`]. Known and small blobs are received as by [`Sink::receive`].
+    pub fn receive_deferred(
+        &mut self,
+        r: &mut dyn Read,
+        size: u64,
+        claimed: Option<&Digest>,
+        what: &str,
+    ) -> Result<Received> {
+        let known = match claimed {
+            Some(d) => self.existing.size(d)? == Some(size),
+            None => false,
+        };
+        if known || size <= SMALL {
+            return self.receive(r, size, claimed, what).map(Received::Ready);
+        }
+        check_free_space(self.staging.dir(), size, what)?;
+        let store = self.staging.blobs();
+        let mut w = store.trailing_writer(self.staging.temp_dir(), CHUNK)?;
+        let mut head = Vec::new();
+        let mut got: u64 = 0;
+        loop {
+            let n = read_some(r, &mut self.buf, size - got, what)?;
+            if n == 0 {
+                break;
+            }
+            note_head(&mut head, &self.buf[..n]);
+            w.write_all(&self.buf[..n])?;
+            got += n as u64;
+        }
+        if got != size {
+            return Err(truncated(what, got, size));
+        }
+        Ok(Received::Hashing { pending: w.finish(), store, size, head, claimed: claimed.cloned(), what: what.into() })
+    }
+
     /// Hard-links the registry's copy of `digest` into the staging area; `None` when
     /// the copy is gone or links are impossible here.
     fn pin_existing(&self, digest: &Digest, size: u64) -> Option<PathBuf> {
@@ -218,6 +259,44 @@ impl<'a> Sink<'a> {
     pub fn put(&mut self, bytes: &[u8]) -> Result<Blob> {
         let mut r = bytes;
         self.receive(&mut r, bytes.len() as u64, Some(&Digest::of(bytes)), "a manifest wharf made")
+    }
+}
+
+/// A blob from [`Sink::receive_deferred`]: received, or written and still being hashed.
+pub enum Received {
+    Ready(Blob),
+    Hashing {
+        pending: crate::store::blobs::PendingBlob,
+        store: BlobStore,
+        size: u64,
+        head: Vec<u8>,
+        claimed: Option<Digest>,
+        what: String,
+    },
+}
+
+impl Received {
+    /// Waits for the hash, checks it against the claimed digest, and gives the blob (its
+    /// file placed in staging under the digest wharf computed).
+    pub fn wait(self) -> Result<Blob> {
+        match self {
+            Received::Ready(b) => Ok(b),
+            Received::Hashing { pending, store, size, head, claimed, what } => {
+                let digest = pending.wait()?;
+                if let Some(c) = claimed
+                    && c != digest
+                {
+                    return Err(Error::DigestMismatch {
+                        what,
+                        path: None,
+                        expected: c.to_string(),
+                        actual: digest.to_string(),
+                    });
+                }
+                let path = store.path(&digest);
+                Ok(Blob { digest, size, head, path, staged: true })
+            }
+        }
     }
 }
 

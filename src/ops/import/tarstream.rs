@@ -8,7 +8,7 @@
 
 use std::io::Read;
 
-use super::content::{Sink, TarContent};
+use super::content::{Received, Sink, TarContent};
 use super::paths::normalise;
 use crate::error::{Error, Result};
 use crate::model::Digest;
@@ -65,9 +65,85 @@ impl Pending {
 /// [`MAX_HEADER`] and sparse members (GNU `S` members or PAX `GNU.sparse.*` keys: no
 /// producer writes them for image blobs, and their expansion is unbounded) are refused.
 /// `.` and `./` directory members are the archive root (`tar -C layout -cf x.tar .`).
+///
+/// Large members are hashed on another core behind the reader ([`Sink::receive_deferred`]);
+/// every hash is waited for before this returns, also when it fails, so nothing still
+/// writes in the staging area afterwards.
 pub fn receive(r: Box<dyn Read>, sink: &mut Sink<'_>, label: &str) -> Result<TarContent> {
-    let mut r = std::io::BufReader::with_capacity(1 << 16, r);
     let mut content = TarContent::new(label);
+    let mut hashing = Hashing::default();
+    let read = read_members(r, sink, label, &mut content, &mut hashing);
+    let mut first_err = read.err();
+    for (name, slot, superseded) in hashing.pending {
+        let done = match slot {
+            Slot::Running(received) => received.wait(),
+            Slot::Done(done) => done,
+        };
+        match done {
+            Ok(blob) if !superseded && first_err.is_none() => content.insert_file(name, blob),
+            Ok(_) => {}
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(content),
+    }
+}
+
+/// Members whose hash is (or was) running, in stream order: (name, blob, superseded by a
+/// later member of the same name).
+#[derive(Default)]
+struct Hashing {
+    pending: Vec<(String, Slot, bool)>,
+    by_name: std::collections::HashMap<String, usize>,
+    /// `pending[..waited]` are done.
+    waited: usize,
+}
+
+enum Slot {
+    Running(Received),
+    Done(Result<super::content::Blob>),
+}
+
+/// At most this many members are being hashed behind the reader: each holds two file
+/// descriptors and unhashed bytes in the page cache.
+const MAX_HASHING: usize = 4;
+
+impl Hashing {
+    fn push(&mut self, name: String, received: Received) {
+        self.by_name.insert(name.clone(), self.pending.len());
+        self.pending.push((name, Slot::Running(received), false));
+        while self.pending.len() - self.waited > MAX_HASHING {
+            // The oldest goes first: it has had the longest to finish.
+            let slot = &mut self.pending[self.waited].1;
+            let taken = std::mem::replace(slot, Slot::Done(Err(Error::refused("a member's hash was taken twice"))));
+            *slot = match taken {
+                Slot::Running(r) => Slot::Done(r.wait()),
+                done => done,
+            };
+            self.waited += 1;
+        }
+    }
+
+    /// A later member named `name` replaces a pending one of that name.
+    fn supersede(&mut self, name: &str) {
+        if let Some(i) = self.by_name.remove(name) {
+            self.pending[i].2 = true;
+        }
+    }
+}
+
+fn read_members(
+    r: Box<dyn Read>,
+    sink: &mut Sink<'_>,
+    label: &str,
+    content: &mut TarContent,
+    hashing: &mut Hashing,
+) -> Result<()> {
+    let mut r = std::io::BufReader::with_capacity(1 << 16, r);
     let hostile = |what: String| Error::bad_input(label, format!("{what}; refused (hostile archive)"));
     let corrupt = |what: String| Error::bad_input(label, format!("corrupt or truncated archive: {what}"));
     let mut count = 0usize;
@@ -164,8 +240,11 @@ pub fn receive(r: Box<dyn Read>, sink: &mut Sink<'_>, label: &str) -> Result<Tar
                         .and_then(Digest::from_hex)
                         .filter(|_| name.matches('/').count() == 2);
                     let what = format!("{label}: member {name}");
-                    let blob = sink.receive(&mut data, size, claimed.as_ref(), &what)?;
-                    content.insert_file(name, blob);
+                    hashing.supersede(&name);
+                    match sink.receive_deferred(&mut data, size, claimed.as_ref(), &what)? {
+                        Received::Ready(blob) => content.insert_file(name, blob),
+                        pending => hashing.push(name, pending),
+                    }
                 }
                 T::Symlink | T::Link => {
                     let target = p
@@ -179,6 +258,7 @@ pub fn receive(r: Box<dyn Read>, sink: &mut Sink<'_>, label: &str) -> Result<Tar
                         normalise(&target).map_err(|_| "escapes the archive")
                     }
                     .map_err(|why| hostile(format!("link member {name} -> {target} {why}")))?;
+                    hashing.supersede(&name);
                     content.insert_link(name, resolved);
                 }
                 // Directories, devices, FIFOs: never materialised, never referenced.
@@ -203,7 +283,7 @@ pub fn receive(r: Box<dyn Read>, sink: &mut Sink<'_>, label: &str) -> Result<Tar
     if count == 0 {
         return Err(Error::bad_input(label, "the archive has no members (an empty tar)"));
     }
-    Ok(content)
+    Ok(())
 }
 
 fn sparse_refusal() -> String {
