@@ -453,6 +453,12 @@ pub fn run(ctx: &Ctx<'_>, opts: &Options) -> Result<PullReport> {
             if !source_clients.contains_key(&key) {
                 let mut c = opts.connect.clone();
                 c.tls_insecure |= insecure;
+                // The user's --creds are for the registries the user named: a mirror from
+                // registries.conf finds its own credentials in the auth files, never the
+                // source's password.
+                if !refs.iter().any(|x| x.host == key.0) {
+                    c.creds = None;
+                }
                 source_clients.insert(key.clone(), Client::new(&key.0, &c)?);
             }
             list.push((key, repo));

@@ -656,3 +656,39 @@ fn retry_after_is_honoured_and_every_retry_counted_in_json() {
     assert_eq!(gets.load(Ordering::SeqCst), 3);
     assert_eq!(back.json(&["tags", "team/app"])["tags"][0]["digest"], sha(&m));
 }
+
+/// A registries.conf mirror never receives the password the user gave for the source:
+/// the mirror answers every request with a Basic challenge and logs what it got; pull
+/// falls back to the source, and the mirror's log has no `Authorization` header.
+#[test]
+fn registries_conf_mirror_never_gets_the_sources_credentials() {
+    use super::registry_support::{Fake, Reply};
+    let Some(source) = Distribution::start(Auth::None) else { return };
+    let (src_reg, m) = image_reg("mirror-creds", "team/app");
+    let o = wharf_env(&src_reg, &["push", "team/app", "--to", &source.host, "--plain-http"], &[], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The mirror speaks TLS (its CA trusted through certs.d), so a leak would be the
+    // password itself, not a cleartext accident.
+    let (mirror, ca_dir) =
+        Fake::start_tls(|_| Reply::new(401, b"").header("WWW-Authenticate", r#"Basic realm="mirror""#));
+    let root = tempfile::tempdir().unwrap();
+    let certs = root.path().join("etc/containers/certs.d").join(&mirror.host);
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(ca_dir.path().join("ca.pem"), certs.join("ca.crt")).unwrap();
+    write(
+        &root.path().join("etc/containers/registries.conf"),
+        &format!(
+            "[[registry]]\nprefix = \"{src}/team\"\nlocation = \"{src}/team\"\ninsecure = true\n\n[[registry.mirror]]\nlocation = \"{}/cache/team\"\n",
+            mirror.host,
+            src = source.host
+        ),
+    );
+    let (o, back) =
+        pull(&source.host, &["--creds", "alice:s3cret-pw"], &[("WHARF_SYSTEM_ROOT", root.path().to_str().unwrap())]);
+    assert_pulled(&o, &back, &m);
+    let reqs = mirror.requests();
+    assert!(!reqs.is_empty(), "the mirror was never asked");
+    for q in &reqs {
+        assert!(q.header("authorization").is_none(), "the mirror got credentials: {q:?}");
+    }
+}
