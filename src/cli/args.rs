@@ -113,7 +113,7 @@ pub enum Command {
     },
     /// Serve the registry read-only over the OCI distribution API (pull, referrers, listings) until SIGTERM/SIGINT.
     #[command(
-        after_help = "Every read honours the read locks as export does; every write gets 405 naming the wharf command to use.\n\nExamples:\n  wharf serve\n  wharf serve --addr 0.0.0.0:5443 --tls-cert cert.pem --tls-key key.pem --htpasswd users.htpasswd\n  skopeo copy --src-tls-verify=false docker://127.0.0.1:5000/team/app:1.4 oci:out"
+        after_help = "Examples:\n  wharf serve\n  wharf serve --addr 0.0.0.0:5443 --tls-cert cert.pem --tls-key key.pem --htpasswd users.htpasswd\n  skopeo copy --src-tls-verify=false docker://127.0.0.1:5000/team/app:1.4 oci:out\n\nEvery read honours the read locks as export does; every write gets 405 naming the wharf command to use."
     )]
     Serve {
         /// Listen on ADDR (port 0 picks a free port; the address is printed on stderr).
@@ -242,7 +242,7 @@ pub enum Command {
     },
     /// Keep images, Helm charts and files in step with a sync file (skopeo's sync YAML, plus `wharf:`).
     #[command(
-        after_help = "Plans first (tag lists, one manifest request per tag), prints the plan, then fetches what is new or moved.\nExamples:\n  wharf sync mirror.yaml --dry-run\n  wharf sync mirror.yaml --platform linux/amd64 --keep-going\n  wharf sync mirror.yaml --prune --json"
+        after_help = "Examples:\n  wharf sync mirror.yaml --dry-run\n  wharf sync mirror.yaml --platform linux/amd64 --keep-going\n  wharf sync mirror.yaml --prune --json\n\nPlans first (tag lists, one manifest request per tag), prints the plan, then fetches what is new or moved."
     )]
     Sync {
         /// Sync files (YAML; skopeo's `--src yaml` format plus the `wharf:` block).

@@ -285,6 +285,12 @@ fn assert_outcome(r: &Run, place: &Place, cmd: &str, c: &Cell, what: &str) {
         2 => {
             assert!(r.stderr.contains(what), "{where_}: the refusal says what is wrong ({what})\nstderr:\n{}", r.stderr)
         }
+        // `repos` lists the other repositories and reports the broken one (exit 1).
+        1 if cmd == "repos" => {
+            assert!(r.stderr.contains(what), "{where_}: the report says what is wrong ({what})\nstderr:\n{}", r.stderr);
+            let named = r.stderr.contains(c.place.to_str().unwrap()) || r.stderr.contains(&c.rel);
+            assert!(named, "{where_}: the report names the path\nstderr:\n{}", r.stderr);
+        }
         0 if !must => {}
         code => panic!(
             "{where_}: exit {code}, expected {}\nstdout:\n{}\nstderr:\n{}",
@@ -321,8 +327,9 @@ fn symlink_class_every_place_every_command() {
                 assert_verify_reports(&r, &c.rel, "symbolic link");
             } else {
                 assert_outcome(&r, place, cmd, &c, "symbolic link");
-                if r.code == 2 {
-                    // A refusal changes nothing (the lock file may appear).
+                if r.code != 0 {
+                    // A refusal (or `repos` reporting a broken repository) changes nothing
+                    // (the lock file may appear).
                     let mut after = lsnapshot(&c.root);
                     after.retain(|(p, _)| p != ".wharf/lock");
                     reg_before.retain(|(p, _)| p != ".wharf/lock");

@@ -615,13 +615,16 @@ fn bad_filter_regex_names_the_filter() {
 fn config_alone_prints_the_policies() {
     let reg = Reg::new();
     let r = reg.wharf(&["config"]).ok();
-    assert_eq!(r.stdout, "retention: off\nsoft delete: off\n");
+    assert_eq!(r.stdout, "retention: off\nsoft delete: off\nsignatures: not required\n");
     reg.wharf(&["config", "retention", "--untagged-days", "7"]).ok();
     reg.wharf(&["config", "soft-delete", "--days", "3"]).ok();
     let v = reg.json(&["config"]);
     assert_eq!(v["retention"]["days"], 7);
     assert_eq!(v["soft_delete"]["days"], 3);
-    assert_eq!(reg.wharf(&["config"]).ok().stdout, "retention: 7 days\nsoft delete: 3 days\n");
+    assert_eq!(
+        reg.wharf(&["config"]).ok().stdout,
+        "retention: 7 days\nsoft delete: 3 days\nsignatures: not required\n"
+    );
 }
 
 #[test]
