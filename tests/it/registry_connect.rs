@@ -251,6 +251,14 @@ fn mutual_tls_client_certificate_from_cert_dir_and_certs_d() {
     let m = seed(&d.host, &dir.join("ca.crt"), &["--cert-dir", dir.to_str().unwrap()]);
     let (o, back) = pull(&d.host, &["--cert-dir", dir.to_str().unwrap()], &[]);
     assert_pulled(&o, &back, &m);
+    // A skopeo sync file's `cert-dir:` is read the same way, client certificate included.
+    let sync_file = write(
+        &t.path().join("sync.yaml"),
+        &format!("{}:\n  cert-dir: {}\n  images:\n    team/app: [\"1\"]\n", d.host, dir.display()),
+    );
+    let back = Reg::new();
+    let o = wharf_env(&back, &["sync", sync_file.to_str().unwrap()], &[], None);
+    assert_pulled(&o, &back, &m);
     let root = tempfile::tempdir().unwrap();
     let hd = root.path().join("etc/containers/certs.d").join(&d.host);
     write(&hd.join("ca.crt"), &ca);

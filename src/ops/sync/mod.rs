@@ -264,8 +264,10 @@ pub fn run_with(ctx: &Ctx<'_>, opts: &Options, on_plan: &mut dyn FnMut(&SyncRepo
             if r.tls_verify == Some(false) {
                 c.tls_insecure = true;
             }
+            // skopeo's cert-dir is a certs.d-style directory: `*.crt` CAs and a
+            // `*.cert` + `*.key` client certificate, read as `--cert-dir` reads it.
             if let Some(dir) = &r.cert_dir {
-                c.ca_file = Some(ca_in_cert_dir(dir)?);
+                c.cert_dir = Some(dir.clone());
             }
         }
         Ok(c)
@@ -623,27 +625,6 @@ fn count(r: &mut SyncReport) {
             SyncAction::Locked => r.locked += 1,
             _ => {}
         }
-    }
-}
-
-/// The CA certificate of a skopeo `cert-dir:` (`ca.crt`, else its only `*.crt`).
-fn ca_in_cert_dir(dir: &std::path::Path) -> Result<PathBuf> {
-    let ca = dir.join("ca.crt");
-    if ca.is_file() {
-        return Ok(ca);
-    }
-    let crts: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(Error::io("read the cert-dir", dir.to_path_buf()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "crt"))
-        .collect();
-    match crts.as_slice() {
-        [one] => Ok(one.clone()),
-        _ => Err(Error::Usage(format!(
-            "cert-dir {}: wharf reads one CA certificate from it (ca.crt, or the only *.crt); found {}",
-            dir.display(),
-            crts.len()
-        ))),
     }
 }
 

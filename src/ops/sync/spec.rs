@@ -49,7 +49,8 @@ pub struct RegistrySpec {
     pub credentials: Option<(String, String)>,
     /// `tls-verify:`; `false` skips certificate verification.
     pub tls_verify: Option<bool>,
-    /// `cert-dir:`: a directory whose `*.crt` CA certificates are trusted.
+    /// `cert-dir:`: a certs.d-style directory: `*.crt` CAs, a `*.cert` + `*.key` client
+    /// certificate (as `--cert-dir`).
     pub cert_dir: Option<PathBuf>,
 }
 
