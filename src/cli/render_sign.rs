@@ -50,8 +50,8 @@ pub fn gate(keys: &[PathBuf]) -> Result<Option<SignatureGate>> {
 /// `$WHARF_SYSTEM_ROOT` when that is set (tests never read the real /etc).
 pub fn policy(arg: &str) -> Result<signatures::PullPolicy> {
     let path = if arg == "default" {
-        let base = std::env::var_os("WHARF_SYSTEM_ROOT").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
-        let p = base.join("etc/containers/policy.json");
+        crate::remote::sysconf::check_root()?;
+        let p = crate::remote::sysconf::etc("containers/policy.json");
         if !p.is_file() {
             return Err(Error::Usage(format!("--policy default: {} does not exist; pass --policy FILE", p.display())));
         }

@@ -93,6 +93,7 @@ pub fn default_auth_files() -> Vec<(String, Option<PathBuf>)> {
 
 /// Finds credentials for `host` (as the user typed it, `HOST[:PORT]`).
 pub fn lookup(host: &str, authfile: Option<&Path>) -> Result<Found> {
+    super::sysconf::check_root()?;
     let files: Vec<(String, Option<PathBuf>)> = match authfile {
         Some(p) => vec![(format!("--authfile {}", p.display()), Some(p.to_path_buf()))],
         None => default_auth_files(),

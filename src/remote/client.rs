@@ -107,7 +107,14 @@ pub struct Client {
     trust: super::tls::TrustSummary,
     /// Requests sent again after a 5xx, 429 or a connection failure.
     retries: std::sync::atomic::AtomicU64,
+    /// The registry agent: certs.d CAs, the client certificate, `insecure`. Only requests
+    /// to the registry's own origin ([`Carry::Credentials`]) go through it.
     agent: ureq::Agent,
+    /// The TLS of every other origin (redirect targets, CDNs, a token realm on another
+    /// origin): system roots and `--ca-file` only, always verified, no client certificate.
+    foreign_tls: std::sync::Arc<rustls::ClientConfig>,
+    /// Agents for other origins, by the proxy their host is reached through.
+    foreign_agents: Mutex<HashMap<Option<String>, ureq::Agent>>,
     creds: Option<Credentials>,
     /// Where the credentials came from, or where they were looked for.
     creds_source: String,
@@ -209,6 +216,20 @@ fn error_detail(r: Response<ureq::Body>) -> String {
     String::from_utf8_lossy(&buf).trim().chars().take(300).collect()
 }
 
+/// The configuration of an agent: wharf's time limits, no automatic redirects (each is
+/// checked against the origin rule), statuses as answers, and `proxy`.
+fn agent_config(timeouts: &Timeouts, proxy: Option<ureq::Proxy>) -> ureq::config::Config {
+    timeouts
+        .apply(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION"))),
+        )
+        .proxy(proxy)
+        .build()
+}
+
 fn is_tls_error(e: &ureq::Error) -> bool {
     match e {
         ureq::Error::Tls(m) if *m == super::tls::PLAIN_HTTP => true,
@@ -256,16 +277,8 @@ impl Client {
             insecure,
         };
         let (tls, trust) = super::tls::client_config(host, &trust_opts)?;
-        let config = opts
-            .timeouts
-            .apply(
-                ureq::Agent::config_builder()
-                    .http_status_as_error(false)
-                    .max_redirects(0)
-                    .user_agent(concat!("wharf/", env!("CARGO_PKG_VERSION"))),
-            )
-            .proxy(super::proxy::for_host(host, !opts.plain_http))
-            .build();
+        let (foreign_tls, _) = super::tls::foreign_config(&trust_opts)?;
+        let config = agent_config(&opts.timeouts, super::proxy::for_host(host, !opts.plain_http));
         let api_host = if host == "docker.io" { "registry-1.docker.io" } else { host };
         let https = !opts.plain_http;
         let base = format!("{}://{api_host}", if https { "https" } else { "http" });
@@ -281,10 +294,44 @@ impl Client {
             trust,
             retries: std::sync::atomic::AtomicU64::new(0),
             agent: super::tls::agent(config, tls),
+            foreign_tls,
+            foreign_agents: Mutex::new(HashMap::new()),
             creds,
             creds_source,
             state: Mutex::new(AuthState { challenge: None, tokens: HashMap::new() }),
         })
+    }
+
+    /// The agent for a request to `url`: the registry agent for the registry's own origin,
+    /// else the foreign agent with the proxy chosen for `url`'s host.
+    fn agent_for(&self, url: &str, foreign: bool) -> ureq::Agent {
+        if !foreign {
+            return self.agent.clone();
+        }
+        let proxy = Origin::of(url).and_then(|o| super::proxy::proxy_url(&format!("{}:{}", o.host, o.port), o.https));
+        let mut agents = self.foreign_agents.lock().expect("foreign agents");
+        agents
+            .entry(proxy.clone())
+            .or_insert_with(|| {
+                let proxy = proxy.and_then(|p| ureq::Proxy::new(&p).ok());
+                super::tls::agent(agent_config(&self.timeouts, proxy), self.foreign_tls.clone())
+            })
+            .clone()
+    }
+
+    /// A transport failure of a request to another origin (`url`): a TLS failure names
+    /// what that origin is verified against, which is never the registry's own trust.
+    fn foreign_transport_error(&self, e: &ureq::Error, what: &str, url: &str) -> Error {
+        if !is_tls_error(e) {
+            return self.transport_error(e, what);
+        }
+        let origin = Origin::of(url).map(|o| o.to_string()).unwrap_or_default();
+        Error::remote(
+            &self.host,
+            format!(
+                "TLS failed while {what} at {origin}, which is not the registry's origin: {e}; another origin is verified against the system trust store and --ca-file only, and gets no client certificate, whatever --tls-verify, certs.d or registries.conf say for the registry; pass --ca-file FILE if its certificate comes from a private CA"
+            ),
+        )
     }
 
     fn url(&self, path: &str) -> String {
@@ -405,6 +452,10 @@ impl Client {
 
     fn fetch_token(&self, realm: &str, service: Option<&str>, scopes: &[String]) -> Result<String> {
         self.origin().permit_realm(realm)?;
+        // A realm on another origin gets the foreign agent: the credentials go there only
+        // over a connection verified against the system roots and --ca-file.
+        let foreign = Origin::of(realm).as_ref() != Some(&self.origin());
+        let agent = self.agent_for(realm, foreign);
         let mut url = realm.to_string();
         let mut sep = if url.contains('?') { '&' } else { '?' };
         if let Some(s) = service {
@@ -422,7 +473,7 @@ impl Client {
                 req = req.header("Authorization", c.basic_header());
             }
             let req = req.body(()).map_err(|e| Error::remote(&self.host, format!("bad token URL {url}: {e}")))?;
-            match self.agent.run(req) {
+            match agent.run(req) {
                 Ok(r) if r.status().is_success() => {
                     let mut buf = Vec::new();
                     r.into_body()
@@ -454,6 +505,9 @@ impl Client {
                     ));
                 }
                 Err(e) => {
+                    if foreign && is_tls_error(&e) {
+                        return Err(self.foreign_transport_error(&e, &format!("fetching a token from {realm}"), realm));
+                    }
                     if !self.retry_transport(&e, attempt) {
                         return Err(self.transport_error(&e, &format!("fetching a token from {realm}")));
                     }
@@ -489,6 +543,7 @@ impl Client {
             // Location or a tag-list Link, is checked here before anything is sent.
             let foreign = self.origin().permit(&url, what)? == Carry::Nothing;
             let auth = if foreign { None } else { self.authorization(scope)? };
+            let agent = self.agent_for(&url, foreign);
             let mut b = http::Request::builder().method(method.clone()).uri(&url);
             for (k, v) in headers {
                 b = b.header(*k, *v);
@@ -500,18 +555,18 @@ impl Client {
                 ReqBody::Empty => {
                     let req =
                         b.body(()).map_err(|e| Error::remote(&self.host, format!("bad request URL {url}: {e}")))?;
-                    self.agent.run(req)
+                    agent.run(req)
                 }
                 ReqBody::Bytes(bytes) => {
                     let req =
                         b.body(bytes).map_err(|e| Error::remote(&self.host, format!("bad request URL {url}: {e}")))?;
-                    self.agent.run(req)
+                    agent.run(req)
                 }
                 ReqBody::File(path) => {
                     let f = std::fs::File::open(path).map_err(Error::io("open blob", path))?;
                     let req =
                         b.body(f).map_err(|e| Error::remote(&self.host, format!("bad request URL {url}: {e}")))?;
-                    self.agent.run(req)
+                    agent.run(req)
                 }
             };
             let r = match result {
@@ -531,6 +586,9 @@ impl Client {
                     continue;
                 }
                 Err(e) => {
+                    if foreign && is_tls_error(&e) {
+                        return Err(self.foreign_transport_error(&e, what, &url));
+                    }
                     if !self.retry_transport(&e, attempt) {
                         return Err(self.transport_error(&e, what));
                     }

@@ -157,6 +157,7 @@ pub fn login(host: &str, creds: &Credentials, connect: &ConnectOptions) -> Resul
 /// Removes the credentials of `host` (or, with `all`, every `auths` entry) from the file.
 /// Nothing to remove for a host is an error, as in podman.
 pub fn logout(host: Option<&str>, all: bool, authfile: Option<&Path>) -> Result<LogoutOutcome> {
+    super::sysconf::check_root()?;
     let file = target(authfile);
     let mut m = read_file(&file)?;
     let mut removed = Vec::new();

@@ -5,7 +5,8 @@
 //! `WHARF_SYSTEM_ROOT=DIR` moves every such lookup beneath DIR: `/etc/…` is read as
 //! `DIR/etc/…`, `/run/…` as `DIR/run/…` and the home directory is `DIR/home`. Tests use it so
 //! that nothing reads the machine's own configuration. The TLS trust store itself follows
-//! `SSL_CERT_FILE`/`SSL_CERT_DIR`.
+//! `SSL_CERT_FILE`/`SSL_CERT_DIR`. DIR must be owned by the current user and not writable
+//! by its group or others ([`check_root`]), and a warning on stderr says when it is in effect.
 
 use std::path::{Path, PathBuf};
 
@@ -14,8 +15,57 @@ use crate::error::{Error, Result};
 /// The environment variable that moves /etc, /run and the home directory beneath a root.
 pub const ROOT_ENV: &str = "WHARF_SYSTEM_ROOT";
 
+/// `$WHARF_SYSTEM_ROOT` checked once: `Ok(None)` when unset, the directory when it is safe
+/// to read trust and credentials from, else why it is refused.
+fn checked_root() -> &'static std::result::Result<Option<PathBuf>, String> {
+    static ROOT: std::sync::OnceLock<std::result::Result<Option<PathBuf>, String>> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let Some(dir) = std::env::var_os(ROOT_ENV).filter(|v| !v.is_empty()).map(PathBuf::from) else {
+            return Ok(None);
+        };
+        validate_root(&dir)?;
+        eprintln!(
+            "wharf: warning: {ROOT_ENV}={} is in effect: trust (certs.d), credentials and registries.conf are read beneath it instead of /etc, /run and the home directory",
+            dir.display()
+        );
+        Ok(Some(dir))
+    })
+}
+
+/// A root is accepted only when it is a directory (not a symbolic link) owned by the
+/// current user and writable by nobody else: whoever can write it decides which
+/// certificates wharf trusts and which credentials it sends.
+fn validate_root(dir: &Path) -> std::result::Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let refuse = |why: String| {
+        format!("{ROOT_ENV}={}: {why}; unset {ROOT_ENV} (it is meant for tests) or fix the directory", dir.display())
+    };
+    let md = std::fs::symlink_metadata(dir).map_err(|e| refuse(format!("cannot be read: {e}")))?;
+    if !md.is_dir() {
+        return Err(refuse("is not a directory (a symbolic link is not followed)".into()));
+    }
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    if md.uid() != uid {
+        return Err(refuse(format!("is owned by uid {}, not by the current user (uid {uid})", md.uid())));
+    }
+    if md.mode() & 0o022 != 0 {
+        return Err(refuse(format!("is writable by its group or by others (mode {:o})", md.mode() & 0o7777)));
+    }
+    Ok(())
+}
+
+/// Refuses a `$WHARF_SYSTEM_ROOT` that is not owned by the current user or that its group
+/// or others can write (exit 2); prints a one-line warning on stderr, once, when a root is
+/// in effect. Every entry point that reads trust, credentials or registries.conf calls it.
+pub fn check_root() -> Result<()> {
+    checked_root().as_ref().map(|_| ()).map_err(|e| Error::Usage(e.clone()))
+}
+
+/// The root in effect. A refused root is never used (the lookups stay on the real
+/// system); the entry points have already failed through [`check_root`].
 fn root() -> Option<PathBuf> {
-    std::env::var_os(ROOT_ENV).filter(|v| !v.is_empty()).map(PathBuf::from)
+    checked_root().as_ref().ok().cloned().flatten()
 }
 
 /// `/etc/REL`, beneath `$WHARF_SYSTEM_ROOT` when set.
@@ -65,6 +115,7 @@ pub fn cert_dirs(host: &str) -> Vec<PathBuf> {
 
 /// The first certs.d directory of `host` that exists (as containers/image picks it).
 pub fn cert_dir_for(host: &str) -> Result<Option<PathBuf>> {
+    check_root()?;
     Ok(cert_dirs(host).into_iter().find(|d| d.is_dir()))
 }
 
@@ -216,6 +267,7 @@ pub fn pull_sources(s: &RegistrySettings, host: &str, repo: &str) -> Vec<(String
 
 /// The settings for the image `host/repo` (repo may be empty: the host alone).
 pub fn registry_settings(host: &str, repo: &str) -> Result<RegistrySettings> {
+    check_root()?;
     settings_from(&registries_conf_files(), host, repo)
 }
 

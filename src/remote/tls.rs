@@ -99,8 +99,22 @@ fn files_with_ext(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Builds the rustls configuration for `host` (`HOST[:PORT]`).
+/// Builds the rustls configuration for the registry `host` (`HOST[:PORT]`): its certs.d
+/// CAs and client certificate, and `insecure`. Used only for the registry's own origin.
 pub fn client_config(host: &str, opts: &TrustOptions) -> Result<(Arc<ClientConfig>, TrustSummary)> {
+    build(Some(host), opts)
+}
+
+/// Builds the rustls configuration for every other origin (a redirect target, a CDN, a
+/// token realm on another host): the system (or compiled-in) roots and `--ca-file` only,
+/// verification always on, no client certificate. Nothing the user set up for the
+/// registry (certs.d, its client certificate, `--tls-verify=false`) reaches another host.
+pub fn foreign_config(opts: &TrustOptions) -> Result<(Arc<ClientConfig>, TrustSummary)> {
+    build(None, &TrustOptions { cert_dir: None, insecure: false, ..opts.clone() })
+}
+
+/// `host` is the registry's (certs.d, client certificate, insecure), `None` another origin.
+fn build(host: Option<&str>, opts: &TrustOptions) -> Result<(Arc<ClientConfig>, TrustSummary)> {
     let provider = provider();
     let mut summary = TrustSummary { system_roots: !opts.no_system_roots, ..Default::default() };
     let mut roots = RootCertStore::empty();
@@ -121,14 +135,15 @@ pub fn client_config(host: &str, opts: &TrustOptions) -> Result<(Arc<ClientConfi
         }
         summary.ca_files.push(ca.clone());
     }
-    let dir = match &opts.cert_dir {
-        Some(d) => {
+    let dir = match (&opts.cert_dir, host) {
+        (_, None) => None,
+        (Some(d), Some(_)) => {
             if !d.is_dir() {
                 return Err(Error::Usage(format!("--cert-dir {}: not a directory", d.display())));
             }
             Some(d.clone())
         }
-        None => super::sysconf::cert_dir_for(host)?,
+        (None, Some(host)) => super::sysconf::cert_dir_for(host)?,
     };
     let mut client = None;
     if let Some(dir) = &dir {
@@ -167,7 +182,8 @@ pub fn client_config(host: &str, opts: &TrustOptions) -> Result<(Arc<ClientConfi
                 .map_err(|e| Error::Usage(format!("the trusted certificates cannot be used: {e}")))?,
         )
     };
-    let verifier = Arc::new(Verifier { inner, pinned, provider: provider.clone(), insecure: opts.insecure });
+    let insecure = opts.insecure && host.is_some();
+    let verifier = Arc::new(Verifier { inner, pinned, provider: provider.clone(), insecure });
     let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Usage(format!("TLS setup: {e}")))?

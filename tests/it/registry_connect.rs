@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 
 use super::common::{Reg, run_tool, tool};
-use super::registry_support::{Auth, Distribution, sha, tiny_image, write_layout};
+use super::registry_support::{Auth, Distribution, Fake, Reply, sha, tiny_image, write_layout};
 
 /// A registry with one image (`REPO:1`); returns it and the manifest.
 fn image_reg(seed: &str, repo: &str) -> (Reg, Vec<u8>) {
@@ -699,4 +699,146 @@ fn registries_conf_mirror_never_gets_the_sources_credentials() {
     for q in &reqs {
         assert!(q.header("authorization").is_none(), "the mirror got credentials: {q:?}");
     }
+// ---- Review M5: the registry's TLS settings stay with the registry's origin ----
+
+#[test]
+fn insecure_registry_does_not_lend_its_insecurity_to_a_token_realm_on_another_origin() {
+    // The token service: https on another port, with a certificate from a CA nobody trusts.
+    let (token, token_certs) =
+        Fake::start_tls(|_| Reply::new(200, br#"{"token":"t0k3n"}"#).header("Content-Type", "application/json"));
+    let realm = format!(r#"Bearer realm="https://{}/token",service="fake""#, token.host);
+    let (fake, _certs) = Fake::start_tls(move |req| {
+        if req.header("authorization") == Some("Bearer t0k3n") {
+            return Reply::new(404, br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}"#);
+        }
+        Reply::new(401, b"").header("WWW-Authenticate", &realm)
+    });
+    let back = Reg::new();
+    let before = back.snapshot();
+    let src = format!("{}/app:1", fake.host);
+    let o = wharf_env(&back, &["pull", "--tls-verify=false", "--creds", "alice:s3cret-pw", &src], &[], None);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("TLS failed") && e.contains("fetching a token") && e.contains("not the registry's origin"),
+        "{e}"
+    );
+    assert!(fake.requests().iter().any(|q| q.tls), "the insecure registry was reached");
+    // The handshake failed: the realm never read a request, so never an Authorization.
+    let at_token = token.requests();
+    assert!(at_token.is_empty(), "the untrusted realm received {at_token:?}");
+    assert_eq!(back.snapshot(), before);
+    // Trusting the realm's CA with --ca-file lets the token flow run, with the password.
+    let ca = token_certs.path().join("ca.pem");
+    let o = wharf_env(
+        &back,
+        &["pull", "--tls-verify=false", "--ca-file", ca.to_str().unwrap(), "--creds", "alice:s3cret-pw", &src],
+        &[],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2), "the fake has no manifest: {}", stderr(&o));
+    let at_token = token.requests();
+    assert!(
+        at_token.iter().any(|q| q.tls && q.header("authorization").is_some_and(|a| a.starts_with("Basic "))),
+        "the trusted realm was asked for a token: {at_token:?}"
+    );
+}
+
+#[test]
+fn client_certificate_goes_to_the_registry_and_never_to_a_redirect_target() {
+    use rcgen::{CertificateParams, KeyPair};
+    let (client_ca, _, _, client_issuer) = ca_and_server(&["unused.invalid"]);
+    let ck = KeyPair::generate().unwrap();
+    let mut cp = CertificateParams::new(Vec::<String>::new()).unwrap();
+    cp.distinguished_name.push(rcgen::DnType::CommonName, "wharf client");
+    let client_cert = cp.signed_by(&ck, &client_issuer).unwrap();
+    let (m, c, l) = tiny_image("mtls-redirect");
+    let (lc, ll, mm) = (c.clone(), l.clone(), m.clone());
+    // The CDN asks every client for a certificate from the client CA.
+    let (cdn, cdn_certs) = Fake::start_tls_asking_client_cert(
+        move |req| {
+            let d = req.path.trim_start_matches("/blob/").split('?').next().unwrap().to_string();
+            for b in [&lc, &ll] {
+                if d == sha(b) {
+                    return Reply::new(200, b);
+                }
+            }
+            Reply::new(404, b"")
+        },
+        &client_ca,
+    );
+    let cdn_host = cdn.host.clone();
+    let (registry, _certs) = Fake::start_tls_asking_client_cert(
+        move |req| {
+            let path = req.path.split('?').next().unwrap();
+            if path == "/v2/" {
+                return Reply::new(200, b"{}");
+            }
+            if path == "/v2/app/manifests/1" || path == format!("/v2/app/manifests/{}", sha(&mm)) {
+                return Reply::new(200, &mm).header("Content-Type", "application/vnd.oci.image.manifest.v1+json");
+            }
+            if let Some(d) = path.strip_prefix("/v2/app/blobs/") {
+                return Reply::new(307, b"").header("Location", &format!("https://{cdn_host}/blob/{d}?sig=x"));
+            }
+            Reply::new(404, b"")
+        },
+        &client_ca,
+    );
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("certs");
+    write(&dir.join("client.cert"), &client_cert.pem());
+    write(&dir.join("client.key"), &ck.serialize_pem());
+    let back = Reg::new();
+    let ca = cdn_certs.path().join("ca.pem");
+    let src = format!("{}/app:1", registry.host);
+    let args = ["pull", "--tls-verify=false", "--ca-file", ca.to_str().unwrap(), "--cert-dir", dir.to_str().unwrap()];
+    let mut args = args.to_vec();
+    args.push(&src);
+    let o = wharf_env(&back, &args, &[], None);
+    assert!(o.status.success(), "pull failed: {}", stderr(&o));
+    let v = back.json(&["tags", "app"]);
+    assert_eq!(v["tags"][0]["digest"], sha(&m), "{v}");
+    let at_registry = registry.requests();
+    assert!(!at_registry.is_empty() && at_registry.iter().all(|q| q.tls && q.client_cert), "{at_registry:?}");
+    let at_cdn = cdn.requests();
+    assert_eq!(at_cdn.len(), 2, "both blobs came from the redirect target: {at_cdn:?}");
+    let offered: Vec<_> = at_cdn.iter().filter(|q| q.client_cert).collect();
+    assert!(offered.is_empty(), "the client certificate was presented to the redirect target: {offered:?}");
+}
+
+// ---- Review L2: WHARF_SYSTEM_ROOT is refused unless only the user can write it ----
+
+#[test]
+fn system_root_writable_by_others_is_refused_and_a_safe_one_is_announced() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path().to_str().unwrap();
+    let back = Reg::new();
+    let before = back.snapshot();
+    // Nothing listens on port 1: a root that is accepted gets as far as connecting.
+    let o = wharf_env(&back, &["pull", "--timeout", "2", "127.0.0.1:1/team/app:1"], &[("WHARF_SYSTEM_ROOT", r)], None);
+    let e = stderr(&o);
+    assert!(e.contains("warning: WHARF_SYSTEM_ROOT=") && e.contains("in effect"), "{e}");
+    assert!(!e.contains("writable"), "{e}");
+    for mode in [0o777, 0o775, 0o757] {
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+        let o =
+            wharf_env(&back, &["pull", "--timeout", "2", "127.0.0.1:1/team/app:1"], &[("WHARF_SYSTEM_ROOT", r)], None);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{e}");
+        assert!(
+            e.contains("WHARF_SYSTEM_ROOT") && e.contains("writable by its group or by others"),
+            "mode {mode:o}: {e}"
+        );
+        assert!(!e.contains("in effect"), "{e}");
+        assert_eq!(back.snapshot(), before);
+    }
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    // A symbolic link to a safe directory is not followed.
+    let link = tempfile::tempdir().unwrap();
+    let l = link.path().join("root");
+    std::os::unix::fs::symlink(root.path(), &l).unwrap();
+    let o = wharf_env(&back, &["pull", "127.0.0.1:1/team/app:1"], &[("WHARF_SYSTEM_ROOT", l.to_str().unwrap())], None);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not a directory"), "{}", stderr(&o));
 }

@@ -315,6 +315,9 @@ pub struct Request {
     pub body: Vec<u8>,
     /// It came over TLS (a [`Fake::start_tls`] server answers both on one port).
     pub tls: bool,
+    /// The TLS client presented a certificate (only a server that asks for one, see
+    /// [`Fake::start_tls_asking_client_cert`], can see one).
+    pub client_cert: bool,
 }
 
 impl Request {
@@ -355,7 +358,7 @@ pub fn read_request_from(r: &mut impl BufRead) -> Option<Request> {
         .unwrap_or(0);
     let mut body = vec![0u8; len];
     r.read_exact(&mut body).ok()?;
-    Some(Request { method, path, headers, body, tls: false })
+    Some(Request { method, path, headers, body, tls: false, client_cert: false })
 }
 
 /// Writes a response and closes. `declared` overrides Content-Length (a truncated body).
@@ -450,14 +453,46 @@ impl Fake {
     /// first byte is not a TLS handshake is answered in cleartext and logged with
     /// `tls: false`, so a test sees any request that was downgraded to http://.
     pub fn start_tls(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> (Fake, tempfile::TempDir) {
+        Fake::start_tls_with(handler, None)
+    }
+
+    /// As [`Fake::start_tls`], and the server asks every TLS client for a certificate
+    /// issued by `client_ca` (PEM) without requiring one; each request records whether
+    /// one was presented ([`Request::client_cert`]).
+    pub fn start_tls_asking_client_cert(
+        handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+        client_ca: &str,
+    ) -> (Fake, tempfile::TempDir) {
+        Fake::start_tls_with(handler, Some(client_ca))
+    }
+
+    fn start_tls_with(
+        handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+        client_ca: Option<&str>,
+    ) -> (Fake, tempfile::TempDir) {
+        use rustls::pki_types::pem::PemObject;
         let (ca_pem, cert_der, key_der) = tls_material_der();
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("ca.pem"), ca_pem).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
+            .unwrap();
+        let builder = match client_ca {
+            None => builder.with_no_client_auth(),
+            Some(pem) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for c in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                    roots.add(c.unwrap()).unwrap();
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                    .allow_unauthenticated()
+                    .build()
+                    .unwrap();
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let config = builder
             .with_single_cert(
                 vec![rustls::pki_types::CertificateDer::from(cert_der)],
                 rustls::pki_types::PrivateKeyDer::Pkcs8(key_der.into()),
@@ -483,11 +518,12 @@ impl Fake {
                     if conn.peek(&mut first).ok() != Some(1) {
                         return;
                     }
-                    let serve = |stream: &mut dyn ReadWrite, tls: bool| {
+                    let serve = |stream: &mut dyn ReadWrite, tls: bool, client_cert: bool| {
                         let mut r = BufReader::new(&mut *stream);
                         let Some(mut req) = read_request_from(&mut r) else { return };
                         drop(r);
                         req.tls = tls;
+                        req.client_cert = client_cert;
                         log.lock().unwrap().push(req.clone());
                         let reply = handler(&req);
                         let headers: Vec<(&str, &str)> =
@@ -499,12 +535,18 @@ impl Fake {
                     if first[0] == 0x16 {
                         let Ok(server) = rustls::ServerConnection::new(config) else { return };
                         let mut tls = rustls::StreamOwned::new(server, conn);
-                        serve(&mut tls, true);
+                        while tls.conn.is_handshaking() {
+                            if tls.conn.complete_io(&mut tls.sock).is_err() {
+                                return;
+                            }
+                        }
+                        let client_cert = tls.conn.peer_certificates().is_some_and(|c| !c.is_empty());
+                        serve(&mut tls, true, client_cert);
                         tls.conn.send_close_notify();
                         let _ = tls.flush();
                     } else {
                         let mut conn = conn;
-                        serve(&mut conn, false);
+                        serve(&mut conn, false, false);
                     }
                 });
             }
