@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use super::meta::{META_FILE, Meta};
-use super::repository::MAX_INDEX_BYTES;
+use super::repository::{MAX_INDEX_BYTES, MAX_SIDECAR_BYTES};
 use crate::error::{Error, Result};
 use crate::model::IndexFile;
 use crate::model::media::{OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION};
@@ -80,9 +80,10 @@ pub fn read_index(dir: &Path, way_out: &str) -> Result<IndexFile> {
         .map_err(|e| Error::corrupt(&path, format!("not a valid OCI index: {e}; {way_out}")))
 }
 
-/// The raw bytes of `dir/wharf-meta.json`, `None` when there is none.
+/// The raw bytes of `dir/wharf-meta.json` (at most [`MAX_SIDECAR_BYTES`]), `None` when
+/// there is none.
 pub fn read_sidecar_bytes(dir: &Path) -> Result<Option<Vec<u8>>> {
-    read_limited_if_exists(&sidecar_path(dir), MAX_INDEX_BYTES)
+    read_limited_if_exists(&sidecar_path(dir), MAX_SIDECAR_BYTES)
 }
 
 /// Writes `dir/index.json` (temp → fsync → rename).

@@ -517,7 +517,7 @@ impl<'a> RepoWalk<'a> {
             if c.descriptor
                 .as_ref()
                 .and_then(|d| d.extra.get("urls"))
-                .and_then(|u| u.as_array())
+                .and_then(|u| serde_json::from_str::<Vec<serde::de::IgnoredAny>>(u.get()).ok())
                 .is_some_and(|u| !u.is_empty())
             {
                 self.foreign.insert(c.digest.clone());
