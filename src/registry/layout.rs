@@ -54,10 +54,14 @@ pub fn layout_file_bytes() -> Vec<u8> {
 /// not JSON or carries no such string. An unreadable file (absent, a link, too large) is
 /// an error naming it. Whether the version is supported is the caller's decision.
 pub fn read_layout_version(dir: &Path) -> Result<Option<String>> {
+    /// The one field read, typed: the rest is skipped, never built (issue 16 B5).
+    #[derive(serde::Deserialize)]
+    struct LayoutFile {
+        #[serde(rename = "imageLayoutVersion", default, deserialize_with = "crate::model::lenient::string")]
+        version: Option<String>,
+    }
     let bytes = read_limited(&layout_path(dir), MAX_LAYOUT_BYTES)?;
-    Ok(serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| v.get("imageLayoutVersion").and_then(|s| s.as_str()).map(str::to_string)))
+    Ok(serde_json::from_slice::<LayoutFile>(&bytes).ok().and_then(|l| l.version))
 }
 
 /// The raw bytes of `dir/index.json` (at most [`MAX_INDEX_BYTES`]).
@@ -144,8 +148,13 @@ mod tests {
         assert_eq!(read_index(dir, "").unwrap().schema_version, 2);
         assert_eq!(read_sidecar_bytes(dir).unwrap(), None);
         // Another version, or not JSON: the caller decides; a broken index is corrupt.
-        let cases: &[(&str, Option<&str>)] =
-            &[(r#"{"imageLayoutVersion":"2.0.0"}"#, Some("2.0.0")), ("not json", None), ("{}", None)];
+        let cases: &[(&str, Option<&str>)] = &[
+            (r#"{"imageLayoutVersion":"2.0.0"}"#, Some("2.0.0")),
+            ("not json", None),
+            ("{}", None),
+            (r#"{"imageLayoutVersion":[0,0]}"#, None),
+            ("[0,0]", None),
+        ];
         for (bytes, want) in cases {
             std::fs::write(layout_path(dir), bytes).unwrap();
             assert_eq!(read_layout_version(dir).unwrap().as_deref(), *want, "{bytes}");
