@@ -76,6 +76,7 @@ pub use api::{ChartSource, ChartSpec, FileEntry, FileSource, ImageSpec, Registry
 pub use api::{LoginOptions, LogoutOptions, login, logout};
 pub use error::{Error, Result};
 pub use model::locks::Action as LockAction;
+pub use model::raw::RawFields;
 pub use model::retention::FilterError;
 pub use model::signature::KeyError;
 pub use model::time::TimeError;

@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value};
 
 use super::annotations::Annotations;
 use super::digest::Digest;
 use super::media::{self, MediaKind};
+use super::raw::RawFields;
 
 /// An OCI content descriptor. Deserialised by hand (see the `Deserialize` impl below):
 /// serde's `flatten` buffers every field of every entry, which made reading a 100k-entry
@@ -32,9 +32,10 @@ pub struct Descriptor {
     pub artifact_type: Option<String>,
     #[serde(default, skip_serializing_if = "Annotations::is_empty", deserialize_with = "null_as_default")]
     pub annotations: Annotations,
-    /// Fields this version does not model (`urls`, `data`, vendor fields), kept verbatim.
+    /// Fields this version does not model (`urls`, `data`, vendor fields), kept verbatim
+    /// as their original JSON text (never a `Value` tree: issue 16 B5).
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: RawFields,
 }
 
 impl<'de> Deserialize<'de> for Descriptor {
@@ -86,7 +87,7 @@ impl<'de> Deserialize<'de> for Descriptor {
                 let mut platform: Option<Option<Platform>> = None;
                 let mut artifact_type: Option<Option<String>> = None;
                 let mut annotations: Option<Annotations> = None;
-                let mut extra = Map::new();
+                let mut extra = RawFields::new();
                 fn once<T, E: Error>(slot: &mut Option<T>, v: T, name: &'static str) -> Result<(), E> {
                     if slot.replace(v).is_some() {
                         return Err(E::duplicate_field(name));
@@ -105,8 +106,8 @@ impl<'de> Deserialize<'de> for Descriptor {
                             once(&mut annotations, v.unwrap_or_default(), "annotations")?
                         }
                         Field::Other(name) => {
-                            let v: Value = map.next_value()?;
-                            extra.insert(name, v);
+                            let v: Box<serde_json::value::RawValue> = map.next_value()?;
+                            extra.insert_raw(name, v);
                         }
                     }
                 }
@@ -134,7 +135,7 @@ impl Descriptor {
             platform: None,
             artifact_type: None,
             annotations: Annotations::new(),
-            extra: Map::new(),
+            extra: RawFields::new(),
         }
     }
 
@@ -148,8 +149,9 @@ impl Descriptor {
     }
 }
 
-/// A platform, as in an index entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A platform, as in an index entry. Deserialised by hand (below) so that its unknown
+/// fields are kept as text, never buffered as a tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Platform {
     /// The CPU architecture, as Go's `GOARCH` names it (`amd64`, `arm64`, …); empty when the source gave none.
     #[serde(default)]
@@ -166,9 +168,9 @@ pub struct Platform {
     /// The CPU variant (`v7`, `v8`); `None` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
-    /// Any other fields of the platform object, kept as they were written.
+    /// Any other fields of the platform object, kept as they were written (their JSON text).
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: RawFields,
 }
 
 impl Platform {
@@ -192,7 +194,7 @@ impl Platform {
             os_version: None,
             os_features: None,
             variant,
-            extra: Map::new(),
+            extra: RawFields::new(),
         }
     }
 
@@ -237,7 +239,10 @@ where
 
 /// The `index.json` at the top of an OCI layout. `"manifests": null` (Docker 25's
 /// `docker save` of an untagged image) reads as an empty list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Deserialised by hand (below): unknown top-level fields are kept as their JSON text,
+/// and the entries are read straight from the input, never buffered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IndexFile {
     pub schema_version: u32,
@@ -248,7 +253,84 @@ pub struct IndexFile {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_as_default")]
     pub annotations: BTreeMap<String, String>,
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    pub extra: RawFields,
+}
+
+impl<'de> Deserialize<'de> for Platform {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Platform, D::Error> {
+        use serde::de::{DeserializeOwned, Error};
+        // A platform object is small; reading it as raw fields first and typing the known
+        // ones keeps the unknown ones as text.
+        let mut extra = RawFields::deserialize(d)?;
+        fn take<T: DeserializeOwned, E: Error>(f: &mut RawFields, name: &str) -> Result<Option<T>, E> {
+            match f.remove(name) {
+                None => Ok(None),
+                Some(raw) => serde_json::from_str(raw.get())
+                    .map(Some)
+                    .map_err(|e| E::custom(format_args!("platform field `{name}`: {e}"))),
+            }
+        }
+        Ok(Platform {
+            architecture: take(&mut extra, "architecture")?.unwrap_or_default(),
+            os: take(&mut extra, "os")?.unwrap_or_default(),
+            os_version: take::<Option<String>, _>(&mut extra, "os.version")?.flatten(),
+            os_features: take::<Option<Vec<String>>, _>(&mut extra, "os.features")?.flatten(),
+            variant: take::<Option<String>, _>(&mut extra, "variant")?.flatten(),
+            extra,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for IndexFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<IndexFile, D::Error> {
+        use serde::de::{Error, MapAccess, Visitor};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = IndexFile;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an OCI index (a JSON object)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IndexFile, A::Error> {
+                let mut schema_version: Option<u32> = None;
+                let mut media_type: Option<Option<String>> = None;
+                let mut manifests: Option<Vec<Descriptor>> = None;
+                let mut annotations: Option<BTreeMap<String, String>> = None;
+                let mut extra = RawFields::new();
+                fn once<T, E: Error>(slot: &mut Option<T>, v: T, name: &'static str) -> Result<(), E> {
+                    if slot.replace(v).is_some() {
+                        return Err(E::duplicate_field(name));
+                    }
+                    Ok(())
+                }
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "schemaVersion" => once(&mut schema_version, map.next_value()?, "schemaVersion")?,
+                        "mediaType" => once(&mut media_type, map.next_value()?, "mediaType")?,
+                        "manifests" => {
+                            let v: Option<Vec<Descriptor>> = map.next_value()?;
+                            once(&mut manifests, v.unwrap_or_default(), "manifests")?
+                        }
+                        "annotations" => {
+                            let v: Option<BTreeMap<String, String>> = map.next_value()?;
+                            once(&mut annotations, v.unwrap_or_default(), "annotations")?
+                        }
+                        _ => {
+                            let v: Box<serde_json::value::RawValue> = map.next_value()?;
+                            extra.insert_raw(key, v);
+                        }
+                    }
+                }
+                Ok(IndexFile {
+                    schema_version: schema_version.ok_or_else(|| A::Error::missing_field("schemaVersion"))?,
+                    media_type: media_type.flatten(),
+                    manifests: manifests.unwrap_or_default(),
+                    annotations: annotations.unwrap_or_default(),
+                    extra,
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 impl Default for IndexFile {
@@ -258,7 +340,7 @@ impl Default for IndexFile {
             media_type: Some(media::OCI_INDEX.to_string()),
             manifests: Vec::new(),
             annotations: BTreeMap::new(),
-            extra: Map::new(),
+            extra: RawFields::new(),
         }
     }
 }
@@ -516,8 +598,8 @@ mod tests {
         assert_eq!(idx.serialized_len(), idx.to_bytes().len() as u64);
         let again = IndexFile::parse(&idx.to_bytes()).unwrap();
         assert_eq!(idx, again);
-        assert_eq!(again.extra.get("vendor"), Some(&serde_json::json!({"k": true})));
-        assert_eq!(again.manifests[0].extra.get("urls"), Some(&serde_json::json!(["u"])));
+        assert_eq!(again.extra.get("vendor").map(|v| v.get()), Some(r#"{"k":true}"#));
+        assert_eq!(again.manifests[0].extra.get("urls").map(|v| v.get()), Some(r#"["u"]"#));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod lenient;
 pub mod locks;
 pub mod media;
 pub mod policy;
+pub mod raw;
 pub mod reference;
 pub mod retention;
 pub mod signature;

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use super::meta::{META_FILE, Meta};
-use super::repository::MAX_INDEX_BYTES;
+use super::repository::{MAX_INDEX_BYTES, MAX_SIDECAR_BYTES};
 use crate::error::{Error, Result};
 use crate::model::IndexFile;
 use crate::model::media::{OCI_LAYOUT_FILE, OCI_LAYOUT_VERSION};
@@ -54,10 +54,14 @@ pub fn layout_file_bytes() -> Vec<u8> {
 /// not JSON or carries no such string. An unreadable file (absent, a link, too large) is
 /// an error naming it. Whether the version is supported is the caller's decision.
 pub fn read_layout_version(dir: &Path) -> Result<Option<String>> {
+    /// The one field read, typed: the rest is skipped, never built (issue 16 B5).
+    #[derive(serde::Deserialize)]
+    struct LayoutFile {
+        #[serde(rename = "imageLayoutVersion", default, deserialize_with = "crate::model::lenient::string")]
+        version: Option<String>,
+    }
     let bytes = read_limited(&layout_path(dir), MAX_LAYOUT_BYTES)?;
-    Ok(serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| v.get("imageLayoutVersion").and_then(|s| s.as_str()).map(str::to_string)))
+    Ok(serde_json::from_slice::<LayoutFile>(&bytes).ok().and_then(|l| l.version))
 }
 
 /// The raw bytes of `dir/index.json` (at most [`MAX_INDEX_BYTES`]).
@@ -80,9 +84,10 @@ pub fn read_index(dir: &Path, way_out: &str) -> Result<IndexFile> {
         .map_err(|e| Error::corrupt(&path, format!("not a valid OCI index: {e}; {way_out}")))
 }
 
-/// The raw bytes of `dir/wharf-meta.json`, `None` when there is none.
+/// The raw bytes of `dir/wharf-meta.json` (at most [`MAX_SIDECAR_BYTES`]), `None` when
+/// there is none.
 pub fn read_sidecar_bytes(dir: &Path) -> Result<Option<Vec<u8>>> {
-    read_limited_if_exists(&sidecar_path(dir), MAX_INDEX_BYTES)
+    read_limited_if_exists(&sidecar_path(dir), MAX_SIDECAR_BYTES)
 }
 
 /// Writes `dir/index.json` (temp → fsync → rename).
@@ -143,8 +148,13 @@ mod tests {
         assert_eq!(read_index(dir, "").unwrap().schema_version, 2);
         assert_eq!(read_sidecar_bytes(dir).unwrap(), None);
         // Another version, or not JSON: the caller decides; a broken index is corrupt.
-        let cases: &[(&str, Option<&str>)] =
-            &[(r#"{"imageLayoutVersion":"2.0.0"}"#, Some("2.0.0")), ("not json", None), ("{}", None)];
+        let cases: &[(&str, Option<&str>)] = &[
+            (r#"{"imageLayoutVersion":"2.0.0"}"#, Some("2.0.0")),
+            ("not json", None),
+            ("{}", None),
+            (r#"{"imageLayoutVersion":[0,0]}"#, None),
+            ("[0,0]", None),
+        ];
         for (bytes, want) in cases {
             std::fs::write(layout_path(dir), bytes).unwrap();
             assert_eq!(read_layout_version(dir).unwrap().as_deref(), *want, "{bytes}");

@@ -24,8 +24,13 @@ use crate::model::{
 use crate::store::BlobStore;
 use crate::store::fs::create_dir_all_durable;
 
-/// Largest index.json wharf reads (tens of thousands of tags fit easily).
-pub const MAX_INDEX_BYTES: u64 = 256 << 20;
+/// Largest index.json wharf reads: 64 MiB (docs/FORMAT.md §3). 100k tags take about a
+/// quarter of it; a larger one is refused before it is read (issue 16 B5: a 200 MiB
+/// index.json is refused in `tags`/`repos` without being read, under 256 MiB peak RSS).
+pub const MAX_INDEX_BYTES: u64 = 64 << 20;
+/// Largest sidecar (`wharf-meta.json`) wharf reads: 256 MiB (docs/FORMAT.md §4). It is
+/// parsed into typed maps, never a `Value` tree.
+pub const MAX_SIDECAR_BYTES: u64 = 256 << 20;
 /// Largest manifest, index or config blob wharf parses.
 pub const MAX_DOCUMENT_BYTES: u64 = 16 << 20;
 

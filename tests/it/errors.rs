@@ -166,3 +166,60 @@ fn library_caller_gets_the_path_of_a_corrupt_blob() {
         other => panic!("expected DigestMismatch, got {other:?}"),
     }
 }
+
+/// Issue 16 B5: an index.json over the 64 MiB wharf reads is refused by `tags` and
+/// `repos` before it is read, naming the file and the limit; the registry is unchanged.
+#[test]
+fn oversized_index_json_is_refused_by_tags_and_repos() {
+    let reg = hello();
+    let index = reg.root.join("hello/index.json");
+    // A sparse file: the size is refused from the file's length, nothing is read.
+    let f = std::fs::OpenOptions::new().write(true).open(&index).unwrap();
+    f.set_len(200 << 20).unwrap();
+    drop(f);
+    let before = reg.snapshot();
+    let limit = (64u64 << 20).to_string();
+    let e = json_error(&reg, &["tags", "hello"]);
+    assert_eq!(e["kind"], "too_large", "{e:#}");
+    let m = e["message"].as_str().unwrap();
+    assert!(m.contains("hello/index.json") && m.contains(&limit), "{m}");
+    // `repos` lists what it can and names the repository it could not read (exit 1).
+    reg.wharf(&["repos"]).code(1).stderr_has("repository hello: ").stderr_has(&limit);
+    assert_eq!(before, reg.snapshot());
+}
+
+/// Issue 16 B5: large unknown fields in index.json (top level, an entry, an entry's
+/// platform) are read without a tree, listed through, and written back byte for byte
+/// when wharf rewrites index.json.
+#[test]
+fn large_unknown_index_fields_are_kept_verbatim_through_a_rewrite() {
+    let reg = hello();
+    let index = reg.root.join("hello/index.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&index).unwrap()).unwrap();
+    v["manifests"][0]["platform"] = serde_json::json!({"os": "linux", "architecture": "amd64"});
+    let text = serde_json::to_string(&v).unwrap();
+    // Unknown values as text with unusual spacing and number forms, 8 MiB of `0,` in one.
+    let zeros = format!("[{}0]", "0,".repeat(4 << 20));
+    let entry_field = r#"{"k" : [1.50, 2e3 ,"x"]}"#;
+    let platform_field = r#"[ true,null ]"#;
+    let text = text
+        .replacen(r#""schemaVersion":2"#, &format!(r#""schemaVersion":2,"x-top":{zeros}"#), 1)
+        .replacen(r#""architecture":"amd64""#, &format!(r#""architecture":"amd64","x-plat":{platform_field}"#), 1)
+        .replacen(r#""size":"#, &format!(r#""x-entry":{entry_field},"size":"#), 1);
+    std::fs::write(&index, &text).unwrap();
+    assert_eq!(wharf_tags(&reg, "hello"), vec!["latest".to_string()]);
+    assert!(reg.json(&["repos"]).to_string().contains("hello"));
+    reg.wharf(&["tag", "hello:latest", "hello:copy"]).ok();
+    let written = String::from_utf8(std::fs::read(&index).unwrap()).unwrap();
+    assert!(written.contains(&format!(r#""x-top": {zeros}"#)), "top-level field not kept verbatim");
+    assert_eq!(
+        written.matches(&format!(r#""x-entry": {entry_field}"#)).count(),
+        2,
+        "{}",
+        &written[written.len().saturating_sub(2000)..]
+    );
+    assert_eq!(written.matches(&format!(r#""x-plat": {platform_field}"#)).count(), 2);
+    let mut tags = wharf_tags(&reg, "hello");
+    tags.sort();
+    assert_eq!(tags, vec!["copy".to_string(), "latest".to_string()]);
+}

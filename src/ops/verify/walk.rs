@@ -517,7 +517,7 @@ impl<'a> RepoWalk<'a> {
             if c.descriptor
                 .as_ref()
                 .and_then(|d| d.extra.get("urls"))
-                .and_then(|u| u.as_array())
+                .and_then(|u| serde_json::from_str::<Vec<serde::de::IgnoredAny>>(u.get()).ok())
                 .is_some_and(|u| !u.is_empty())
             {
                 self.foreign.insert(c.digest.clone());
@@ -685,16 +685,22 @@ impl<'a> RepoWalk<'a> {
             // serde_json::Value holds several times the file's size at once.
             Ok(m) if META_VERSIONS_READ.contains(&m.wharf_meta_version) => Ok(m),
             // Anything else is read again the way that words the finding.
-            _ => serde_json::from_slice::<serde_json::Value>(&bytes)
+            // Typed reads only, never a Value tree (issue 16 B5): validity, then the version.
+            _ => serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
                 .map_err(|e| format!("not valid JSON: {e}"))
-                .and_then(|v| {
-                    let found = v.get("wharf_meta_version").and_then(|v| v.as_u64()).unwrap_or(0);
+                .and_then(|_| {
+                    #[derive(serde::Deserialize)]
+                    struct Version {
+                        wharf_meta_version: Option<u64>,
+                    }
+                    let found =
+                        serde_json::from_slice::<Version>(&bytes).ok().and_then(|v| v.wharf_meta_version).unwrap_or(0);
                     if !META_VERSIONS_READ.contains(&found) {
                         return Err(format!(
                             "sidecar format version {found}; this wharf reads versions up to {META_VERSION}"
                         ));
                     }
-                    serde_json::from_value::<Meta>(v).map_err(|e| format!("not a valid sidecar: {e}"))
+                    serde_json::from_slice::<Meta>(&bytes).map_err(|e| format!("not a valid sidecar: {e}"))
                 }),
         };
         drop(bytes);
