@@ -670,7 +670,6 @@ fn retry_after_is_honoured_and_every_retry_counted_in_json() {
 /// falls back to the source, and the mirror's log has no `Authorization` header.
 #[test]
 fn registries_conf_mirror_never_gets_the_sources_credentials() {
-    use super::registry_support::{Fake, Reply};
     let Some(source) = Distribution::start(Auth::None) else { return };
     let (src_reg, m) = image_reg("mirror-creds", "team/app");
     let o = wharf_env(&src_reg, &["push", "team/app", "--to", &source.host, "--plain-http"], &[], None);
@@ -699,6 +698,8 @@ fn registries_conf_mirror_never_gets_the_sources_credentials() {
     for q in &reqs {
         assert!(q.header("authorization").is_none(), "the mirror got credentials: {q:?}");
     }
+}
+
 // ---- Review M5: the registry's TLS settings stay with the registry's origin ----
 
 #[test]
