@@ -88,11 +88,8 @@ impl Http {
     pub fn download(&self, url: &str, dest: &Path) -> Result<(u64, String)> {
         let r = self.get(url)?;
         let mut body = r.into_body().into_with_config().limit(u64::MAX).reader().take(MAX_DOWNLOAD + 1);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(dest)
-            .map_err(Error::io("create", dest.to_path_buf()))?;
+        // Through store: root-anchored, no link followed, never an existing file.
+        let mut f = crate::store::fs::create_new(dest)?;
         let mut h = sha2::Sha256::new();
         let mut n = 0u64;
         let mut buf = vec![0u8; 256 << 10];
